@@ -1,0 +1,253 @@
+//! Benchmarks run from the CLI (`labelbench bench …`), each against a baseline measured in the
+//! same run.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::devices::Registry;
+use crate::traffic;
+
+/// Peak resident memory of this process so far (VmHWM), in bytes.
+pub fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Current resident memory (VmRSS), in bytes.
+pub fn rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[derive(Debug, Serialize)]
+pub struct IngestBench {
+    pub files: Vec<PathBuf>,
+    pub file_bytes: u64,
+    pub packets: u64,
+    pub flows: u64,
+    pub threads: usize,
+    pub labelbench_s: f64,
+    pub labelbench_pkts_per_s: f64,
+    pub labelbench_mb_per_s: f64,
+    pub cat_s: f64,
+    pub tshark_s: Option<f64>,
+    pub tshark_pkts_per_s: Option<f64>,
+    pub ratio_vs_cat: f64,
+    pub speedup_vs_tshark: Option<f64>,
+    pub peak_rss_bytes: u64,
+    pub rss_before_bytes: u64,
+    pub packet_store_bytes_per_packet: usize,
+    pub peak_bytes_per_packet: f64,
+    pub flow_table_bytes: u64,
+}
+
+fn time_cmd(cmd: &str, args: &[&str]) -> Option<f64> {
+    let t = Instant::now();
+    let st = Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    st.success().then(|| t.elapsed().as_secs_f64())
+}
+
+pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
+    let file_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    // Warm the page cache, then time `cat` as the read limit.
+    let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let refs: Vec<&str> = paths.iter().map(|s| s.as_str()).collect();
+    let _ = time_cmd("cat", &refs);
+    let cat_s = (0..3)
+        .filter_map(|_| time_cmd("cat", &refs))
+        .fold(f64::INFINITY, f64::min);
+    let rss_before = rss().unwrap_or(0);
+    let t = Instant::now();
+    let mut reg = Registry::default();
+    let tr = traffic::ingest(files, &mut reg, None);
+    let labelbench_s = t.elapsed().as_secs_f64();
+    let peak = peak_rss().unwrap_or(0);
+    let packets = tr.packets.len() as u64;
+    let flows = tr.flows.len() as u64;
+    let flow_table_bytes = flows * std::mem::size_of::<traffic::Flow>() as u64;
+    drop(tr);
+    let tshark_s = if with_tshark {
+        let mut total = 0.0;
+        let mut ok = true;
+        for f in &paths {
+            match time_cmd(
+                "tshark",
+                &[
+                    "-n",
+                    "-r",
+                    f,
+                    "-T",
+                    "fields",
+                    "-e",
+                    "frame.time_epoch",
+                    "-e",
+                    "ip.len",
+                    "-e",
+                    "tcp.len",
+                    "-e",
+                    "ip.ttl",
+                ],
+            ) {
+                Some(s) => total += s,
+                None => ok = false,
+            }
+        }
+        ok.then_some(total)
+    } else {
+        None
+    };
+    let pk = packets.max(1) as f64;
+    IngestBench {
+        files: files.to_vec(),
+        file_bytes,
+        packets,
+        flows,
+        threads: rayon::current_num_threads(),
+        labelbench_s,
+        labelbench_pkts_per_s: pk / labelbench_s,
+        labelbench_mb_per_s: file_bytes as f64 / 1e6 / labelbench_s,
+        cat_s,
+        tshark_s,
+        tshark_pkts_per_s: tshark_s.map(|s| pk / s),
+        ratio_vs_cat: labelbench_s / cat_s.max(1e-9),
+        speedup_vs_tshark: tshark_s.map(|s| s / labelbench_s),
+        peak_rss_bytes: peak,
+        rss_before_bytes: rss_before,
+        packet_store_bytes_per_packet: traffic::Packets::BYTES_PER_PACKET + 4,
+        peak_bytes_per_packet: (peak
+            .saturating_sub(rss_before)
+            .saturating_sub(flow_table_bytes)) as f64
+            / pk,
+        flow_table_bytes,
+    }
+}
+
+impl IngestBench {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        s += &format!(
+            "input        {} files, {:.1} MB, {} packets, {} flows\n",
+            self.files.len(),
+            self.file_bytes as f64 / 1e6,
+            self.packets,
+            self.flows
+        );
+        s += &format!(
+            "labelbench   {:.3} s  {:.2} M packets/s  {:.0} MB/s  ({} threads)\n",
+            self.labelbench_s,
+            self.labelbench_pkts_per_s / 1e6,
+            self.labelbench_mb_per_s,
+            self.threads
+        );
+        s += &format!(
+            "cat          {:.3} s  → labelbench/cat time ratio {:.2}×\n",
+            self.cat_s, self.ratio_vs_cat
+        );
+        match (
+            self.tshark_s,
+            self.tshark_pkts_per_s,
+            self.speedup_vs_tshark,
+        ) {
+            (Some(t), Some(r), Some(x)) => {
+                s += &format!(
+                    "tshark       {:.3} s  {:.0} packets/s → labelbench is {:.0}× faster\n",
+                    t, r, x
+                )
+            }
+            _ => s += "tshark       not run (missing or --no-tshark)\n",
+        }
+        s += &format!(
+            "memory       peak RSS {:.1} MB (before {:.1} MB); {:.1} bytes/packet above baseline excluding the flow table ({:.1} MB); store {} bytes/packet\n",
+            self.peak_rss_bytes as f64 / 1e6,
+            self.rss_before_bytes as f64 / 1e6,
+            self.peak_bytes_per_packet,
+            self.flow_table_bytes as f64 / 1e6,
+            self.packet_store_bytes_per_packet
+        );
+        s
+    }
+}
+
+/// One curation-quality measurement.
+#[derive(Debug, Serialize)]
+pub struct CurationRow {
+    pub seed: u64,
+    pub devices: usize,
+    pub days: u32,
+    pub packets: u64,
+    pub events: usize,
+    pub load_s: f64,
+    pub curate_s: f64,
+    pub edits: usize,
+    pub quality: crate::evaluate::CurationQuality,
+}
+
+/// Generates simulator projects and measures curation against their ground truth.
+pub fn curation(
+    out: &std::path::Path,
+    seeds: &[u64],
+    devices: &[usize],
+    days: u32,
+) -> crate::Result<Vec<CurationRow>> {
+    use crate::curate::{run_all, SuggestionKind};
+    let mut rows = Vec::new();
+    for &n in devices {
+        for &seed in seeds {
+            let dir = out.join(format!("sim-{n}dev-{days}d-seed{seed}"));
+            let o = crate::sim::SimOptions {
+                devices: n,
+                days,
+                seed,
+                ..Default::default()
+            };
+            let rep = crate::sim::generate(&dir, &o)?;
+            let t = Instant::now();
+            let mut s = crate::session::Session::open(&rep.project, Default::default(), None)?;
+            let load_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let (_, edits) = run_all(&mut s, &SuggestionKind::ALL, 0.0, &Default::default())?;
+            let curate_s = t.elapsed().as_secs_f64();
+            let quality = crate::evaluate::against_ground_truth(&s, &dir.join("ground-truth.csv"))?;
+            rows.push(CurationRow {
+                seed,
+                devices: n,
+                days,
+                packets: rep.packets,
+                events: s.labels.events.len(),
+                load_s,
+                curate_s,
+                edits,
+                quality,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+pub fn render_curation(rows: &[CurationRow]) -> String {
+    let mut s = String::from("devices days seed   packets events  load_s curate_s  dup_P  dup_R  minute_events  |err| median/p95 s (before)\n");
+    for r in rows {
+        let q = &r.quality;
+        s += &format!(
+            "{:>7} {:>4} {:>4} {:>9} {:>6} {:>7.2} {:>8.2} {:>6.3} {:>6.3} {:>14}  {:.2} / {:.2}  ({:.1} / {:.1})\n",
+            r.devices, r.days, r.seed, r.packets, r.events, r.load_s, r.curate_s, q.dup_precision, q.dup_recall,
+            q.minute_events, q.median_abs_error_s, q.p95_abs_error_s, q.median_abs_error_before_s, q.p95_abs_error_before_s
+        );
+    }
+    s
+}

@@ -1,0 +1,1072 @@
+//! Capture reading: pcap and pcapng through pcap-parser, headers through etherparse.
+//!
+//! Files are read in fixed-size chunks (memory stays proportional to the packets kept, not to
+//! file size) and every packet is reduced to a compact columnar record plus a per-file
+//! conversation id; the session merges files and builds flows afterwards.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use etherparse::{LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
+use pcap_parser::pcapng::Block;
+use pcap_parser::{Linktype, PcapError};
+
+use crate::progress::Progress;
+
+/// Per-packet protocol bits (DESIGN "Features per event") plus layer bits.
+pub mod bits {
+    pub const DATA: u16 = 1 << 0;
+    pub const TLS: u16 = 1 << 1;
+    pub const DNS: u16 = 1 << 2;
+    pub const EAPOL: u16 = 1 << 3;
+    pub const ICMP: u16 = 1 << 4;
+    pub const X509: u16 = 1 << 5;
+    pub const HTTP: u16 = 1 << 6;
+    pub const NTP: u16 = 1 << 7;
+    pub const SSDP: u16 = 1 << 8;
+    pub const LLC: u16 = 1 << 9;
+    /// The packet has an IPv4 or IPv6 header (ip.len and ip.ttl are valid).
+    pub const IP: u16 = 1 << 10;
+    /// The packet is TCP (tcp.len is valid).
+    pub const TCP: u16 = 1 << 11;
+    pub const UDP: u16 = 1 << 12;
+    pub const IPV6: u16 = 1 << 13;
+    /// Packet travels from the conversation's endpoint B to A (canonical order).
+    pub const DIR_BA: u16 = 1 << 14;
+    /// The record was cut before its IP/transport headers could be read.
+    pub const MALFORMED: u16 = 1 << 15;
+    /// The ten protocol-presence flags in feature column order.
+    pub const FLAGS: [u16; 10] = [DATA, TLS, DNS, EAPOL, ICMP, X509, HTTP, NTP, SSDP, LLC];
+}
+
+/// TCP flag bits as stored per packet.
+pub mod tcpf {
+    pub const FIN: u8 = 1;
+    pub const SYN: u8 = 2;
+    pub const RST: u8 = 4;
+    pub const PSH: u8 = 8;
+    pub const ACK: u8 = 16;
+}
+
+pub const MAC_NONE: [u8; 6] = [0; 6];
+
+/// A bidirectional conversation key in canonical endpoint order (A <= B), including the MACs of
+/// each endpoint (needed to attribute packets to devices).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConvKey {
+    /// IP protocol number for IP conversations; 0 for layer-2 ones.
+    pub proto: u8,
+    /// 0 for IP; ethertype (or 0 for 802.3/LLC) for layer-2 conversations.
+    pub ethertype: u16,
+    pub is_l2: bool,
+    pub ip_a: [u8; 16],
+    pub ip_b: [u8; 16],
+    pub port_a: u16,
+    pub port_b: u16,
+    pub mac_a: [u8; 6],
+    pub mac_b: [u8; 6],
+    pub v6: bool,
+}
+
+impl ConvKey {
+    /// The flow identity (DESIGN "Flow"): the 5-tuple for IP, (ethertype, MAC pair) for L2.
+    pub fn flow_identity(&self) -> ConvKey {
+        if self.is_l2 {
+            *self
+        } else {
+            ConvKey {
+                mac_a: MAC_NONE,
+                mac_b: MAC_NONE,
+                ..*self
+            }
+        }
+    }
+}
+
+/// One decoded packet (transient; only its compact form is kept).
+#[derive(Clone, Debug, Default)]
+pub struct Decoded {
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+    pub vlan: Option<u16>,
+    pub ethertype: u16,
+    pub src_ip: Option<std::net::IpAddr>,
+    pub dst_ip: Option<std::net::IpAddr>,
+    pub ip_len: u32,
+    pub ttl: u8,
+    pub ip_proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub tcp_flags: u8,
+    pub tcp_len: u32,
+    pub bits: u16,
+}
+
+/// A problem found while reading a capture, located by packet index and byte offset.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CaptureIssue {
+    pub file: PathBuf,
+    /// 0-based index of the packet record concerned (records read before it are kept).
+    pub packet_index: u64,
+    pub byte_offset: u64,
+    pub reason: String,
+    /// True when reading stopped at this point.
+    pub fatal: bool,
+}
+
+impl std::fmt::Display for CaptureIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: packet {} at byte offset {}: {}",
+            self.file.display(),
+            self.packet_index,
+            self.byte_offset,
+            self.reason
+        )
+    }
+}
+
+/// Compact per-packet columns of one file, before the global merge.
+#[derive(Default, Debug)]
+pub struct FileCols {
+    pub ts: Vec<i64>,
+    pub orig_len: Vec<u32>,
+    pub ip_len: Vec<u16>,
+    pub tcp_len: Vec<u16>,
+    pub ttl: Vec<u8>,
+    pub tcp_flags: Vec<u8>,
+    pub bits: Vec<u16>,
+    /// Index into [`FileParse::convs`].
+    pub conv: Vec<u32>,
+}
+
+impl FileCols {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+}
+
+/// The result of reading one capture file.
+#[derive(Debug)]
+pub struct FileParse {
+    pub path: PathBuf,
+    pub format: &'static str,
+    pub cols: FileCols,
+    pub convs: Vec<ConvKey>,
+    pub issues: Vec<CaptureIssue>,
+    pub bytes_read: u64,
+    pub link_types: Vec<i32>,
+}
+
+/// Largest record we accept; anything larger is a corrupt length field.
+const MAX_RECORD: usize = 1 << 20;
+const CHUNK: usize = 4 << 20;
+
+/// A chunked reader that hands out the unparsed tail of the file.
+struct Chunked {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+}
+
+impl Chunked {
+    fn new(file: File) -> Self {
+        Chunked {
+            file,
+            buf: Vec::with_capacity(CHUNK),
+            start: 0,
+            offset: 0,
+            eof: false,
+        }
+    }
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+    /// Read more bytes so that at least `want` are available (or EOF). Returns false on EOF
+    /// without progress.
+    fn fill(&mut self, want: usize) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let target = want.max(CHUNK);
+        let mut progressed = false;
+        while self.buf.len() < target {
+            let old = self.buf.len();
+            self.buf.resize(target, 0);
+            let n = self.file.read(&mut self.buf[old..])?;
+            self.buf.truncate(old + n);
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            progressed = true;
+        }
+        Ok(progressed)
+    }
+}
+
+/// Interns conversations of one file and accumulates compact columns.
+struct Sink {
+    cols: FileCols,
+    convs: Vec<ConvKey>,
+    map: HashMap<ConvKey, u32, rustc_hash::FxBuildHasher>,
+}
+
+impl Sink {
+    fn new() -> Self {
+        Sink {
+            cols: FileCols::default(),
+            convs: Vec::new(),
+            map: HashMap::default(),
+        }
+    }
+    fn push(&mut self, ts: i64, orig_len: u32, d: &Decoded) {
+        let (key, ba) = conv_key(d);
+        let next = self.convs.len() as u32;
+        let id = *self.map.entry(key).or_insert_with(|| {
+            self.convs.push(key);
+            next
+        });
+        let c = &mut self.cols;
+        c.ts.push(ts);
+        c.orig_len.push(orig_len);
+        c.ip_len.push(d.ip_len.min(u16::MAX as u32) as u16);
+        c.tcp_len.push(d.tcp_len.min(u16::MAX as u32) as u16);
+        c.ttl.push(d.ttl);
+        c.tcp_flags.push(d.tcp_flags);
+        c.bits.push(d.bits | if ba { bits::DIR_BA } else { 0 });
+        c.conv.push(id);
+    }
+}
+
+fn ip16(ip: Option<std::net::IpAddr>) -> [u8; 16] {
+    match ip {
+        Some(std::net::IpAddr::V4(a)) => a.to_ipv6_mapped().octets(),
+        Some(std::net::IpAddr::V6(a)) => a.octets(),
+        None => [0; 16],
+    }
+}
+
+/// Canonical conversation key of a packet and whether it travels B→A.
+pub fn conv_key(d: &Decoded) -> (ConvKey, bool) {
+    let smac = d.src_mac.unwrap_or(MAC_NONE);
+    let dmac = d.dst_mac.unwrap_or(MAC_NONE);
+    if d.bits & bits::IP != 0 {
+        let s = (ip16(d.src_ip), d.sport);
+        let t = (ip16(d.dst_ip), d.dport);
+        let ba = s > t;
+        let ((a, am), (b, bm)) = if ba {
+            ((t, dmac), (s, smac))
+        } else {
+            ((s, smac), (t, dmac))
+        };
+        (
+            ConvKey {
+                proto: d.ip_proto,
+                ethertype: 0,
+                is_l2: false,
+                ip_a: a.0,
+                ip_b: b.0,
+                port_a: a.1,
+                port_b: b.1,
+                mac_a: am,
+                mac_b: bm,
+                v6: d.bits & bits::IPV6 != 0,
+            },
+            ba,
+        )
+    } else {
+        let ba = smac > dmac;
+        let (a, b) = if ba { (dmac, smac) } else { (smac, dmac) };
+        (
+            ConvKey {
+                proto: 0,
+                ethertype: d.ethertype,
+                is_l2: true,
+                ip_a: [0; 16],
+                ip_b: [0; 16],
+                port_a: 0,
+                port_b: 0,
+                mac_a: a,
+                mac_b: b,
+                v6: false,
+            },
+            ba,
+        )
+    }
+}
+
+/// Detects the capture format by its magic number.
+pub fn sniff_format(head: &[u8]) -> Option<&'static str> {
+    if head.len() < 4 {
+        return None;
+    }
+    let m = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    match m {
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1 => {
+            Some("pcap")
+        }
+        0x0a0d_0d0a => Some("pcapng"),
+        _ => None,
+    }
+}
+
+/// Reads one capture file completely. Problems are returned as issues; the packets read before
+/// a fatal problem are kept.
+pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
+    let mut out = FileParse {
+        path: path.to_path_buf(),
+        format: "unknown",
+        cols: FileCols::default(),
+        convs: Vec::new(),
+        issues: Vec::new(),
+        bytes_read: 0,
+        link_types: Vec::new(),
+    };
+    let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
+        file: path.to_path_buf(),
+        packet_index: idx,
+        byte_offset: off,
+        reason,
+        fatal,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            out.issues
+                .push(issue(0, 0, format!("cannot open: {e}"), true));
+            return out;
+        }
+    };
+    let mut rd = Chunked::new(file);
+    if let Err(e) = rd.fill(CHUNK) {
+        out.issues
+            .push(issue(0, 0, format!("cannot read: {e}"), true));
+        return out;
+    }
+    if rd.avail().is_empty() {
+        out.issues
+            .push(issue(0, 0, "empty file (no capture header)".into(), true));
+        return out;
+    }
+    let mut sink = Sink::new();
+    let res = match sniff_format(rd.avail()) {
+        Some("pcap") => {
+            out.format = "pcap";
+            read_pcap(&mut rd, &mut sink, &mut out, progress)
+        }
+        Some(_) => {
+            out.format = "pcapng";
+            read_pcapng(&mut rd, &mut sink, &mut out, progress)
+        }
+        None => {
+            let head: Vec<String> = rd
+                .avail()
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Err((
+                0,
+                format!(
+                    "not a pcap or pcapng file (unknown magic {})",
+                    head.join(" ")
+                ),
+            ))
+        }
+    };
+    if let Err((idx, reason)) = res {
+        out.issues.push(issue(idx, rd.offset, reason, true));
+    }
+    out.bytes_read = rd.offset;
+    out.cols = sink.cols;
+    out.convs = sink.convs;
+    out
+}
+
+type ReadResult = Result<(), (u64, String)>;
+
+fn io_err(idx: u64, e: std::io::Error) -> (u64, String) {
+    (idx, format!("read error: {e}"))
+}
+
+fn read_pcap(
+    rd: &mut Chunked,
+    sink: &mut Sink,
+    out: &mut FileParse,
+    progress: Option<&Progress>,
+) -> ReadResult {
+    let hdr = match pcap_parser::parse_pcap_header(rd.avail()) {
+        Ok((_, h)) => h,
+        Err(_) => return Err((0, "truncated pcap global header".into())),
+    };
+    if hdr.is_modified_format() {
+        return Err((
+            0,
+            "modified (Kuznetzov) pcap format is not supported".into(),
+        ));
+    }
+    rd.consume(24);
+    let be = hdr.is_bigendian();
+    let ns = hdr.is_nanosecond_precision();
+    let lt = hdr.network;
+    out.link_types.push(lt.0);
+    let path = out.path.clone();
+    let mut link_issues = Vec::new();
+    let mut dec = LinkDecoder::new(lt, &path, &mut link_issues);
+    let mut idx: u64 = 0;
+    let mut last_report = 0u64;
+    loop {
+        let parsed = if be {
+            pcap_parser::parse_pcap_frame_be(rd.avail())
+        } else {
+            pcap_parser::parse_pcap_frame(rd.avail())
+        };
+        match parsed {
+            Ok((rest, blk)) => {
+                let used = rd.avail().len() - rest.len();
+                let frac = blk.ts_usec as i64;
+                let ts = blk.ts_sec as i64 * 1_000_000_000 + if ns { frac } else { frac * 1000 };
+                if blk.caplen > blk.origlen && blk.origlen != 0 {
+                    out.issues.push(CaptureIssue {
+                        file: out.path.clone(),
+                        packet_index: idx,
+                        byte_offset: rd.offset,
+                        reason: format!(
+                            "captured length {} exceeds original length {}",
+                            blk.caplen, blk.origlen
+                        ),
+                        fatal: false,
+                    });
+                }
+                let d = dec.decode(blk.data);
+                sink.push(ts, blk.origlen.max(blk.caplen), &d);
+                rd.consume(used);
+                idx += 1;
+            }
+            Err(nom_err) => {
+                let need = match nom_err {
+                    pcap_parser::nom::Err::Incomplete(pcap_parser::nom::Needed::Size(n)) => n.get(),
+                    pcap_parser::nom::Err::Incomplete(_) => 16,
+                    _ => return Err((idx, "corrupt packet record".into())),
+                };
+                let have = rd.avail().len();
+                if have + need > MAX_RECORD + 16 {
+                    return Err((
+                        idx,
+                        format!(
+                            "corrupt record length ({} bytes announced)",
+                            have + need - 16
+                        ),
+                    ));
+                }
+                if !rd.fill(have + need).map_err(|e| io_err(idx, e))? {
+                    if rd.avail().is_empty() {
+                        break;
+                    }
+                    return Err((
+                        idx,
+                        format!(
+                            "truncated last record ({} of {} bytes present)",
+                            rd.avail().len(),
+                            have + need
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(p) = progress {
+            if rd.offset - last_report > (1 << 20) {
+                p.add(rd.offset - last_report);
+                last_report = rd.offset;
+            }
+            if p.cancelled() {
+                return Err((idx, "cancelled".into()));
+            }
+        }
+    }
+    if let Some(p) = progress {
+        p.add(rd.offset - last_report);
+    }
+    dec.finish();
+    out.issues.extend(link_issues);
+    Ok(())
+}
+
+struct Iface {
+    linktype: Linktype,
+    /// Units per second.
+    resol: u64,
+    offset_s: i64,
+}
+
+fn read_pcapng(
+    rd: &mut Chunked,
+    sink: &mut Sink,
+    out: &mut FileParse,
+    progress: Option<&Progress>,
+) -> ReadResult {
+    let mut be = false;
+    let mut ifaces: Vec<Iface> = Vec::new();
+    let path = out.path.clone();
+    let mut unknown_lt: Vec<i32> = Vec::new();
+    let mut idx: u64 = 0;
+    let mut last_report = 0u64;
+    let mut seen_shb = false;
+    loop {
+        let avail = rd.avail();
+        if avail.is_empty() {
+            if !rd.fill(12).map_err(|e| io_err(idx, e))? {
+                break;
+            }
+            continue;
+        }
+        // Section headers carry their own byte order.
+        let is_shb = avail.len() >= 4 && avail[..4] == [0x0a, 0x0d, 0x0d, 0x0a];
+        let parsed = if is_shb {
+            pcap_parser::parse_sectionheaderblock(avail).map(|(r, b)| (r, Block::SectionHeader(b)))
+        } else if be {
+            pcap_parser::parse_block_be(avail)
+        } else {
+            pcap_parser::parse_block_le(avail)
+        };
+        match parsed {
+            Ok((rest, block)) => {
+                let used = avail.len() - rest.len();
+                match block {
+                    Block::SectionHeader(shb) => {
+                        be = shb.big_endian();
+                        ifaces.clear();
+                        seen_shb = true;
+                    }
+                    Block::InterfaceDescription(idb) => {
+                        let resol = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                        out.link_types.push(idb.linktype.0);
+                        ifaces.push(Iface {
+                            linktype: idb.linktype,
+                            resol,
+                            offset_s: idb.ts_offset(),
+                        });
+                    }
+                    Block::EnhancedPacket(epb) => {
+                        let Some(ifc) = ifaces.get(epb.if_id as usize) else {
+                            return Err((
+                                idx,
+                                format!("packet refers to unknown interface {}", epb.if_id),
+                            ));
+                        };
+                        let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                        let ns = (units as u128 * 1_000_000_000u128 / ifc.resol as u128) as i64
+                            + ifc.offset_s * 1_000_000_000;
+                        let mut issues = Vec::new();
+                        let d = decode_link(ifc.linktype, epb.data, &path, &mut issues);
+                        if !issues.is_empty() && !unknown_lt.contains(&ifc.linktype.0) {
+                            unknown_lt.push(ifc.linktype.0);
+                            out.issues.extend(issues);
+                        }
+                        sink.push(ns, epb.origlen.max(epb.caplen), &d);
+                        idx += 1;
+                    }
+                    Block::SimplePacket(spb) => {
+                        let Some(ifc) = ifaces.first() else {
+                            return Err((idx, "simple packet before any interface".into()));
+                        };
+                        let mut issues = Vec::new();
+                        let d = decode_link(ifc.linktype, spb.data, &path, &mut issues);
+                        // Simple packets have no timestamp; keep the previous one.
+                        let ts = sink.cols.ts.last().copied().unwrap_or(0);
+                        sink.push(ts, spb.origlen, &d);
+                        idx += 1;
+                    }
+                    _ => {}
+                }
+                rd.consume(used);
+            }
+            Err(e) => {
+                let need = match e {
+                    pcap_parser::nom::Err::Incomplete(pcap_parser::nom::Needed::Size(n)) => n.get(),
+                    pcap_parser::nom::Err::Incomplete(_) => 12,
+                    pcap_parser::nom::Err::Error(PcapError::Incomplete(n))
+                    | pcap_parser::nom::Err::Failure(PcapError::Incomplete(n)) => n,
+                    pcap_parser::nom::Err::Error(pe) | pcap_parser::nom::Err::Failure(pe) => {
+                        let what = if !seen_shb {
+                            "missing section header block".to_string()
+                        } else {
+                            format!("corrupt block ({pe:?})")
+                        };
+                        return Err((idx, what));
+                    }
+                };
+                let have = avail.len();
+                if have + need > MAX_RECORD + 64 {
+                    return Err((
+                        idx,
+                        format!("corrupt block length ({} bytes announced)", have + need),
+                    ));
+                }
+                if !rd.fill(have + need).map_err(|e| io_err(idx, e))? {
+                    if rd.avail().is_empty() {
+                        break;
+                    }
+                    return Err((
+                        idx,
+                        format!(
+                            "truncated last block ({} of {} bytes present)",
+                            rd.avail().len(),
+                            have + need
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(p) = progress {
+            if rd.offset - last_report > (1 << 20) {
+                p.add(rd.offset - last_report);
+                last_report = rd.offset;
+            }
+            if p.cancelled() {
+                return Err((idx, "cancelled".into()));
+            }
+        }
+    }
+    if let Some(p) = progress {
+        p.add(rd.offset - last_report);
+    }
+    Ok(())
+}
+
+/// Decodes frames of one link type and reports an unknown link type once.
+struct LinkDecoder<'a> {
+    lt: Linktype,
+    path: &'a Path,
+    issues: &'a mut Vec<CaptureIssue>,
+    warned: bool,
+}
+
+impl<'a> LinkDecoder<'a> {
+    fn new(lt: Linktype, path: &'a Path, issues: &'a mut Vec<CaptureIssue>) -> Self {
+        LinkDecoder {
+            lt,
+            path,
+            issues,
+            warned: false,
+        }
+    }
+    fn decode(&mut self, data: &[u8]) -> Decoded {
+        if self.warned {
+            let mut sink = Vec::new();
+            decode_link(self.lt, data, self.path, &mut sink)
+        } else {
+            let n = self.issues.len();
+            let d = decode_link(self.lt, data, self.path, self.issues);
+            self.warned = self.issues.len() > n;
+            d
+        }
+    }
+    fn finish(self) {}
+}
+
+const LT_ETHERNET: i32 = 1;
+const LT_RAW: i32 = 101;
+const LT_RAW_OLD: i32 = 12;
+const LT_IPV4: i32 = 228;
+const LT_IPV6: i32 = 229;
+const LT_SLL: i32 = 113;
+const LT_SLL2: i32 = 276;
+
+/// Decodes one frame of the given link type. An unknown link type adds one issue and yields a
+/// packet with only its lengths and timestamp.
+pub fn decode_link(
+    lt: Linktype,
+    data: &[u8],
+    path: &Path,
+    issues: &mut Vec<CaptureIssue>,
+) -> Decoded {
+    let mut d = Decoded::default();
+    match lt.0 {
+        LT_ETHERNET => match LaxSlicedPacket::from_ethernet(data) {
+            Ok(p) => fill_from_sliced(&mut d, &p),
+            Err(_) => d.bits |= bits::MALFORMED,
+        },
+        LT_RAW | LT_RAW_OLD | LT_IPV4 | LT_IPV6 => match LaxSlicedPacket::from_ip(data) {
+            Ok(p) => fill_from_sliced(&mut d, &p),
+            Err(_) => d.bits |= bits::MALFORMED,
+        },
+        LT_SLL => match etherparse::LinuxSllSlice::from_slice(data) {
+            Ok(sll) => {
+                let addr = sll.sender_address_full();
+                if sll.sender_address_valid_length() == 6 {
+                    d.src_mac = Some([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]]);
+                }
+                if let etherparse::LinuxSllProtocolType::EtherType(et) = sll.protocol_type() {
+                    let p = LaxSlicedPacket::from_ether_type(et, sll.payload_slice());
+                    d.ethertype = et.0;
+                    fill_from_sliced(&mut d, &p);
+                } else {
+                    d.bits |= bits::LLC;
+                }
+            }
+            Err(_) => d.bits |= bits::MALFORMED,
+        },
+        LT_SLL2 => {
+            // etherparse has no SLL2 slice; its 20-byte header starts with the ethertype and
+            // ends with the 8-byte sender address (tcpdump's sll2 layout).
+            if data.len() >= 20 {
+                let et = u16::from_be_bytes([data[0], data[1]]);
+                if data[11] == 6 {
+                    let mut m = [0u8; 6];
+                    m.copy_from_slice(&data[12..18]);
+                    d.src_mac = Some(m);
+                }
+                d.ethertype = et;
+                let p = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et), &data[20..]);
+                fill_from_sliced(&mut d, &p);
+            } else {
+                d.bits |= bits::MALFORMED;
+            }
+        }
+        other => {
+            issues.push(CaptureIssue {
+                file: path.to_path_buf(),
+                packet_index: 0,
+                byte_offset: 0,
+                reason: format!(
+                    "unsupported link type {other}: packets kept with timestamps and lengths only"
+                ),
+                fatal: false,
+            });
+        }
+    }
+    d
+}
+
+fn fill_from_sliced(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
+    let mut outer_et: Option<u16> = None;
+    if let Some(LinkSlice::Ethernet2(e)) = &p.link {
+        d.src_mac = Some(e.source());
+        d.dst_mac = Some(e.destination());
+        outer_et = Some(e.ether_type().0);
+        d.ethertype = e.ether_type().0;
+    }
+    for ext in &p.link_exts {
+        if let etherparse::LaxLinkExtSlice::Vlan(v) = ext {
+            if d.vlan.is_none() {
+                d.vlan = Some(v.vlan_identifier().value());
+            }
+            d.ethertype = v.ether_type().0;
+        }
+    }
+    if outer_et.is_some_and(|et| et < 0x0600) {
+        // 802.3 frame: the field is a length, the payload is LLC.
+        d.bits |= bits::LLC;
+        d.ethertype = 0;
+        return;
+    }
+    if d.ethertype == 0x888e {
+        d.bits |= bits::EAPOL;
+    }
+    let Some(net) = &p.net else {
+        return;
+    };
+    let (declared_payload, ipp) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            d.bits |= bits::IP;
+            d.ip_len = h.total_len() as u32;
+            d.ttl = h.ttl();
+            d.src_ip = Some(std::net::IpAddr::V4(h.source_addr()));
+            d.dst_ip = Some(std::net::IpAddr::V4(h.destination_addr()));
+            d.ethertype = 0x0800;
+            let hl = h.ihl() as u32 * 4;
+            (d.ip_len.saturating_sub(hl), v4.payload())
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            d.bits |= bits::IP | bits::IPV6;
+            d.ip_len = h.payload_length() as u32 + 40;
+            d.ttl = h.hop_limit();
+            d.src_ip = Some(std::net::IpAddr::V6(h.source_addr()));
+            d.dst_ip = Some(std::net::IpAddr::V6(h.destination_addr()));
+            d.ethertype = 0x86dd;
+            let ext = v6.extensions().slice().len() as u32;
+            (
+                (h.payload_length() as u32).saturating_sub(ext),
+                v6.payload(),
+            )
+        }
+        LaxNetSlice::Arp(_) => return,
+    };
+    d.ip_proto = ipp.ip_number.0;
+    match &p.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            d.bits |= bits::TCP;
+            d.sport = t.source_port();
+            d.dport = t.destination_port();
+            d.tcp_flags = tcp_flag_byte(t.fin(), t.syn(), t.rst(), t.psh(), t.ack());
+            d.tcp_len = declared_payload.saturating_sub(t.data_offset() as u32 * 4);
+            classify_tcp(d, t.payload());
+        }
+        Some(TransportSlice::Udp(u)) => {
+            d.bits |= bits::UDP;
+            d.sport = u.source_port();
+            d.dport = u.destination_port();
+            let plen = declared_payload.saturating_sub(8);
+            classify_udp(d, plen);
+        }
+        Some(TransportSlice::Icmpv4(_)) | Some(TransportSlice::Icmpv6(_)) => {
+            d.bits |= bits::ICMP;
+        }
+        _ => {
+            let raw = ipp.payload;
+            match ipp.ip_number {
+                etherparse::IpNumber::TCP => {
+                    // etherparse only slices a complete TCP header; in headers-only captures the
+                    // options may be cut. Ports, data offset and flags sit at fixed offsets
+                    // (RFC 9293), which is what Wireshark reads for a partial header too.
+                    d.bits |= bits::TCP;
+                    if raw.len() >= 4 {
+                        d.sport = u16::from_be_bytes([raw[0], raw[1]]);
+                        d.dport = u16::from_be_bytes([raw[2], raw[3]]);
+                    }
+                    if raw.len() >= 14 {
+                        let off = (raw[12] >> 4) as u32 * 4;
+                        let f = raw[13];
+                        d.tcp_flags = tcp_flag_byte(
+                            f & 1 != 0,
+                            f & 2 != 0,
+                            f & 4 != 0,
+                            f & 8 != 0,
+                            f & 16 != 0,
+                        );
+                        d.tcp_len = declared_payload.saturating_sub(off);
+                    }
+                    classify_tcp(d, &[]);
+                }
+                etherparse::IpNumber::UDP => {
+                    d.bits |= bits::UDP;
+                    if raw.len() >= 4 {
+                        d.sport = u16::from_be_bytes([raw[0], raw[1]]);
+                        d.dport = u16::from_be_bytes([raw[2], raw[3]]);
+                    }
+                    classify_udp(d, declared_payload.saturating_sub(8));
+                }
+                etherparse::IpNumber::ICMP | etherparse::IpNumber::IPV6_ICMP => {
+                    d.bits |= bits::ICMP;
+                }
+                _ => {
+                    if declared_payload > 0 {
+                        d.bits |= bits::DATA;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tcp_flag_byte(fin: bool, syn: bool, rst: bool, psh: bool, ack: bool) -> u8 {
+    (fin as u8) * tcpf::FIN
+        | (syn as u8) * tcpf::SYN
+        | (rst as u8) * tcpf::RST
+        | (psh as u8) * tcpf::PSH
+        | (ack as u8) * tcpf::ACK
+}
+
+fn has_port(d: &Decoded, p: u16) -> bool {
+    d.sport == p || d.dport == p
+}
+
+const TLS_PORTS: [u16; 5] = [443, 8443, 8883, 993, 995];
+const HTTP_PORTS: [u16; 3] = [80, 8080, 8000];
+
+/// Recognises the application protocol of a TCP segment. With the payload captured it looks
+/// at the bytes; when the snap length cut the payload, it falls back to well-known ports.
+fn classify_tcp(d: &mut Decoded, payload: &[u8]) {
+    if has_port(d, 53) {
+        d.bits |= bits::DNS;
+        return;
+    }
+    if d.tcp_len == 0 {
+        return;
+    }
+    if !payload.is_empty() {
+        if is_tls_record(payload) {
+            d.bits |= bits::TLS;
+            if tls_has_certificate(payload) {
+                d.bits |= bits::X509;
+            }
+            return;
+        }
+        if is_http(payload) {
+            d.bits |= bits::HTTP;
+            return;
+        }
+        // A continuation segment of a TLS or HTTP stream on its usual port.
+        if TLS_PORTS.iter().any(|&p| has_port(d, p)) {
+            d.bits |= bits::TLS;
+            return;
+        }
+        if HTTP_PORTS.iter().any(|&p| has_port(d, p)) {
+            d.bits |= bits::HTTP;
+            return;
+        }
+        d.bits |= bits::DATA;
+        return;
+    }
+    if TLS_PORTS.iter().any(|&p| has_port(d, p)) {
+        d.bits |= bits::TLS;
+    } else if HTTP_PORTS.iter().any(|&p| has_port(d, p)) {
+        d.bits |= bits::HTTP;
+    } else {
+        d.bits |= bits::DATA;
+    }
+}
+
+fn classify_udp(d: &mut Decoded, payload_len: u32) {
+    if has_port(d, 53) {
+        d.bits |= bits::DNS;
+    } else if has_port(d, 123) {
+        d.bits |= bits::NTP;
+    } else if has_port(d, 1900) {
+        d.bits |= bits::SSDP;
+    } else if payload_len > 0 {
+        d.bits |= bits::DATA;
+    }
+}
+
+fn is_tls_record(p: &[u8]) -> bool {
+    p.len() >= 5 && (20..=23).contains(&p[0]) && p[1] == 3 && p[2] <= 4
+}
+
+/// Walks the TLS records and handshake messages present in the captured bytes looking for a
+/// Certificate message (handshake type 11), which TLS 1.2 and older send in the clear.
+fn tls_has_certificate(p: &[u8]) -> bool {
+    let mut o = 0usize;
+    while o + 5 <= p.len() {
+        let ct = p[o];
+        if !(20..=23).contains(&ct) || p[o + 1] != 3 {
+            return false;
+        }
+        let len = u16::from_be_bytes([p[o + 3], p[o + 4]]) as usize;
+        let body = &p[o + 5..(o + 5 + len).min(p.len())];
+        if ct == 22 {
+            let mut h = 0usize;
+            while h + 4 <= body.len() {
+                if body[h] == 11 {
+                    return true;
+                }
+                let hl = ((body[h + 1] as usize) << 16)
+                    | ((body[h + 2] as usize) << 8)
+                    | body[h + 3] as usize;
+                h += 4 + hl;
+            }
+        }
+        o += 5 + len;
+    }
+    false
+}
+
+fn is_http(p: &[u8]) -> bool {
+    const M: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"HTTP/1.",
+        b"CONNECT ",
+    ];
+    M.iter().any(|m| p.starts_with(m))
+}
+
+/// Expands capture arguments (paths or globs, relative to `base`) into sorted file paths.
+pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for pat in patterns {
+        let full = if Path::new(pat).is_absolute() {
+            PathBuf::from(pat)
+        } else {
+            base.join(pat)
+        };
+        let s = full.to_string_lossy().to_string();
+        if s.contains(['*', '?', '[']) {
+            let g = glob::glob(&s).map_err(|e| format!("{pat}: bad glob: {e}"))?;
+            let mut hits: Vec<PathBuf> = g.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            if hits.is_empty() {
+                return Err(format!("{pat}: no file matches"));
+            }
+            hits.sort();
+            out.extend(hits);
+        } else {
+            if !full.is_file() {
+                return Err(format!("{}: capture file not found", full.display()));
+            }
+            out.push(full);
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniff() {
+        assert_eq!(sniff_format(&[0xd4, 0xc3, 0xb2, 0xa1]), Some("pcap"));
+        assert_eq!(sniff_format(&[0x0a, 0x0d, 0x0d, 0x0a]), Some("pcapng"));
+        assert_eq!(sniff_format(b"GIF8"), None);
+        assert_eq!(sniff_format(b"ab"), None);
+    }
+
+    #[test]
+    fn tls_certificate_detection() {
+        // Handshake record with a ServerHello (2) then a Certificate (11).
+        let mut p = vec![22, 3, 3, 0, 12, 2, 0, 0, 0, 11, 0, 0, 4, 0, 0, 0, 0];
+        assert!(is_tls_record(&p));
+        assert!(tls_has_certificate(&p));
+        p[9] = 12;
+        assert!(!tls_has_certificate(&p));
+    }
+
+    #[test]
+    fn truncated_tcp_header_uses_ip_lengths() {
+        // Ethernet + IPv4 (total 1500) + first 16 bytes of a TCP header with 32-byte offset.
+        let mut f = vec![0u8; 14 + 20 + 16];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&1500u16.to_be_bytes());
+        f[22] = 64;
+        f[23] = 6;
+        f[34..36].copy_from_slice(&443u16.to_be_bytes());
+        f[36..38].copy_from_slice(&50000u16.to_be_bytes());
+        f[46] = 8 << 4;
+        f[47] = tcpf::ACK | tcpf::PSH;
+        let mut iss = Vec::new();
+        let d = decode_link(Linktype(1), &f, Path::new("x"), &mut iss);
+        assert_eq!(d.ip_len, 1500);
+        assert_eq!(d.tcp_len, 1500 - 20 - 32);
+        assert_eq!(d.sport, 443);
+        assert!(d.bits & bits::TLS != 0);
+        assert_eq!(d.ttl, 64);
+    }
+}

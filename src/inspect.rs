@@ -1,0 +1,327 @@
+//! `labelbench inspect`: a summary of a loaded session, as text or JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::devices::fmt_mac;
+use crate::labels::RowError;
+use crate::session::Session;
+use crate::timefmt;
+use crate::traffic::{device_stats, NO_DEVICE};
+
+#[derive(Debug, Serialize)]
+pub struct DeviceRow {
+    pub name: String,
+    pub mac: String,
+    pub kind: String,
+    pub hub: Option<String>,
+    pub registered: bool,
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u64,
+    pub events: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceRow {
+    pub source: usize,
+    pub kind: String,
+    pub path: String,
+    pub tz: String,
+    pub offset_ns: i64,
+    pub rows: usize,
+    pub events: usize,
+    pub errors: usize,
+    pub minute_rows: usize,
+    pub second_rows: usize,
+    pub dst_gap_rows: usize,
+    pub dst_fold_rows: usize,
+    pub unmatched_notifications: usize,
+    pub classes: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlowCounts {
+    pub total: usize,
+    pub tcp: usize,
+    pub udp: usize,
+    pub other_ip: usize,
+    pub l2: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Inspect {
+    pub project: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    pub first_utc: Option<String>,
+    pub last_utc: Option<String>,
+    pub flows: usize,
+    pub flow_counts: FlowCounts,
+    pub capture_files: Vec<crate::traffic::FileSummary>,
+    pub devices: Vec<DeviceRow>,
+    pub unregistered_macs: Vec<(String, u64)>,
+    pub events: usize,
+    pub events_by_status: BTreeMap<String, usize>,
+    pub events_by_source: Vec<SourceRow>,
+    pub events_by_class: BTreeMap<String, usize>,
+    pub unmatched_device_names: BTreeMap<String, usize>,
+    pub dst_gap_rows: usize,
+    pub dst_fold_rows: usize,
+    pub errors: Vec<RowError>,
+    pub capture_issues: Vec<crate::capture::CaptureIssue>,
+    pub warnings: Vec<String>,
+    pub journal_entries: usize,
+}
+
+pub fn inspect(s: &Session) -> Inspect {
+    let t = &s.traffic;
+    let ndev = s.registry.len();
+    let stats = device_stats(t, ndev);
+    let mut ev_per_dev = vec![0u64; ndev];
+    let mut by_status = BTreeMap::new();
+    let mut by_class = BTreeMap::new();
+    for e in &s.labels.events {
+        if e.device != NO_DEVICE {
+            ev_per_dev[e.device as usize] += 1;
+        }
+        *by_status.entry(e.status.as_str().to_string()).or_insert(0) += 1;
+        *by_class.entry(e.class.clone()).or_insert(0) += 1;
+    }
+    for st in ["active", "duplicate", "rejected"] {
+        by_status.entry(st.to_string()).or_insert(0);
+    }
+    let devices = s
+        .registry
+        .devices
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| d.registered || stats[*i].packets > 0)
+        .map(|(i, d)| DeviceRow {
+            name: d.name.clone(),
+            mac: d.mac_string(),
+            kind: d.kind().to_string(),
+            hub: d.hub.clone(),
+            registered: d.registered,
+            packets: stats[i].packets,
+            bytes: stats[i].bytes,
+            flows: stats[i].flows,
+            events: ev_per_dev[i],
+            first_ns: stats[i].first_ns,
+            last_ns: stats[i].last_ns,
+        })
+        .collect();
+    let mut fc = FlowCounts {
+        total: t.flows.len(),
+        tcp: 0,
+        udp: 0,
+        other_ip: 0,
+        l2: 0,
+    };
+    for f in &t.flows {
+        match (f.key.is_l2, f.key.proto) {
+            (true, _) => fc.l2 += 1,
+            (false, 6) => fc.tcp += 1,
+            (false, 17) => fc.udp += 1,
+            _ => fc.other_ip += 1,
+        }
+    }
+    let mut unmatched = BTreeMap::new();
+    let mut errors = Vec::new();
+    let mut gap = 0;
+    let mut fold = 0;
+    let sources = s
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, src)| {
+            for (k, v) in &src.load.unmatched_devices {
+                *unmatched.entry(k.clone()).or_insert(0) += v;
+            }
+            errors.extend(src.load.errors.iter().cloned());
+            gap += src.load.dst_gap;
+            fold += src.load.dst_fold;
+            let mut classes = BTreeMap::new();
+            for e in s.labels.events.iter().filter(|e| e.source as usize == i) {
+                *classes.entry(e.class.clone()).or_insert(0) += 1;
+            }
+            SourceRow {
+                source: i,
+                kind: src.spec.kind.as_str().to_string(),
+                path: src.spec.path.clone(),
+                tz: src.spec.tz.clone(),
+                offset_ns: s.labels.offsets.get(i).copied().unwrap_or(0),
+                rows: src.load.rows,
+                events: src.load.events,
+                errors: src.load.errors.len(),
+                minute_rows: src.load.minute_rows,
+                second_rows: src.load.second_rows,
+                dst_gap_rows: src.load.dst_gap,
+                dst_fold_rows: src.load.dst_fold,
+                unmatched_notifications: src.load.unmatched_notifications.len(),
+                classes,
+            }
+        })
+        .collect();
+    Inspect {
+        project: s
+            .project_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        packets: t.packets.len() as u64,
+        bytes: t.total_bytes(),
+        first_ns: t.first_ns(),
+        last_ns: t.last_ns(),
+        first_utc: t.first_ns().map(timefmt::utc),
+        last_utc: t.last_ns().map(timefmt::utc),
+        flows: t.flows.len(),
+        flow_counts: fc,
+        capture_files: t.files.clone(),
+        devices,
+        unregistered_macs: t
+            .unregistered_macs
+            .iter()
+            .map(|(m, c)| (fmt_mac(m), *c))
+            .collect(),
+        events: s.labels.events.len(),
+        events_by_status: by_status,
+        events_by_source: sources,
+        events_by_class: by_class,
+        unmatched_device_names: unmatched,
+        dst_gap_rows: gap,
+        dst_fold_rows: fold,
+        errors,
+        capture_issues: t.issues.clone(),
+        warnings: s.warnings.clone(),
+        journal_entries: s.history.log.len(),
+    }
+}
+
+fn dur(a: Option<i64>, b: Option<i64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let s = (b - a) as f64 / 1e9;
+            if s > 86400.0 {
+                format!("{:.2} days", s / 86400.0)
+            } else {
+                format!("{:.1} h", s / 3600.0)
+            }
+        }
+        _ => "-".into(),
+    }
+}
+
+pub fn render_text(r: &Inspect) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "project   {}", r.project);
+    let _ = writeln!(
+        o,
+        "captures  {} files, {} packets, {} bytes",
+        r.capture_files.len(),
+        r.packets,
+        r.bytes
+    );
+    let _ = writeln!(
+        o,
+        "time span {} .. {} ({})",
+        r.first_utc.as_deref().unwrap_or("-"),
+        r.last_utc.as_deref().unwrap_or("-"),
+        dur(r.first_ns, r.last_ns)
+    );
+    let f = &r.flow_counts;
+    let _ = writeln!(
+        o,
+        "flows     {} (tcp {}, udp {}, other ip {}, layer-2 {})",
+        f.total, f.tcp, f.udp, f.other_ip, f.l2
+    );
+    let _ = writeln!(o, "\ndevices");
+    let _ = writeln!(
+        o,
+        "  {:<26} {:<17} {:>10} {:>13} {:>7} {:>7}  first seen / last seen (UTC)",
+        "name", "mac", "packets", "bytes", "flows", "events"
+    );
+    for d in r.devices.iter().filter(|d| d.registered) {
+        let _ = writeln!(
+            o,
+            "  {:<26} {:<17} {:>10} {:>13} {:>7} {:>7}  {} / {}",
+            d.name,
+            d.mac,
+            d.packets,
+            d.bytes,
+            d.flows,
+            d.events,
+            d.first_ns
+                .map(timefmt::utc_short)
+                .unwrap_or_else(|| "-".into()),
+            d.last_ns
+                .map(timefmt::utc_short)
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    if !r.unregistered_macs.is_empty() {
+        let _ = writeln!(o, "\nunregistered MACs (packets)");
+        for (m, c) in r.unregistered_macs.iter().take(30) {
+            let _ = writeln!(o, "  {m}  {c}");
+        }
+        if r.unregistered_macs.len() > 30 {
+            let _ = writeln!(o, "  … {} more", r.unregistered_macs.len() - 30);
+        }
+    }
+    if !r.events_by_source.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nlabel sources ({} events: {})",
+            r.events,
+            r.events_by_status
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for s in &r.events_by_source {
+            let _ = writeln!(
+                o,
+                "  [{}] {:<19} {}  tz {}  rows {}  events {}  errors {}  minute/second {}/{}  dst gap {} fold {}",
+                s.source,
+                s.kind,
+                s.path,
+                s.tz,
+                s.rows,
+                s.events,
+                s.errors,
+                s.minute_rows,
+                s.second_rows,
+                s.dst_gap_rows,
+                s.dst_fold_rows
+            );
+            let classes: Vec<String> = s.classes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(o, "      classes: {}", classes.join(", "));
+        }
+    }
+    if !r.unmatched_device_names.is_empty() {
+        let _ = writeln!(o, "\nlog device names matching no device");
+        for (k, v) in &r.unmatched_device_names {
+            let _ = writeln!(o, "  {k:?}  {v}");
+        }
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(o, "\nerrors ({})", r.errors.len());
+        for e in &r.errors {
+            let _ = writeln!(o, "  {}: line {}: {}", e.file, e.line, e.reason);
+        }
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "\nwarnings ({})", r.warnings.len());
+        for w in &r.warnings {
+            let _ = writeln!(o, "  {w}");
+        }
+    }
+    o
+}

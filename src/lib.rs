@@ -1,0 +1,23 @@
+//! labelbench core: captures, devices, flows, label sources, curation, features, learning and
+//! export. No GUI code lives here (the `gui` module is compiled only with the `gui` feature).
+
+pub mod capture;
+pub mod curate;
+pub mod devices;
+pub mod edits;
+pub mod error;
+pub mod evaluate;
+pub mod inspect;
+pub mod labels;
+pub mod progress;
+pub mod project;
+pub mod session;
+pub mod sim;
+pub mod timefmt;
+pub mod traffic;
+
+pub use error::{Error, Result};
+pub mod bench;
+
+#[cfg(feature = "gui")]
+pub mod gui;

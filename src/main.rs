@@ -1,0 +1,475 @@
+//! The `labelbench` binary: the GUI with no subcommand, the same core headless otherwise.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use clap::{Parser, Subcommand};
+
+use labelbench::labels::SourceSpec;
+use labelbench::progress::Progress;
+use labelbench::project::{relative_to, Project};
+use labelbench::session::{OpenOptions, Session};
+
+#[derive(Parser)]
+#[command(
+    name = "labelbench",
+    version,
+    about = "Label IoT network traffic with device events"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Open the workbench window (default: the bundled sample project).
+    Gui { project: Option<PathBuf> },
+    /// Write a new project file.
+    New {
+        project: PathBuf,
+        /// Capture file or glob (repeatable), e.g. 'pcaps/*.pcap'.
+        #[arg(long = "capture", required = true)]
+        captures: Vec<String>,
+        /// Device registry: the lab's devices.json or CSV name,mac,ip,description,hub.
+        #[arg(long)]
+        devices: Option<PathBuf>,
+        /// Label source KIND:PATH[@TZ] (repeatable). Kinds: ifttt, ifttt-trigger, smartthings,
+        /// notifications-jsonl, notifications-csv, csv, experiments.
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// Overwrite an existing project file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Load a project and summarise packets, flows, devices, events and warnings.
+    Inspect {
+        project: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Parse every input afresh (labelbench keeps no derived cache yet, so loads are
+        /// always fresh; the flag is accepted for scripts).
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Suggest label fixes (duplicates, skew, offsets, source health) and optionally accept them.
+    Curate {
+        project: PathBuf,
+        /// Accept every suggestion that has an edit.
+        #[arg(long, conflicts_with = "accept")]
+        accept_all: bool,
+        /// Accept these kinds: duplicates, skew, offsets, no-traffic, wrong-device, mislabels.
+        #[arg(long, value_delimiter = ',')]
+        accept: Vec<String>,
+        #[arg(long, default_value_t = 0.0)]
+        min_confidence: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a simulated smart-home project (captures, registry, logs, ground truth).
+    DemoData {
+        #[arg(long)]
+        out: PathBuf,
+        /// Network devices (hub children come on top).
+        #[arg(long, default_value_t = 10)]
+        devices: usize,
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Target total packets (scales background traffic).
+        #[arg(long)]
+        scale: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks (release build; see README).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Curation quality on simulator projects against their ground truth, and time taken.
+    Curation {
+        /// Where to generate the projects.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        seeds: Vec<u64>,
+        #[arg(long, value_delimiter = ',', default_value = "10,30")]
+        devices: Vec<usize>,
+        #[arg(long, default_value_t = 2)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Event/burst-onset agreement on a (real) project, before and after curation.
+    Onsets { project: PathBuf },
+    /// Ingest + flows vs `cat` and `tshark` on the same files.
+    Ingest {
+        files: Vec<PathBuf>,
+        /// Skip the tshark baseline (slow on big inputs).
+        #[arg(long)]
+        no_tshark: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An error caused by the user's input: exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+fn bad(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(BadInput(e.to_string()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("labelbench: {msg}");
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// Runs `f` on a worker thread while drawing a progress bar on stderr (only on a terminal).
+fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 'static) -> T {
+    let p = Arc::new(Progress::new());
+    let p2 = p.clone();
+    let h = std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || f(p2))
+        .expect("spawn worker");
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(1000);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>18} [{bar:40}] {percent:>3}% {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        while !h.is_finished() {
+            bar.set_message(p.stage());
+            bar.set_position((p.fraction() * 1000.0) as u64);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    }
+    h.join().expect("worker panicked")
+}
+
+fn open_session(path: &Path, journal: bool) -> anyhow::Result<Session> {
+    if !path.is_file() {
+        return Err(bad(format!("{}: project file not found", path.display())));
+    }
+    let p = path.to_path_buf();
+    with_progress(move |pr| Session::open(&p, OpenOptions { journal }, Some(&pr))).map_err(bad)
+}
+
+fn default_project() -> PathBuf {
+    let local = PathBuf::from("sample-data/sample.labelbench.json");
+    if local.is_file() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/sample.labelbench.json")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        None => run_gui(Some(default_project())),
+        Some(Cmd::Gui { project }) => run_gui(project.or_else(|| Some(default_project()))),
+        Some(Cmd::New {
+            project,
+            captures,
+            devices,
+            sources,
+            force,
+        }) => cmd_new(&project, &captures, devices.as_deref(), &sources, force),
+        Some(Cmd::Inspect {
+            project,
+            json,
+            no_cache: _,
+        }) => {
+            let s = open_session(&project, true)?;
+            let r = labelbench::inspect::inspect(&s);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", labelbench::inspect::render_text(&r));
+            }
+            Ok(())
+        }
+        Some(Cmd::DemoData {
+            out,
+            devices,
+            days,
+            seed,
+            scale,
+            json,
+        }) => {
+            if devices == 0 || days == 0 {
+                return Err(bad("demo-data: --devices and --days must be at least 1"));
+            }
+            let o = labelbench::sim::SimOptions {
+                devices,
+                days,
+                seed,
+                scale_packets: scale,
+                ..Default::default()
+            };
+            let r = labelbench::sim::generate(&out, &o).map_err(bad)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "wrote {}: {} devices ({} on the network), {} days, {} packets in {} pcaps ({:.1} MB), {} true events, log rows ifttt {} / triggers {} / smartthings {} / notifications {}; {:.2} s, {:.2} M packets/s",
+                    r.project.display(), r.devices, r.network_devices, r.days, r.packets, r.pcap_files,
+                    r.pcap_bytes as f64 / 1e6, r.true_events, r.log_rows[0], r.log_rows[1], r.log_rows[2],
+                    r.log_rows[3], r.seconds, r.packets_per_s / 1e6
+                );
+            }
+            Ok(())
+        }
+        Some(Cmd::Curate {
+            project,
+            accept_all,
+            accept,
+            min_confidence,
+            json,
+        }) => cmd_curate(&project, accept_all, &accept, min_confidence, json),
+        Some(Cmd::Bench { what }) => match what {
+            BenchCmd::Curation {
+                out,
+                seeds,
+                devices,
+                days,
+                json,
+            } => {
+                let rows =
+                    labelbench::bench::curation(&out, &seeds, &devices, days).map_err(bad)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                } else {
+                    print!("{}", labelbench::bench::render_curation(&rows));
+                }
+                Ok(())
+            }
+            BenchCmd::Onsets { project } => {
+                let mut s = open_session(&project, false)?;
+                let before = labelbench::evaluate::onset_agreement(&s);
+                let t = std::time::Instant::now();
+                let (_, applied) = labelbench::curate::run_all(
+                    &mut s,
+                    &labelbench::curate::SuggestionKind::ALL,
+                    0.0,
+                    &Default::default(),
+                )
+                .map_err(bad)?;
+                let secs = t.elapsed().as_secs_f64();
+                let after = labelbench::evaluate::onset_agreement(&s);
+                println!("curation: {applied} edits in {secs:.2} s (not journaled)");
+                for (b, a) in before.iter().zip(&after) {
+                    println!(
+                        "{:<20} {:<40} within 5 s of a burst onset: before {}/{} ({:.1} %), after {}/{} ({:.1} %)",
+                        b.kind, b.source, b.within_5s, b.events_with_traffic,
+                        100.0 * b.within_5s as f64 / b.events_with_traffic.max(1) as f64,
+                        a.within_5s, a.events_with_traffic,
+                        100.0 * a.within_5s as f64 / a.events_with_traffic.max(1) as f64
+                    );
+                }
+                Ok(())
+            }
+            BenchCmd::Ingest {
+                files,
+                no_tshark,
+                json,
+            } => {
+                if files.is_empty() {
+                    return Err(bad("bench ingest: give at least one capture file"));
+                }
+                for f in &files {
+                    if !f.is_file() {
+                        return Err(bad(format!("{}: capture file not found", f.display())));
+                    }
+                }
+                let r = labelbench::bench::ingest(&files, !no_tshark);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&r)?);
+                } else {
+                    print!("{}", r.render());
+                }
+                Ok(())
+            }
+        },
+    }
+}
+
+#[cfg(feature = "gui")]
+fn run_gui(project: Option<PathBuf>) -> anyhow::Result<()> {
+    labelbench::gui::run(project).map_err(|e| anyhow!("GUI failed: {e}"))
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_gui(_project: Option<PathBuf>) -> anyhow::Result<()> {
+    Err(anyhow!(
+        "this build has no GUI (built without the `gui` feature)"
+    ))
+}
+
+fn cmd_new(
+    project: &Path,
+    captures: &[String],
+    devices: Option<&Path>,
+    sources: &[String],
+    force: bool,
+) -> anyhow::Result<()> {
+    if project.exists() && !force {
+        return Err(bad(format!(
+            "{}: already exists (use --force to overwrite)",
+            project.display()
+        )));
+    }
+    let dir = project
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(bad(format!("{}: folder does not exist", dir.display())));
+    }
+    let name = project
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut p = Project::new(
+        name.trim_end_matches(".json")
+            .trim_end_matches(".labelbench"),
+    );
+    // Check that every capture argument names something, then store it relative to the project.
+    labelbench::capture::expand_captures(Path::new("."), captures).map_err(bad)?;
+    p.captures = captures
+        .iter()
+        .map(|c| relative_to(dir, Path::new(c)))
+        .collect();
+    if let Some(d) = devices {
+        if !d.is_file() {
+            return Err(bad(format!("{}: device registry not found", d.display())));
+        }
+        labelbench::devices::Registry::load(d).map_err(bad)?;
+        p.devices = Some(relative_to(dir, d));
+    }
+    for s in sources {
+        let mut spec = SourceSpec::parse_cli(s).map_err(bad)?;
+        if !Path::new(&spec.path).is_file() {
+            return Err(bad(format!("{}: label source not found", spec.path)));
+        }
+        spec.path = relative_to(dir, Path::new(&spec.path));
+        p.sources.push(spec);
+    }
+    p.save(project)
+        .with_context(|| format!("writing {}", project.display()))?;
+    println!(
+        "wrote {} ({} capture patterns, {} label sources)",
+        project.display(),
+        p.captures.len(),
+        p.sources.len()
+    );
+    Ok(())
+}
+
+fn cmd_curate(
+    project: &Path,
+    accept_all: bool,
+    accept: &[String],
+    min_conf: f64,
+    json: bool,
+) -> anyhow::Result<()> {
+    use labelbench::curate::{self, SuggestionKind};
+    let kinds: Vec<SuggestionKind> = if accept_all {
+        SuggestionKind::ALL.to_vec()
+    } else {
+        accept
+            .iter()
+            .map(|k| {
+                SuggestionKind::parse(k).ok_or_else(|| {
+                    bad(format!(
+                        "--accept: unknown kind {k:?} (one of {})",
+                        SuggestionKind::ALL.map(|k| k.as_str()).join(", ")
+                    ))
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut s = open_session(project, true)?;
+    let t = std::time::Instant::now();
+    let cfg = curate::CurateSettings::default();
+    let (sugg, applied) = if kinds.is_empty() {
+        (curate::suggest(&s, &cfg), 0)
+    } else {
+        curate::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let (a, d, r) = s.status_counts();
+    if json {
+        let v = serde_json::json!({
+            "suggestions": sugg,
+            "applied_edits": applied,
+            "seconds": secs,
+            "events": {"active": a, "duplicate": d, "rejected": r},
+            "offsets_ns": s.labels.offsets,
+            "journal": s.history.journal.as_ref().map(|j| j.path.display().to_string()),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for k in SuggestionKind::ALL {
+        let of: Vec<_> = sugg.iter().filter(|x| x.kind == k).collect();
+        if of.is_empty() {
+            continue;
+        }
+        println!("{} ({})", k.as_str(), of.len());
+        for x in of.iter().take(12) {
+            println!(
+                "  {:<22} {:>4.2}  {}{}  [{}]",
+                x.key,
+                x.confidence,
+                x.device
+                    .as_deref()
+                    .map(|d| format!("{d}: "))
+                    .unwrap_or_default(),
+                x.reason,
+                x.evidence
+            );
+        }
+        if of.len() > 12 {
+            println!("  … {} more (use --json for all)", of.len() - 12);
+        }
+    }
+    println!(
+        "\n{} suggestions in {:.2} s; {} edits applied and journaled; events: active {}, duplicate {}, rejected {}",
+        sugg.len(),
+        secs,
+        applied,
+        a,
+        d,
+        r
+    );
+    Ok(())
+}

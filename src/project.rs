@@ -1,0 +1,207 @@
+//! The project file: captures, registry, label sources and settings. Saved atomically.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::labels::SourceSpec;
+
+pub const PROJECT_VERSION: u32 = 1;
+
+/// Feature window around an event's adjusted time (DESIGN "Features per event").
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowSettings {
+    pub before_ns: i64,
+    pub after_ns: i64,
+    /// Sample `idle` windows where no event of the device is near.
+    #[serde(default)]
+    pub idle_class: bool,
+}
+
+impl Default for WindowSettings {
+    fn default() -> Self {
+        WindowSettings {
+            before_ns: 5_000_000_000,
+            after_ns: 25_000_000_000,
+            idle_class: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    /// `forest` or `tree`.
+    pub model: String,
+    /// `device` or `global`.
+    pub scope: String,
+    pub folds: usize,
+    pub seed: u64,
+    pub trees: usize,
+    pub max_depth: usize,
+    pub bootstrap: bool,
+    /// `sqrt`, `log2`, `all`, or a number.
+    pub max_features: String,
+    pub min_samples_leaf: usize,
+    pub class_weight_balanced: bool,
+    pub time_blocked: bool,
+    /// Classes with fewer events than this (per scope) are left out of training.
+    pub min_class_events: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            model: "forest".into(),
+            scope: "device".into(),
+            folds: 4,
+            seed: 1,
+            trees: 60,
+            max_depth: 15,
+            bootstrap: false,
+            max_features: "sqrt".into(),
+            min_samples_leaf: 1,
+            class_weight_balanced: false,
+            time_blocked: false,
+            min_class_events: 4,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub version: u32,
+    #[serde(default)]
+    pub name: String,
+    /// Paths or globs relative to the project file.
+    pub captures: Vec<String>,
+    /// Device registry (devices.json or CSV), relative to the project file.
+    #[serde(default)]
+    pub devices: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<SourceSpec>,
+    /// Log device name → registry name, for names the automatic matching misses.
+    #[serde(default)]
+    pub device_map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub window: WindowSettings,
+    #[serde(default)]
+    pub training: TrainSettings,
+}
+
+impl Project {
+    pub fn new(name: &str) -> Project {
+        Project {
+            version: PROJECT_VERSION,
+            name: name.to_string(),
+            captures: vec![],
+            devices: None,
+            sources: vec![],
+            device_map: BTreeMap::new(),
+            window: WindowSettings::default(),
+            training: TrainSettings::default(),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Project> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let p: Project = serde_json::from_str(&text).map_err(|e| Error::Parse {
+            file: path.to_path_buf(),
+            line: e.line(),
+            reason: format!("project file: {e}"),
+        })?;
+        if p.version > PROJECT_VERSION {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "project version {} is newer than this tool ({PROJECT_VERSION})",
+                    p.version
+                ),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Writes the project atomically: a temp file in the same folder, fsync, rename.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        write_atomic(path, text.as_bytes())
+    }
+
+    /// The journal of edits that belongs to this project file.
+    pub fn journal_path(path: &Path) -> PathBuf {
+        let s = path.to_string_lossy();
+        let stem = s.strip_suffix(".json").unwrap_or(&s);
+        PathBuf::from(format!("{stem}.edits.jsonl"))
+    }
+}
+
+/// Writes a file atomically (temp + fsync + rename + directory fsync).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Expresses `target` relative to `base_dir` when it lies below it, else absolute.
+pub fn relative_to(base_dir: &Path, target: &Path) -> String {
+    let abs_base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
+    let abs_t = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
+    let bc: Vec<_> = abs_base.components().collect();
+    let tc: Vec<_> = abs_t.components().collect();
+    let common = bc.iter().zip(&tc).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return abs_t.to_string_lossy().to_string();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..bc.len() {
+        out.push("..");
+    }
+    for c in &tc[common..] {
+        out.push(c.as_os_str());
+    }
+    out.to_string_lossy().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative_to(Path::new("/a/b"), Path::new("/a/b/c/d.pcap")),
+            "c/d.pcap"
+        );
+        assert_eq!(
+            relative_to(Path::new("/a/b"), Path::new("/a/x.json")),
+            "../x.json"
+        );
+    }
+
+    #[test]
+    fn journal_name() {
+        assert_eq!(
+            Project::journal_path(Path::new("/x/lab.labelbench.json")),
+            PathBuf::from("/x/lab.labelbench.edits.jsonl")
+        );
+    }
+}

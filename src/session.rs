@@ -1,0 +1,229 @@
+//! A loaded project: registry, traffic, label sources, labels and their edit history.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::devices::Registry;
+use crate::edits::{Edit, History, Journal, LabelSet};
+use crate::error::{Error, Result};
+use crate::labels::{self, Event, SourceLoad, SourceSpec, Status};
+use crate::progress::Progress;
+use crate::project::Project;
+use crate::traffic::{self, Traffic, NO_DEVICE};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadedSource {
+    pub spec: SourceSpec,
+    pub path: PathBuf,
+    pub load: SourceLoad,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Open the edit journal (replay it and append new edits).
+    pub journal: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Session {
+    pub project_path: Option<PathBuf>,
+    pub base_dir: PathBuf,
+    pub project: Project,
+    pub registry: Registry,
+    pub traffic: Traffic,
+    pub sources: Vec<LoadedSource>,
+    pub labels: LabelSet,
+    pub history: History,
+    pub warnings: Vec<String>,
+    pub capture_files: Vec<PathBuf>,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Project::new("untitled")
+    }
+}
+
+impl Session {
+    /// Loads a project file and everything it references.
+    pub fn open(path: &Path, opts: OpenOptions, progress: Option<&Progress>) -> Result<Session> {
+        let project = Project::load(path)?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let mut s = Session::from_project(project, &base, progress)?;
+        s.project_path = Some(path.to_path_buf());
+        if opts.journal {
+            let jp = Project::journal_path(path);
+            let (journal, replay) = Journal::open(&jp)?;
+            if let Some((line, bytes)) = replay.torn {
+                s.warnings.push(format!(
+                    "{}: line {line}: torn last entry ({bytes} bytes, never acknowledged) was cut off",
+                    jp.display()
+                ));
+            }
+            let problems = s.history.replay(&mut s.labels, replay.entries);
+            for p in problems {
+                s.warnings.push(format!("{}: {p}", jp.display()));
+            }
+            s.history.journal = Some(journal);
+        }
+        Ok(s)
+    }
+
+    /// Loads from an in-memory project whose relative paths resolve against `base`.
+    pub fn from_project(
+        project: Project,
+        base: &Path,
+        progress: Option<&Progress>,
+    ) -> Result<Session> {
+        let mut registry = match &project.devices {
+            Some(d) => Registry::load(&base.join(d))?,
+            None => Registry::default(),
+        };
+        let files = crate::capture::expand_captures(base, &project.captures)
+            .map_err(|r| Error::Other(r))?;
+        let traffic = traffic::ingest(&files, &mut registry, progress);
+        let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
+        let mut sources = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        for (i, spec) in project.sources.iter().enumerate() {
+            let p = labels::source_path(base, spec);
+            let (ev, load) =
+                labels::load_source(spec, &p, i as u16, &registry, &project.device_map)?;
+            if load.dst_gap > 0 || load.dst_fold > 0 {
+                warnings.push(format!(
+                    "{}: {} rows in a DST gap (read with the pre-transition offset), {} in a DST fold (earlier instant)",
+                    p.display(),
+                    load.dst_gap,
+                    load.dst_fold
+                ));
+            }
+            for (name, n) in &load.unmatched_devices {
+                warnings.push(format!(
+                    "{}: device name {name:?} matches no registry device ({n} events)",
+                    p.display()
+                ));
+            }
+            if !load.unmatched_notifications.is_empty() {
+                warnings.push(format!(
+                    "{}: {} notifications matched no rule (first at line {})",
+                    p.display(),
+                    load.unmatched_notifications.len(),
+                    load.unmatched_notifications[0].0
+                ));
+            }
+            events.extend(ev);
+            sources.push(LoadedSource {
+                spec: spec.clone(),
+                path: p,
+                load,
+            });
+        }
+        let offsets = project.sources.iter().map(|s| s.offset_ns).collect();
+        Ok(Session {
+            project_path: None,
+            base_dir: base.to_path_buf(),
+            labels: LabelSet::new(events, offsets),
+            project,
+            registry,
+            traffic,
+            sources,
+            history: History::default(),
+            warnings: std::mem::take(&mut warnings),
+            capture_files: files,
+        })
+    }
+
+    pub fn apply(&mut self, edit: Edit) -> Result<u64> {
+        self.history.apply(&mut self.labels, edit)
+    }
+    pub fn undo(&mut self) -> Result<bool> {
+        self.history.undo(&mut self.labels)
+    }
+    pub fn redo(&mut self) -> Result<bool> {
+        self.history.redo(&mut self.labels)
+    }
+
+    pub fn adjusted_ns(&self, e: &Event) -> i64 {
+        self.labels.adjusted_ns(e)
+    }
+
+    /// The device whose packets an event of `dev` labels: the device itself when it has
+    /// traffic, else its hub (a lock behind its bridge).
+    pub fn traffic_device(&self, dev: u16) -> u16 {
+        if dev == NO_DEVICE {
+            return NO_DEVICE;
+        }
+        let has = self
+            .traffic
+            .by_device
+            .get(dev as usize)
+            .is_some_and(|v| !v.is_empty());
+        if has {
+            return dev;
+        }
+        self.registry.hub_of(dev).unwrap_or(dev)
+    }
+
+    pub fn device_name(&self, dev: u16) -> &str {
+        self.registry
+            .devices
+            .get(dev as usize)
+            .map(|d| d.name.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn event_device_name<'a>(&'a self, e: &'a Event) -> &'a str {
+        if e.device == NO_DEVICE {
+            &e.device_text
+        } else {
+            self.device_name(e.device)
+        }
+    }
+
+    pub fn source_kind_str(&self, e: &Event) -> &'static str {
+        self.sources
+            .get(e.source as usize)
+            .map(|s| s.spec.kind.as_str())
+            .unwrap_or("inserted")
+    }
+
+    /// Events sorted by adjusted time (then id).
+    pub fn events_by_time(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.labels.events.len()).collect();
+        v.sort_by_key(|&i| {
+            let e = &self.labels.events[i];
+            (self.labels.adjusted_ns(e), e.id)
+        });
+        v
+    }
+
+    pub fn status_counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for e in &self.labels.events {
+            match e.status {
+                Status::Active => c.0 += 1,
+                Status::Duplicate => c.1 += 1,
+                Status::Rejected => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// Saves the project (with current source offsets) atomically.
+    pub fn save(&mut self) -> Result<()> {
+        for (i, s) in self.project.sources.iter_mut().enumerate() {
+            if let Some(o) = self.labels.offsets.get(i) {
+                s.offset_ns = *o;
+            }
+        }
+        match &self.project_path {
+            Some(p) => self.project.save(p),
+            None => Err(Error::Other("project has no file yet".into())),
+        }
+    }
+}

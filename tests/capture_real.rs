@@ -1,0 +1,230 @@
+//! Capture reading on real files, cross-checked with tshark where it is installed.
+
+use std::path::Path;
+
+use labelbench::capture::{self, bits};
+use labelbench::devices::Registry;
+use labelbench::traffic;
+
+use crate::common::{have_tshark, real};
+
+fn count(p: &Path) -> usize {
+    let r = capture::read_capture(p, None);
+    assert!(r.issues.iter().all(|i| !i.fatal), "{:?}", r.issues);
+    r.cols.len()
+}
+
+#[test]
+fn exact_packet_counts() {
+    let Some(r) = real() else { return };
+    let cases = [
+        ("fit-iot-dataset/pcaps/schlage-lock-01.pcap", 11_150),
+        ("fit-iot-dataset/pcaps/blink-cam-01.pcap", 24_022),
+        ("iot-sentinel/D-LinkCam/Setup-A-1-STA.pcap", 624),
+        ("iot-sentinel/HueBridge/Setup-A-1-STA.pcap", 1_513),
+        ("iot-sentinel/TP-LinkPlugHS110/Setup-A-1-STA.pcap", 52),
+        ("moniotr/yi_camera_sample.pcap", 1_631),
+        ("pcap-vectors/ntp.pcap", 12),
+        ("pcap-vectors/test001-be.pcapng", 4),
+        ("pcap-vectors/test001-le.pcapng", 4),
+        ("pcap-vectors/test016-be.pcapng", 4),
+        ("pcap-vectors/test016-le.pcapng", 4),
+    ];
+    for (f, n) in cases {
+        assert_eq!(count(&r.join(f)), n, "{f}");
+    }
+}
+
+#[test]
+fn big_and_little_endian_pcapng_agree() {
+    let Some(r) = real() else { return };
+    for t in ["test001", "test016"] {
+        let be = capture::read_capture(&r.join(format!("pcap-vectors/{t}-be.pcapng")), None);
+        let le = capture::read_capture(&r.join(format!("pcap-vectors/{t}-le.pcapng")), None);
+        assert_eq!(be.format, "pcapng");
+        assert_eq!(be.cols.ts, le.cols.ts, "{t}");
+        assert_eq!(be.cols.orig_len, le.cols.orig_len, "{t}");
+    }
+}
+
+#[test]
+fn devices_attributed_by_mac_from_devices_json() {
+    let Some(r) = real() else { return };
+    let lab = r.join("fit-iot-dataset");
+    let mut reg = Registry::load(&lab.join("devices.json")).unwrap();
+    let n_registered = reg.len();
+    let files = vec![
+        lab.join("pcaps/blink-cam-01.pcap"),
+        lab.join("pcaps/schlage-lock-01.pcap"),
+    ];
+    let t = traffic::ingest(&files, &mut reg, None);
+    assert_eq!(t.packets.len(), 35_172);
+    assert!(t.packets.ts.is_sorted());
+    let blink = reg.by_name("blink-cam-01").unwrap();
+    let lock = reg.by_name("schlage-lock-01").unwrap();
+    let nb = t.by_device[blink as usize].len();
+    let nl = t.by_device[lock as usize].len();
+    // Each capture is that device's traffic: nearly every packet carries its MAC.
+    assert!(nb as f64 > 0.95 * 24_022.0, "blink {nb}");
+    assert!(nl as f64 > 0.95 * 11_150.0, "lock {nl}");
+    // Unregistered MACs were added, named by MAC.
+    assert!(reg.len() >= n_registered);
+    // Every flow has a device and flow totals equal packet totals.
+    let total: u64 = t.flows.iter().map(|f| f.packets()).sum();
+    assert_eq!(total, t.packets.len() as u64);
+}
+
+#[test]
+fn truncated_lab_capture_lengths_come_from_headers() {
+    let Some(r) = real() else { return };
+    let p = r.join("fit-iot-dataset/pcaps/blink-cam-01.pcap");
+    let c = capture::read_capture(&p, None).cols;
+    // Headers only: some packets are far longer than 58 captured bytes.
+    assert!(c.orig_len.iter().any(|&l| l > 1000));
+    assert!(c.ip_len.iter().any(|&l| l > 1000));
+    let tcp_payload = c
+        .bits
+        .iter()
+        .zip(&c.tcp_len)
+        .filter(|(b, l)| *b & bits::TCP != 0 && **l > 0)
+        .count();
+    assert!(tcp_payload > 1000);
+    assert!(
+        c.bits.iter().any(|b| b & bits::EAPOL != 0),
+        "EAPOL from the AP"
+    );
+}
+
+/// Per-packet ip.len, tcp.len and ip.ttl against tshark's own dissection.
+#[test]
+fn fields_match_tshark() {
+    let Some(r) = real() else { return };
+    if !have_tshark() {
+        eprintln!("skipping: tshark not installed");
+        return;
+    }
+    let mut checked = 0;
+    for f in [
+        "fit-iot-dataset/pcaps/schlage-lock-01.pcap",
+        "iot-sentinel/HueBridge/Setup-A-1-STA.pcap",
+        "moniotr/yi_camera_sample.pcap",
+    ] {
+        let p = r.join(f);
+        let out = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&p)
+            .args([
+                "-T",
+                "fields",
+                "-E",
+                "separator=,",
+                "-E",
+                "aggregator=;",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "ip.len",
+                "-e",
+                "ipv6.plen",
+                "-e",
+                "tcp.len",
+                "-e",
+                "ip.ttl",
+                "-e",
+                "ipv6.hlim",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let c = capture::read_capture(&p, None).cols;
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), c.len(), "{f}");
+        for (i, row) in rows.iter().enumerate() {
+            let v: Vec<&str> = row.split(',').collect();
+            let first = |s: &str| s.split(';').next().unwrap_or("").to_string();
+            let ts: f64 = v[0].parse().unwrap();
+            assert!((ts - c.ts[i] as f64 / 1e9).abs() < 2e-6, "{f} #{i} ts");
+            let ipl = first(v[1]);
+            let ip6 = first(v[2]);
+            if !ipl.is_empty() {
+                assert_eq!(ipl.parse::<u16>().unwrap(), c.ip_len[i], "{f} #{i} ip.len");
+                assert_eq!(first(v[4]).parse::<u8>().unwrap(), c.ttl[i], "{f} #{i} ttl");
+            } else if !ip6.is_empty() {
+                assert_eq!(
+                    ip6.parse::<u16>().unwrap() + 40,
+                    c.ip_len[i],
+                    "{f} #{i} ipv6 len"
+                );
+                assert_eq!(
+                    first(v[5]).parse::<u8>().unwrap(),
+                    c.ttl[i],
+                    "{f} #{i} hlim"
+                );
+            }
+            let tl = first(v[3]);
+            if !tl.is_empty() {
+                assert_eq!(tl.parse::<u16>().unwrap(), c.tcp_len[i], "{f} #{i} tcp.len");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10_000, "only {checked} tcp.len values compared");
+}
+
+#[test]
+fn bad_captures_report_index_and_offset_and_keep_packets() {
+    let Some(r) = real() else { return };
+    let src = std::fs::read(r.join("pcap-vectors/ntp.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated last record.
+    let p = dir.path().join("cut.pcap");
+    std::fs::write(&p, &src[..src.len() - 10]).unwrap();
+    let c = capture::read_capture(&p, None);
+    assert_eq!(c.cols.len(), 11);
+    let i = &c.issues[0];
+    assert!(i.fatal && i.packet_index == 11 && i.byte_offset > 24, "{i}");
+    assert!(i.to_string().contains("cut.pcap"), "{i}");
+    // Corrupt record length in the 3rd record.
+    let mut bad = src.clone();
+    let mut off = 24usize;
+    for _ in 0..2 {
+        let caplen = u32::from_le_bytes(bad[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    bad[off + 8..off + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let p = dir.path().join("len.pcap");
+    std::fs::write(&p, &bad).unwrap();
+    let c = capture::read_capture(&p, None);
+    assert_eq!(c.cols.len(), 2);
+    assert_eq!(c.issues[0].packet_index, 2);
+    assert_eq!(c.issues[0].byte_offset, off as u64);
+    assert!(c.issues[0].reason.contains("corrupt record length"));
+    // Garbage, empty file, unknown magic: errors, no panic.
+    for (name, bytes) in [
+        ("g.pcap", b"\x00\x01garbage garbage".to_vec()),
+        ("e.pcap", vec![]),
+        ("m.pcap", b"\x89PNG\r\n\x1a\n".to_vec()),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let before = std::fs::read(&p).unwrap();
+        let c = capture::read_capture(&p, None);
+        assert!(c.cols.is_empty());
+        assert!(c.issues[0].fatal, "{name}");
+        assert_eq!(std::fs::read(&p).unwrap(), before, "input never written");
+    }
+    // Random corruption never panics.
+    let mut seed = 7u64;
+    for _ in 0..200 {
+        let mut b = src.clone();
+        for _ in 0..8 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = (seed >> 33) as usize % b.len();
+            b[k] = (seed >> 17) as u8;
+        }
+        std::fs::write(&p, &b).unwrap();
+        let _ = capture::read_capture(&p, None);
+    }
+}

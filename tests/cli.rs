@@ -1,0 +1,115 @@
+//! The CLI contract: `new`, `inspect --json`, exit codes.
+
+use std::process::Command;
+
+use crate::common::{bin, real};
+
+#[test]
+fn new_then_inspect_json_on_real_lab_data() {
+    let Some(r) = real() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lab = r.join("fit-iot-dataset");
+    let proj = dir.path().join("lab.labelbench.json");
+    let out = Command::new(bin())
+        .arg("new")
+        .arg(&proj)
+        .arg("--capture")
+        .arg(lab.join("pcaps/*.pcap"))
+        .arg("--devices")
+        .arg(lab.join("devices.json"))
+        .arg("--source")
+        .arg(format!(
+            "ifttt:{}@America/New_York",
+            lab.join("labels/ifttt-events.csv").display()
+        ))
+        .arg("--source")
+        .arg(format!(
+            "ifttt-trigger:{}@America/New_York",
+            lab.join("labels/ifttt-actions.csv").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&proj).unwrap();
+    assert!(
+        !text.contains(&*dir.path().to_string_lossy()),
+        "paths are relative"
+    );
+    let out = Command::new(bin())
+        .arg("inspect")
+        .arg(&proj)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["packets"], 35_172);
+    for k in [
+        "bytes",
+        "flows",
+        "first_ns",
+        "last_ns",
+        "devices",
+        "events",
+        "events_by_source",
+        "errors",
+        "warnings",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(v["events"], 613 + 4944);
+    let srcs = v["events_by_source"].as_array().unwrap();
+    assert_eq!(srcs[0]["rows"], 613);
+    assert_eq!(srcs[1]["dst_gap_rows"], 28);
+    assert_eq!(srcs[1]["path"].as_str().unwrap().contains(".."), true);
+    let lock = v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "schlage-lock-01")
+        .unwrap();
+    assert!(lock["packets"].as_u64().unwrap() > 10_000);
+    assert_eq!(lock["mac"].as_str().unwrap().len(), 17);
+    // Text output too.
+    let out = Command::new(bin())
+        .arg("inspect")
+        .arg(&proj)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("schlage-lock-01") && s.contains("flows"), "{s}");
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("p.labelbench.json");
+    std::fs::write(&proj, "{ not json").unwrap();
+    let out = Command::new(bin())
+        .arg("inspect")
+        .arg(&proj)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("p.labelbench.json") && e.contains("line 1"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1);
+    let out = Command::new(bin())
+        .args(["new", "x.json", "--capture", "nope/*.pcap"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope/*.pcap"));
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary (link once): modules per area.
+
+mod common;
+
+mod capture_real;
+mod cli;
+mod labels_real;
