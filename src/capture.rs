@@ -367,14 +367,30 @@ pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
         return out;
     }
     let mut sink = Sink::new();
+    let mut meta = Meta {
+        path: path.to_path_buf(),
+        issues: Vec::new(),
+        link_types: Vec::new(),
+    };
+    let mut link_issues: Vec<CaptureIssue> = Vec::new();
+    let mut warned: Vec<i32> = Vec::new();
+    let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8]| {
+        let mut iss = Vec::new();
+        let d = decode_link(lt, data, path, &mut iss);
+        if !iss.is_empty() && !warned.contains(&lt.0) {
+            warned.push(lt.0);
+            link_issues.extend(iss);
+        }
+        sink.push(ts, orig, &d);
+    };
     let res = match sniff_format(rd.avail()) {
         Some("pcap") => {
             out.format = "pcap";
-            read_pcap(&mut rd, &mut sink, &mut out, progress)
+            read_pcap(&mut rd, &mut meta, progress, &mut visit)
         }
         Some(_) => {
             out.format = "pcapng";
-            read_pcapng(&mut rd, &mut sink, &mut out, progress)
+            read_pcapng(&mut rd, &mut meta, progress, &mut visit)
         }
         None => {
             let head: Vec<String> = rd
@@ -392,6 +408,9 @@ pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
             ))
         }
     };
+    out.issues.extend(meta.issues);
+    out.issues.extend(link_issues);
+    out.link_types = meta.link_types;
     if let Err((idx, reason)) = res {
         out.issues.push(issue(idx, rd.offset, reason, true));
     }
@@ -407,11 +426,21 @@ fn io_err(idx: u64, e: std::io::Error) -> (u64, String) {
     (idx, format!("read error: {e}"))
 }
 
+/// Receives each record: link type, timestamp (ns), original length, captured bytes.
+type Visit<'a> = dyn FnMut(Linktype, i64, u32, &[u8]) + 'a;
+
+/// What a reading loop reports besides the records.
+struct Meta {
+    path: PathBuf,
+    issues: Vec<CaptureIssue>,
+    link_types: Vec<i32>,
+}
+
 fn read_pcap(
     rd: &mut Chunked,
-    sink: &mut Sink,
-    out: &mut FileParse,
+    out: &mut Meta,
     progress: Option<&Progress>,
+    visit: &mut Visit<'_>,
 ) -> ReadResult {
     let hdr = match pcap_parser::parse_pcap_header(rd.avail()) {
         Ok((_, h)) => h,
@@ -428,9 +457,6 @@ fn read_pcap(
     let ns = hdr.is_nanosecond_precision();
     let lt = hdr.network;
     out.link_types.push(lt.0);
-    let path = out.path.clone();
-    let mut link_issues = Vec::new();
-    let mut dec = LinkDecoder::new(lt, &path, &mut link_issues);
     let mut idx: u64 = 0;
     let mut last_report = 0u64;
     loop {
@@ -456,8 +482,7 @@ fn read_pcap(
                         fatal: false,
                     });
                 }
-                let d = dec.decode(blk.data);
-                sink.push(ts, blk.origlen.max(blk.caplen), &d);
+                visit(lt, ts, blk.origlen.max(blk.caplen), blk.data);
                 rd.consume(used);
                 idx += 1;
             }
@@ -505,8 +530,6 @@ fn read_pcap(
     if let Some(p) = progress {
         p.add(rd.offset - last_report);
     }
-    dec.finish();
-    out.issues.extend(link_issues);
     Ok(())
 }
 
@@ -519,14 +542,13 @@ struct Iface {
 
 fn read_pcapng(
     rd: &mut Chunked,
-    sink: &mut Sink,
-    out: &mut FileParse,
+    out: &mut Meta,
     progress: Option<&Progress>,
+    visit: &mut Visit<'_>,
 ) -> ReadResult {
     let mut be = false;
     let mut ifaces: Vec<Iface> = Vec::new();
-    let path = out.path.clone();
-    let mut unknown_lt: Vec<i32> = Vec::new();
+    let mut last_ts: i64 = 0;
     let mut idx: u64 = 0;
     let mut last_report = 0u64;
     let mut seen_shb = false;
@@ -575,24 +597,16 @@ fn read_pcapng(
                         let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
                         let ns = (units as u128 * 1_000_000_000u128 / ifc.resol as u128) as i64
                             + ifc.offset_s * 1_000_000_000;
-                        let mut issues = Vec::new();
-                        let d = decode_link(ifc.linktype, epb.data, &path, &mut issues);
-                        if !issues.is_empty() && !unknown_lt.contains(&ifc.linktype.0) {
-                            unknown_lt.push(ifc.linktype.0);
-                            out.issues.extend(issues);
-                        }
-                        sink.push(ns, epb.origlen.max(epb.caplen), &d);
+                        last_ts = ns;
+                        visit(ifc.linktype, ns, epb.origlen.max(epb.caplen), epb.data);
                         idx += 1;
                     }
                     Block::SimplePacket(spb) => {
                         let Some(ifc) = ifaces.first() else {
                             return Err((idx, "simple packet before any interface".into()));
                         };
-                        let mut issues = Vec::new();
-                        let d = decode_link(ifc.linktype, spb.data, &path, &mut issues);
                         // Simple packets have no timestamp; keep the previous one.
-                        let ts = sink.cols.ts.last().copied().unwrap_or(0);
-                        sink.push(ts, spb.origlen, &d);
+                        visit(ifc.linktype, last_ts, spb.origlen, spb.data);
                         idx += 1;
                     }
                     _ => {}
@@ -650,37 +664,6 @@ fn read_pcapng(
         p.add(rd.offset - last_report);
     }
     Ok(())
-}
-
-/// Decodes frames of one link type and reports an unknown link type once.
-struct LinkDecoder<'a> {
-    lt: Linktype,
-    path: &'a Path,
-    issues: &'a mut Vec<CaptureIssue>,
-    warned: bool,
-}
-
-impl<'a> LinkDecoder<'a> {
-    fn new(lt: Linktype, path: &'a Path, issues: &'a mut Vec<CaptureIssue>) -> Self {
-        LinkDecoder {
-            lt,
-            path,
-            issues,
-            warned: false,
-        }
-    }
-    fn decode(&mut self, data: &[u8]) -> Decoded {
-        if self.warned {
-            let mut sink = Vec::new();
-            decode_link(self.lt, data, self.path, &mut sink)
-        } else {
-            let n = self.issues.len();
-            let d = decode_link(self.lt, data, self.path, self.issues);
-            self.warned = self.issues.len() > n;
-            d
-        }
-    }
-    fn finish(self) {}
 }
 
 const LT_ETHERNET: i32 = 1;
@@ -881,11 +864,12 @@ fn fill_from_sliced(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
 }
 
 fn tcp_flag_byte(fin: bool, syn: bool, rst: bool, psh: bool, ack: bool) -> u8 {
-    (fin as u8) * tcpf::FIN
-        | (syn as u8) * tcpf::SYN
-        | (rst as u8) * tcpf::RST
-        | (psh as u8) * tcpf::PSH
-        | (ack as u8) * tcpf::ACK
+    let f = |on: bool, bit: u8| if on { bit } else { 0 };
+    f(fin, tcpf::FIN)
+        | f(syn, tcpf::SYN)
+        | f(rst, tcpf::RST)
+        | f(psh, tcpf::PSH)
+        | f(ack, tcpf::ACK)
 }
 
 fn has_port(d: &Decoded, p: u16) -> bool {
@@ -995,6 +979,28 @@ fn is_http(p: &[u8]) -> bool {
         b"CONNECT ",
     ];
     M.iter().any(|m| p.starts_with(m))
+}
+
+/// Calls `visit(link type, ts ns, original length, captured bytes)` for every record of a
+/// capture (used to cut pcap slices with the original bytes). Stops at the first fatal problem.
+pub fn for_each_record(
+    path: &Path,
+    mut visit: impl FnMut(Linktype, i64, u32, &[u8]),
+) -> Result<(), String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut rd = Chunked::new(file);
+    rd.fill(CHUNK).map_err(|e| format!("cannot read: {e}"))?;
+    let mut meta = Meta {
+        path: path.to_path_buf(),
+        issues: Vec::new(),
+        link_types: Vec::new(),
+    };
+    let res = match sniff_format(rd.avail()) {
+        Some("pcap") => read_pcap(&mut rd, &mut meta, None, &mut visit),
+        Some(_) => read_pcapng(&mut rd, &mut meta, None, &mut visit),
+        None => Err((0, "not a pcap or pcapng file".into())),
+    };
+    res.map_err(|(i, r)| format!("packet {i} at byte offset {}: {r}", rd.offset))
 }
 
 /// Expands capture arguments (paths or globs, relative to `base`) into sorted file paths.

@@ -286,7 +286,9 @@ pub struct JournalEntry {
 #[derive(Debug)]
 pub struct Journal {
     pub path: PathBuf,
-    file: File,
+    /// Opened (and the file created) on the first append, so reading a project never
+    /// creates files beside it.
+    file: Option<File>,
 }
 
 /// What reopening a journal found.
@@ -301,6 +303,15 @@ impl Journal {
     /// Opens (creating) the journal, reading its entries. A torn last line — a write that was
     /// never acknowledged — is reported and cut off; a corrupt line elsewhere is an error.
     pub fn open(path: &Path) -> Result<(Journal, JournalReplay)> {
+        if !path.exists() {
+            return Ok((
+                Journal {
+                    path: path.to_path_buf(),
+                    file: None,
+                },
+                JournalReplay::default(),
+            ));
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -359,7 +370,7 @@ impl Journal {
         Ok((
             Journal {
                 path: path.to_path_buf(),
-                file,
+                file: Some(file),
             },
             replay,
         ))
@@ -369,12 +380,22 @@ impl Journal {
     pub fn append(&mut self, entry: &JournalEntry) -> Result<()> {
         let mut line = serde_json::to_vec(entry).map_err(|e| Error::Other(e.to_string()))?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&self.path)
+                .map_err(|e| Error::io(&self.path, e))?;
+            // Make the new file's directory entry durable too.
+            if let Some(dir) = self.path.parent().and_then(|d| File::open(d).ok()) {
+                let _ = dir.sync_all();
+            }
+            self.file = Some(f);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        file.write_all(&line)
             .map_err(|e| Error::io(&self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io(&self.path, e))?;
+        file.sync_data().map_err(|e| Error::io(&self.path, e))?;
         Ok(())
     }
 }

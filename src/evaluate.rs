@@ -26,6 +26,8 @@ pub struct CurationQuality {
     pub p95_abs_error_before_s: f64,
     pub no_traffic_rejected: usize,
     pub no_traffic_rows: usize,
+    /// Rejected events that did have traffic (a true event).
+    pub wrongly_rejected: usize,
 }
 
 fn pct(v: &mut [f64], q: f64) -> f64 {
@@ -37,11 +39,14 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
     v[k]
 }
 
+/// Ground truth of one log row: (true event, true time, defect).
+type Truth = (Option<u64>, Option<i64>, String);
+
 /// Compares a curated session with `ground-truth.csv` written by the simulator.
 pub fn against_ground_truth(s: &Session, gt: &Path) -> Result<CurationQuality> {
     let mut rdr = csv::Reader::from_path(gt).map_err(|e| Error::invalid(gt, e.to_string()))?;
     // (source file, line) → (true event, true ns, defect)
-    let mut rows: HashMap<(String, u32), (Option<u64>, Option<i64>, String)> = HashMap::new();
+    let mut rows: HashMap<(String, u32), Truth> = HashMap::new();
     let mut per_event: HashMap<u64, usize> = HashMap::new();
     for (i, r) in rdr.records().enumerate() {
         let r = r.map_err(|e| Error::Parse {
@@ -62,7 +67,7 @@ pub fn against_ground_truth(s: &Session, gt: &Path) -> Result<CurationQuality> {
             (te, tn, r[8].to_string()),
         );
     }
-    let truth = |e: &crate::labels::Event| -> Option<&(Option<u64>, Option<i64>, String)> {
+    let truth = |e: &crate::labels::Event| -> Option<&Truth> {
         let src = s.sources.get(e.source as usize)?;
         rows.get(&(src.spec.path.clone(), e.line))
     };
@@ -82,6 +87,9 @@ pub fn against_ground_truth(s: &Session, gt: &Path) -> Result<CurationQuality> {
             if e.status == Status::Rejected {
                 q.no_traffic_rejected += 1;
             }
+        }
+        if e.status == Status::Rejected && t.is_some_and(|t| t.0.is_some()) {
+            q.wrongly_rejected += 1;
         }
         if e.status == Status::Duplicate {
             q.marked_duplicates += 1;

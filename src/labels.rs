@@ -858,12 +858,11 @@ fn parse_generic_time(s: &str, fmt: &str, tz: &Tz) -> Option<(i64, Precision, Re
     match fmt {
         "epoch" => {
             let v: f64 = s.parse().ok()?;
-            let prec = if s.contains('.') {
-                Precision::Second
-            } else {
-                Precision::Second
-            };
-            Some(((v * 1e9).round() as i64, prec, Resolved::Unique))
+            Some((
+                (v * 1e9).round() as i64,
+                Precision::Second,
+                Resolved::Unique,
+            ))
         }
         "epoch-ms" => {
             let v: i64 = s.parse().ok()?;

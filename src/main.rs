@@ -69,6 +69,53 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Compute features, cross-validate a model and print (and save) the report.
+    Train {
+        project: PathBuf,
+        /// forest (default), tree (linfa-trees) or cart (our CART as one tree).
+        #[arg(long)]
+        model: Option<String>,
+        /// device (one model per device) or global (device:class).
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long)]
+        folds: Option<usize>,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        trees: Option<usize>,
+        /// Bootstrap samples per tree (the paper's forest does not).
+        #[arg(long)]
+        bootstrap: bool,
+        /// Keep events close in time in the same fold.
+        #[arg(long)]
+        time_blocked: bool,
+        /// Add an `idle` class of background windows.
+        #[arg(long)]
+        idle: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the cleaned dataset (events, features, flows, devices, manifest).
+    Export {
+        project: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// parquet (default), csv or json (JSON lines).
+        #[arg(long, default_value = "parquet")]
+        format: String,
+        /// One pcap per event with its device's packets in its window.
+        #[arg(long)]
+        pcap_slices: bool,
+        /// Also export rejected events.
+        #[arg(long)]
+        include_rejected: bool,
+        /// Replace a non-empty output folder.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate a simulated smart-home project (captures, registry, logs, ground truth).
     DemoData {
         #[arg(long)]
@@ -85,6 +132,13 @@ enum Cmd {
         scale: Option<u64>,
         #[arg(long)]
         json: bool,
+    },
+    /// Test helper: apply N retime edits, printing `ack SEQ ID TO` after each is durable.
+    #[command(hide = true)]
+    JournalStress {
+        project: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        edits: u64,
     },
     /// Benchmarks (release build; see README).
     Bench {
@@ -248,6 +302,87 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Cmd::Train {
+            project,
+            model,
+            scope,
+            folds,
+            seed,
+            trees,
+            bootstrap,
+            time_blocked,
+            idle,
+            json,
+        }) => {
+            let mut s = open_session(&project, true)?;
+            let mut ts = s.project.training.clone();
+            if let Some(m) = model {
+                ts.model = m;
+            }
+            if let Some(x) = scope {
+                ts.scope = x;
+            }
+            if let Some(x) = folds {
+                ts.folds = x;
+            }
+            if let Some(x) = seed {
+                ts.seed = x;
+            }
+            if let Some(x) = trees {
+                ts.trees = x;
+            }
+            ts.bootstrap |= bootstrap;
+            ts.time_blocked |= time_blocked;
+            s.project.window.idle_class |= idle;
+            let r = labelbench::learn::train(&s, &ts).map_err(bad)?;
+            let text = serde_json::to_string_pretty(&r)?;
+            let saved = project.with_extension("model_report.json");
+            std::fs::write(&saved, &text)
+                .with_context(|| format!("writing {}", saved.display()))?;
+            if json {
+                println!("{text}");
+            } else {
+                print!("{}", labelbench::learn::render(&r));
+                println!("\nreport saved to {}", saved.display());
+            }
+            Ok(())
+        }
+        Some(Cmd::Export {
+            project,
+            out,
+            format,
+            pcap_slices,
+            include_rejected,
+            force,
+            json,
+        }) => {
+            let fmt = labelbench::export::Format::parse(&format).ok_or_else(|| {
+                bad(format!(
+                    "--format: unknown format {format:?} (parquet, csv, json)"
+                ))
+            })?;
+            let s = open_session(&project, true)?;
+            let o = labelbench::export::ExportOptions {
+                format: fmt,
+                pcap_slices,
+                include_rejected,
+                force,
+            };
+            let report = project.with_extension("model_report.json");
+            let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(bad)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                for (f, n) in &r.rows {
+                    println!("  {f:<20} {n:>9} rows");
+                }
+                if pcap_slices {
+                    println!("  slices/             {:>9} pcaps", r.slices);
+                }
+                println!("exported to {} in {:.2} s", r.out.display(), r.seconds);
+            }
+            Ok(())
+        }
         Some(Cmd::Curate {
             project,
             accept_all,
@@ -255,6 +390,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             min_confidence,
             json,
         }) => cmd_curate(&project, accept_all, &accept, min_confidence, json),
+        Some(Cmd::JournalStress { project, edits }) => {
+            use std::io::Write;
+            let mut s = open_session(&project, true)?;
+            let ids: Vec<u64> = s.labels.events.iter().map(|e| e.id).collect();
+            if ids.is_empty() {
+                return Err(bad(format!("{}: no events to edit", project.display())));
+            }
+            let mut out = std::io::stdout().lock();
+            for k in 0..edits {
+                let id = ids[(k as usize * 7) % ids.len()];
+                let from = s.labels.get(id).and_then(|e| e.retime_ns);
+                let to = 1_600_000_000_000_000_000 + k as i64;
+                let seq = s
+                    .apply(labelbench::edits::Edit::Retime {
+                        id,
+                        from,
+                        to: Some(to),
+                    })
+                    .map_err(bad)?;
+                writeln!(out, "ack {seq} {id} {to}")?;
+                out.flush()?;
+            }
+            Ok(())
+        }
         Some(Cmd::Bench { what }) => match what {
             BenchCmd::Curation {
                 out,

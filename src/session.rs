@@ -84,8 +84,8 @@ impl Session {
             Some(d) => Registry::load(&base.join(d))?,
             None => Registry::default(),
         };
-        let files = crate::capture::expand_captures(base, &project.captures)
-            .map_err(|r| Error::Other(r))?;
+        let files =
+            crate::capture::expand_captures(base, &project.captures).map_err(Error::Other)?;
         let traffic = traffic::ingest(&files, &mut registry, progress);
         let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
         let mut sources = Vec::new();

@@ -853,7 +853,7 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
                     .to_string()
                     .parse::<u32>()
                     .unwrap_or(12);
-                if (hour < 7 || hour > 22) && rng.gen_bool(0.7) {
+                if !(7..=22).contains(&hour) && rng.gen_bool(0.7) {
                     continue;
                 }
                 let td = d.traffic_dev;

@@ -323,8 +323,8 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
     let mut flows: Vec<Flow> = Vec::new();
     let mut mac_counts: HashMap<[u8; 6], u64> = HashMap::new();
     let mut conv_pkts: Vec<u64> = vec![0; convs.len()];
-    for i in 0..n {
-        let c = conv_of[i] as usize;
+    for (i, &c) in conv_of.iter().enumerate() {
+        let c = c as usize;
         conv_pkts[c] += 1;
         let info = &convs[c];
         let ts = pk.ts[i];
@@ -377,6 +377,7 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
     for (c, k) in conv_keys.iter().enumerate() {
         for m in [k.mac_a, k.mac_b] {
             if m != MAC_NONE
+                && !is_group_mac(&m)
                 && registry
                     .by_mac(&m)
                     .is_none_or(|d| !registry.devices[d as usize].registered)

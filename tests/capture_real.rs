@@ -168,7 +168,7 @@ fn fields_match_tshark() {
             }
         }
     }
-    assert!(checked > 10_000, "only {checked} tcp.len values compared");
+    assert!(checked > 5_000, "only {checked} tcp.len values compared");
 }
 
 #[test]

@@ -4,4 +4,6 @@ mod common;
 
 mod capture_real;
 mod cli;
+mod curation;
 mod labels_real;
+mod sim;

@@ -1,0 +1,158 @@
+//! The simulator: determinism, ground truth, scale flags, and the bundled sample.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use labelbench::session::{OpenOptions, Session};
+use labelbench::sim::{generate, SimOptions};
+
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if ![
+                "README.md",
+                "sample.labelbench.edits.jsonl",
+                "sample.labelbench.model_report.json",
+            ]
+            .contains(&p.file_name().unwrap().to_str().unwrap())
+            {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sample_data_matches_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 10,
+        days: 1,
+        seed: 1,
+        scale_packets: Some(80_000),
+        ..Default::default()
+    };
+    generate(dir.path(), &o).unwrap();
+    let committed = files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"));
+    let fresh = files(dir.path());
+    assert_eq!(
+        committed.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &fresh {
+        assert!(committed[k] == *v, "sample-data/{} differs from the simulator's output; regenerate it (see sample-data/README.md)", k.display());
+    }
+}
+
+#[test]
+fn deterministic_and_seed_sensitive() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 6,
+        days: 1,
+        seed: 9,
+        scale_packets: Some(40_000),
+        ..Default::default()
+    };
+    generate(a.path(), &o).unwrap();
+    generate(b.path(), &o).unwrap();
+    generate(
+        c.path(),
+        &SimOptions {
+            seed: 10,
+            ..o.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(files(a.path()), files(b.path()));
+    assert_ne!(files(a.path()), files(c.path()));
+}
+
+#[test]
+fn scale_flags_and_clean_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 20,
+        days: 2,
+        seed: 3,
+        scale_packets: Some(300_000),
+        ..Default::default()
+    };
+    let r = generate(dir.path(), &o).unwrap();
+    assert_eq!(r.network_devices, 20);
+    assert_eq!(r.pcap_files, 48);
+    let err = (r.packets as f64 - 300_000.0).abs() / 300_000.0;
+    assert!(err < 0.1, "asked 300000 packets, got {}", r.packets);
+    let s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    assert_eq!(s.traffic.packets.len() as u64, r.packets);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(s.traffic.issues.is_empty());
+    for src in &s.sources {
+        assert!(src.load.errors.is_empty(), "{:?}", src.load.errors);
+        assert_eq!(src.load.rows, src.load.events);
+    }
+    let reg = &s.registry;
+    assert!(
+        reg.devices
+            .iter()
+            .filter(|d| d.registered && d.hub.is_some())
+            .count()
+            >= 5
+    );
+}
+
+#[test]
+fn ground_truth_explains_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 16,
+        days: 2,
+        seed: 5,
+        scale_packets: Some(200_000),
+        ..Default::default()
+    };
+    generate(dir.path(), &o).unwrap();
+    let mut rdr = csv::Reader::from_path(dir.path().join("ground-truth.csv")).unwrap();
+    let mut rows_per_file: BTreeMap<String, usize> = BTreeMap::new();
+    let mut events = 0;
+    let mut defects: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        match &r[0] {
+            "event" => events += 1,
+            "row" => {
+                *rows_per_file.entry(r[1].to_string()).or_default() += 1;
+                let has_truth = !r[3].is_empty();
+                let defect = r[8].to_string();
+                assert!(
+                    has_truth || defect == "no-traffic",
+                    "row without truth: {r:?}"
+                );
+                *defects.entry(defect).or_default() += 1;
+            }
+            x => panic!("unknown record {x}"),
+        }
+    }
+    assert!(events > 100);
+    for (f, n) in &rows_per_file {
+        let text = std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert_eq!(text.lines().count(), *n, "{f}");
+    }
+    for d in ["duplicate", "repeat", "no-traffic"] {
+        assert!(
+            defects.get(d).copied().unwrap_or(0) > 0,
+            "no {d} defects: {defects:?}"
+        );
+    }
+}
