@@ -24,3 +24,50 @@ pub fn have_tshark() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// True when python3 can import all `modules` (CI installs them).
+pub fn have_python(modules: &[&str]) -> bool {
+    let code = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    std::process::Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name)
+}
+
+/// Writes a project over the real lab captures with the given label sources.
+pub fn real_lab_project(dir: &std::path::Path, sources: &[&str]) -> Option<PathBuf> {
+    let r = real()?;
+    let lab = r.join("fit-iot-dataset");
+    let proj = dir.join("lab.labelbench.json");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("new")
+        .arg(&proj)
+        .arg("--capture")
+        .arg(lab.join("pcaps/*.pcap"))
+        .arg("--devices")
+        .arg(lab.join("devices.json"));
+    for s in sources {
+        let (kind, file) = s.split_once(':').unwrap();
+        cmd.arg("--source").arg(format!(
+            "{kind}:{}@America/New_York",
+            lab.join("labels").join(file).display()
+        ));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(proj)
+}

@@ -5,5 +5,8 @@ mod common;
 mod capture_real;
 mod cli;
 mod curation;
+mod export;
+mod features;
 mod labels_real;
+mod learning;
 mod sim;

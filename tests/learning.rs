@@ -1,0 +1,103 @@
+//! Learning on simulator data: determinism, the tree cross-check, report structure.
+
+use labelbench::learn::{forest::MaxFeatures, train, train_rows, Model};
+use labelbench::project::TrainSettings;
+use labelbench::session::{OpenOptions, Session};
+use labelbench::sim::{generate, SimOptions};
+
+fn session(dir: &std::path::Path) -> Session {
+    let o = SimOptions {
+        devices: 12,
+        days: 2,
+        seed: 31,
+        scale_packets: Some(400_000),
+        ..Default::default()
+    };
+    let r = generate(dir, &o).unwrap();
+    let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    labelbench::curate::run_all(
+        &mut s,
+        &labelbench::curate::SuggestionKind::ALL,
+        0.0,
+        &Default::default(),
+    )
+    .unwrap();
+    s
+}
+
+fn strip_time(mut v: serde_json::Value) -> serde_json::Value {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("fit_seconds");
+                m.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn same_seed_same_report_and_cells_hold_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = session(dir.path());
+    for scope in ["device", "global"] {
+        let ts = TrainSettings {
+            scope: scope.into(),
+            ..Default::default()
+        };
+        let a = serde_json::to_string(&strip_time(
+            serde_json::to_value(train(&s, &ts).unwrap()).unwrap(),
+        ))
+        .unwrap();
+        let b = serde_json::to_string(&strip_time(
+            serde_json::to_value(train(&s, &ts).unwrap()).unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(a, b, "{scope}: report differs between runs");
+        let r = train(&s, &ts).unwrap();
+        let n: usize = r.cell_events.iter().flatten().map(|c| c.len()).sum();
+        assert_eq!(n, r.events);
+        let total: usize = r.confusion.iter().flatten().sum();
+        assert_eq!(total, r.events);
+        assert_eq!(r.per_class.len(), r.classes.len());
+        assert!(r.accuracy > 0.5, "{scope}: {}", r.accuracy);
+        assert_eq!(r.importances.len(), 40);
+        if scope == "device" {
+            assert!(r.devices.as_ref().unwrap().len() >= 4);
+        }
+    }
+    let tb = TrainSettings {
+        time_blocked: true,
+        scope: "global".into(),
+        ..Default::default()
+    };
+    assert!(train(&s, &tb).unwrap().time_blocked);
+}
+
+#[test]
+fn linfa_tree_and_our_cart_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = session(dir.path());
+    let rows = labelbench::features::extract(&s, &s.project.window, 1);
+    let ts = TrainSettings {
+        scope: "global".into(),
+        max_depth: 15,
+        ..Default::default()
+    };
+    let tree = train_rows(&s, &rows, &ts, Model::Tree, MaxFeatures::All).unwrap();
+    let cart = train_rows(&s, &rows, &ts, Model::Cart, MaxFeatures::All).unwrap();
+    eprintln!(
+        "linfa-trees {:.4}, our CART {:.4}",
+        tree.accuracy, cart.accuracy
+    );
+    assert!(
+        (tree.accuracy - cart.accuracy).abs() <= 0.02,
+        "tree {} vs cart {}",
+        tree.accuracy,
+        cart.accuracy
+    );
+}
