@@ -50,7 +50,7 @@ pub struct ExportOptions {
     pub force: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ExportReport {
     pub out: PathBuf,
     pub rows: std::collections::BTreeMap<String, usize>,

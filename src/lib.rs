@@ -17,6 +17,7 @@ pub mod project;
 pub mod session;
 pub mod sim;
 pub mod timefmt;
+pub mod timeline;
 pub mod traffic;
 
 pub use error::{Error, Result};

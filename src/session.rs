@@ -31,7 +31,8 @@ pub struct Session {
     pub base_dir: PathBuf,
     pub project: Project,
     pub registry: Registry,
-    pub traffic: Traffic,
+    /// Shared with background jobs (training, suggestions) through snapshots.
+    pub traffic: std::sync::Arc<Traffic>,
     pub sources: Vec<LoadedSource>,
     pub labels: LabelSet,
     pub history: History,
@@ -130,12 +131,28 @@ impl Session {
             labels: LabelSet::new(events, offsets),
             project,
             registry,
-            traffic,
+            traffic: std::sync::Arc::new(traffic),
             sources,
             history: History::default(),
             warnings: std::mem::take(&mut warnings),
             capture_files: files,
         })
+    }
+
+    /// A copy for background jobs: shares the traffic, copies the labels, no journal.
+    pub fn snapshot(&self) -> Session {
+        Session {
+            project_path: self.project_path.clone(),
+            base_dir: self.base_dir.clone(),
+            project: self.project.clone(),
+            registry: self.registry.clone(),
+            traffic: self.traffic.clone(),
+            sources: self.sources.clone(),
+            labels: self.labels.clone(),
+            history: History::default(),
+            warnings: self.warnings.clone(),
+            capture_files: self.capture_files.clone(),
+        }
     }
 
     pub fn apply(&mut self, edit: Edit) -> Result<u64> {

@@ -3,9 +3,13 @@
 use eframe::egui;
 
 mod app;
+mod panels;
+mod tables;
 pub mod theme;
+pub mod timeline;
+mod training;
 
-pub use app::{App, Command};
+pub use app::{App, Command, Settings, Tab};
 
 /// Opens the window on `project` (if any).
 pub fn run(project: Option<std::path::PathBuf>) -> Result<(), String> {

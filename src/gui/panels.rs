@@ -1,0 +1,1016 @@
+//! Panels and dialogs. They read the session and push commands; they never change labels.
+
+use std::path::{Path, PathBuf};
+
+use eframe::egui::{self, RichText};
+
+use super::app::{App, Command, Tab};
+use super::theme;
+use crate::curate::SuggestionKind;
+use crate::edits::Edit;
+use crate::export::Format;
+use crate::labels::{SourceKind, SourceSpec, Status};
+use crate::project::{relative_to, Project};
+use crate::traffic::NO_DEVICE;
+
+// ---------------------------------------------------------------------------------------------
+// New project
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewProjectSpec {
+    pub project: PathBuf,
+    pub captures: Vec<String>,
+    pub devices: String,
+    pub sources: Vec<(SourceKind, String, String)>,
+}
+
+impl NewProjectSpec {
+    /// Writes the project file (paths relative to it) and returns its path.
+    pub fn write(&self) -> Result<PathBuf, String> {
+        let dir = self
+            .project
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(format!("{}: folder does not exist", dir.display()));
+        }
+        if self.captures.iter().all(|c| c.trim().is_empty()) {
+            return Err("add at least one capture file or glob".into());
+        }
+        crate::capture::expand_captures(Path::new("."), &self.captures)?;
+        let mut p = Project::new("project");
+        p.captures = self
+            .captures
+            .iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| relative_to(dir, Path::new(c.trim())))
+            .collect();
+        if !self.devices.trim().is_empty() {
+            crate::devices::Registry::load(Path::new(self.devices.trim()))
+                .map_err(|e| e.to_string())?;
+            p.devices = Some(relative_to(dir, Path::new(self.devices.trim())));
+        }
+        for (k, path, tz) in &self.sources {
+            if !Path::new(path).is_file() {
+                return Err(format!("{path}: label source not found"));
+            }
+            tz.parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("{tz}: unknown time zone"))?;
+            p.sources.push(SourceSpec {
+                kind: *k,
+                path: relative_to(dir, Path::new(path)),
+                tz: tz.clone(),
+                offset_ns: 0,
+                csv: None,
+                rules: vec![],
+            });
+        }
+        p.save(&self.project).map_err(|e| e.to_string())?;
+        Ok(self.project.clone())
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewProjectDialog {
+    pub open: bool,
+    pub spec: NewProjectSpec,
+    pub project_text: String,
+    pub capture_text: String,
+    pub new_kind: Option<SourceKind>,
+    pub new_path: String,
+    pub new_tz: String,
+}
+
+impl NewProjectDialog {
+    /// Files dropped on the window fill the dialog: captures, registry, logs.
+    pub fn add_dropped(&mut self, files: &[PathBuf]) {
+        self.open = true;
+        for f in files {
+            let s = f.display().to_string();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap") {
+                self.spec.captures.push(s);
+            } else if name.contains("device") {
+                self.spec.devices = s;
+            } else {
+                let kind = if name.contains("action") {
+                    SourceKind::IftttTrigger
+                } else if name.contains("ifttt") {
+                    SourceKind::Ifttt
+                } else if name.contains("smartthings") {
+                    SourceKind::Smartthings
+                } else if name.ends_with(".jsonl") {
+                    SourceKind::NotificationsJsonl
+                } else if name.contains("android") || name.contains("notif") {
+                    SourceKind::NotificationsCsv
+                } else if name.ends_with(".txt") {
+                    SourceKind::Experiments
+                } else {
+                    SourceKind::Csv
+                };
+                self.spec.sources.push((kind, s, "America/New_York".into()));
+            }
+            if self.project_text.is_empty() {
+                if let Some(dir) = f.parent() {
+                    self.project_text = dir.join("project.labelbench.json").display().to_string();
+                }
+            }
+        }
+    }
+}
+
+fn pick_file(title: &str) -> Option<PathBuf> {
+    // rfd needs a desktop portal at run time; without one it returns None and the typed path
+    // field still works.
+    rfd::FileDialog::new().set_title(title).pick_file()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::top("menu").show(ui, |ui| {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("New project…").on_hover_text("Create a project from captures, a device registry and label logs (or drop files on the window)").clicked() {
+                    app.ui.new_project.open = true;
+                    ui.close();
+                }
+                if ui.button("Open…  (Ctrl+O)").on_hover_text("Open a .labelbench.json project").clicked() {
+                    if let Some(p) = pick_file("Open project") {
+                        app.commands.push(Command::Open(p));
+                    } else {
+                        app.ui.open_dialog = true;
+                    }
+                    ui.close();
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if app.settings.recent.is_empty() {
+                        ui.label("(none yet)");
+                    }
+                    for p in app.settings.recent.clone() {
+                        if ui.button(p.display().to_string()).on_hover_text("Open this project again").clicked() {
+                            app.commands.push(Command::Open(p));
+                            ui.close();
+                        }
+                    }
+                });
+                if ui.add_enabled(app.session.is_some(), egui::Button::new("Save  (Ctrl+S)")).on_hover_text("Write the project file (settings, source offsets); edits are already journaled").clicked() {
+                    app.commands.push(Command::Save);
+                    ui.close();
+                }
+                if ui.add_enabled(app.session.is_some(), egui::Button::new("Export…  (Ctrl+E)")).on_hover_text("Export the cleaned dataset").clicked() {
+                    app.ui.export.open = true;
+                    ui.close();
+                }
+                ui.separator();
+                if ui.button("Quit").on_hover_text("Close the window").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                let (u, r) = app.session.as_ref().map(|s| (s.history.undo_label(), s.history.redo_label())).unwrap_or((None, None));
+                if ui.add_enabled(u.is_some(), egui::Button::new(format!("Undo {}", u.clone().unwrap_or_default()))).on_hover_text("Ctrl+Z").clicked() {
+                    app.commands.push(Command::Undo);
+                    ui.close();
+                }
+                if ui.add_enabled(r.is_some(), egui::Button::new(format!("Redo {}", r.clone().unwrap_or_default()))).on_hover_text("Ctrl+Shift+Z").clicked() {
+                    app.commands.push(Command::Redo);
+                    ui.close();
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui.selectable_label(app.settings.dark, "Dark theme").on_hover_text("Dark colours").clicked() {
+                    app.commands.push(Command::Dark(true));
+                }
+                if ui.selectable_label(!app.settings.dark, "Light theme").on_hover_text("Light colours").clicked() {
+                    app.commands.push(Command::Dark(false));
+                }
+                ui.checkbox(&mut app.ui.show_hidden, "Show hidden and unregistered devices").on_hover_text("Also draw lanes you hid and MACs not in the registry");
+            });
+            ui.menu_button("Curate", |ui| {
+                if ui.button("Suggestions").on_hover_text("Show the suggestions list").clicked() {
+                    app.ui.tab = Tab::Suggestions;
+                    ui.close();
+                }
+                if ui.button("Refresh suggestions").on_hover_text("Recompute duplicates, skew, offsets and source health").clicked() {
+                    app.commands.push(Command::RefreshSuggestions);
+                    ui.close();
+                }
+                if ui.button("Next suggestion  (Shift+N)").on_hover_text("Jump to the next suggestion").clicked() {
+                    app.commands.push(Command::StepSuggestion(true));
+                    ui.close();
+                }
+            });
+            ui.menu_button("Train", |ui| {
+                if ui.add_enabled(app.session.is_some() && app.jobs.train.is_none(), egui::Button::new("Train and evaluate")).on_hover_text("Cross-validate the model set in the Training tab").clicked() {
+                    app.commands.push(Command::Train);
+                    ui.close();
+                }
+                if ui.button("Training tab").on_hover_text("Model settings and results").clicked() {
+                    app.ui.tab = Tab::Training;
+                    ui.close();
+                }
+            });
+            ui.menu_button("Help", |ui| {
+                if ui.button("Keyboard shortcuts  (F1)").on_hover_text("List every shortcut").clicked() {
+                    app.ui.help = true;
+                    ui.close();
+                }
+            });
+        });
+    });
+}
+
+pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::bottom("status").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            let dark = ui.visuals().dark_mode;
+            let mut jobs: Vec<(String, f32)> = Vec::new();
+            if let Some((j, p)) = &app.jobs.load {
+                jobs.push((format!("loading {} — {}", p.display(), j.progress.stage()), j.progress.fraction()));
+            }
+            if let Some(j) = &app.jobs.train {
+                jobs.push((format!("{}: {}", j.name, j.progress.stage()), -1.0));
+            }
+            if let Some(j) = &app.jobs.export {
+                jobs.push((format!("{}: {}", j.name, j.progress.stage()), -1.0));
+            }
+            if app.jobs.suggest.is_some() {
+                jobs.push(("computing suggestions".into(), -1.0));
+            }
+            for (label, f) in &jobs {
+                ui.label(label);
+                if *f >= 0.0 {
+                    ui.add(egui::ProgressBar::new(*f).desired_width(160.0).show_percentage());
+                } else {
+                    ui.spinner();
+                }
+            }
+            let cancellable = app.jobs.load.is_some() || app.jobs.train.is_some() || app.jobs.export.is_some();
+            if cancellable && ui.button("✕ Cancel").on_hover_text("Cancel the running job").clicked() {
+                app.commands.push(Command::CancelJob);
+            }
+            if let Some(m) = &app.ui.message {
+                ui.label(RichText::new(m).color(theme::muted(dark)));
+            }
+            if !app.errors.is_empty() {
+                let n = app.errors.len();
+                ui.menu_button(RichText::new(format!("⚠ {n} problems")).color(theme::error(dark)), |ui| {
+                    egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
+                        for e in &app.errors {
+                            ui.label(e);
+                        }
+                    });
+                    if ui.button("Clear").on_hover_text("Forget these messages").clicked() {
+                        app.errors.clear();
+                        ui.close();
+                    }
+                })
+                .response
+                .on_hover_text("Warnings and errors, with the file and line they concern");
+            }
+            if let Some(s) = &app.session {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let (a, d, r) = s.status_counts();
+                    ui.label(format!("{} packets · {} flows · events {a} active / {d} dup / {r} rejected · {} journaled edits", s.traffic.packets.len(), s.traffic.flows.len(), s.history.log.len()));
+                });
+            }
+        });
+    });
+}
+
+pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::left("devices")
+        .resizable(true)
+        .default_size(230.0)
+        .show(ui, |ui| {
+            ui.heading("Devices");
+            ui.add(
+                egui::TextEdit::singleline(&mut app.ui.device_filter).hint_text("search devices…"),
+            )
+            .on_hover_text("Filter devices and lanes by name");
+            ui.checkbox(&mut app.ui.show_hidden, "show hidden")
+                .on_hover_text("Show hidden lanes and unregistered MACs");
+            let s = app.session.as_ref().expect("panel needs a session");
+            let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+            let mut evc = vec![0usize; s.registry.len()];
+            for e in &s.labels.events {
+                if e.device != NO_DEVICE {
+                    evc[e.device as usize] += 1;
+                }
+            }
+            let filter = app.ui.device_filter.to_lowercase();
+            let mut cmds = Vec::new();
+            egui::ScrollArea::vertical()
+                .id_salt("devlist")
+                .show(ui, |ui| {
+                    let n = s.registry.len() as u16;
+                    let row = |ui: &mut egui::Ui, d: u16, indent: bool, cmds: &mut Vec<Command>| {
+                        let dev = &s.registry.devices[d as usize];
+                        if !filter.is_empty() && !dev.name.to_lowercase().contains(&filter) {
+                            return;
+                        }
+                        if !dev.registered && !app.ui.show_hidden {
+                            return;
+                        }
+                        ui.horizontal(|ui| {
+                            if indent {
+                                ui.add_space(14.0);
+                            }
+                            let mut visible = !app.ui.hidden.contains(&d);
+                            if ui
+                                .checkbox(&mut visible, "")
+                                .on_hover_text("Show this device's lane")
+                                .changed()
+                            {
+                                cmds.push(Command::ToggleHidden(d));
+                            }
+                            let sel = app.ui.selected_device == Some(d);
+                            let r = ui.selectable_label(sel, &dev.name).on_hover_text(format!(
+                                "{} · {}\nMAC {}\n{} packets, {} bytes, {} flows, {} events",
+                                dev.kind(),
+                                dev.description,
+                                if dev.mac.is_some() {
+                                    dev.mac_string()
+                                } else {
+                                    "— (uses its hub's traffic)".into()
+                                },
+                                st[d as usize].packets,
+                                st[d as usize].bytes,
+                                st[d as usize].flows,
+                                evc[d as usize]
+                            ));
+                            if r.clicked() {
+                                cmds.push(Command::SelectDevice(Some(d)));
+                            }
+                            ui.label(RichText::new(format!("{}", evc[d as usize])).small())
+                                .on_hover_text("events");
+                        });
+                    };
+                    for d in 0..n {
+                        let dev = &s.registry.devices[d as usize];
+                        if dev.hub.is_some() && s.registry.hub_of(d).is_some() {
+                            continue;
+                        }
+                        let has = st[d as usize].packets > 0 || evc[d as usize] > 0;
+                        if !has && !app.ui.show_hidden {
+                            continue;
+                        }
+                        row(ui, d, false, &mut cmds);
+                        for c in s.registry.children(d) {
+                            row(ui, c, true, &mut cmds);
+                        }
+                    }
+                });
+            app.commands.extend(cmds);
+        });
+}
+
+pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::right("inspector")
+        .resizable(true)
+        .default_size(330.0)
+        .show(ui, |ui| {
+            ui.heading("Inspector");
+            let s = app.session.as_ref().expect("panel needs a session");
+            let tz = app.tz();
+            let Some(e) = app.ui.selected_event.and_then(|id| s.labels.get(id)) else {
+                if let Some(d) = app.ui.selected_device {
+                    if let Some(dev) = s.registry.devices.get(d as usize) {
+                        ui.label(RichText::new(&dev.name).strong());
+                        ui.label(format!("{} — {}", dev.kind(), dev.description));
+                        ui.label(format!("MAC {}", dev.mac_string()));
+                        if let Some(h) = &dev.hub {
+                            ui.label(format!("behind hub {h}"));
+                        }
+                    }
+                }
+                ui.label(
+                    RichText::new("Select an event on the timeline or in the table.").italics(),
+                );
+                return;
+            };
+            let mut cmds = Vec::new();
+            egui::ScrollArea::vertical().id_salt("insp").show(ui, |ui| {
+                ui.label(RichText::new(format!("event {}", e.id)).strong());
+                egui::Grid::new("prov")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        let mut kv = |k: &str, v: String| {
+                            ui.label(k);
+                            ui.label(v);
+                            ui.end_row();
+                        };
+                        kv("device", s.event_device_name(e).to_string());
+                        kv("class", e.class.clone());
+                        kv(
+                            "status",
+                            match e.duplicate_of {
+                                Some(d) => format!("duplicate of {d}"),
+                                None => e.status.as_str().into(),
+                            },
+                        );
+                        kv("source", s.source_kind_str(e).into());
+                        if let Some(src) = s.sources.get(e.source as usize) {
+                            kv("file", src.spec.path.clone());
+                            kv("zone", src.spec.tz.clone());
+                        }
+                        kv("line", e.line.to_string());
+                        kv("logged as", e.time_text.clone());
+                        kv("precision", e.precision.as_str().into());
+                        kv("original", crate::timefmt::local(e.original_ns, &tz));
+                        kv("adjusted", crate::timefmt::local(s.adjusted_ns(e), &tz));
+                        kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
+                    });
+                ui.label(RichText::new("raw text").small());
+                ui.add(egui::Label::new(RichText::new(&e.raw).monospace().small()).wrap());
+                ui.horizontal_wrapped(|ui| {
+                    match e.status {
+                        Status::Active => {
+                            if ui
+                                .button("Reject")
+                                .on_hover_text("Mark this label as wrong (undoable)")
+                                .clicked()
+                            {
+                                cmds.push(Command::Apply(Edit::reject(e)));
+                            }
+                        }
+                        _ => {
+                            if ui
+                                .button("Restore")
+                                .on_hover_text("Make this label active again")
+                                .clicked()
+                            {
+                                cmds.push(Command::Apply(Edit::restore(e)));
+                            }
+                        }
+                    }
+                    if e.retime_ns.is_some()
+                        && ui
+                            .button("Reset time")
+                            .on_hover_text("Drop the per-event retime")
+                            .clicked()
+                    {
+                        cmds.push(Command::Apply(Edit::Retime {
+                            id: e.id,
+                            from: e.retime_ns,
+                            to: None,
+                        }));
+                    }
+                    if ui
+                        .button("−1 s")
+                        .on_hover_text("Retime one second earlier")
+                        .clicked()
+                    {
+                        cmds.push(Command::Apply(Edit::Retime {
+                            id: e.id,
+                            from: e.retime_ns,
+                            to: Some(s.adjusted_ns(e) - 1_000_000_000),
+                        }));
+                    }
+                    if ui
+                        .button("+1 s")
+                        .on_hover_text("Retime one second later")
+                        .clicked()
+                    {
+                        cmds.push(Command::Apply(Edit::Retime {
+                            id: e.id,
+                            from: e.retime_ns,
+                            to: Some(s.adjusted_ns(e) + 1_000_000_000),
+                        }));
+                    }
+                });
+                ui.separator();
+                ui.label(RichText::new("edit history").strong());
+                let hist: Vec<String> = s
+                    .history
+                    .log
+                    .iter()
+                    .filter(|j| {
+                        let mut ids = vec![];
+                        j.edit.event_ids(&mut ids);
+                        ids.contains(&e.id)
+                    })
+                    .map(|j| format!("#{} {}: {}", j.seq, j.step, j.edit.describe()))
+                    .collect();
+                if hist.is_empty() {
+                    ui.label(RichText::new("(no edits)").italics());
+                }
+                for h in hist.iter().rev().take(20) {
+                    ui.label(RichText::new(h).small());
+                }
+                ui.separator();
+                let w = s.project.window;
+                let t = s.adjusted_ns(e);
+                let td = s.traffic_device(e.device);
+                ui.label(
+                    RichText::new(format!(
+                        "window features (−{:.0} s … +{:.0} s)",
+                        w.before_ns as f64 / 1e9,
+                        w.after_ns as f64 / 1e9
+                    ))
+                    .strong(),
+                );
+                let f = crate::features::window_features(
+                    &s.traffic,
+                    td,
+                    t - w.before_ns,
+                    t + w.after_ns,
+                );
+                egui::Grid::new("feats")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (n, v) in crate::features::names().iter().zip(f.iter()) {
+                            if n.ends_with("_var") || n.ends_with("_sum") && n.starts_with("ip_ttl")
+                            {
+                                continue;
+                            }
+                            ui.label(RichText::new(n).small());
+                            ui.label(RichText::new(format!("{v:.3}")).small().monospace());
+                            ui.end_row();
+                        }
+                    });
+                ui.separator();
+                ui.label(RichText::new("nearby flows (±60 s)").strong());
+                let mut near: Vec<&crate::traffic::Flow> = s
+                    .traffic
+                    .flows
+                    .iter()
+                    .filter(|f| {
+                        f.device == td
+                            && f.last_ns >= t - 60_000_000_000
+                            && f.first_ns <= t + 60_000_000_000
+                    })
+                    .collect();
+                near.sort_by_key(|f| f.first_ns);
+                for f in near.iter().take(25) {
+                    let ep = match (f.ip_a(), f.ip_b()) {
+                        (Some(a), Some(b)) => {
+                            format!("{a}:{} ↔ {b}:{}", f.key.port_a, f.key.port_b)
+                        }
+                        _ => format!(
+                            "{} ↔ {}",
+                            crate::devices::fmt_mac(&f.key.mac_a),
+                            crate::devices::fmt_mac(&f.key.mac_b)
+                        ),
+                    };
+                    ui.label(
+                        RichText::new(format!(
+                            "{:+.1} s {} {} · {} pkts {} B",
+                            (f.first_ns - t) as f64 / 1e9,
+                            f.protocol_name(),
+                            ep,
+                            f.packets(),
+                            f.bytes()
+                        ))
+                        .small()
+                        .monospace(),
+                    );
+                }
+                if near.len() > 25 {
+                    ui.label(format!("… {} more", near.len() - 25));
+                }
+            });
+            app.commands.extend(cmds);
+        });
+}
+
+pub fn bottom_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::bottom("tabs")
+        .resizable(true)
+        .default_size(300.0)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let n_sugg = app.visible_suggestions().len();
+                ui.selectable_value(&mut app.ui.tab, Tab::Events, "Events")
+                    .on_hover_text("All labels: sort, filter, select");
+                ui.selectable_value(
+                    &mut app.ui.tab,
+                    Tab::Suggestions,
+                    format!("Suggestions ({n_sugg})"),
+                )
+                .on_hover_text("Duplicates, skew, offsets, source health, possible mislabels");
+                ui.selectable_value(&mut app.ui.tab, Tab::Training, "Training")
+                    .on_hover_text("Train a model and inspect its confusion matrix");
+                ui.selectable_value(&mut app.ui.tab, Tab::Journal, "Journal")
+                    .on_hover_text("Every edit, in order (the journal is the source of truth)");
+                ui.separator();
+                let (can_u, can_r) = app
+                    .session
+                    .as_ref()
+                    .map(|s| (s.history.can_undo(), s.history.can_redo()))
+                    .unwrap_or((false, false));
+                if ui
+                    .add_enabled(can_u, egui::Button::new("Undo"))
+                    .on_hover_text("Undo the last edit (Ctrl+Z)")
+                    .clicked()
+                {
+                    app.commands.push(Command::Undo);
+                }
+                if ui
+                    .add_enabled(can_r, egui::Button::new("Redo"))
+                    .on_hover_text("Redo (Ctrl+Shift+Z)")
+                    .clicked()
+                {
+                    app.commands.push(Command::Redo);
+                }
+                if ui
+                    .button("Export…")
+                    .on_hover_text("Export the cleaned dataset (Ctrl+E)")
+                    .clicked()
+                {
+                    app.ui.export.open = true;
+                }
+            });
+            ui.separator();
+            match app.ui.tab {
+                Tab::Events => super::tables::events_table(app, ui),
+                Tab::Suggestions => super::tables::suggestions(app, ui),
+                Tab::Training => super::training::training(app, ui),
+                Tab::Journal => super::tables::journal(app, ui),
+            }
+        });
+}
+
+pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(80.0);
+        ui.heading("labelbench");
+        ui.label("Label IoT network traffic with device events.");
+        ui.add_space(20.0);
+        if app.jobs.load.is_some() {
+            ui.spinner();
+            ui.label("loading…");
+            return;
+        }
+        if ui
+            .button("Open project…")
+            .on_hover_text("Open a .labelbench.json project")
+            .clicked()
+        {
+            app.ui.open_dialog = true;
+        }
+        if ui
+            .button("New project…")
+            .on_hover_text("Create a project from captures and logs")
+            .clicked()
+        {
+            app.ui.new_project.open = true;
+        }
+        ui.label(RichText::new("or drop a project, captures and logs on this window").italics());
+        for p in app.settings.recent.clone() {
+            if ui
+                .link(p.display().to_string())
+                .on_hover_text("Open this recent project")
+                .clicked()
+            {
+                app.commands.push(Command::Open(p));
+            }
+        }
+    });
+}
+
+pub fn dialogs(app: &mut App, ctx: &egui::Context) {
+    if app.ui.open_dialog {
+        let mut open = true;
+        egui::Window::new("Open project")
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut app.ui.open_path)
+                            .desired_width(380.0)
+                            .hint_text("path/to/project.labelbench.json"),
+                    )
+                    .on_hover_text("Type or paste the project path");
+                    if ui
+                        .button("Browse…")
+                        .on_hover_text("Native file dialog")
+                        .clicked()
+                    {
+                        if let Some(p) = pick_file("Open project") {
+                            app.ui.open_path = p.display().to_string();
+                        }
+                    }
+                });
+                if ui
+                    .button("Open")
+                    .on_hover_text("Load this project")
+                    .clicked()
+                {
+                    app.commands
+                        .push(Command::Open(PathBuf::from(app.ui.open_path.trim())));
+                    app.ui.open_dialog = false;
+                }
+            });
+        if !open {
+            app.ui.open_dialog = false;
+        }
+    }
+    if app.ui.help {
+        let mut open = true;
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                egui::Grid::new("keys")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (k, v) in [
+                            ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+                            ("Ctrl+S", "save the project"),
+                            ("Ctrl+O", "open a project"),
+                            ("Ctrl+E", "export"),
+                            ("N / P", "next / previous event"),
+                            ("Shift+N / Shift+P", "next / previous suggestion"),
+                            ("A", "accept the selected suggestion"),
+                            ("F", "zoom to the selected event"),
+                            ("+ / −", "zoom in / out"),
+                            ("← / →", "pan"),
+                            ("Home", "whole capture"),
+                            ("Esc", "clear the selection"),
+                            ("F1 or ?", "this help"),
+                            ("mouse wheel / drag", "zoom / pan the timeline"),
+                            ("drag a marker", "retime the event (one undo step)"),
+                            (
+                                "Shift+drag a marker",
+                                "shift its whole source's clock offset",
+                            ),
+                        ] {
+                            ui.label(RichText::new(k).monospace());
+                            ui.label(v);
+                            ui.end_row();
+                        }
+                    });
+            });
+        if !open {
+            app.ui.help = false;
+        }
+    }
+    export_dialog(app, ctx);
+    new_project_dialog(app, ctx);
+}
+
+fn export_dialog(app: &mut App, ctx: &egui::Context) {
+    if !app.ui.export.open {
+        return;
+    }
+    if app.ui.export.out.is_empty() {
+        if let Some(p) = &app.project_path {
+            app.ui.export.out = p
+                .with_extension("")
+                .with_extension("export")
+                .display()
+                .to_string();
+        }
+    }
+    let mut open = true;
+    let running = app.jobs.export.is_some();
+    egui::Window::new("Export dataset")
+        .open(&mut open)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            let d = &mut app.ui.export;
+            ui.horizontal(|ui| {
+                ui.label("folder");
+                ui.add(egui::TextEdit::singleline(&mut d.out).desired_width(340.0))
+                    .on_hover_text("Output folder (written to a temp folder, then renamed)");
+                if ui
+                    .button("Browse…")
+                    .on_hover_text("Native folder dialog")
+                    .clicked()
+                {
+                    if let Some(p) = rfd::FileDialog::new().pick_folder() {
+                        d.out = p.join("export").display().to_string();
+                    }
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("format");
+                ui.selectable_value(&mut d.format, Format::Parquet, "Parquet")
+                    .on_hover_text("Typed columns, UTC timestamps");
+                ui.selectable_value(&mut d.format, Format::Csv, "CSV")
+                    .on_hover_text("Plain text, ns and ISO 8601 times");
+                ui.selectable_value(&mut d.format, Format::Json, "JSON lines")
+                    .on_hover_text("One JSON object per row");
+            });
+            ui.checkbox(&mut d.slices, "pcap slice per event")
+                .on_hover_text(
+                    "One pcap per event with its device's packets in its window, for Wireshark",
+                );
+            ui.checkbox(&mut d.include_rejected, "include rejected events")
+                .on_hover_text("Export rejected labels too (status = rejected)");
+            ui.checkbox(&mut d.force, "replace a non-empty folder")
+                .on_hover_text("Without this, exporting into a non-empty folder is refused");
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(
+                        !running && !d.out.trim().is_empty(),
+                        egui::Button::new("Export"),
+                    )
+                    .on_hover_text("Write the dataset")
+                    .clicked()
+                {
+                    app.commands.push(Command::Export);
+                }
+                if running {
+                    ui.spinner();
+                    ui.label("exporting…");
+                }
+            });
+            match &app.ui.export.result {
+                Some(Ok(r)) => {
+                    ui.label(format!("exported in {:.2} s:", r.seconds));
+                    for (f, n) in &r.rows {
+                        ui.label(format!("  {f}: {n} rows"));
+                    }
+                    if ui
+                        .link(r.out.display().to_string())
+                        .on_hover_text("Open the folder")
+                        .clicked()
+                    {
+                        ui.ctx().open_url(egui::OpenUrl::new_tab(format!(
+                            "file://{}",
+                            std::path::absolute(&r.out)
+                                .unwrap_or(r.out.clone())
+                                .display()
+                        )));
+                    }
+                }
+                Some(Err(e)) => {
+                    ui.colored_label(theme::error(ui.visuals().dark_mode), e);
+                }
+                None => {}
+            }
+        });
+    if !open {
+        app.ui.export.open = false;
+    }
+}
+
+fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
+    if !app.ui.new_project.open {
+        return;
+    }
+    let mut open = true;
+    let mut create = false;
+    egui::Window::new("New project")
+        .open(&mut open)
+        .collapsible(false)
+        .default_width(620.0)
+        .show(ctx, |ui| {
+            let d = &mut app.ui.new_project;
+            ui.label(
+                RichText::new(
+                    "Drop captures, devices.json and label logs on the window, or type paths.",
+                )
+                .italics(),
+            );
+            ui.horizontal(|ui| {
+                ui.label("project file");
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.project_text)
+                        .desired_width(420.0)
+                        .hint_text("lab.labelbench.json"),
+                )
+                .on_hover_text(
+                    "Where to write the project (paths inside are stored relative to it)",
+                );
+            });
+            ui.label(RichText::new("captures").strong());
+            let mut remove = None;
+            for (i, c) in d.spec.captures.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.label(c);
+                    if ui.small_button("✕").on_hover_text("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+            }
+            if let Some(i) = remove {
+                d.spec.captures.remove(i);
+            }
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.capture_text)
+                        .desired_width(380.0)
+                        .hint_text("pcaps/*.pcap"),
+                )
+                .on_hover_text("A capture file or glob");
+                if ui
+                    .button("Add")
+                    .on_hover_text("Add this capture path or glob")
+                    .clicked()
+                    && !d.capture_text.trim().is_empty()
+                {
+                    d.spec.captures.push(d.capture_text.trim().to_string());
+                    d.capture_text.clear();
+                }
+                if ui
+                    .button("Browse…")
+                    .on_hover_text("Native file dialog")
+                    .clicked()
+                {
+                    if let Some(p) = pick_file("Capture") {
+                        d.spec.captures.push(p.display().to_string());
+                    }
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("device registry");
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.spec.devices)
+                        .desired_width(380.0)
+                        .hint_text("devices.json or devices.csv"),
+                )
+                .on_hover_text("The lab's devices.json or CSV name,mac,ip,description,hub");
+            });
+            ui.label(RichText::new("label sources").strong());
+            let mut remove = None;
+            for (i, (k, p, tz)) in d.spec.sources.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.label(format!("{} · {} · {}", k.as_str(), p, tz));
+                    if ui.small_button("✕").on_hover_text("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+            }
+            if let Some(i) = remove {
+                d.spec.sources.remove(i);
+            }
+            ui.horizontal(|ui| {
+                egui::ComboBox::from_id_salt("newkind")
+                    .selected_text(d.new_kind.map(|k| k.as_str()).unwrap_or("kind"))
+                    .show_ui(ui, |ui| {
+                        for k in SourceKind::ALL {
+                            ui.selectable_value(&mut d.new_kind, Some(k), k.as_str());
+                        }
+                    })
+                    .response
+                    .on_hover_text("What kind of log this is");
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.new_path)
+                        .desired_width(240.0)
+                        .hint_text("labels/ifttt-events.csv"),
+                )
+                .on_hover_text("Path of the log");
+                if d.new_tz.is_empty() {
+                    d.new_tz = "America/New_York".into();
+                }
+                ui.add(egui::TextEdit::singleline(&mut d.new_tz).desired_width(130.0))
+                    .on_hover_text("IANA time zone of the log's local times");
+                if ui
+                    .button("Add")
+                    .on_hover_text("Add this label source")
+                    .clicked()
+                {
+                    if let Some(k) = d.new_kind {
+                        d.spec.sources.push((
+                            k,
+                            d.new_path.trim().to_string(),
+                            d.new_tz.trim().to_string(),
+                        ));
+                        d.new_path.clear();
+                    }
+                }
+            });
+            if ui
+                .button("Create and open")
+                .on_hover_text("Write the project file and load it")
+                .clicked()
+            {
+                create = true;
+            }
+        });
+    if create {
+        let mut spec = app.ui.new_project.spec.clone();
+        spec.project = PathBuf::from(app.ui.new_project.project_text.trim());
+        app.commands.push(Command::CreateProject(spec));
+        app.ui.new_project.open = false;
+    }
+    if !open {
+        app.ui.new_project.open = false;
+    }
+}
+
+/// A suggestion kind's label for lists.
+pub fn kind_label(k: SuggestionKind) -> &'static str {
+    match k {
+        SuggestionKind::Duplicate => "duplicate",
+        SuggestionKind::Skew => "skew",
+        SuggestionKind::SourceOffset => "source offset",
+        SuggestionKind::NoTraffic => "no traffic",
+        SuggestionKind::UnlabelledBurst => "unlabelled burst",
+        SuggestionKind::SourceSilent => "silent source",
+        SuggestionKind::WrongDevice => "wrong device",
+        SuggestionKind::Mislabel => "possible mislabel",
+    }
+}

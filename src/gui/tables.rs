@@ -1,0 +1,390 @@
+//! The events table, the suggestions list and the journal view.
+
+use eframe::egui::{self, RichText};
+
+use super::app::{App, Command};
+use super::panels::kind_label;
+use super::theme;
+use crate::curate::SuggestionKind;
+use crate::labels::Status;
+
+const COLS: [(&str, f32); 9] = [
+    ("id", 80.0),
+    ("time", 170.0),
+    ("device", 170.0),
+    ("class", 100.0),
+    ("source", 130.0),
+    ("line", 50.0),
+    ("prec.", 55.0),
+    ("status", 120.0),
+    ("raw text", 400.0),
+];
+
+pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
+    let Some(s) = app.session.as_ref() else {
+        return;
+    };
+    let tz = app.tz();
+    let t = &mut app.ui.table;
+    let mut cmds = Vec::new();
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut t.text)
+                .desired_width(200.0)
+                .hint_text("filter text…"),
+        )
+        .on_hover_text("Matches device, class, raw text");
+        egui::ComboBox::from_id_salt("fstatus")
+            .selected_text(t.status.map(|s| s.as_str()).unwrap_or("any status"))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.status, None, "any status");
+                for st in [Status::Active, Status::Duplicate, Status::Rejected] {
+                    ui.selectable_value(&mut t.status, Some(st), st.as_str());
+                }
+            })
+            .response
+            .on_hover_text("Filter by status");
+        egui::ComboBox::from_id_salt("fsource")
+            .selected_text(
+                t.source
+                    .and_then(|i| s.sources.get(i as usize))
+                    .map(|x| x.spec.kind.as_str())
+                    .unwrap_or("any source"),
+            )
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.source, None, "any source");
+                for (i, src) in s.sources.iter().enumerate() {
+                    ui.selectable_value(
+                        &mut t.source,
+                        Some(i as u16),
+                        format!("{} ({})", src.spec.kind.as_str(), src.spec.path),
+                    );
+                }
+            })
+            .response
+            .on_hover_text("Filter by label source");
+        let mut classes: Vec<&str> = s.labels.events.iter().map(|e| e.class.as_str()).collect();
+        classes.sort();
+        classes.dedup();
+        egui::ComboBox::from_id_salt("fclass")
+            .selected_text(t.class.clone().unwrap_or_else(|| "any class".into()))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.class, None, "any class");
+                for c in classes {
+                    ui.selectable_value(&mut t.class, Some(c.to_string()), c);
+                }
+            })
+            .response
+            .on_hover_text("Filter by class");
+        ui.checkbox(&mut t.only_selected_device, "selected device only")
+            .on_hover_text("Only events of the device selected in the Devices panel");
+    });
+    let text = t.text.to_lowercase();
+    let sel_dev = app.ui.selected_device;
+    let mut rows: Vec<usize> = (0..s.labels.events.len())
+        .filter(|&i| {
+            let e = &s.labels.events[i];
+            t.status.is_none_or(|st| st == e.status)
+                && t.source.is_none_or(|x| x == e.source)
+                && t.class.as_ref().is_none_or(|c| c == &e.class)
+                && (!t.only_selected_device || sel_dev == Some(e.device))
+                && (text.is_empty()
+                    || s.event_device_name(e).to_lowercase().contains(&text)
+                    || e.class.to_lowercase().contains(&text)
+                    || e.raw.to_lowercase().contains(&text))
+        })
+        .collect();
+    let key = |i: &usize| {
+        let e = &s.labels.events[*i];
+        (s.adjusted_ns(e), e.id)
+    };
+    match t.sort {
+        0 => rows.sort_by_key(|i| s.labels.events[*i].id),
+        2 => rows.sort_by(|a, b| {
+            s.event_device_name(&s.labels.events[*a])
+                .cmp(s.event_device_name(&s.labels.events[*b]))
+                .then(key(a).cmp(&key(b)))
+        }),
+        3 => rows.sort_by(|a, b| {
+            s.labels.events[*a]
+                .class
+                .cmp(&s.labels.events[*b].class)
+                .then(key(a).cmp(&key(b)))
+        }),
+        4 => rows.sort_by_key(|i| (s.labels.events[*i].source, key(i))),
+        7 => rows.sort_by_key(|i| (s.labels.events[*i].status, key(i))),
+        _ => rows.sort_by_key(key),
+    }
+    if t.desc {
+        rows.reverse();
+    }
+    ui.horizontal(|ui| {
+        for (c, (name, w)) in COLS.iter().enumerate() {
+            let arrow = if t.sort == c {
+                if t.desc {
+                    " ▼"
+                } else {
+                    " ▲"
+                }
+            } else {
+                ""
+            };
+            if ui
+                .add_sized(
+                    [*w, 18.0],
+                    egui::Button::new(RichText::new(format!("{name}{arrow}")).strong())
+                        .frame(false),
+                )
+                .on_hover_text("Sort by this column (click again to reverse)")
+                .clicked()
+            {
+                if t.sort == c {
+                    t.desc = !t.desc;
+                } else {
+                    t.sort = c;
+                    t.desc = false;
+                }
+            }
+        }
+    });
+    let dark = ui.visuals().dark_mode;
+    let selected = app.ui.selected_event;
+    let row_h = 18.0;
+    egui::ScrollArea::both()
+        .id_salt("events")
+        .auto_shrink([false, false])
+        .show_rows(ui, row_h, rows.len(), |ui, range| {
+            for &i in &rows[range] {
+                let e = &s.labels.events[i];
+                let sel = selected == Some(e.id);
+                ui.horizontal(|ui| {
+                    let status = match e.duplicate_of {
+                        Some(d) => format!("dup of {d}"),
+                        None => e.status.as_str().to_string(),
+                    };
+                    let cells = [
+                        e.id.to_string(),
+                        crate::timefmt::local(s.adjusted_ns(e), &tz),
+                        s.event_device_name(e).to_string(),
+                        e.class.clone(),
+                        s.source_kind_str(e).to_string(),
+                        e.line.to_string(),
+                        e.precision.as_str().to_string(),
+                        status,
+                        e.raw.clone(),
+                    ];
+                    for (c, (_, w)) in COLS.iter().enumerate() {
+                        let mut txt = RichText::new(&cells[c]).small();
+                        if c == 4 {
+                            txt = txt.color(theme::source_color(e.source as usize, dark));
+                        }
+                        if e.status != Status::Active {
+                            txt = txt.weak();
+                        }
+                        let r = ui.add_sized(
+                            [*w, row_h],
+                            egui::Button::selectable(sel, txt).frame(false),
+                        );
+                        if r.clicked() {
+                            cmds.push(Command::SelectEvent(Some(e.id)));
+                        }
+                    }
+                });
+            }
+        });
+    app.commands.extend(cmds);
+}
+
+pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
+    let dark = ui.visuals().dark_mode;
+    let mut cmds = Vec::new();
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("skind")
+            .selected_text(app.ui.sugg_kind.map(kind_label).unwrap_or("all kinds"))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut app.ui.sugg_kind, None, "all kinds");
+                for k in SuggestionKind::ALL {
+                    ui.selectable_value(&mut app.ui.sugg_kind, Some(k), kind_label(k));
+                }
+            })
+            .response
+            .on_hover_text("Show one kind of suggestion");
+        ui.add(egui::Slider::new(&mut app.ui.sugg_min_conf, 0.0..=1.0).text("min confidence"))
+            .on_hover_text("Hide suggestions below this confidence");
+        let visible: Vec<String> = app
+            .visible_suggestions()
+            .iter()
+            .filter(|s| s.edit.is_some())
+            .map(|s| s.key.clone())
+            .collect();
+        let label = match app.ui.sugg_kind {
+            Some(k) => format!("Accept all {} ({})", kind_label(k), visible.len()),
+            None => format!("Accept all shown ({})", visible.len()),
+        };
+        if ui
+            .add_enabled(!visible.is_empty(), egui::Button::new(label))
+            .on_hover_text("Apply every shown suggestion that has an edit, as one undo step")
+            .clicked()
+        {
+            cmds.push(Command::Accept(visible));
+        }
+        if ui
+            .button("⟳")
+            .on_hover_text("Recompute suggestions")
+            .clicked()
+        {
+            cmds.push(Command::RefreshSuggestions);
+        }
+        if app.jobs.suggest.is_some() {
+            ui.spinner();
+        }
+    });
+    // Per-source clock offsets: a numeric field per source.
+    if let Some(s) = app.session.as_ref() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("source offsets (s):").strong()).on_hover_text("Clock offset added to every time of a source; Shift+drag a marker to set it on the timeline");
+            for (i, src) in s.sources.iter().enumerate() {
+                if app.ui.offset_text.len() <= i {
+                    app.ui.offset_text.push(String::new());
+                }
+                let cur = s.labels.offsets.get(i).copied().unwrap_or(0);
+                ui.label(RichText::new(src.spec.kind.as_str()).color(theme::source_color(i, dark)));
+                let r = ui.add(egui::TextEdit::singleline(&mut app.ui.offset_text[i]).desired_width(50.0)).on_hover_text(format!("{}: offset in seconds (Enter applies)", src.spec.path));
+                if !r.has_focus() && !r.lost_focus() {
+                    app.ui.offset_text[i] = format!("{:.1}", cur as f64 / 1e9);
+                }
+                if r.lost_focus() {
+                    if let Ok(v) = app.ui.offset_text[i].trim().parse::<f64>() {
+                        let to = (v * 1e9).round() as i64;
+                        if to != cur {
+                            cmds.push(Command::Apply(crate::edits::Edit::SetSourceOffset { source: i as u16, from: cur, to }));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    ui.separator();
+    let list: Vec<crate::curate::Suggestion> =
+        app.visible_suggestions().into_iter().cloned().collect();
+    if list.is_empty() {
+        ui.label(
+            RichText::new(if app.jobs.suggest.is_some() {
+                "computing…"
+            } else {
+                "No suggestions."
+            })
+            .italics(),
+        );
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("sugg")
+        .auto_shrink([false, false])
+        .show_rows(ui, 20.0, list.len(), |ui, range| {
+            for sg in &list[range] {
+                ui.horizontal(|ui| {
+                    let sel = app.ui.selected_sugg.as_deref() == Some(sg.key.as_str());
+                    let r = ui.add_sized(
+                        [110.0, 18.0],
+                        egui::Button::selectable(sel, RichText::new(kind_label(sg.kind)).small())
+                            .frame(false),
+                    );
+                    if r.clicked() {
+                        app.ui.selected_sugg = Some(sg.key.clone());
+                        if let Some(id) = sg.event {
+                            cmds.push(Command::SelectEvent(Some(id)));
+                        } else if let Some(t) = sg.at_ns {
+                            cmds.push(Command::SetView(t - 300_000_000_000, t + 300_000_000_000));
+                        }
+                    }
+                    ui.add_sized(
+                        [40.0, 18.0],
+                        egui::Label::new(
+                            RichText::new(format!("{:.2}", sg.confidence))
+                                .small()
+                                .monospace(),
+                        ),
+                    )
+                    .on_hover_text("confidence");
+                    if sg.edit.is_some() {
+                        if ui
+                            .small_button("Accept")
+                            .on_hover_text(format!(
+                                "Apply: {}",
+                                sg.edit.as_ref().map(|e| e.describe()).unwrap_or_default()
+                            ))
+                            .clicked()
+                        {
+                            cmds.push(Command::Accept(vec![sg.key.clone()]));
+                        }
+                    } else {
+                        ui.add_sized(
+                            [46.0, 18.0],
+                            egui::Label::new(RichText::new("info").small().weak()),
+                        );
+                    }
+                    if ui
+                        .small_button("Dismiss")
+                        .on_hover_text("Hide this suggestion (no edit)")
+                        .clicked()
+                    {
+                        cmds.push(Command::Dismiss(sg.key.clone()));
+                    }
+                    let dev = sg
+                        .device
+                        .clone()
+                        .map(|d| format!("{d}: "))
+                        .unwrap_or_default();
+                    ui.label(RichText::new(format!("{dev}{}", sg.reason)).small())
+                        .on_hover_text(&sg.evidence);
+                    ui.label(
+                        RichText::new(&sg.evidence)
+                            .small()
+                            .color(theme::muted(dark)),
+                    );
+                });
+            }
+        });
+    app.commands.extend(cmds);
+}
+
+pub fn journal(app: &mut App, ui: &mut egui::Ui) {
+    let Some(s) = app.session.as_ref() else {
+        return;
+    };
+    let path = s
+        .history
+        .journal
+        .as_ref()
+        .map(|j| j.path.display().to_string())
+        .unwrap_or_else(|| "(not journaled)".into());
+    ui.label(RichText::new(format!("{} entries in {path}", s.history.log.len())).small());
+    let mut cmds = Vec::new();
+    egui::ScrollArea::vertical()
+        .id_salt("journal")
+        .auto_shrink([false, false])
+        .stick_to_bottom(true)
+        .show_rows(ui, 18.0, s.history.log.len(), |ui, range| {
+            for j in &s.history.log[range] {
+                ui.horizontal(|ui| {
+                    ui.label(
+                        RichText::new(format!("#{:<5} {:<5}", j.seq, j.step))
+                            .monospace()
+                            .small(),
+                    );
+                    let mut ids = vec![];
+                    j.edit.event_ids(&mut ids);
+                    let r = ui.add(
+                        egui::Label::new(RichText::new(j.edit.describe()).small())
+                            .sense(egui::Sense::click()),
+                    );
+                    if let Some(&id) = ids.first() {
+                        if r.on_hover_text("Click to select its event").clicked() {
+                            cmds.push(Command::SelectEvent(Some(id)));
+                        }
+                    }
+                });
+            }
+        });
+    app.commands.extend(cmds);
+}

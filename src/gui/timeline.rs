@@ -1,0 +1,551 @@
+//! The timeline: one lane per visible device with its traffic (from the bin pyramid) and its
+//! event markers, a shared time axis in the chosen zone, and an overview strip.
+
+use std::collections::HashMap;
+
+use chrono::TimeZone;
+use eframe::egui::{self, Color32, Pos2, Sense, Stroke};
+use egui_plot::{Line, MarkerShape, Plot, PlotBounds, PlotPoints, Points};
+
+use super::app::{App, Command, Drag};
+use super::theme;
+use crate::edits::Edit;
+use crate::labels::{Precision, Status};
+use crate::traffic::NO_DEVICE;
+
+const NS: f64 = 1e9;
+
+/// One lane: the device whose events it shows and the device whose traffic it draws.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lane {
+    pub dev: u16,
+    pub traffic_dev: u16,
+    pub name: String,
+}
+
+/// Visible lanes in registry order, hub children right after their hub.
+pub fn lanes(app: &App) -> Vec<Lane> {
+    let Some(s) = app.session.as_ref() else {
+        return vec![];
+    };
+    let n = s.registry.len();
+    let mut has_events = vec![false; n];
+    for e in &s.labels.events {
+        if e.device != NO_DEVICE {
+            has_events[e.device as usize] = true;
+        }
+    }
+    let filter = app.ui.device_filter.to_lowercase();
+    let shown = |d: u16| {
+        let dev = &s.registry.devices[d as usize];
+        let has_traffic = s
+            .traffic
+            .by_device
+            .get(d as usize)
+            .is_some_and(|v| !v.is_empty());
+        (has_traffic || has_events[d as usize])
+            && (dev.registered || app.ui.show_hidden)
+            && (app.ui.show_hidden || !app.ui.hidden.contains(&d))
+            && (filter.is_empty() || dev.name.to_lowercase().contains(&filter))
+    };
+    let mut out = Vec::new();
+    let mut done = vec![false; n];
+    for d in 0..n as u16 {
+        if done[d as usize]
+            || s.registry.devices[d as usize].hub.is_some() && s.registry.hub_of(d).is_some()
+        {
+            continue;
+        }
+        done[d as usize] = true;
+        if shown(d) {
+            out.push(Lane {
+                dev: d,
+                traffic_dev: s.traffic_device(d),
+                name: s.registry.devices[d as usize].name.clone(),
+            });
+        }
+        for c in s.registry.children(d) {
+            done[c as usize] = true;
+            if shown(c) {
+                out.push(Lane {
+                    dev: c,
+                    traffic_dev: s.traffic_device(c),
+                    name: format!("  └ {}", s.registry.devices[c as usize].name),
+                });
+            }
+        }
+    }
+    for d in 0..n as u16 {
+        if !done[d as usize] && shown(d) {
+            out.push(Lane {
+                dev: d,
+                traffic_dev: s.traffic_device(d),
+                name: s.registry.devices[d as usize].name.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn shape_of(st: Status) -> MarkerShape {
+    match st {
+        Status::Active => MarkerShape::Circle,
+        Status::Duplicate => MarkerShape::Diamond,
+        Status::Rejected => MarkerShape::Cross,
+    }
+}
+
+pub fn format_time(ns: i64, tz: &chrono_tz::Tz, span_s: f64) -> String {
+    let d = tz.timestamp_nanos(ns);
+    if span_s > 3.0 * 86400.0 {
+        d.format("%a %d %b").to_string()
+    } else if span_s > 6.0 * 3600.0 {
+        d.format("%a %H:%M").to_string()
+    } else if span_s > 120.0 {
+        d.format("%H:%M").to_string()
+    } else {
+        d.format("%H:%M:%S").to_string()
+    }
+}
+
+pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
+    let Some(py) = app.pyramid.clone() else {
+        return;
+    };
+    let dark = ui.visuals().dark_mode;
+    let tz = app.tz();
+    let lanes = lanes(app);
+    let metric = app.metric();
+    let origin = py.start_ns;
+    toolbar(app, ui);
+    let s = app.session.as_ref().expect("timeline needs a session");
+    let n = lanes.len().max(1);
+    let overview_h = 38.0;
+    let plot_h = (ui.available_height() - overview_h - 6.0).max(120.0);
+    let names: Vec<String> = lanes.iter().map(|l| l.name.clone()).collect();
+    let span_hint = app
+        .ui
+        .view
+        .map(|(a, b)| (b - a) as f64 / NS)
+        .unwrap_or(86400.0);
+    let tz2 = tz;
+    let plot = Plot::new("timeline")
+        .height(plot_h)
+        .allow_drag([app.ui.drag.is_none() && !app.ui.hover_marker, false])
+        .allow_zoom([true, false])
+        .allow_scroll([true, false])
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .show_grid([true, false])
+        .y_axis_min_width(150.0)
+        .x_axis_formatter(move |m, _| format_time(origin + (m.value * NS) as i64, &tz2, span_hint))
+        .y_axis_formatter(move |m, _| {
+            let k = -m.value;
+            if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
+                names.get(k.round() as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .show_axes([true, true]);
+    let pending = app.ui.pending_view.take();
+    let selected = app.ui.selected_event;
+    let drag = app.ui.drag;
+    let traffic_col = theme::traffic(dark);
+    let sel_col = theme::selection(dark);
+    let mut new_view = None;
+    let mut markers: Vec<(u64, Pos2)> = Vec::new();
+    let mut pointer_screen: Option<Pos2> = None;
+    let resp = plot.show(ui, |pu| {
+        if let Some((a, b)) = pending {
+            pu.set_plot_bounds(PlotBounds::from_min_max(
+                [(a - origin) as f64 / NS, -(n as f64) + 0.45],
+                [(b - origin) as f64 / NS, 0.55],
+            ));
+        } else {
+            let b = pu.plot_bounds();
+            pu.set_plot_bounds(PlotBounds::from_min_max(
+                [b.min()[0], -(n as f64) + 0.45],
+                [b.max()[0], 0.55],
+            ));
+        }
+        let b = pu.plot_bounds();
+        let lo = origin + (b.min()[0] * NS) as i64;
+        let hi = origin + (b.max()[0] * NS) as i64;
+        new_view = Some((lo, hi));
+        let width_px = pu.transform().frame().width().max(100.0) as usize;
+        // Traffic per lane, scaled to the lane's own maximum in view.
+        for (k, lane) in lanes.iter().enumerate() {
+            if lane.traffic_dev == NO_DEVICE {
+                continue;
+            }
+            let base = -(k as f64) - 0.42;
+            let ser = py.series(&s.traffic, lane.traffic_dev, lo, hi, width_px / 2, metric);
+            if ser.is_empty() {
+                continue;
+            }
+            let max = ser.iter().map(|x| x.2).fold(0.0, f64::max).max(1.0);
+            let mut pts: Vec<[f64; 2]> = Vec::with_capacity(ser.len() * 4);
+            let mut prev_end = i64::MIN;
+            for &(t0, w, v) in &ser {
+                let x0 = (t0 - origin) as f64 / NS;
+                let x1 = (t0 + w - origin) as f64 / NS;
+                let y = base + 0.62 * (v / max).sqrt();
+                if t0 != prev_end {
+                    if prev_end != i64::MIN {
+                        pts.push([(prev_end - origin) as f64 / NS, base]);
+                    }
+                    pts.push([x0, base]);
+                }
+                pts.push([x0, y]);
+                pts.push([x1, y]);
+                prev_end = t0 + w;
+            }
+            pts.push([(prev_end - origin) as f64 / NS, base]);
+            let col = if lane.traffic_dev == lane.dev {
+                traffic_col
+            } else {
+                traffic_col.gamma_multiply(0.5)
+            };
+            pu.line(
+                Line::new(format!("traffic {}", lane.name), PlotPoints::from(pts))
+                    .color(col)
+                    .width(1.0)
+                    .fill(base as f32)
+                    .allow_hover(false),
+            );
+        }
+        // Event markers: grouped by (source, status); bucketed per pixel when dense.
+        let lane_of: HashMap<u16, usize> =
+            lanes.iter().enumerate().map(|(k, l)| (l.dev, k)).collect();
+        let px_per_s = width_px as f64 / ((hi - lo) as f64 / NS).max(1e-9);
+        let mut groups: HashMap<(u16, Status), Vec<[f64; 2]>> = HashMap::new();
+        let mut intervals: Vec<([f64; 2], [f64; 2], Color32)> = Vec::new();
+        let mut seen: std::collections::HashSet<(usize, u16, Status, i64)> = Default::default();
+        let mut sel_pt = None;
+        let dense = s.labels.events.len() > 3000 && (hi - lo) > 6 * 3_600_000_000_000;
+        for e in &s.labels.events {
+            let Some(&k) = lane_of.get(&e.device) else {
+                continue;
+            };
+            let t = match drag {
+                Some(d) if d.id == e.id => d.to_ns,
+                _ => s.adjusted_ns(e),
+            };
+            if t < lo - 60_000_000_000 || t > hi {
+                continue;
+            }
+            let x = (t - origin) as f64 / NS;
+            let y = -(k as f64) + 0.3;
+            if Some(e.id) == selected {
+                sel_pt = Some([x, y]);
+            }
+            if dense && !seen.insert((k, e.source, e.status, (x * px_per_s / 3.0) as i64)) {
+                continue;
+            }
+            groups.entry((e.source, e.status)).or_default().push([x, y]);
+            let screen = pu.screen_from_plot(egui_plot::PlotPoint::new(x, y));
+            markers.push((e.id, screen));
+            if e.precision == Precision::Minute
+                && e.retime_ns.is_none()
+                && e.status == Status::Active
+                && !dense
+                && intervals.len() < 2000
+            {
+                intervals.push((
+                    [x, y],
+                    [x + 60.0, y],
+                    theme::source_color(e.source as usize, dark),
+                ));
+            }
+        }
+        for (a, b, c) in intervals {
+            pu.line(
+                Line::new("minute", PlotPoints::from(vec![a, b]))
+                    .color(c.gamma_multiply(0.7))
+                    .width(3.0)
+                    .allow_hover(false),
+            );
+        }
+        let mut keys: Vec<_> = groups.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            let pts = groups.remove(&key).unwrap_or_default();
+            let col = theme::source_color(key.0 as usize, dark);
+            let name = match s.sources.get(key.0 as usize) {
+                Some(src) => format!("{} ({})", src.spec.kind.as_str(), key.1.as_str()),
+                None => format!("inserted ({})", key.1.as_str()),
+            };
+            pu.points(
+                Points::new(name, PlotPoints::from(pts))
+                    .shape(shape_of(key.1))
+                    .color(col)
+                    .filled(key.1 == Status::Active)
+                    .radius(if dense { 2.5 } else { 4.5 })
+                    .allow_hover(false),
+            );
+        }
+        if let Some(p) = sel_pt {
+            pu.points(
+                Points::new("selected", PlotPoints::from(vec![p]))
+                    .shape(MarkerShape::Circle)
+                    .filled(false)
+                    .color(sel_col)
+                    .radius(9.0)
+                    .allow_hover(false),
+            );
+            pu.line(
+                Line::new(
+                    "selected time",
+                    PlotPoints::from(vec![[p[0], -(n as f64) + 0.45], [p[0], 0.55]]),
+                )
+                .color(sel_col.gamma_multiply(0.35))
+                .width(1.0)
+                .allow_hover(false),
+            );
+        }
+        pointer_screen = pu
+            .response()
+            .hover_pos()
+            .or(pu.response().interact_pointer_pos());
+    });
+    app.ui.view = new_view;
+    // Hit testing and marker dragging.
+    let r = &resp.response;
+    let nearest = |p: Pos2| {
+        markers
+            .iter()
+            .map(|(id, m)| (*id, m.distance(p)))
+            .filter(|x| x.1 <= 8.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|x| x.0)
+    };
+    app.ui.hover_marker = pointer_screen.and_then(nearest).is_some();
+    let to_ns = |p: Pos2| origin + (resp.transform.value_from_position(p).x * NS) as i64;
+    if r.drag_started() {
+        if let Some(id) = r.interact_pointer_pos().and_then(nearest) {
+            if let Some(e) = s.labels.get(id) {
+                let t = s.adjusted_ns(e);
+                app.ui.drag = Some(Drag {
+                    id,
+                    from_ns: t,
+                    to_ns: t,
+                });
+                app.commands.push(Command::SelectEvent(Some(id)));
+            }
+        }
+    }
+    if let (Some(d), Some(p)) = (app.ui.drag.as_mut(), r.interact_pointer_pos()) {
+        if r.dragged() {
+            d.to_ns = to_ns(p);
+        }
+    }
+    if r.drag_stopped() {
+        if let Some(d) = app.ui.drag.take() {
+            if (d.to_ns - d.from_ns).abs() >= 100_000_000 {
+                if let Some(e) = s.labels.get(d.id) {
+                    let shift = ui.input(|i| i.modifiers.shift);
+                    if shift && e.source != crate::labels::INSERTED_SOURCE {
+                        // Shift-drag moves the whole source's clock offset.
+                        let cur = s
+                            .labels
+                            .offsets
+                            .get(e.source as usize)
+                            .copied()
+                            .unwrap_or(0);
+                        app.commands.push(Command::Apply(Edit::SetSourceOffset {
+                            source: e.source,
+                            from: cur,
+                            to: cur + d.to_ns - d.from_ns,
+                        }));
+                    } else {
+                        app.commands.push(Command::Apply(Edit::Retime {
+                            id: d.id,
+                            from: e.retime_ns,
+                            to: Some(d.to_ns),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    if r.clicked() {
+        match r.interact_pointer_pos().and_then(nearest) {
+            Some(id) => app.commands.push(Command::SelectEvent(Some(id))),
+            None => {
+                if let Some(p) = r.interact_pointer_pos() {
+                    let y = resp.transform.value_from_position(p).y;
+                    let k = (-y).round();
+                    if k >= 0.0 {
+                        if let Some(l) = lanes.get(k as usize) {
+                            app.commands.push(Command::SelectDevice(Some(l.dev)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let hover_txt = pointer_screen
+        .and_then(nearest)
+        .and_then(|id| s.labels.get(id))
+        .map(|e| {
+            format!(
+                "{} {} — {} line {}\n{}\n{}",
+                s.event_device_name(e),
+                e.class,
+                s.source_kind_str(e),
+                e.line,
+                crate::timefmt::local(s.adjusted_ns(e), &tz),
+                e.status.as_str()
+            )
+        });
+    if let Some(t) = hover_txt {
+        r.clone().on_hover_text_at_pointer(t);
+    } else {
+        r.clone().on_hover_text("Scroll to zoom, drag to pan; click a marker to select it, drag it to retime (Shift+drag shifts its whole source)");
+    }
+    app.ui.marker_pos = markers;
+    overview(app, ui, &py, origin, dark);
+}
+
+fn toolbar(app: &mut App, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        if ui.button("◀").on_hover_text("Previous event (P)").clicked() {
+            app.commands.push(Command::StepEvent(false));
+        }
+        if ui.button("▶").on_hover_text("Next event (N)").clicked() {
+            app.commands.push(Command::StepEvent(true));
+        }
+        if ui.button("−").on_hover_text("Zoom out (−)").clicked() {
+            if let Some((a, b)) = app.ui.view {
+                let c = (a + b) / 2;
+                app.commands
+                    .push(Command::SetView(c - (b - a), c + (b - a)));
+            }
+        }
+        if ui.button("+").on_hover_text("Zoom in (+)").clicked() {
+            if let Some((a, b)) = app.ui.view {
+                let c = (a + b) / 2;
+                app.commands
+                    .push(Command::SetView(c - (b - a) / 4, c + (b - a) / 4));
+            }
+        }
+        if ui
+            .button("Fit")
+            .on_hover_text("Show the whole capture (Home)")
+            .clicked()
+        {
+            if let Some(s) = &app.session {
+                if let (Some(a), Some(b)) = (s.traffic.first_ns(), s.traffic.last_ns()) {
+                    app.commands.push(Command::SetView(a, b));
+                }
+            }
+        }
+        if ui
+            .add_enabled(
+                app.ui.selected_event.is_some(),
+                egui::Button::new("Zoom to selection"),
+            )
+            .on_hover_text("Zoom to the selected event's feature window (F)")
+            .clicked()
+        {
+            app.commands.push(Command::ZoomToSelection);
+        }
+        ui.separator();
+        ui.label("lanes:");
+        ui.selectable_value(&mut app.settings.metric_bytes, true, "bytes")
+            .on_hover_text("Lane height = bytes per bin");
+        ui.selectable_value(&mut app.settings.metric_bytes, false, "packets")
+            .on_hover_text("Lane height = packets per bin");
+        ui.separator();
+        ui.label("zone:");
+        egui::ComboBox::from_id_salt("tz")
+            .selected_text(app.settings.tz.clone())
+            .show_ui(ui, |ui| {
+                for z in [
+                    "UTC",
+                    "America/New_York",
+                    "America/Chicago",
+                    "America/Los_Angeles",
+                    "Europe/London",
+                    "Europe/Berlin",
+                    "Asia/Tokyo",
+                    "Australia/Melbourne",
+                ] {
+                    ui.selectable_value(&mut app.settings.tz, z.to_string(), z);
+                }
+            })
+            .response
+            .on_hover_text("Time zone of the time axis");
+        if let Some((a, b)) = app.ui.view {
+            let tz = app.tz();
+            ui.separator();
+            ui.label(
+                egui::RichText::new(format!(
+                    "{} → {}",
+                    crate::timefmt::local(a, &tz),
+                    format_time(b, &tz, 0.0)
+                ))
+                .small(),
+            )
+            .on_hover_text("Visible range in the chosen zone");
+        }
+    });
+}
+
+/// The whole capture's traffic with the current view; click or drag to move the view.
+fn overview(
+    app: &mut App,
+    ui: &mut egui::Ui,
+    py: &crate::timeline::Pyramid,
+    origin: i64,
+    dark: bool,
+) {
+    let (rect, resp) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), 34.0),
+        Sense::click_and_drag(),
+    );
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let bins = py.overview(app.metric());
+    let total = (py.end_ns - origin).max(1) as f64;
+    if !bins.is_empty() {
+        let max = bins.iter().cloned().fold(0.0, f64::max).max(1.0);
+        let w = rect.width() / bins.len() as f32;
+        let col = theme::traffic(dark);
+        for (k, v) in bins.iter().enumerate() {
+            let h = (rect.height() - 4.0) * (v / max).sqrt() as f32;
+            let x = rect.left() + k as f32 * w;
+            painter.rect_filled(
+                egui::Rect::from_min_max(
+                    egui::pos2(x, rect.bottom() - h),
+                    egui::pos2(x + w.max(1.0), rect.bottom()),
+                ),
+                0.0,
+                col,
+            );
+        }
+    }
+    if let Some((a, b)) = app.ui.view {
+        let xa = rect.left() + rect.width() * ((a - origin) as f64 / total) as f32;
+        let xb = rect.left() + rect.width() * ((b - origin) as f64 / total) as f32;
+        let r = egui::Rect::from_min_max(
+            egui::pos2(xa.max(rect.left()), rect.top()),
+            egui::pos2(xb.min(rect.right()).max(xa + 2.0), rect.bottom()),
+        );
+        painter.rect_stroke(
+            r,
+            1.0,
+            Stroke::new(1.5, theme::selection(dark)),
+            egui::StrokeKind::Inside,
+        );
+        if let Some(p) = resp.interact_pointer_pos() {
+            if resp.clicked() || resp.dragged() {
+                let c = origin + (((p.x - rect.left()) / rect.width()) as f64 * total) as i64;
+                let h = (b - a) / 2;
+                app.commands.push(Command::SetView(c - h, c + h));
+            }
+        }
+    }
+    resp.on_hover_text("Overview of the whole capture: click or drag to move the view");
+}

@@ -1,0 +1,277 @@
+//! The Training tab: settings, background training, the confusion matrix as a clickable
+//! heatmap, per-class metrics and feature importances.
+
+use eframe::egui::{self, RichText, Sense};
+use egui_plot::{Bar, BarChart, Plot};
+
+use super::app::{App, Command};
+use super::theme;
+use crate::learn::Report;
+
+pub fn training(app: &mut App, ui: &mut egui::Ui) {
+    let mut cmds = Vec::new();
+    let running = app.jobs.train.is_some();
+    ui.horizontal_wrapped(|ui| {
+        let t = &mut app.ui.train;
+        egui::ComboBox::from_id_salt("model")
+            .selected_text(t.model.clone())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.model, "forest".to_string(), "forest");
+                ui.selectable_value(&mut t.model, "tree".to_string(), "tree (linfa-trees)");
+                ui.selectable_value(&mut t.model, "cart".to_string(), "cart (one CART tree)");
+            })
+            .response
+            .on_hover_text("Random forest (60 trees, entropy), or a single decision tree");
+        egui::ComboBox::from_id_salt("scope")
+            .selected_text(t.scope.clone())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.scope, "device".to_string(), "per device");
+                ui.selectable_value(&mut t.scope, "global".to_string(), "global (device:class)");
+            })
+            .response
+            .on_hover_text("One model per device (as in the paper) or one over device:class");
+        ui.add(egui::DragValue::new(&mut t.folds).range(2..=10).prefix("folds ")).on_hover_text("k-fold cross-validation");
+        ui.add(egui::DragValue::new(&mut t.seed).prefix("seed ")).on_hover_text("Same inputs and seed give the same report");
+        ui.add(egui::DragValue::new(&mut t.trees).range(1..=500).prefix("trees ")).on_hover_text("Trees in the forest");
+        ui.checkbox(&mut t.bootstrap, "bootstrap").on_hover_text("Bootstrap samples per tree (the paper's forest does not)");
+        ui.checkbox(&mut t.time_blocked, "time-blocked folds").on_hover_text("Keep events close in time in the same fold (random folds over near-duplicate events inflate scores)");
+        ui.checkbox(&mut t.class_weight_balanced, "balanced").on_hover_text("Weight classes inversely to their frequency");
+        if ui.add_enabled(!running, egui::Button::new("Train")).on_hover_text("Compute features and cross-validate in the background").clicked() {
+            cmds.push(Command::Train);
+        }
+        if running {
+            ui.spinner();
+            if ui.button("Cancel").on_hover_text("Stop training (the result is discarded)").clicked() {
+                cmds.push(Command::CancelJob);
+            }
+        }
+    });
+    app.commands.extend(cmds);
+    let Some(r) = app.ui.report.clone() else {
+        ui.label(RichText::new("No model yet: choose settings and press Train.").italics());
+        return;
+    };
+    let view: Report = match (app.ui.report_device, &r.devices) {
+        (Some(i), Some(d)) if i < d.len() => d[i].clone(),
+        _ => r.clone(),
+    };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!(
+            "{} · {} · accuracy {:.3} · macro F1 {:.3} · weighted F1 {:.3} · {} events · {:.1} s",
+            r.model, r.scope, view.accuracy, view.macro_f1, view.weighted_f1, view.events, r.fit_seconds
+        ))
+        .strong());
+        if let Some(devs) = &r.devices {
+            egui::ComboBox::from_id_salt("repdev")
+                .selected_text(app.ui.report_device.and_then(|i| devs.get(i)).and_then(|d| d.device.clone()).unwrap_or_else(|| "all devices (pooled)".into()))
+                .show_ui(ui, |ui| {
+                    if ui.selectable_value(&mut app.ui.report_device, None, "all devices (pooled)").clicked() {
+                        app.ui.cell = None;
+                    }
+                    for (i, d) in devs.iter().enumerate() {
+                        let label = format!("{} ({:.2})", d.device.clone().unwrap_or_default(), d.accuracy);
+                        if ui.selectable_value(&mut app.ui.report_device, Some(i), label).clicked() {
+                            app.ui.cell = None;
+                        }
+                    }
+                })
+                .response
+                .on_hover_text("Which device's confusion matrix to show");
+        }
+    });
+    let dark = ui.visuals().dark_mode;
+    ui.columns(3, |cols| {
+        confusion(app, &mut cols[0], &view, dark);
+        cell_events(app, &mut cols[1], &view);
+        metrics_and_importances(&mut cols[2], &view);
+    });
+}
+
+fn confusion(app: &mut App, ui: &mut egui::Ui, r: &Report, dark: bool) {
+    ui.label(RichText::new("confusion (rows = true, columns = predicted)").small());
+    let k = r.classes.len();
+    let label_w = 150.0;
+    let cell = ((ui.available_width() - label_w) / k.max(1) as f32).clamp(14.0, 44.0);
+    egui::ScrollArea::both().id_salt("cm").show(ui, |ui| {
+        let (rect, _) = ui.allocate_exact_size(
+            egui::vec2(label_w + cell * k as f32, cell * k as f32 + 4.0),
+            Sense::hover(),
+        );
+        let painter = ui.painter_at(rect);
+        let font = egui::FontId::proportional((cell * 0.4).clamp(8.0, 13.0));
+        for i in 0..k {
+            let row_total: usize = r.confusion[i].iter().sum();
+            let y = rect.top() + i as f32 * cell;
+            painter.text(
+                egui::pos2(rect.left() + label_w - 4.0, y + cell / 2.0),
+                egui::Align2::RIGHT_CENTER,
+                short(&r.classes[i]),
+                font.clone(),
+                ui.visuals().text_color(),
+            );
+            for j in 0..k {
+                let v = r.confusion[i][j];
+                let frac = if row_total > 0 {
+                    v as f32 / row_total as f32
+                } else {
+                    0.0
+                };
+                let cr = egui::Rect::from_min_size(
+                    egui::pos2(rect.left() + label_w + j as f32 * cell, y),
+                    egui::vec2(cell - 1.0, cell - 1.0),
+                );
+                let id = ui.scope_id().with(("cell", i, j));
+                let resp = ui.interact(cr, id, Sense::click());
+                let name = format!("cell {} → {}: {}", r.classes[i], r.classes[j], v);
+                resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+                let mut fill = theme::heat(frac, dark);
+                if app.ui.cell == Some((i, j)) {
+                    fill = theme::selection(dark);
+                }
+                painter.rect_filled(cr, 1.0, fill);
+                if v > 0 {
+                    let tc = if frac > 0.55 || app.ui.cell == Some((i, j)) {
+                        egui::Color32::WHITE
+                    } else {
+                        ui.visuals().text_color()
+                    };
+                    painter.text(
+                        cr.center(),
+                        egui::Align2::CENTER_CENTER,
+                        v.to_string(),
+                        font.clone(),
+                        tc,
+                    );
+                }
+                if resp.clicked() {
+                    app.ui.cell = Some((i, j));
+                }
+                resp.on_hover_text(format!(
+                    "true {} predicted {}: {} events ({:.0} % of the row) — click to list them",
+                    r.classes[i],
+                    r.classes[j],
+                    v,
+                    frac * 100.0
+                ));
+            }
+        }
+    });
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 24 {
+        format!(
+            "…{}",
+            s.chars()
+                .rev()
+                .take(23)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+        )
+    } else {
+        s.to_string()
+    }
+}
+
+fn cell_events(app: &mut App, ui: &mut egui::Ui, r: &Report) {
+    let Some((i, j)) = app
+        .ui
+        .cell
+        .filter(|(i, j)| *i < r.classes.len() && *j < r.classes.len())
+    else {
+        ui.label(RichText::new("Click a cell to list its events.").italics());
+        return;
+    };
+    let ids = &r.cell_events[i][j];
+    ui.label(
+        RichText::new(format!(
+            "{} events: true {}, predicted {}",
+            ids.len(),
+            r.classes[i],
+            r.classes[j]
+        ))
+        .strong(),
+    );
+    let mut cmds = Vec::new();
+    if let Some(s) = app.session.as_ref() {
+        let tz = app.tz();
+        egui::ScrollArea::vertical().id_salt("cellev").show_rows(
+            ui,
+            18.0,
+            ids.len(),
+            |ui, range| {
+                for id in &ids[range] {
+                    let txt = match s.labels.get(*id) {
+                        Some(e) => format!(
+                            "{} {} {}",
+                            id,
+                            s.event_device_name(e),
+                            crate::timefmt::local(s.adjusted_ns(e), &tz)
+                        ),
+                        None => format!("{id} (removed since training)"),
+                    };
+                    let sel = app.ui.selected_event == Some(*id);
+                    if ui
+                        .selectable_label(sel, RichText::new(txt).small())
+                        .on_hover_text("Select and show on the timeline")
+                        .clicked()
+                    {
+                        cmds.push(Command::SelectEvent(Some(*id)));
+                    }
+                }
+            },
+        );
+    }
+    app.commands.extend(cmds);
+}
+
+fn metrics_and_importances(ui: &mut egui::Ui, r: &Report) {
+    egui::ScrollArea::vertical()
+        .id_salt("metrics")
+        .max_height(ui.available_height() * 0.5)
+        .show(ui, |ui| {
+            egui::Grid::new("pc")
+                .striped(true)
+                .num_columns(5)
+                .show(ui, |ui| {
+                    for h in ["class", "P", "R", "F1", "n"] {
+                        ui.label(RichText::new(h).strong().small());
+                    }
+                    ui.end_row();
+                    for c in &r.per_class {
+                        ui.label(RichText::new(short(&c.class)).small());
+                        ui.label(RichText::new(format!("{:.2}", c.precision)).small());
+                        ui.label(RichText::new(format!("{:.2}", c.recall)).small());
+                        ui.label(RichText::new(format!("{:.2}", c.f1)).small());
+                        ui.label(RichText::new(c.support.to_string()).small());
+                        ui.end_row();
+                    }
+                });
+        });
+    ui.label(RichText::new("feature importances (mean decrease in impurity)").small());
+    let bars: Vec<Bar> = r
+        .importances
+        .iter()
+        .take(12)
+        .enumerate()
+        .map(|(i, (n, v))| Bar::new(i as f64, *v).name(n.clone()).width(0.7))
+        .collect();
+    let names: Vec<String> = r.importances.iter().take(12).map(|x| x.0.clone()).collect();
+    Plot::new("importances")
+        .height(ui.available_height().max(80.0))
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .show_axes([true, true])
+        .x_axis_formatter(move |m, _| {
+            let i = m.value.round();
+            if (m.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |pu| pu.bar_chart(BarChart::new("importance", bars)));
+}
