@@ -163,6 +163,12 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Frame time of the full UI (headless, CPU) zoomed out, zoomed in and panning.
+    Frames {
+        project: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        frames: usize,
+    },
     /// Event/burst-onset agreement on a (real) project, before and after curation.
     Onsets { project: PathBuf },
     /// Ingest + flows vs `cat` and `tshark` on the same files.
@@ -431,6 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            BenchCmd::Frames { project, frames } => bench_frames(&project, frames),
             BenchCmd::Onsets { project } => {
                 let mut s = open_session(&project, false)?;
                 let before = labelbench::evaluate::onset_agreement(&s);
@@ -631,4 +638,29 @@ fn cmd_curate(
         r
     );
     Ok(())
+}
+
+#[cfg(feature = "gui")]
+fn bench_frames(project: &Path, frames: usize) -> anyhow::Result<()> {
+    let t = std::time::Instant::now();
+    let s = open_session(project, false)?;
+    println!(
+        "loaded {} packets, {} flows, {} events in {:.1} s",
+        s.traffic.packets.len(),
+        s.traffic.flows.len(),
+        s.labels.events.len(),
+        t.elapsed().as_secs_f64()
+    );
+    for r in labelbench::gui::bench_frames(s, frames) {
+        println!(
+            "{:<28} {} frames: median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            r.scenario, r.frames, r.median_ms, r.p99_ms, r.max_ms
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn bench_frames(_project: &Path, _frames: usize) -> anyhow::Result<()> {
+    Err(anyhow!("this build has no GUI"))
 }

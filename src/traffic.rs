@@ -177,16 +177,40 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
             .sum();
         p.set_stage("reading captures", total);
     }
-    let mut parsed: Vec<FileParse> = files
-        .par_iter()
-        .map(|f| capture::read_capture(f, progress))
-        .collect();
-    // Hourly-rotated files: order by first timestamp, then path.
-    parsed.sort_by(|a, b| (a.cols.ts.first(), &a.path).cmp(&(b.cols.ts.first(), &b.path)));
+    // Files are parsed in parallel batches and merged as each batch completes, so only one
+    // batch of per-file columns is alive beside the global store.
+    let total_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let batch = (rayon::current_num_threads() * 2).max(2);
+    let mut acc = Accumulator::default();
+    let mut bytes_done = 0u64;
+    for chunk in files.chunks(batch) {
+        let mut parsed: Vec<FileParse> = chunk
+            .par_iter()
+            .map(|f| capture::read_capture(f, progress))
+            .collect();
+        // Hourly-rotated files: order by first timestamp, then path.
+        parsed.sort_by(|a, b| (a.cols.ts.first(), &a.path).cmp(&(b.cols.ts.first(), &b.path)));
+        bytes_done += parsed.iter().map(|p| p.bytes_read).sum::<u64>();
+        if acc.is_empty() && bytes_done > 0 {
+            // Reserve the whole store once, from the packets-per-byte seen so far.
+            let n: usize = parsed.iter().map(|p| p.cols.len()).sum();
+            let est = (n as f64 * total_bytes as f64 / bytes_done as f64 * 1.02) as usize;
+            acc.reserve(est);
+        }
+        for fp in parsed {
+            acc.add(fp, registry);
+        }
+        if progress.is_some_and(|p| p.cancelled()) {
+            break;
+        }
+    }
     if let Some(p) = progress {
         p.set_stage("building flows", 1);
     }
-    build(parsed, registry)
+    acc.finish(registry)
 }
 
 struct ConvInfo {
@@ -240,21 +264,59 @@ fn attribute(key: &ConvKey, reg: &mut Registry) -> (u16, u16) {
 }
 
 /// Merges parsed files (already in file order) into one time-ordered store with flows.
+/// Merges parsed files (in file order) into one time-ordered store with flows.
 pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
-    let mut t = Traffic::default();
-    let total: usize = parsed.iter().map(|p| p.cols.len()).sum();
-    let mut conv_map: HashMap<ConvKey, u32, rustc_hash::FxBuildHasher> = HashMap::default();
-    let mut ident_map: HashMap<ConvKey, u32, rustc_hash::FxBuildHasher> = HashMap::default();
-    let mut convs: Vec<ConvInfo> = Vec::new();
-    let mut conv_keys: Vec<ConvKey> = Vec::new();
-    let mut ident_keys: Vec<ConvKey> = Vec::new();
-    let mut pk = Packets::default();
-    let mut conv_of: Vec<u32> = Vec::with_capacity(total);
-    macro_rules! reserve {
-        ($($f:ident),*) => { $( pk.$f.reserve_exact(total); )* };
-    }
-    reserve!(ts, orig_len, ip_len, tcp_len, ttl, tcp_flags, bits);
+    let mut acc = Accumulator::default();
+    acc.reserve(parsed.iter().map(|p| p.cols.len()).sum());
     for fp in parsed {
+        acc.add(fp, registry);
+    }
+    acc.finish(registry)
+}
+
+/// Appends files to the global columns one at a time, so a file's own columns are freed as
+/// soon as they are merged (memory stays near the final store, not twice it).
+#[derive(Default)]
+pub struct Accumulator {
+    t: Traffic,
+    conv_map: HashMap<ConvKey, u32, rustc_hash::FxBuildHasher>,
+    ident_map: HashMap<ConvKey, u32, rustc_hash::FxBuildHasher>,
+    convs: Vec<ConvInfo>,
+    conv_keys: Vec<ConvKey>,
+    ident_keys: Vec<ConvKey>,
+    pk: Packets,
+    conv_of: Vec<u32>,
+}
+
+impl Accumulator {
+    pub fn len(&self) -> usize {
+        self.pk.ts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pk.ts.is_empty()
+    }
+    /// Reserves room for `total` packets in all columns.
+    pub fn reserve(&mut self, total: usize) {
+        let more = total.saturating_sub(self.pk.ts.len());
+        let pk = &mut self.pk;
+        pk.ts.reserve_exact(more);
+        pk.orig_len.reserve_exact(more);
+        pk.ip_len.reserve_exact(more);
+        pk.tcp_len.reserve_exact(more);
+        pk.ttl.reserve_exact(more);
+        pk.tcp_flags.reserve_exact(more);
+        pk.bits.reserve_exact(more);
+        self.conv_of.reserve_exact(more);
+    }
+
+    pub fn add(&mut self, fp: FileParse, registry: &mut Registry) {
+        let (conv_map, ident_map, convs, conv_keys, ident_keys) = (
+            &mut self.conv_map,
+            &mut self.ident_map,
+            &mut self.convs,
+            &mut self.conv_keys,
+            &mut self.ident_keys,
+        );
         let map: Vec<u32> = fp
             .convs
             .iter()
@@ -278,7 +340,7 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
                 })
             })
             .collect();
-        t.files.push(FileSummary {
+        self.t.files.push(FileSummary {
             path: fp.path.clone(),
             format: fp.format.to_string(),
             packets: fp.cols.len() as u64,
@@ -287,8 +349,9 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
             first_ns: fp.cols.ts.first().copied(),
             last_ns: fp.cols.ts.last().copied(),
         });
-        t.issues.extend(fp.issues);
+        self.t.issues.extend(fp.issues);
         let c = fp.cols;
+        let pk = &mut self.pk;
         pk.ts.extend_from_slice(&c.ts);
         pk.orig_len.extend_from_slice(&c.orig_len);
         pk.ip_len.extend_from_slice(&c.ip_len);
@@ -296,8 +359,46 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
         pk.ttl.extend_from_slice(&c.ttl);
         pk.tcp_flags.extend_from_slice(&c.tcp_flags);
         pk.bits.extend_from_slice(&c.bits);
-        conv_of.extend(c.conv.iter().map(|&l| map[l as usize]));
+        self.conv_of.extend(c.conv.iter().map(|&l| map[l as usize]));
     }
+
+    /// Restores time order if needed, builds flows and the per-device index.
+    pub fn finish(self, registry: &mut Registry) -> Traffic {
+        let Accumulator {
+            mut t,
+            convs,
+            conv_keys,
+            ident_keys,
+            mut pk,
+            mut conv_of,
+            ..
+        } = self;
+        finish_build(
+            &mut t,
+            registry,
+            convs,
+            conv_keys,
+            ident_keys,
+            &mut pk,
+            &mut conv_of,
+        );
+        // Free the conversation column before the per-device index is built.
+        drop(conv_of);
+        t.packets = pk;
+        t.by_device = index_by_device(&t.packets, registry.len());
+        t
+    }
+}
+
+fn finish_build(
+    t: &mut Traffic,
+    registry: &mut Registry,
+    convs: Vec<ConvInfo>,
+    conv_keys: Vec<ConvKey>,
+    ident_keys: Vec<ConvKey>,
+    pk: &mut Packets,
+    conv_of: &mut Vec<u32>,
+) {
     // Files may overlap in time (several capture points): restore global time order.
     if !pk.ts.is_sorted() {
         let mut order: Vec<u32> = (0..pk.ts.len() as u32).collect();
@@ -312,7 +413,7 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
         permute(&mut pk.ttl, &order);
         permute(&mut pk.tcp_flags, &order);
         permute(&mut pk.bits, &order);
-        permute(&mut conv_of, &order);
+        permute(conv_of, &order);
     }
     // Flows, in one pass over time-ordered packets.
     let n = pk.ts.len();
@@ -390,9 +491,6 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
     um.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     t.unregistered_macs = um;
     t.flows = flows;
-    t.packets = pk;
-    t.by_device = index_by_device(&t.packets, registry.len());
-    t
 }
 
 /// Per-device packet index lists by counting sort (packets are already in time order).

@@ -77,7 +77,7 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
-type Loaded = Result<(Session, Pyramid), String>;
+type Loaded = Result<(Session, Pyramid, Vec<crate::traffic::DeviceStats>), String>;
 
 #[derive(Default)]
 pub struct Jobs {
@@ -198,6 +198,10 @@ pub struct UiState {
     pub message: Option<String>,
     /// Screen position of event markers as last drawn (for tests and hit testing).
     pub marker_pos: Vec<(u64, egui::Pos2)>,
+    /// Sorted, filtered table rows for a (filters, label generation) key.
+    pub table_cache: Option<(String, Vec<usize>)>,
+    /// Inspector data for (event, label generation): window features and nearby flows.
+    pub inspector_cache: Option<((u64, u64), Vec<(String, f64)>, Vec<String>)>,
 }
 
 impl Default for UiState {
@@ -234,6 +238,8 @@ impl Default for UiState {
             offset_text: vec![],
             message: None,
             marker_pos: vec![],
+            table_cache: None,
+            inspector_cache: None,
         }
     }
 }
@@ -247,6 +253,8 @@ pub struct App {
     pub settings: Settings,
     pub errors: Vec<String>,
     pub project_path: Option<PathBuf>,
+    /// Per-device totals, computed once at load (they do not change with edits).
+    pub dev_stats: Vec<crate::traffic::DeviceStats>,
 }
 
 const SETTINGS_KEY: &str = "labelbench-settings";
@@ -272,6 +280,7 @@ impl App {
             settings,
             errors: vec![],
             project_path: None,
+            dev_stats: vec![],
         };
         if let Some(p) = project {
             app.commands.push(Command::Open(p));
@@ -282,9 +291,9 @@ impl App {
     /// Loads a project synchronously (tests and benchmarks).
     pub fn with_session(settings: Settings, s: Session) -> Self {
         let mut app = Self::with_settings(settings, None);
-        app.install(s, Pyramid::default());
-        let p = Pyramid::build(&app.session.as_ref().expect("installed").traffic);
-        app.pyramid = Some(Arc::new(p));
+        let p = Pyramid::build(&s.traffic);
+        let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+        app.install(s, p, st);
         app
     }
 
@@ -307,7 +316,8 @@ impl App {
         self.settings.tz.parse().unwrap_or(chrono_tz::UTC)
     }
 
-    fn install(&mut self, s: Session, p: Pyramid) {
+    fn install(&mut self, s: Session, p: Pyramid, stats: Vec<crate::traffic::DeviceStats>) {
+        self.dev_stats = stats;
         self.ui = UiState {
             train: s.project.training.clone(),
             offset_text: s
@@ -349,7 +359,8 @@ impl App {
                 .map_err(|e| e.to_string())?;
             pr.set_stage("building timeline bins", 1);
             let py = Pyramid::build(&s.traffic);
-            Ok((s, py))
+            let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+            Ok((s, py, st))
         });
         self.jobs.load = Some((job, path));
     }
@@ -377,7 +388,7 @@ impl App {
         if self.jobs.load.as_ref().is_some_and(|j| j.0.finished()) {
             let (job, path) = self.jobs.load.take().expect("checked");
             match job.join() {
-                Some(Ok((s, p))) => self.install(s, p),
+                Some(Ok((s, p, st))) => self.install(s, p, st),
                 Some(Err(e)) => self.errors.push(e),
                 None => self
                     .errors

@@ -27,3 +27,80 @@ pub fn run(project: Option<std::path::PathBuf>) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())
 }
+
+/// Frame-time statistics of the full UI, measured headless on the CPU (layout + tessellation;
+/// GPU rendering excluded).
+#[derive(Debug, serde::Serialize)]
+pub struct FrameStats {
+    pub scenario: String,
+    pub frames: usize,
+    pub median_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Runs the whole UI for `frames` frames in each scenario (zoomed out, zoomed in, panning).
+pub fn bench_frames(session: crate::session::Session, frames: usize) -> Vec<FrameStats> {
+    let ctx = egui::Context::default();
+    let mut app = App::with_session(Settings::default(), session);
+    let (first, last) = {
+        let s = app.session.as_ref().expect("session");
+        (
+            s.traffic.first_ns().unwrap_or(0),
+            s.traffic.last_ns().unwrap_or(1),
+        )
+    };
+    let input = |t: f64| egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 1000.0),
+        )),
+        time: Some(t),
+        ..Default::default()
+    };
+    // Warm up: let background suggestions finish so they do not skew the numbers.
+    let mut t = 0.0;
+    for _ in 0..5 {
+        let _ = ctx.run_ui(input(t), |ui| app.frame(ui));
+        t += 0.016;
+    }
+    while app.is_busy() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let _ = ctx.run_ui(input(t), |ui| app.frame(ui));
+        t += 0.016;
+    }
+    let mid = first + (last - first) / 2;
+    let mut out = Vec::new();
+    let scenarios: [(&str, i64, i64); 3] = [
+        ("zoomed out (whole capture)", first, last),
+        ("zoomed in (10 min)", mid, mid + 600_000_000_000),
+        ("panning (6 h window)", mid, mid + 6 * 3_600_000_000_000),
+    ];
+    for (name, a, b) in scenarios {
+        let mut times = Vec::with_capacity(frames);
+        for k in 0..frames {
+            let (lo, hi) = if name.starts_with("panning") {
+                let d = (b - a) / 50 * k as i64;
+                (a + d, b + d)
+            } else {
+                (a, b)
+            };
+            app.commands.push(Command::SetView(lo, hi));
+            let t0 = std::time::Instant::now();
+            let o = ctx.run_ui(input(t), |ui| app.frame(ui));
+            let _ = ctx.tessellate(o.shapes, o.pixels_per_point);
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            t += 0.016;
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        out.push(FrameStats {
+            scenario: name.into(),
+            frames,
+            median_ms: q(0.5),
+            p99_ms: q(0.99),
+            max_ms: times[times.len() - 1],
+        });
+    }
+    out
+}

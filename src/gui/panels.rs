@@ -356,7 +356,8 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
                         if dev.hub.is_some() && s.registry.hub_of(d).is_some() {
                             continue;
                         }
-                        let has = st[d as usize].packets > 0 || evc[d as usize] > 0;
+                        let has = st.get(d as usize).is_some_and(|x| x.packets > 0)
+                            || evc[d as usize] > 0;
                         if !has && !app.ui.show_hidden {
                             continue;
                         }
@@ -506,8 +507,59 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                 }
                 ui.separator();
                 let w = s.project.window;
-                let t = s.adjusted_ns(e);
-                let td = s.traffic_device(e.device);
+                let key = (e.id, app.ui.sugg_generation);
+                if app.ui.inspector_cache.as_ref().is_none_or(|c| c.0 != key) {
+                    let t = s.adjusted_ns(e);
+                    let td = s.traffic_device(e.device);
+                    let f = crate::features::window_features(
+                        &s.traffic,
+                        td,
+                        t - w.before_ns,
+                        t + w.after_ns,
+                    );
+                    let feats: Vec<(String, f64)> =
+                        crate::features::names().into_iter().zip(f).collect();
+                    let mut near: Vec<&crate::traffic::Flow> = s
+                        .traffic
+                        .flows
+                        .iter()
+                        .filter(|f| {
+                            f.device == td
+                                && f.last_ns >= t - 60_000_000_000
+                                && f.first_ns <= t + 60_000_000_000
+                        })
+                        .collect();
+                    near.sort_by_key(|f| f.first_ns);
+                    let mut lines: Vec<String> = near
+                        .iter()
+                        .take(25)
+                        .map(|f| {
+                            let ep = match (f.ip_a(), f.ip_b()) {
+                                (Some(a), Some(b)) => {
+                                    format!("{a}:{} ↔ {b}:{}", f.key.port_a, f.key.port_b)
+                                }
+                                _ => format!(
+                                    "{} ↔ {}",
+                                    crate::devices::fmt_mac(&f.key.mac_a),
+                                    crate::devices::fmt_mac(&f.key.mac_b)
+                                ),
+                            };
+                            format!(
+                                "{:+.1} s {} {} · {} pkts {} B",
+                                (f.first_ns - t) as f64 / 1e9,
+                                f.protocol_name(),
+                                ep,
+                                f.packets(),
+                                f.bytes()
+                            )
+                        })
+                        .collect();
+                    if near.len() > 25 {
+                        lines.push(format!("… {} more", near.len() - 25));
+                    }
+                    app.ui.inspector_cache = Some((key, feats, lines));
+                }
+                let cache = app.ui.inspector_cache.as_ref().expect("filled above");
                 ui.label(
                     RichText::new(format!(
                         "window features (−{:.0} s … +{:.0} s)",
@@ -516,19 +568,12 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     ))
                     .strong(),
                 );
-                let f = crate::features::window_features(
-                    &s.traffic,
-                    td,
-                    t - w.before_ns,
-                    t + w.after_ns,
-                );
                 egui::Grid::new("feats")
                     .num_columns(2)
                     .striped(true)
                     .show(ui, |ui| {
-                        for (n, v) in crate::features::names().iter().zip(f.iter()) {
-                            if n.ends_with("_var") || n.ends_with("_sum") && n.starts_with("ip_ttl")
-                            {
+                        for (n, v) in &cache.1 {
+                            if n.ends_with("_var") {
                                 continue;
                             }
                             ui.label(RichText::new(n).small());
@@ -538,43 +583,8 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     });
                 ui.separator();
                 ui.label(RichText::new("nearby flows (±60 s)").strong());
-                let mut near: Vec<&crate::traffic::Flow> = s
-                    .traffic
-                    .flows
-                    .iter()
-                    .filter(|f| {
-                        f.device == td
-                            && f.last_ns >= t - 60_000_000_000
-                            && f.first_ns <= t + 60_000_000_000
-                    })
-                    .collect();
-                near.sort_by_key(|f| f.first_ns);
-                for f in near.iter().take(25) {
-                    let ep = match (f.ip_a(), f.ip_b()) {
-                        (Some(a), Some(b)) => {
-                            format!("{a}:{} ↔ {b}:{}", f.key.port_a, f.key.port_b)
-                        }
-                        _ => format!(
-                            "{} ↔ {}",
-                            crate::devices::fmt_mac(&f.key.mac_a),
-                            crate::devices::fmt_mac(&f.key.mac_b)
-                        ),
-                    };
-                    ui.label(
-                        RichText::new(format!(
-                            "{:+.1} s {} {} · {} pkts {} B",
-                            (f.first_ns - t) as f64 / 1e9,
-                            f.protocol_name(),
-                            ep,
-                            f.packets(),
-                            f.bytes()
-                        ))
-                        .small()
-                        .monospace(),
-                    );
-                }
-                if near.len() > 25 {
-                    ui.label(format!("… {} more", near.len() - 25));
+                for l in &cache.2 {
+                    ui.label(RichText::new(l).small().monospace());
                 }
             });
             app.commands.extend(cmds);

@@ -79,45 +79,58 @@ pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
         ui.checkbox(&mut t.only_selected_device, "selected device only")
             .on_hover_text("Only events of the device selected in the Devices panel");
     });
-    let text = t.text.to_lowercase();
-    let sel_dev = app.ui.selected_device;
-    let mut rows: Vec<usize> = (0..s.labels.events.len())
-        .filter(|&i| {
-            let e = &s.labels.events[i];
-            t.status.is_none_or(|st| st == e.status)
-                && t.source.is_none_or(|x| x == e.source)
-                && t.class.as_ref().is_none_or(|c| c == &e.class)
-                && (!t.only_selected_device || sel_dev == Some(e.device))
-                && (text.is_empty()
-                    || s.event_device_name(e).to_lowercase().contains(&text)
-                    || e.class.to_lowercase().contains(&text)
-                    || e.raw.to_lowercase().contains(&text))
-        })
-        .collect();
-    let key = |i: &usize| {
-        let e = &s.labels.events[*i];
-        (s.adjusted_ns(e), e.id)
-    };
-    match t.sort {
-        0 => rows.sort_by_key(|i| s.labels.events[*i].id),
-        2 => rows.sort_by(|a, b| {
-            s.event_device_name(&s.labels.events[*a])
-                .cmp(s.event_device_name(&s.labels.events[*b]))
-                .then(key(a).cmp(&key(b)))
-        }),
-        3 => rows.sort_by(|a, b| {
-            s.labels.events[*a]
-                .class
-                .cmp(&s.labels.events[*b].class)
-                .then(key(a).cmp(&key(b)))
-        }),
-        4 => rows.sort_by_key(|i| (s.labels.events[*i].source, key(i))),
-        7 => rows.sort_by_key(|i| (s.labels.events[*i].status, key(i))),
-        _ => rows.sort_by_key(key),
+    let cache_key = format!(
+        "{:?}|{}|{:?}",
+        t, app.ui.sugg_generation, app.ui.selected_device
+    );
+    if app.ui.table_cache.as_ref().is_none_or(|c| c.0 != cache_key) {
+        let sel_dev = app.ui.selected_device;
+        let text = t.text.to_lowercase();
+        let mut rows: Vec<usize> = (0..s.labels.events.len())
+            .filter(|&i| {
+                let e = &s.labels.events[i];
+                t.status.is_none_or(|st| st == e.status)
+                    && t.source.is_none_or(|x| x == e.source)
+                    && t.class.as_ref().is_none_or(|c| c == &e.class)
+                    && (!t.only_selected_device || sel_dev == Some(e.device))
+                    && (text.is_empty()
+                        || s.event_device_name(e).to_lowercase().contains(&text)
+                        || e.class.to_lowercase().contains(&text)
+                        || e.raw.to_lowercase().contains(&text))
+            })
+            .collect();
+        let key = |i: &usize| {
+            let e = &s.labels.events[*i];
+            (s.adjusted_ns(e), e.id)
+        };
+        match t.sort {
+            0 => rows.sort_by_key(|i| s.labels.events[*i].id),
+            2 => rows.sort_by(|a, b| {
+                s.event_device_name(&s.labels.events[*a])
+                    .cmp(s.event_device_name(&s.labels.events[*b]))
+                    .then(key(a).cmp(&key(b)))
+            }),
+            3 => rows.sort_by(|a, b| {
+                s.labels.events[*a]
+                    .class
+                    .cmp(&s.labels.events[*b].class)
+                    .then(key(a).cmp(&key(b)))
+            }),
+            4 => rows.sort_by_key(|i| (s.labels.events[*i].source, key(i))),
+            7 => rows.sort_by_key(|i| (s.labels.events[*i].status, key(i))),
+            _ => rows.sort_by_key(key),
+        }
+        if t.desc {
+            rows.reverse();
+        }
+        app.ui.table_cache = Some((cache_key, rows));
     }
-    if t.desc {
-        rows.reverse();
-    }
+    let rows = app
+        .ui
+        .table_cache
+        .as_ref()
+        .map(|c| c.1.clone())
+        .unwrap_or_default();
     ui.horizontal(|ui| {
         for (c, (name, w)) in COLS.iter().enumerate() {
             let arrow = if t.sort == c {

@@ -36,7 +36,7 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
         ui.checkbox(&mut t.bootstrap, "bootstrap").on_hover_text("Bootstrap samples per tree (the paper's forest does not)");
         ui.checkbox(&mut t.time_blocked, "time-blocked folds").on_hover_text("Keep events close in time in the same fold (random folds over near-duplicate events inflate scores)");
         ui.checkbox(&mut t.class_weight_balanced, "balanced").on_hover_text("Weight classes inversely to their frequency");
-        if ui.add_enabled(!running, egui::Button::new("Train")).on_hover_text("Compute features and cross-validate in the background").clicked() {
+        if ui.add_enabled(!running, egui::Button::new("Train model")).on_hover_text("Compute features and cross-validate in the background").clicked() {
             cmds.push(Command::Train);
         }
         if running {
