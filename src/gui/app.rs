@@ -160,6 +160,9 @@ pub struct Drag {
     pub to_ns: i64,
 }
 
+/// (event id, label generation), window features, nearby flow lines.
+pub type InspectorCache = ((u64, u64), Vec<(String, f64)>, Vec<String>);
+
 /// View state shared by the panels.
 pub struct UiState {
     pub selected_event: Option<u64>,
@@ -201,7 +204,7 @@ pub struct UiState {
     /// Sorted, filtered table rows for a (filters, label generation) key.
     pub table_cache: Option<(String, Vec<usize>)>,
     /// Inspector data for (event, label generation): window features and nearby flows.
-    pub inspector_cache: Option<((u64, u64), Vec<(String, f64)>, Vec<String>)>,
+    pub inspector_cache: Option<InspectorCache>,
 }
 
 impl Default for UiState {
