@@ -91,7 +91,7 @@ impl Edit {
         match self {
             Edit::Insert { event } => format!("insert event {} ({})", event.id, event.class),
             Edit::Remove { event } => format!("remove event {}", event.id),
-            Edit::Relabel { id, from, to } => format!("relabel {id}: {from} → {to}"),
+            Edit::Relabel { id, from, to } => format!("relabel {id}: {from} -> {to}"),
             Edit::Retime { id, to, .. } => match to {
                 Some(t) => format!("retime {id} to {}", crate::timefmt::utc(*t)),
                 None => format!("reset time of {id}"),
@@ -101,7 +101,7 @@ impl Edit {
             }
             Edit::SetStatus { id, to, to_dup, .. } => match to_dup {
                 Some(d) => format!("{id} duplicate of {d}"),
-                None => format!("{id} → {}", to.as_str()),
+                None => format!("{id} -> {}", to.as_str()),
             },
             Edit::ReassignDevice { id, to, .. } => format!("move {id} to device #{to}"),
             Edit::Batch { label, edits } => format!("{label} ({} edits)", edits.len()),

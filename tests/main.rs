@@ -7,6 +7,7 @@ mod cli;
 mod curation;
 mod export;
 mod features;
+mod gui;
 mod labels_real;
 mod learning;
 mod sim;

@@ -26,6 +26,8 @@ pub enum Command {
     Open(PathBuf),
     Save,
     SelectEvent(Option<u64>),
+    /// Select an event where it is already on screen (the timeline): the view stays put.
+    Pick(Option<u64>),
     SelectDevice(Option<u16>),
     ToggleHidden(u16),
     Apply(Edit),
@@ -197,6 +199,8 @@ pub struct UiState {
     pub drag: Option<Drag>,
     /// The pointer was over a marker last frame (the plot then does not pan on drag).
     pub hover_marker: bool,
+    /// The primary button went down on a marker and is still down.
+    pub press_on_marker: bool,
     pub offset_text: Vec<String>,
     pub message: Option<String>,
     /// Screen position of event markers as last drawn (for tests and hit testing).
@@ -238,6 +242,7 @@ impl Default for UiState {
             help: false,
             drag: None,
             hover_marker: false,
+            press_on_marker: false,
             offset_text: vec![],
             message: None,
             marker_pos: vec![],
@@ -471,6 +476,12 @@ impl App {
                             ));
                         }
                     }
+                }
+            }
+            Command::Pick(id) => {
+                self.ui.selected_event = id;
+                if let Some(e) = id.and_then(|id| self.session.as_ref()?.labels.get(id)) {
+                    self.ui.selected_device = Some(e.device);
                 }
             }
             Command::SelectDevice(d) => self.ui.selected_device = d,

@@ -251,7 +251,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                 }
             }
             let cancellable = app.jobs.load.is_some() || app.jobs.train.is_some() || app.jobs.export.is_some();
-            if cancellable && ui.button("✕ Cancel").on_hover_text("Cancel the running job").clicked() {
+            if cancellable && ui.button("Cancel").on_hover_text("Cancel the running job").clicked() {
                 app.commands.push(Command::CancelJob);
             }
             if let Some(m) = &app.ui.message {
@@ -259,7 +259,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
             }
             if !app.errors.is_empty() {
                 let n = app.errors.len();
-                ui.menu_button(RichText::new(format!("⚠ {n} problems")).color(theme::error(dark)), |ui| {
+                ui.menu_button(RichText::new(format!("{n} problems")).color(theme::error(dark)), |ui| {
                     egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
                         for e in &app.errors {
                             ui.label(e);
@@ -464,7 +464,7 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                         }));
                     }
                     if ui
-                        .button("−1 s")
+                        .button("-1 s")
                         .on_hover_text("Retime one second earlier")
                         .clicked()
                     {
@@ -536,10 +536,10 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                         .map(|f| {
                             let ep = match (f.ip_a(), f.ip_b()) {
                                 (Some(a), Some(b)) => {
-                                    format!("{a}:{} ↔ {b}:{}", f.key.port_a, f.key.port_b)
+                                    format!("{a}:{} <-> {b}:{}", f.key.port_a, f.key.port_b)
                                 }
                                 _ => format!(
-                                    "{} ↔ {}",
+                                    "{} <-> {}",
                                     crate::devices::fmt_mac(&f.key.mac_a),
                                     crate::devices::fmt_mac(&f.key.mac_b)
                                 ),
@@ -562,7 +562,7 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                 let cache = app.ui.inspector_cache.as_ref().expect("filled above");
                 ui.label(
                     RichText::new(format!(
-                        "window features (−{:.0} s … +{:.0} s)",
+                        "window features (-{:.0} s to +{:.0} s)",
                         w.before_ns as f64 / 1e9,
                         w.after_ns as f64 / 1e9
                     ))
@@ -743,8 +743,8 @@ pub fn dialogs(app: &mut App, ctx: &egui::Context) {
                             ("Shift+N / Shift+P", "next / previous suggestion"),
                             ("A", "accept the selected suggestion"),
                             ("F", "zoom to the selected event"),
-                            ("+ / −", "zoom in / out"),
-                            ("← / →", "pan"),
+                            ("+ / -", "zoom in / out"),
+                            ("Left / Right", "pan"),
                             ("Home", "whole capture"),
                             ("Esc", "clear the selection"),
                             ("F1 or ?", "this help"),
@@ -900,7 +900,7 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
             for (i, c) in d.spec.captures.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.label(c);
-                    if ui.small_button("✕").on_hover_text("Remove").clicked() {
+                    if ui.small_button("x").on_hover_text("Remove").clicked() {
                         remove = Some(i);
                     }
                 });
@@ -948,7 +948,7 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
             for (i, (k, p, tz)) in d.spec.sources.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.label(format!("{} · {} · {}", k.as_str(), p, tz));
-                    if ui.small_button("✕").on_hover_text("Remove").clicked() {
+                    if ui.small_button("x").on_hover_text("Remove").clicked() {
                         remove = Some(i);
                     }
                 });

@@ -135,9 +135,9 @@ pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
         for (c, (name, w)) in COLS.iter().enumerate() {
             let arrow = if t.sort == c {
                 if t.desc {
-                    " ▼"
+                    " v"
                 } else {
-                    " ▲"
+                    " ^"
                 }
             } else {
                 ""
@@ -242,7 +242,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
             cmds.push(Command::Accept(visible));
         }
         if ui
-            .button("⟳")
+            .button("Refresh")
             .on_hover_text("Recompute suggestions")
             .clicked()
         {

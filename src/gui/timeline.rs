@@ -70,7 +70,7 @@ pub fn lanes(app: &App) -> Vec<Lane> {
                 out.push(Lane {
                     dev: c,
                     traffic_dev: s.traffic_device(c),
-                    name: format!("  └ {}", s.registry.devices[c as usize].name),
+                    name: format!("  - {}", s.registry.devices[c as usize].name),
                 });
             }
         }
@@ -131,7 +131,10 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let tz2 = tz;
     let plot = Plot::new("timeline")
         .height(plot_h)
-        .allow_drag([app.ui.drag.is_none() && !app.ui.hover_marker, false])
+        .allow_drag([
+            app.ui.drag.is_none() && !app.ui.hover_marker && !app.ui.press_on_marker,
+            false,
+        ])
         .allow_zoom([true, false])
         .allow_scroll([true, false])
         .allow_boxed_zoom(false)
@@ -321,9 +324,27 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             .map(|x| x.0)
     };
     app.ui.hover_marker = pointer_screen.and_then(nearest).is_some();
+    // A press that starts on a marker drags the marker, never the view.
+    let (pressed, down, press_origin) = ui.input(|i| {
+        (
+            i.pointer.primary_pressed(),
+            i.pointer.primary_down(),
+            i.pointer.press_origin(),
+        )
+    });
+    if pressed {
+        app.ui.press_on_marker = press_origin.and_then(nearest).is_some();
+    }
+    if !down && app.ui.drag.is_none() {
+        app.ui.press_on_marker = false;
+    }
     let to_ns = |p: Pos2| origin + (resp.transform.value_from_position(p).x * NS) as i64;
     if r.drag_started() {
-        if let Some(id) = r.interact_pointer_pos().and_then(nearest) {
+        // Hit-test where the button went down, not where the drag threshold was crossed.
+        let origin_pos = ui
+            .input(|i| i.pointer.press_origin())
+            .or(r.interact_pointer_pos());
+        if let Some(id) = origin_pos.and_then(nearest) {
             if let Some(e) = s.labels.get(id) {
                 let t = s.adjusted_ns(e);
                 app.ui.drag = Some(Drag {
@@ -331,7 +352,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
                     from_ns: t,
                     to_ns: t,
                 });
-                app.commands.push(Command::SelectEvent(Some(id)));
+                app.commands.push(Command::Pick(Some(id)));
             }
         }
     }
@@ -371,7 +392,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     }
     if r.clicked() {
         match r.interact_pointer_pos().and_then(nearest) {
-            Some(id) => app.commands.push(Command::SelectEvent(Some(id))),
+            Some(id) => app.commands.push(Command::Pick(Some(id))),
             None => {
                 if let Some(p) = r.interact_pointer_pos() {
                     let y = resp.transform.value_from_position(p).y;
@@ -410,13 +431,13 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
 
 fn toolbar(app: &mut App, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
-        if ui.button("◀").on_hover_text("Previous event (P)").clicked() {
+        if ui.button("<").on_hover_text("Previous event (P)").clicked() {
             app.commands.push(Command::StepEvent(false));
         }
-        if ui.button("▶").on_hover_text("Next event (N)").clicked() {
+        if ui.button(">").on_hover_text("Next event (N)").clicked() {
             app.commands.push(Command::StepEvent(true));
         }
-        if ui.button("−").on_hover_text("Zoom out (−)").clicked() {
+        if ui.button("-").on_hover_text("Zoom out (-)").clicked() {
             if let Some((a, b)) = app.ui.view {
                 let c = (a + b) / 2;
                 app.commands
@@ -482,7 +503,7 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
             ui.separator();
             ui.label(
                 egui::RichText::new(format!(
-                    "{} → {}",
+                    "{} -> {}",
                     crate::timefmt::local(a, &tz),
                     format_time(b, &tz, 0.0)
                 ))

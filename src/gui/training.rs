@@ -122,7 +122,7 @@ fn confusion(app: &mut App, ui: &mut egui::Ui, r: &Report, dark: bool) {
                 );
                 let id = ui.scope_id().with(("cell", i, j));
                 let resp = ui.interact(cr, id, Sense::click());
-                let name = format!("cell {} → {}: {}", r.classes[i], r.classes[j], v);
+                let name = format!("cell {} -> {}: {}", r.classes[i], r.classes[j], v);
                 resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
                 let mut fill = theme::heat(frac, dark);
                 if app.ui.cell == Some((i, j)) {

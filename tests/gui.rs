@@ -1,0 +1,299 @@
+//! The workbench driven through egui_kittest: behaviour (click by label, assert on state) and
+//! image snapshots of the main views (rendered on the CPU through Mesa's lavapipe).
+
+use std::path::Path;
+
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use labelbench::curate::SuggestionKind;
+use labelbench::gui::{App, Settings, Tab};
+use labelbench::labels::Status;
+use labelbench::session::{OpenOptions, Session};
+
+/// A private copy of the bundled sample project (edits must not touch sample-data/).
+fn sample_copy(dir: &Path) -> std::path::PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
+    let mut stack = vec![src.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(&src).unwrap();
+            let name = rel.to_string_lossy();
+            if name.ends_with(".edits.jsonl") || name.ends_with(".model_report.json") {
+                continue;
+            }
+            if p.is_dir() {
+                std::fs::create_dir_all(dir.join(rel)).unwrap();
+                stack.push(p);
+            } else {
+                std::fs::copy(&p, dir.join(rel)).unwrap();
+            }
+        }
+    }
+    dir.join("sample.labelbench.json")
+}
+
+fn app_for(dir: &Path) -> App {
+    let proj = sample_copy(dir);
+    let s = Session::open(&proj, OpenOptions { journal: true }, None).unwrap();
+    let settings = Settings {
+        dark: false,
+        tz: "America/New_York".into(),
+        ..Default::default()
+    };
+    App::with_session(settings, s)
+}
+
+/// Steps frames until background jobs are done.
+fn settle(h: &mut Harness<'_, App>) {
+    for _ in 0..600 {
+        h.step();
+        if !h.state().is_busy() && h.state().ui.sugg_done_generation >= h.state().ui.sugg_generation
+        {
+            h.run_steps(3);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("background jobs did not finish");
+}
+
+/// Label logs carry emoji and symbols (vendor notification wording) that the bundled fonts
+/// lack; data text may render as tofu. The UI's own strings are checked with the strict
+/// policy in `ui_chrome_draws_every_glyph`.
+fn harness(app: App) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.frame(ui), app)
+}
+
+/// With a project whose logs are plain ASCII, every view renders with the strict
+/// missing-glyph policy: the UI's own strings only use glyphs the bundled fonts have.
+#[test]
+fn ui_chrome_draws_every_glyph() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = labelbench::sim::SimOptions {
+        devices: 1,
+        days: 1,
+        seed: 3,
+        scale_packets: Some(20_000),
+        ..Default::default()
+    };
+    let r = labelbench::sim::generate(dir.path(), &o).unwrap();
+    let s = Session::open(&r.project, OpenOptions { journal: true }, None).unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_ui_state(
+            |ui, app: &mut App| app.frame(ui),
+            App::with_session(Settings::default(), s),
+        );
+    settle(&mut h);
+    let id = h.state().session.as_ref().unwrap().labels.events[0].id;
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SelectEvent(Some(id)));
+    h.run_steps(2);
+    for tab in ["Suggestions (", "Journal", "Events"] {
+        h.get_by_label_contains(tab).click();
+        h.run_steps(2);
+    }
+    h.get_by_label("Reject").click();
+    h.run_steps(2);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    h.get_by_label("Train model").click();
+    settle(&mut h);
+    for menu in ["File", "Edit", "View", "Curate", "Train", "Help"] {
+        h.get_all_by_label(menu).next().unwrap().click();
+        h.run_steps(2);
+        h.key_press(egui::Key::Escape);
+        h.run_steps(1);
+    }
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    h.state_mut().ui.export.open = true;
+    h.state_mut().ui.new_project.open = true;
+    h.run_steps(2);
+    assert!(h.state().ui.report.is_some());
+}
+
+#[test]
+fn select_accept_undo_drag_train_and_click_a_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    // Select a device in the Devices panel (the Journal tab has no device names).
+    h.get_by_label("Journal").click();
+    h.run_steps(2);
+    h.get_all_by_label("kasa-cam-01")
+        .next()
+        .expect("device row")
+        .click();
+    h.run_steps(2);
+    let s = h.state().session.as_ref().unwrap();
+    let kasa = s.registry.by_name("kasa-cam-01").unwrap();
+    assert_eq!(h.state().ui.selected_device, Some(kasa));
+
+    // Accept one duplicate suggestion, then undo it.
+    h.get_by_label_contains("Suggestions (").click();
+    h.state_mut().ui.sugg_kind = Some(SuggestionKind::Duplicate);
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .visible_suggestions()
+            .iter()
+            .any(|x| x.kind == SuggestionKind::Duplicate),
+        "sample has duplicates"
+    );
+    h.get_all_by_label("Accept")
+        .next()
+        .expect("an Accept button")
+        .click();
+    h.run_steps(2);
+    let dups = |h: &Harness<'_, App>| {
+        h.state()
+            .session
+            .as_ref()
+            .unwrap()
+            .labels
+            .events
+            .iter()
+            .filter(|e| e.status == Status::Duplicate)
+            .count()
+    };
+    assert_eq!(dups(&h), 1);
+    assert!(h.state().session.as_ref().unwrap().history.can_undo());
+    h.get_by_label("Undo").click();
+    h.run_steps(2);
+    assert_eq!(dups(&h), 0);
+    assert!(h.state().session.as_ref().unwrap().history.can_redo());
+
+    // Drag a marker: one retime edit when the drag ends.
+    let (id, pos) = {
+        let st = h.state();
+        let (lo, hi) = st.ui.view.unwrap();
+        let s = st.session.as_ref().unwrap();
+        *st.ui
+            .marker_pos
+            .iter()
+            .find(|(id, p)| {
+                let e = s.labels.get(*id).unwrap();
+                let t = s.adjusted_ns(e);
+                p.x > 400.0 && p.x < 1100.0 && t > lo && t < hi && e.retime_ns.is_none()
+            })
+            .expect("a marker on screen")
+    };
+    let before = h.state().session.as_ref().unwrap().history.log.len();
+    h.hover_at(pos);
+    h.run_steps(2);
+    h.drag_at(pos);
+    h.step();
+    for dx in [5.0, 15.0, 30.0, 40.0] {
+        h.hover_at(pos + egui::vec2(dx, 0.0));
+        h.step();
+    }
+    h.drop_at(pos + egui::vec2(40.0, 0.0));
+    h.run_steps(3);
+    let s = h.state().session.as_ref().unwrap();
+    let e = s.labels.get(id).unwrap();
+    assert!(
+        e.retime_ns.is_some_and(|t| t > e.original_ns),
+        "marker drag retimed the event later: {e:?}"
+    );
+    assert_eq!(s.history.log.len(), before + 1, "one edit for one drag");
+
+    // Train in the background, then click a confusion cell and one of its events.
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    h.get_by_label("Train model").click();
+    settle(&mut h);
+    assert!(h.state().ui.report.is_some(), "{:?}", h.state().errors);
+    assert_eq!(h.state().ui.tab, Tab::Training);
+    let cell = h
+        .get_all_by_label_contains("cell ")
+        .find(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| !l.ends_with(": 0"))
+        })
+        .expect("a non-empty cell");
+    cell.click();
+    h.run_steps(2);
+    let (i, j) = h.state().ui.cell.expect("a cell is selected");
+    let r = h.state().ui.report.clone().unwrap();
+    let first = r.cell_events[i][j][0];
+    h.get_all_by_label_contains(&format!("{first} "))
+        .next()
+        .expect("event row")
+        .click();
+    h.run_steps(2);
+    assert_eq!(h.state().ui.selected_event, Some(first));
+}
+
+#[test]
+fn keyboard_undo_redo_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    let id = h.state().session.as_ref().unwrap().labels.events[0].id;
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SelectEvent(Some(id)));
+    h.run_steps(2);
+    h.get_by_label("Reject").click();
+    h.run_steps(2);
+    let status = |h: &Harness<'_, App>| {
+        h.state()
+            .session
+            .as_ref()
+            .unwrap()
+            .labels
+            .get(id)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status(&h), Status::Rejected);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(status(&h), Status::Active);
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
+    h.run_steps(2);
+    assert_eq!(status(&h), Status::Rejected);
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    h.get_by_label("Keyboard shortcuts");
+    // The journal holds all three steps.
+    assert_eq!(h.state().session.as_ref().unwrap().history.log.len(), 3);
+}
+
+fn have_gpu_renderer() -> bool {
+    // lavapipe (mesa-vulkan-drivers) provides a CPU Vulkan device; CI installs it.
+    Path::new("/usr/share/vulkan/icd.d")
+        .read_dir()
+        .is_ok_and(|mut d| {
+            d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().contains("lvp")))
+        })
+}
+
+#[test]
+fn snapshots_of_the_main_views() {
+    if !have_gpu_renderer() {
+        eprintln!("skipping snapshots: mesa-vulkan-drivers (lavapipe) not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .allow_missing_glyphs()
+        .wgpu()
+        .build_ui_state(|ui, app: &mut App| app.frame(ui), app_for(dir.path()));
+    settle(&mut h);
+    h.snapshot("main_timeline");
+    h.state_mut().commands.push(labelbench::gui::Command::Train);
+    settle(&mut h);
+    h.snapshot("training_confusion");
+}
