@@ -46,9 +46,14 @@ fn app_for(dir: &Path) -> App {
 
 /// Steps frames until background jobs are done.
 fn settle(h: &mut Harness<'_, App>) {
+    // Clicks become commands in one frame and jobs in the next.
+    h.run_steps(3);
     for _ in 0..600 {
         h.step();
-        if !h.state().is_busy() && h.state().ui.sugg_done_generation >= h.state().ui.sugg_generation
+        let st = h.state();
+        if st.commands.is_empty()
+            && !st.is_busy()
+            && st.ui.sugg_done_generation >= st.ui.sugg_generation
         {
             h.run_steps(3);
             return;
