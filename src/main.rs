@@ -163,6 +163,15 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Time every stage on one project: load, curate, features, train, export.
+    Pipeline {
+        project: PathBuf,
+        /// Where to write the export (and features.csv for cross-checks).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "global")]
+        scope: String,
+    },
     /// Frame time of the full UI (headless, CPU) zoomed out, zoomed in and panning.
     Frames {
         project: PathBuf,
@@ -438,6 +447,105 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             BenchCmd::Frames { project, frames } => bench_frames(&project, frames),
+            BenchCmd::Pipeline {
+                project,
+                out,
+                scope,
+            } => {
+                let t = std::time::Instant::now();
+                let mut s = open_session(&project, false)?;
+                let load = t.elapsed().as_secs_f64();
+                println!(
+                    "load      {load:>7.2} s  {} packets, {} flows, {} events",
+                    s.traffic.packets.len(),
+                    s.traffic.flows.len(),
+                    s.labels.events.len()
+                );
+                let t = std::time::Instant::now();
+                let (sugg, applied) = labelbench::curate::run_all(
+                    &mut s,
+                    &labelbench::curate::SuggestionKind::ALL,
+                    0.0,
+                    &Default::default(),
+                )
+                .map_err(bad)?;
+                println!(
+                    "curate    {:>7.2} s  {} suggestions, {} edits",
+                    t.elapsed().as_secs_f64(),
+                    sugg.len(),
+                    applied
+                );
+                let t = std::time::Instant::now();
+                let rows = labelbench::features::extract(&s, &s.project.window, 1);
+                println!(
+                    "features  {:>7.2} s  {} rows x {} features",
+                    t.elapsed().as_secs_f64(),
+                    rows.len(),
+                    labelbench::features::N_FEATURES
+                );
+                let ts = labelbench::project::TrainSettings {
+                    scope: scope.clone(),
+                    ..s.project.training.clone()
+                };
+                let t = std::time::Instant::now();
+                let r = labelbench::learn::train_rows(
+                    &s,
+                    &rows,
+                    &ts,
+                    labelbench::learn::Model::Forest,
+                    labelbench::learn::forest::MaxFeatures::Sqrt,
+                )
+                .map_err(bad)?;
+                println!("train     {:>7.2} s  forest, {} scope, {} folds, {} classes: accuracy {:.4}, macro F1 {:.4}", t.elapsed().as_secs_f64(), scope, ts.folds, r.classes.len(), r.accuracy, r.macro_f1);
+                let t = std::time::Instant::now();
+                let tree = labelbench::learn::train_rows(
+                    &s,
+                    &rows,
+                    &labelbench::project::TrainSettings {
+                        scope: scope.clone(),
+                        ..ts.clone()
+                    },
+                    labelbench::learn::Model::Tree,
+                    labelbench::learn::forest::MaxFeatures::All,
+                )
+                .map_err(bad)?;
+                let tt = t.elapsed().as_secs_f64();
+                let cart = labelbench::learn::train_rows(
+                    &s,
+                    &rows,
+                    &labelbench::project::TrainSettings {
+                        scope: scope.clone(),
+                        ..ts.clone()
+                    },
+                    labelbench::learn::Model::Cart,
+                    labelbench::learn::forest::MaxFeatures::All,
+                )
+                .map_err(bad)?;
+                println!("trees     {tt:>7.2} s  linfa-trees accuracy {:.4} vs our CART {:.4} (max depth {})", tree.accuracy, cart.accuracy, ts.max_depth);
+                std::fs::create_dir_all(&out)?;
+                let rep = out.join("model_report.json");
+                std::fs::write(&rep, serde_json::to_string_pretty(&r)?)?;
+                for (fmt, name) in [
+                    (labelbench::export::Format::Parquet, "export-parquet"),
+                    (labelbench::export::Format::Csv, "export-csv"),
+                ] {
+                    let t = std::time::Instant::now();
+                    let o = labelbench::export::ExportOptions {
+                        format: fmt,
+                        pcap_slices: false,
+                        include_rejected: false,
+                        force: true,
+                    };
+                    let e = labelbench::export::export(&s, &out.join(name), &o, Some(&rep))
+                        .map_err(bad)?;
+                    println!(
+                        "export    {:>7.2} s  {name}: {:?}",
+                        t.elapsed().as_secs_f64(),
+                        e.rows
+                    );
+                }
+                Ok(())
+            }
             BenchCmd::Onsets { project } => {
                 let mut s = open_session(&project, false)?;
                 let before = labelbench::evaluate::onset_agreement(&s);

@@ -231,6 +231,16 @@ fn bin_features<D: Data<Elem = f64> + Sync>(x: &ArrayBase<D, Ix2>) -> Binned {
     Binned { n, bins, cuts }
 }
 
+/// x * log2(x), 0 at 0.
+#[inline]
+fn xlog(x: f64) -> f64 {
+    if x > 1e-12 {
+        x * x.log2()
+    } else {
+        0.0
+    }
+}
+
 fn entropy(counts: &[f64], total: f64) -> f64 {
     if total <= 0.0 {
         return 0.0;
@@ -262,8 +272,11 @@ impl TreeFit<'_> {
         let nf = self.b.cuts.len();
         let mtry = self.p.max_features.count(nf);
         let mut feats: Vec<usize> = (0..nf).collect();
-        let mut hist = vec![0f64; 256 * self.k];
         let mut cnt = vec![0u32; 256];
+        let mut start = vec![0u32; 256];
+        let mut pos = vec![0u32; 256];
+        let mut buf = vec![0u32; idx.len()];
+        let mut left = vec![0f64; self.k];
         let total_w: f64 = idx.iter().map(|&i| self.cw[self.y[i as usize]]).sum();
         while let Some((node, s, e, depth)) = stack.pop() {
             let part = &mut idx[s..e];
@@ -274,6 +287,7 @@ impl TreeFit<'_> {
             }
             let w: f64 = counts.iter().sum();
             let h = entropy(&counts, w);
+            let s_node: f64 = counts.iter().map(|&c| xlog(c)).sum();
             let n = part.len();
             let stop = h <= 1e-12
                 || n < self.p.min_samples_split.max(2)
@@ -295,39 +309,57 @@ impl TreeFit<'_> {
                         }
                         continue;
                     }
-                    hist[..nb * self.k].iter_mut().for_each(|v| *v = 0.0);
+                    // Counting sort of the node's samples by bin, then one pass that moves
+                    // samples left bin by bin, keeping sum(c * log2 c) of both sides, so each
+                    // candidate split costs O(1) however many classes there are.
                     cnt[..nb].iter_mut().for_each(|v| *v = 0);
                     let col = &self.b.bins[f * self.b.n..(f + 1) * self.b.n];
                     for &i in part.iter() {
-                        let bin = col[i as usize] as usize;
-                        let c = self.y[i as usize];
-                        hist[bin * self.k + c] += self.cw[c];
-                        cnt[bin] += 1;
+                        cnt[col[i as usize] as usize] += 1;
                     }
-                    let mut left = vec![0f64; self.k];
+                    let mut off = 0u32;
+                    for b in 0..nb {
+                        start[b] = off;
+                        pos[b] = off;
+                        off += cnt[b];
+                    }
+                    for &i in part.iter() {
+                        let b = col[i as usize] as usize;
+                        buf[pos[b] as usize] = i;
+                        pos[b] += 1;
+                    }
+                    let (mut wl, mut sl, mut wr, mut sr) = (0.0f64, 0.0f64, w, s_node);
                     let mut nl = 0usize;
                     for bin in 0..nb - 1 {
-                        for c in 0..self.k {
-                            left[c] += hist[bin * self.k + c];
-                        }
-                        nl += cnt[bin] as usize;
                         if cnt[bin] == 0 {
                             continue;
                         }
-                        let nr = n - nl;
-                        if nl < self.p.min_samples_leaf || nr < self.p.min_samples_leaf {
-                            continue;
+                        for &i in &buf[start[bin] as usize..(start[bin] + cnt[bin]) as usize] {
+                            let c = self.y[i as usize];
+                            let wc = self.cw[c];
+                            let l0 = left[c];
+                            let r0 = counts[c] - l0;
+                            sl += xlog(l0 + wc) - xlog(l0);
+                            sr += xlog(r0 - wc) - xlog(r0);
+                            left[c] = l0 + wc;
+                            wl += wc;
+                            wr -= wc;
                         }
+                        nl += cnt[bin] as usize;
+                        let nr = n - nl;
                         if nr == 0 {
                             break;
                         }
-                        let wl: f64 = left.iter().sum();
-                        let wr = w - wl;
-                        let right: Vec<f64> = (0..self.k).map(|c| counts[c] - left[c]).collect();
-                        let imp = (wl * entropy(&left, wl) + wr * entropy(&right, wr)) / w;
+                        if nl < self.p.min_samples_leaf || nr < self.p.min_samples_leaf {
+                            continue;
+                        }
+                        let imp = (xlog(wl) - sl + xlog(wr) - sr) / w;
                         if best.is_none_or(|b| imp < b.0 - 1e-12) {
                             best = Some((imp, f, bin));
                         }
+                    }
+                    for &i in part.iter() {
+                        left[self.y[i as usize]] = 0.0;
                     }
                     if drawn >= mtry && best.is_some() {
                         break;

@@ -88,6 +88,9 @@ pub struct Report {
     /// Classes left out for having too few events.
     pub dropped_classes: Vec<(String, usize)>,
     pub possible_mislabels: Vec<Mislabel>,
+    /// (event id, fold) of every evaluated event, so other tools can reuse the same folds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub event_folds: Vec<(u64, usize)>,
     pub fit_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<Report>>,
@@ -407,6 +410,8 @@ fn evaluate(
             confidence: conf[i],
         })
         .collect();
+    r.event_folds = ids.iter().zip(&folds).map(|(&id, &f)| (id, f)).collect();
+    r.event_folds.sort();
     r.fit_seconds = fit_seconds;
     Ok(r)
 }
@@ -498,6 +503,7 @@ pub fn metrics_from_pairs(pairs: &[(String, String, u64)]) -> Report {
         importances: vec![],
         dropped_classes: vec![],
         possible_mislabels: vec![],
+        event_folds: vec![],
         fit_seconds: 0.0,
         devices: None,
     }
