@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use chrono::TimeZone;
-use eframe::egui::{self, Color32, Pos2, Sense, Stroke};
-use egui_plot::{Line, MarkerShape, Plot, PlotBounds, PlotPoints, Points};
+use eframe::egui::{self, Pos2, Sense, Stroke};
+use egui_plot::{Plot, PlotBounds};
 
 use super::app::{App, Command, Drag};
 use super::theme;
@@ -85,14 +85,6 @@ pub fn lanes(app: &App) -> Vec<Lane> {
         }
     }
     out
-}
-
-fn shape_of(st: Status) -> MarkerShape {
-    match st {
-        Status::Active => MarkerShape::Circle,
-        Status::Duplicate => MarkerShape::Diamond,
-        Status::Rejected => MarkerShape::Cross,
-    }
 }
 
 pub fn format_time(ns: i64, tz: &chrono_tz::Tz, span_s: f64) -> String {
@@ -176,57 +168,54 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         let lo = origin + (b.min()[0] * NS) as i64;
         let hi = origin + (b.max()[0] * NS) as i64;
         new_view = Some((lo, hi));
-        let width_px = pu.transform().frame().width().max(100.0) as usize;
-        // Traffic per lane, scaled to the lane's own maximum in view.
+        pointer_screen = pu
+            .response()
+            .hover_pos()
+            .or(pu.response().interact_pointer_pos());
+    });
+    app.ui.view = new_view;
+    let tf = resp.transform;
+    let frame = *tf.frame();
+    if let Some((lo, hi)) = new_view {
+        let painter = ui.painter_at(frame);
+        let width_px = frame.width().max(100.0) as usize;
+        let xs = |t: i64| tf.position_from_point_x((t - origin) as f64 / NS);
+        let ys = |y: f64| tf.position_from_point_y(y);
+        // Traffic per lane as bars, scaled (sqrt) to the lane's own maximum in view; one mesh.
+        let mut mesh = egui::Mesh::default();
         for (k, lane) in lanes.iter().enumerate() {
             if lane.traffic_dev == NO_DEVICE {
                 continue;
             }
             let base = -(k as f64) - 0.42;
             let ser = py.series(&s.traffic, lane.traffic_dev, lo, hi, width_px / 2, metric);
-            if ser.is_empty() {
-                continue;
-            }
             let max = ser.iter().map(|x| x.2).fold(0.0, f64::max).max(1.0);
-            let mut pts: Vec<[f64; 2]> = Vec::with_capacity(ser.len() * 4);
-            let mut prev_end = i64::MIN;
-            for &(t0, w, v) in &ser {
-                let x0 = (t0 - origin) as f64 / NS;
-                let x1 = (t0 + w - origin) as f64 / NS;
-                let y = base + 0.62 * (v / max).sqrt();
-                if t0 != prev_end {
-                    if prev_end != i64::MIN {
-                        pts.push([(prev_end - origin) as f64 / NS, base]);
-                    }
-                    pts.push([x0, base]);
-                }
-                pts.push([x0, y]);
-                pts.push([x1, y]);
-                prev_end = t0 + w;
-            }
-            pts.push([(prev_end - origin) as f64 / NS, base]);
             let col = if lane.traffic_dev == lane.dev {
                 traffic_col
             } else {
-                traffic_col.gamma_multiply(0.5)
+                traffic_col.gamma_multiply(0.45)
             };
-            pu.line(
-                Line::new(format!("traffic {}", lane.name), PlotPoints::from(pts))
-                    .color(col)
-                    .width(1.0)
-                    .fill(base as f32)
-                    .allow_hover(false),
-            );
+            let y0 = ys(base);
+            for &(t0, w, v) in &ser {
+                let x0 = xs(t0).max(frame.left());
+                let x1 = xs(t0 + w).min(frame.right()).max(x0 + 1.0);
+                let y1 = ys(base + 0.62 * (v / max).sqrt());
+                mesh.add_colored_rect(
+                    egui::Rect::from_min_max(egui::pos2(x0, y1.min(y0 - 1.0)), egui::pos2(x1, y0)),
+                    col,
+                );
+            }
         }
-        // Event markers: grouped by (source, status); bucketed per pixel when dense.
+        painter.add(egui::Shape::mesh(mesh));
+        // Event markers: colour = source, shape = status (filled circle active, hollow diamond
+        // duplicate, cross rejected); unaligned minute-precision events also show their
+        // one-minute interval. Dense views draw one marker per 3 px.
         let lane_of: HashMap<u16, usize> =
             lanes.iter().enumerate().map(|(k, l)| (l.dev, k)).collect();
-        let px_per_s = width_px as f64 / ((hi - lo) as f64 / NS).max(1e-9);
-        let mut groups: HashMap<(u16, Status), Vec<[f64; 2]>> = HashMap::new();
-        let mut intervals: Vec<([f64; 2], [f64; 2], Color32)> = Vec::new();
-        let mut seen: std::collections::HashSet<(usize, u16, Status, i64)> = Default::default();
-        let mut sel_pt = None;
         let dense = s.labels.events.len() > 3000 && (hi - lo) > 6 * 3_600_000_000_000;
+        let r = if dense { 2.5 } else { 4.5 };
+        let mut seen: std::collections::HashSet<(usize, u16, Status, i32)> = Default::default();
+        let mut sel_pos = None;
         for e in &s.labels.events {
             let Some(&k) = lane_of.get(&e.device) else {
                 continue;
@@ -238,81 +227,71 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             if t < lo - 60_000_000_000 || t > hi {
                 continue;
             }
-            let x = (t - origin) as f64 / NS;
-            let y = -(k as f64) + 0.3;
+            let p = egui::pos2(xs(t), ys(-(k as f64) + 0.3));
             if Some(e.id) == selected {
-                sel_pt = Some([x, y]);
+                sel_pos = Some(p);
             }
-            if dense && !seen.insert((k, e.source, e.status, (x * px_per_s / 3.0) as i64)) {
+            if dense && !seen.insert((k, e.source, e.status, (p.x / 3.0) as i32)) {
                 continue;
             }
-            groups.entry((e.source, e.status)).or_default().push([x, y]);
-            let screen = pu.screen_from_plot(egui_plot::PlotPoint::new(x, y));
-            markers.push((e.id, screen));
+            let col = theme::source_color(e.source as usize, dark);
             if e.precision == Precision::Minute
                 && e.retime_ns.is_none()
                 && e.status == Status::Active
                 && !dense
-                && intervals.len() < 2000
             {
-                intervals.push((
-                    [x, y],
-                    [x + 60.0, y],
-                    theme::source_color(e.source as usize, dark),
-                ));
+                let x1 = xs(t + 60_000_000_000);
+                if x1 - p.x > 2.0 {
+                    painter.rect_filled(
+                        egui::Rect::from_min_max(
+                            egui::pos2(p.x, p.y - 1.5),
+                            egui::pos2(x1, p.y + 1.5),
+                        ),
+                        1.0,
+                        col.gamma_multiply(0.6),
+                    );
+                }
             }
+            match e.status {
+                Status::Active => {
+                    painter.circle_filled(p, r, col);
+                }
+                Status::Duplicate => {
+                    let d = r + 0.5;
+                    painter.add(egui::Shape::closed_line(
+                        vec![
+                            egui::pos2(p.x, p.y - d),
+                            egui::pos2(p.x + d, p.y),
+                            egui::pos2(p.x, p.y + d),
+                            egui::pos2(p.x - d, p.y),
+                        ],
+                        Stroke::new(1.5, col),
+                    ));
+                }
+                Status::Rejected => {
+                    painter.line_segment(
+                        [egui::pos2(p.x - r, p.y - r), egui::pos2(p.x + r, p.y + r)],
+                        Stroke::new(1.5, col),
+                    );
+                    painter.line_segment(
+                        [egui::pos2(p.x - r, p.y + r), egui::pos2(p.x + r, p.y - r)],
+                        Stroke::new(1.5, col),
+                    );
+                }
+            }
+            markers.push((e.id, p));
         }
-        for (a, b, c) in intervals {
-            pu.line(
-                Line::new("minute", PlotPoints::from(vec![a, b]))
-                    .color(c.gamma_multiply(0.7))
-                    .width(3.0)
-                    .allow_hover(false),
+        if let Some(p) = sel_pos {
+            painter.circle_stroke(p, 9.0, Stroke::new(2.0, sel_col));
+            painter.line_segment(
+                [
+                    egui::pos2(p.x, frame.top()),
+                    egui::pos2(p.x, frame.bottom()),
+                ],
+                Stroke::new(1.0, sel_col.gamma_multiply(0.35)),
             );
         }
-        let mut keys: Vec<_> = groups.keys().copied().collect();
-        keys.sort();
-        for key in keys {
-            let pts = groups.remove(&key).unwrap_or_default();
-            let col = theme::source_color(key.0 as usize, dark);
-            let name = match s.sources.get(key.0 as usize) {
-                Some(src) => format!("{} ({})", src.spec.kind.as_str(), key.1.as_str()),
-                None => format!("inserted ({})", key.1.as_str()),
-            };
-            pu.points(
-                Points::new(name, PlotPoints::from(pts))
-                    .shape(shape_of(key.1))
-                    .color(col)
-                    .filled(key.1 == Status::Active)
-                    .radius(if dense { 2.5 } else { 4.5 })
-                    .allow_hover(false),
-            );
-        }
-        if let Some(p) = sel_pt {
-            pu.points(
-                Points::new("selected", PlotPoints::from(vec![p]))
-                    .shape(MarkerShape::Circle)
-                    .filled(false)
-                    .color(sel_col)
-                    .radius(9.0)
-                    .allow_hover(false),
-            );
-            pu.line(
-                Line::new(
-                    "selected time",
-                    PlotPoints::from(vec![[p[0], -(n as f64) + 0.45], [p[0], 0.55]]),
-                )
-                .color(sel_col.gamma_multiply(0.35))
-                .width(1.0)
-                .allow_hover(false),
-            );
-        }
-        pointer_screen = pu
-            .response()
-            .hover_pos()
-            .or(pu.response().interact_pointer_pos());
-    });
-    app.ui.view = new_view;
+    }
     // Hit testing and marker dragging.
     let r = &resp.response;
     let nearest = |p: Pos2| {
