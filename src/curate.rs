@@ -405,7 +405,12 @@ fn skew(
                         },
                         true,
                     )),
-                    _ if kind == Some(SourceKind::IftttTrigger) => Some((
+                    // Only where the captures see the device at all: a device never captured
+                    // cannot show that a trigger had no effect.
+                    _ if kind == Some(SourceKind::IftttTrigger)
+                        && s.traffic.by_device.get(dev as usize).is_some_and(|v| !v.is_empty()) =>
+                    {
+                        Some((
                         Suggestion {
                             key: format!("notraffic:{}", e.id),
                             kind: SuggestionKind::NoTraffic,
@@ -421,7 +426,8 @@ fn skew(
                             edit: Some(Edit::reject(e)),
                         },
                         false,
-                    )),
+                    ))
+                    }
                     _ => wrong_device(s, e, lo, hi, cfg).map(|x| (x, false)),
                 }
             })
@@ -438,6 +444,16 @@ fn wrong_device(
     hi: i64,
     cfg: &CurateSettings,
 ) -> Option<Suggestion> {
+    // Only a device the captures do see can be said to be silent; one never captured (its MAC
+    // absent from every file) tells nothing.
+    let own = s.traffic_device(e.device);
+    if s.traffic
+        .by_device
+        .get(own as usize)
+        .is_none_or(|v| v.is_empty())
+    {
+        return None;
+    }
     let hub = s.registry.hub_of(e.device)?;
     let mut best: Option<(u16, Onset)> = None;
     for sib in s.registry.children(hub) {

@@ -296,7 +296,7 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
             ui.checkbox(&mut app.ui.show_hidden, "show hidden")
                 .on_hover_text("Show hidden lanes and unregistered MACs");
             let s = app.session.as_ref().expect("panel needs a session");
-            let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+            let st = &app.dev_stats;
             let mut evc = vec![0usize; s.registry.len()];
             for e in &s.labels.events {
                 if e.device != NO_DEVICE {
