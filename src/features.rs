@@ -136,14 +136,22 @@ pub struct FeatureRow {
     pub values: [f64; N_FEATURES],
 }
 
-/// Features of every active event with a device (sorted by event id), plus idle windows when
-/// the settings ask for them.
+/// Features of every active event whose device the captures see (sorted by event id), plus
+/// idle windows when the settings ask for them. Events of devices absent from every capture
+/// are left out: their windows would be empty by construction, not by behaviour.
 pub fn extract(s: &Session, w: &WindowSettings, seed: u64) -> Vec<FeatureRow> {
     let evs: Vec<&crate::labels::Event> = s
         .labels
         .events
         .iter()
         .filter(|e| e.status == Status::Active && e.device != NO_DEVICE)
+        .filter(|e| {
+            let td = s.traffic_device(e.device);
+            s.traffic
+                .by_device
+                .get(td as usize)
+                .is_some_and(|v| !v.is_empty())
+        })
         .collect();
     let mut rows: Vec<FeatureRow> = evs
         .par_iter()

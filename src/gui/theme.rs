@@ -81,3 +81,8 @@ pub fn visuals(dark: bool) -> Visuals {
         Visuals::light()
     }
 }
+
+/// Text drawn on a dark heatmap cell.
+pub fn on_heat() -> Color32 {
+    Color32::WHITE
+}

@@ -131,7 +131,7 @@ fn confusion(app: &mut App, ui: &mut egui::Ui, r: &Report, dark: bool) {
                 painter.rect_filled(cr, 1.0, fill);
                 if v > 0 {
                     let tc = if frac > 0.55 || app.ui.cell == Some((i, j)) {
-                        egui::Color32::WHITE
+                        theme::on_heat()
                     } else {
                         ui.visuals().text_color()
                     };
