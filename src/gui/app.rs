@@ -263,6 +263,8 @@ pub struct App {
     pub project_path: Option<PathBuf>,
     /// Per-device totals, computed once at load (they do not change with edits).
     pub dev_stats: Vec<crate::traffic::DeviceStats>,
+    /// Per device: its flows in order of first packet (for flow bars when zoomed in).
+    pub flows_by_device: Vec<Vec<u32>>,
 }
 
 const SETTINGS_KEY: &str = "labelbench-settings";
@@ -289,6 +291,7 @@ impl App {
             errors: vec![],
             project_path: None,
             dev_stats: vec![],
+            flows_by_device: vec![],
         };
         if let Some(p) = project {
             app.commands.push(Command::Open(p));
@@ -326,6 +329,13 @@ impl App {
 
     fn install(&mut self, s: Session, p: Pyramid, stats: Vec<crate::traffic::DeviceStats>) {
         self.dev_stats = stats;
+        let mut fbd: Vec<Vec<u32>> = vec![Vec::new(); s.registry.len()];
+        for (i, f) in s.traffic.flows.iter().enumerate() {
+            if let Some(v) = fbd.get_mut(f.device as usize) {
+                v.push(i as u32);
+            }
+        }
+        self.flows_by_device = fbd;
         self.ui = UiState {
             train: s.project.training.clone(),
             offset_text: s

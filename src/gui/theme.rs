@@ -86,3 +86,25 @@ pub fn visuals(dark: bool) -> Visuals {
 pub fn on_heat() -> Color32 {
     Color32::WHITE
 }
+
+/// Flow bars by protocol.
+pub fn flow(protocol: &str, dark: bool) -> Color32 {
+    let (tcp, udp, other) = if dark {
+        (
+            Color32::from_rgb(0x9c, 0xc3, 0xe6),
+            Color32::from_rgb(0xc9, 0xb3, 0xe8),
+            Color32::from_rgb(0xb0, 0xb0, 0xb0),
+        )
+    } else {
+        (
+            Color32::from_rgb(0x2b, 0x5d, 0x8a),
+            Color32::from_rgb(0x6a, 0x4c, 0x93),
+            Color32::from_rgb(0x70, 0x70, 0x70),
+        )
+    };
+    match protocol {
+        "tcp" => tcp,
+        "udp" => udp,
+        _ => other,
+    }
+}

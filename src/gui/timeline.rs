@@ -150,6 +150,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let sel_col = theme::selection(dark);
     let mut new_view = None;
     let mut markers: Vec<(u64, Pos2)> = Vec::new();
+    let mut flow_rects: Vec<(egui::Rect, u32)> = Vec::new();
     let mut pointer_screen: Option<Pos2> = None;
     let resp = plot.show(ui, |pu| {
         if let Some((a, b)) = pending {
@@ -207,6 +208,40 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             }
         }
         painter.add(egui::Shape::mesh(mesh));
+        // Flows as bars when zoomed in far enough that few are in view.
+        if hi - lo <= 30 * 60 * 1_000_000_000 {
+            let mut fmesh = egui::Mesh::default();
+            for (k, lane) in lanes.iter().enumerate() {
+                let Some(fl) = app.flows_by_device.get(lane.traffic_dev as usize) else {
+                    continue;
+                };
+                let flows = &s.traffic.flows;
+                // Flows last at most the active timeout, so earlier ones cannot reach the view.
+                let a = fl.partition_point(|&i| {
+                    flows[i as usize].first_ns < lo - crate::traffic::ACTIVE_TIMEOUT_NS
+                });
+                let b = fl.partition_point(|&i| flows[i as usize].first_ns <= hi);
+                let vis: Vec<u32> = fl[a..b]
+                    .iter()
+                    .copied()
+                    .filter(|&i| flows[i as usize].last_ns >= lo)
+                    .collect();
+                if vis.is_empty() || vis.len() > 200 {
+                    continue;
+                }
+                for (j, &i) in vis.iter().enumerate() {
+                    let f = &flows[i as usize];
+                    let y = ys(-(k as f64) + 0.16 - (j % 3) as f64 * 0.07);
+                    let x0 = xs(f.first_ns).max(frame.left());
+                    let x1 = xs(f.last_ns).min(frame.right()).max(x0 + 2.0);
+                    let rect =
+                        egui::Rect::from_min_max(egui::pos2(x0, y - 1.5), egui::pos2(x1, y + 1.5));
+                    fmesh.add_colored_rect(rect, theme::flow(&f.protocol_name(), dark));
+                    flow_rects.push((rect.expand(2.0), i));
+                }
+            }
+            painter.add(egui::Shape::mesh(fmesh));
+        }
         // Event markers: colour = source, shape = status (filled circle active, hollow diamond
         // duplicate, cross rejected); unaligned minute-precision events also show their
         // one-minute interval. Dense views draw one marker per 3 px.
@@ -399,6 +434,27 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
                 e.status.as_str()
             )
         });
+    let hover_txt = hover_txt.or_else(|| {
+        let p = pointer_screen?;
+        let (_, i) = flow_rects.iter().find(|(r, _)| r.contains(p))?;
+        let f = &s.traffic.flows[*i as usize];
+        let ep = match (f.ip_a(), f.ip_b()) {
+            (Some(a), Some(b)) => format!("{a}:{} <-> {b}:{}", f.key.port_a, f.key.port_b),
+            _ => format!(
+                "{} <-> {}",
+                crate::devices::fmt_mac(&f.key.mac_a),
+                crate::devices::fmt_mac(&f.key.mac_b)
+            ),
+        };
+        Some(format!(
+            "flow {} {ep}\n{} packets, {} bytes, {:.1} s ({:?})",
+            f.protocol_name(),
+            f.packets(),
+            f.bytes(),
+            (f.last_ns - f.first_ns) as f64 / 1e9,
+            f.end
+        ))
+    });
     if let Some(t) = hover_txt {
         r.clone().on_hover_text_at_pointer(t);
     } else {
