@@ -301,7 +301,12 @@ fn snapshots_of_the_main_views() {
     h.state_mut().commands.push(labelbench::gui::Command::Train);
     settle(&mut h);
     // The fit time varies from run to run; everything else in the view is deterministic.
-    h.state_mut().ui.report.as_mut().expect("trained").fit_seconds = 0.0;
+    h.state_mut()
+        .ui
+        .report
+        .as_mut()
+        .expect("trained")
+        .fit_seconds = 0.0;
     h.run_steps(2);
     h.snapshot("training_confusion");
 }

@@ -7,6 +7,7 @@ mod cli;
 mod curation;
 mod export;
 mod features;
+mod formats;
 mod gui;
 mod labels_real;
 mod learning;
