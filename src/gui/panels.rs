@@ -347,8 +347,16 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
                             if r.clicked() {
                                 cmds.push(Command::SelectDevice(Some(d)));
                             }
-                            ui.label(RichText::new(format!("{}", evc[d as usize])).small())
-                                .on_hover_text("events");
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} pk · {} ev",
+                                    compact(st.get(d as usize).map(|x| x.packets).unwrap_or(0)),
+                                    evc[d as usize]
+                                ))
+                                .small()
+                                .weak(),
+                            )
+                            .on_hover_text("packets and events of this device");
                         });
                     };
                     for d in 0..n {
@@ -1008,6 +1016,15 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
     }
     if !open {
         app.ui.new_project.open = false;
+    }
+}
+
+/// 1234567 → "1.2M".
+fn compact(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
     }
 }
 
