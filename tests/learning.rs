@@ -101,3 +101,29 @@ fn linfa_tree_and_our_cart_agree() {
         cart.accuracy
     );
 }
+
+#[test]
+fn training_stops_when_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 6,
+        days: 1,
+        seed: 5,
+        scale_packets: Some(60_000),
+        ..Default::default()
+    };
+    let r = generate(dir.path(), &o).unwrap();
+    let s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    let p = labelbench::progress::Progress::new();
+    let ts = TrainSettings {
+        scope: "global".into(),
+        ..Default::default()
+    };
+    assert!(labelbench::learn::train_with(&s, &ts, Some(&p)).is_ok());
+    assert!(p.fraction() > 0.99, "folds reported: {}", p.fraction());
+    p.cancel();
+    assert!(matches!(
+        labelbench::learn::train_with(&s, &ts, Some(&p)),
+        Err(labelbench::Error::Cancelled)
+    ));
+}

@@ -436,6 +436,9 @@ impl App {
                         self.ui.report_device = None;
                     }
                 }
+                Some(Err(crate::Error::Cancelled)) => {
+                    self.ui.message = Some("training cancelled".into())
+                }
                 Some(Err(e)) => self.errors.push(format!("training: {e}")),
                 None => self.errors.push("training crashed".into()),
             }
@@ -630,7 +633,7 @@ impl App {
                     let ts = self.ui.train.clone();
                     self.jobs.train = Some(Job::spawn("train", move |p| {
                         p.set_stage("features and cross-validation", 1);
-                        crate::learn::train(&snap, &ts)
+                        crate::learn::train_with(&snap, &ts, Some(&p))
                     }));
                     self.ui.tab = Tab::Training;
                 }

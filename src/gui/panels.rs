@@ -234,7 +234,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                 jobs.push((format!("loading {} — {}", p.display(), j.progress.stage()), j.progress.fraction()));
             }
             if let Some(j) = &app.jobs.train {
-                jobs.push((format!("{}: {}", j.name, j.progress.stage()), -1.0));
+                jobs.push((format!("{}: {}", j.name, j.progress.stage()), j.progress.fraction()));
             }
             if let Some(j) = &app.jobs.export {
                 jobs.push((format!("{}: {}", j.name, j.progress.stage()), -1.0));

@@ -141,6 +141,16 @@ struct Unit<'a> {
 
 /// Trains and evaluates with the settings; returns the report (global or per device).
 pub fn train(s: &Session, ts: &TrainSettings) -> crate::Result<Report> {
+    train_with(s, ts, None)
+}
+
+/// As [`train`], reporting folds done to `progress` and stopping (with
+/// [`crate::Error::Cancelled`]) between folds when it is cancelled.
+pub fn train_with(
+    s: &Session,
+    ts: &TrainSettings,
+    progress: Option<&crate::progress::Progress>,
+) -> crate::Result<Report> {
     let model = Model::parse(&ts.model).ok_or_else(|| {
         crate::Error::Other(format!("unknown model {:?} (forest, tree, cart)", ts.model))
     })?;
@@ -150,7 +160,7 @@ pub fn train(s: &Session, ts: &TrainSettings) -> crate::Result<Report> {
         return Err(crate::Error::Other("folds must be at least 2".into()));
     }
     let rows = features::extract(s, &s.project.window, ts.seed);
-    train_rows(s, &rows, ts, model, mf)
+    train_rows_with(s, &rows, ts, model, mf, progress)
 }
 
 pub fn train_rows(
@@ -159,6 +169,17 @@ pub fn train_rows(
     ts: &TrainSettings,
     model: Model,
     mf: MaxFeatures,
+) -> crate::Result<Report> {
+    train_rows_with(s, rows, ts, model, mf, None)
+}
+
+pub fn train_rows_with(
+    s: &Session,
+    rows: &[FeatureRow],
+    ts: &TrainSettings,
+    model: Model,
+    mf: MaxFeatures,
+    progress: Option<&crate::progress::Progress>,
 ) -> crate::Result<Report> {
     let t0 = Instant::now();
     let model_name = match model {
@@ -175,7 +196,10 @@ pub fn train_rows(
                     .map(|r| format!("{}:{}", s.device_name(r.device), r.class))
                     .collect(),
             };
-            let mut r = evaluate(&u, ts, model, mf, model_name, "global", None)?;
+            if let Some(p) = progress {
+                p.set_stage("cross-validation", ts.folds as u64);
+            }
+            let mut r = evaluate(&u, ts, model, mf, model_name, "global", None, progress)?;
             r.fit_seconds = t0.elapsed().as_secs_f64();
             Ok(r)
         }
@@ -188,15 +212,30 @@ pub fn train_rows(
                     .push(r);
             }
             let mut reports = Vec::new();
+            if let Some(p) = progress {
+                p.set_stage(
+                    "cross-validation per device",
+                    (by_dev.len() * ts.folds) as u64,
+                );
+            }
             for (name, rs) in by_dev {
                 let u = Unit {
                     labels: rs.iter().map(|r| r.class.clone()).collect(),
                     rows: rs,
                 };
-                if let Ok(r) = evaluate(&u, ts, model, mf, model_name, "device", Some(name)) {
-                    if r.classes.len() >= 2 {
-                        reports.push(r);
-                    }
+                match evaluate(
+                    &u,
+                    ts,
+                    model,
+                    mf,
+                    model_name,
+                    "device",
+                    Some(name),
+                    progress,
+                ) {
+                    Ok(r) if r.classes.len() >= 2 => reports.push(r),
+                    Err(crate::Error::Cancelled) => return Err(crate::Error::Cancelled),
+                    _ => {}
                 }
             }
             if reports.is_empty() {
@@ -262,6 +301,7 @@ fn mean_importances(reports: &[Report]) -> Vec<(String, f64)> {
     v
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
     u: &Unit,
     ts: &TrainSettings,
@@ -270,6 +310,7 @@ fn evaluate(
     model_name: &str,
     scope: &str,
     device: Option<String>,
+    progress: Option<&crate::progress::Progress>,
 ) -> crate::Result<Report> {
     // Classes with enough events (at least the number of folds and the configured minimum).
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -315,6 +356,12 @@ fn evaluate(
     let mut imp = vec![0.0f64; nf];
     let t0 = Instant::now();
     for f in 0..ts.folds {
+        if let Some(p) = progress {
+            if p.cancelled() {
+                return Err(crate::Error::Cancelled);
+            }
+            p.add(1);
+        }
         let tr: Vec<usize> = (0..n).filter(|&i| folds[i] != f).collect();
         let te: Vec<usize> = (0..n).filter(|&i| folds[i] == f).collect();
         if tr.is_empty() || te.is_empty() {
