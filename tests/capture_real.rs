@@ -228,3 +228,46 @@ fn bad_captures_report_index_and_offset_and_keep_packets() {
         let _ = capture::read_capture(&p, None);
     }
 }
+
+/// Distinct bidirectional 5-tuples per protocol against tshark's conversation tables. (Flow
+/// counts themselves differ by design: labelbench splits conversations at the idle/active
+/// timeouts and on FIN/RST, as nfstream does; tshark does not.)
+#[test]
+fn conversations_match_tshark() {
+    let Some(r) = real() else { return };
+    if !have_tshark() {
+        eprintln!("skipping: tshark not installed");
+        return;
+    }
+    for f in [
+        "fit-iot-dataset/pcaps/schlage-lock-01.pcap",
+        "fit-iot-dataset/pcaps/blink-cam-01.pcap",
+        "iot-sentinel/HueBridge/Setup-A-1-STA.pcap",
+        "moniotr/yi_camera_sample.pcap",
+    ] {
+        let p = r.join(f);
+        let mut reg = Registry::default();
+        let t = traffic::ingest(std::slice::from_ref(&p), &mut reg, None);
+        for (proto, name) in [(6u8, "tcp"), (17u8, "udp")] {
+            let mut keys: Vec<_> = t
+                .flows
+                .iter()
+                .filter(|fl| !fl.key.is_l2 && fl.key.proto == proto)
+                .map(|fl| (fl.key.ip_a, fl.key.port_a, fl.key.ip_b, fl.key.port_b))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let out = std::process::Command::new("tshark")
+                .args(["-n", "-q", "-r"])
+                .arg(&p)
+                .args(["-z", &format!("conv,{name}")])
+                .output()
+                .unwrap();
+            let convs = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("<->"))
+                .count();
+            assert_eq!(keys.len(), convs, "{f}: {name} conversations");
+        }
+    }
+}
