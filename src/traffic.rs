@@ -186,26 +186,45 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
     let batch = (rayon::current_num_threads() * 2).max(2);
     let mut acc = Accumulator::default();
     let mut bytes_done = 0u64;
-    for chunk in files.chunks(batch) {
+    let parse = |chunk: &[PathBuf]| -> Vec<FileParse> {
         let mut parsed: Vec<FileParse> = chunk
             .par_iter()
             .map(|f| capture::read_capture(f, progress))
             .collect();
         // Hourly-rotated files: order by first timestamp, then path.
         parsed.sort_by(|a, b| (a.cols.ts.first(), &a.path).cmp(&(b.cols.ts.first(), &b.path)));
-        bytes_done += parsed.iter().map(|p| p.bytes_read).sum::<u64>();
-        if acc.is_empty() && bytes_done > 0 {
+        parsed
+    };
+    let mut merge = |acc: &mut Accumulator, parsed: Vec<FileParse>, bytes_done: &mut u64| {
+        *bytes_done += parsed.iter().map(|p| p.bytes_read).sum::<u64>();
+        if acc.is_empty() && *bytes_done > 0 {
             // Reserve the whole store once, from the packets-per-byte seen so far.
             let n: usize = parsed.iter().map(|p| p.cols.len()).sum();
-            let est = (n as f64 * total_bytes as f64 / bytes_done as f64 * 1.02) as usize;
+            let est = (n as f64 * total_bytes as f64 / *bytes_done as f64 * 1.02) as usize;
             acc.reserve(est);
         }
         for fp in parsed {
             acc.add(fp, registry);
         }
+    };
+    // Parse batch k+1 while batch k is merged and its flows assembled.
+    let mut pending: Option<Vec<FileParse>> = None;
+    for chunk in files.chunks(batch) {
+        let (parsed, _) = rayon::join(
+            || parse(chunk),
+            || {
+                if let Some(p) = pending.take() {
+                    merge(&mut acc, p, &mut bytes_done);
+                }
+            },
+        );
+        pending = Some(parsed);
         if progress.is_some_and(|p| p.cancelled()) {
             break;
         }
+    }
+    if let Some(p) = pending.take() {
+        merge(&mut acc, p, &mut bytes_done);
     }
     if let Some(p) = progress {
         p.set_stage("building flows", 1);
@@ -274,8 +293,21 @@ pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
     acc.finish(registry)
 }
 
-/// Appends files to the global columns one at a time, so a file's own columns are freed as
-/// soon as they are merged (memory stays near the final store, not twice it).
+/// Per-flow state touched for every packet, kept apart from the flow's cold fields so each
+/// packet touches one cache line.
+#[derive(Clone, Copy)]
+struct Hot {
+    first: i64,
+    last: i64,
+    pkts_ab: u64,
+    pkts_ba: u64,
+    bytes_ab: u64,
+    bytes_ba: u64,
+}
+
+/// Appends files to the global columns one at a time (a file's own columns are freed as soon as
+/// they are merged) and assembles flows incrementally while the input stays in time order, so
+/// flow assembly overlaps with parsing the next files.
 #[derive(Default)]
 pub struct Accumulator {
     t: Traffic,
@@ -286,6 +318,13 @@ pub struct Accumulator {
     ident_keys: Vec<ConvKey>,
     pk: Packets,
     conv_of: Vec<u32>,
+    /// Packets already run through the flow state machine.
+    flowed: usize,
+    /// True once a file arrived out of time order (flows are then built at the end).
+    unordered: bool,
+    active: Vec<u32>,
+    hot: Vec<Hot>,
+    cold: Vec<(u32, FlowEnd)>,
 }
 
 impl Accumulator {
@@ -306,9 +345,13 @@ impl Accumulator {
         pk.ttl.reserve_exact(more);
         pk.tcp_flags.reserve_exact(more);
         pk.bits.reserve_exact(more);
+        pk.flow.reserve_exact(more);
+        pk.device.reserve_exact(more);
+        pk.peer.reserve_exact(more);
         self.conv_of.reserve_exact(more);
     }
 
+    /// Merges one parsed file, then advances flow assembly over it.
     pub fn add(&mut self, fp: FileParse, registry: &mut Registry) {
         let (conv_map, ident_map, convs, conv_keys, ident_keys) = (
             &mut self.conv_map,
@@ -351,6 +394,14 @@ impl Accumulator {
         });
         self.t.issues.extend(fp.issues);
         let c = fp.cols;
+        if !self.unordered {
+            let after_last =
+                c.ts.first()
+                    .is_none_or(|&f| self.pk.ts.last().is_none_or(|&l| l <= f));
+            if !(c.ts.is_sorted() && after_last) {
+                self.unordered = true;
+            }
+        }
         let pk = &mut self.pk;
         pk.ts.extend_from_slice(&c.ts);
         pk.orig_len.extend_from_slice(&c.orig_len);
@@ -360,137 +411,167 @@ impl Accumulator {
         pk.tcp_flags.extend_from_slice(&c.tcp_flags);
         pk.bits.extend_from_slice(&c.bits);
         self.conv_of.extend(c.conv.iter().map(|&l| map[l as usize]));
+        if !self.unordered {
+            self.advance();
+        }
     }
 
-    /// Restores time order if needed, builds flows and the per-device index.
-    pub fn finish(self, registry: &mut Registry) -> Traffic {
+    /// Runs the flow state machine over the packets merged since the last call.
+    fn advance(&mut self) {
+        let n = self.pk.ts.len();
+        self.active.resize(self.ident_keys.len(), u32::MAX);
+        let pk = &mut self.pk;
+        for i in self.flowed..n {
+            let c = self.conv_of[i] as usize;
+            let info = &self.convs[c];
+            let id = info.identity as usize;
+            let ts = pk.ts[i];
+            let len = pk.orig_len[i] as u64;
+            let mut f = self.active[id];
+            if f != u32::MAX {
+                let h = &self.hot[f as usize];
+                if ts - h.last > IDLE_TIMEOUT_NS {
+                    self.cold[f as usize].1 = FlowEnd::Idle;
+                    f = u32::MAX;
+                } else if ts - h.first > ACTIVE_TIMEOUT_NS {
+                    self.cold[f as usize].1 = FlowEnd::Active;
+                    f = u32::MAX;
+                }
+            }
+            if f == u32::MAX {
+                f = self.hot.len() as u32;
+                self.hot.push(Hot {
+                    first: ts,
+                    last: ts,
+                    pkts_ab: 0,
+                    pkts_ba: 0,
+                    bytes_ab: 0,
+                    bytes_ba: 0,
+                });
+                self.cold.push((c as u32, FlowEnd::Eof));
+                self.active[id] = f;
+            }
+            let h = &mut self.hot[f as usize];
+            h.last = ts;
+            let b = pk.bits[i];
+            if b & bits::DIR_BA != 0 {
+                h.pkts_ba += 1;
+                h.bytes_ba += len;
+            } else {
+                h.pkts_ab += 1;
+                h.bytes_ab += len;
+            }
+            let tf = pk.tcp_flags[i];
+            if tf & (tcpf::FIN | tcpf::RST) != 0 && b & bits::TCP != 0 {
+                self.cold[f as usize].1 = if tf & tcpf::RST != 0 {
+                    FlowEnd::Rst
+                } else {
+                    FlowEnd::Fin
+                };
+                self.active[id] = u32::MAX;
+            }
+            pk.flow.push(f);
+            pk.device.push(info.device);
+            pk.peer.push(info.peer);
+        }
+        self.flowed = n;
+    }
+
+    /// Restores time order if needed, completes flows and builds the per-device index.
+    pub fn finish(mut self, registry: &mut Registry) -> Traffic {
+        if self.unordered {
+            // Files overlap in time (several capture points): sort, then assemble afresh.
+            let pk = &mut self.pk;
+            let mut order: Vec<u32> = (0..pk.ts.len() as u32).collect();
+            order.par_sort_by_key(|&i| pk.ts[i as usize]);
+            fn permute<T: Copy + Send + Sync>(v: &mut Vec<T>, order: &[u32]) {
+                *v = order.par_iter().map(|&i| v[i as usize]).collect();
+            }
+            permute(&mut pk.ts, &order);
+            permute(&mut pk.orig_len, &order);
+            permute(&mut pk.ip_len, &order);
+            permute(&mut pk.tcp_len, &order);
+            permute(&mut pk.ttl, &order);
+            permute(&mut pk.tcp_flags, &order);
+            permute(&mut pk.bits, &order);
+            permute(&mut self.conv_of, &order);
+            pk.flow.clear();
+            pk.device.clear();
+            pk.peer.clear();
+            self.flowed = 0;
+            self.active.clear();
+            self.hot.clear();
+            self.cold.clear();
+        }
+        self.advance();
         let Accumulator {
             mut t,
             convs,
             conv_keys,
-            ident_keys,
-            mut pk,
-            mut conv_of,
+            pk,
+            conv_of,
+            hot,
+            cold,
             ..
         } = self;
-        finish_build(
-            &mut t,
-            registry,
-            convs,
-            conv_keys,
-            ident_keys,
-            &mut pk,
-            &mut conv_of,
-        );
+        // Packets per conversation, for the unregistered-MAC summary.
+        let conv_pkts: Vec<u64> = conv_of
+            .par_chunks(1 << 20)
+            .fold(
+                || vec![0u64; convs.len()],
+                |mut acc, chunk| {
+                    for &c in chunk {
+                        acc[c as usize] += 1;
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0u64; convs.len()],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
         // Free the conversation column before the per-device index is built.
         drop(conv_of);
+        let mut mac_counts: HashMap<[u8; 6], u64> = HashMap::new();
+        for (c, k) in conv_keys.iter().enumerate() {
+            for m in [k.mac_a, k.mac_b] {
+                if m != MAC_NONE
+                    && !is_group_mac(&m)
+                    && registry
+                        .by_mac(&m)
+                        .is_none_or(|d| !registry.devices[d as usize].registered)
+                {
+                    *mac_counts.entry(m).or_default() += conv_pkts[c];
+                }
+            }
+        }
+        let mut um: Vec<([u8; 6], u64)> = mac_counts.into_iter().collect();
+        um.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        t.unregistered_macs = um;
+        t.flows = hot
+            .iter()
+            .zip(&cold)
+            .map(|(h, &(c, end))| Flow {
+                key: conv_keys[c as usize],
+                first_ns: h.first,
+                last_ns: h.last,
+                pkts_ab: h.pkts_ab,
+                pkts_ba: h.pkts_ba,
+                bytes_ab: h.bytes_ab,
+                bytes_ba: h.bytes_ba,
+                device: convs[c as usize].device,
+                end,
+            })
+            .collect();
         t.packets = pk;
         t.by_device = index_by_device(&t.packets, registry.len());
         t
     }
-}
-
-fn finish_build(
-    t: &mut Traffic,
-    registry: &mut Registry,
-    convs: Vec<ConvInfo>,
-    conv_keys: Vec<ConvKey>,
-    ident_keys: Vec<ConvKey>,
-    pk: &mut Packets,
-    conv_of: &mut Vec<u32>,
-) {
-    // Files may overlap in time (several capture points): restore global time order.
-    if !pk.ts.is_sorted() {
-        let mut order: Vec<u32> = (0..pk.ts.len() as u32).collect();
-        order.par_sort_by_key(|&i| pk.ts[i as usize]);
-        fn permute<T: Copy + Send + Sync>(v: &mut Vec<T>, order: &[u32]) {
-            *v = order.par_iter().map(|&i| v[i as usize]).collect();
-        }
-        permute(&mut pk.ts, &order);
-        permute(&mut pk.orig_len, &order);
-        permute(&mut pk.ip_len, &order);
-        permute(&mut pk.tcp_len, &order);
-        permute(&mut pk.ttl, &order);
-        permute(&mut pk.tcp_flags, &order);
-        permute(&mut pk.bits, &order);
-        permute(conv_of, &order);
-    }
-    // Flows, in one pass over time-ordered packets.
-    let n = pk.ts.len();
-    pk.flow = Vec::with_capacity(n);
-    pk.device = Vec::with_capacity(n);
-    pk.peer = Vec::with_capacity(n);
-    let mut active: Vec<u32> = vec![u32::MAX; ident_keys.len()];
-    let mut flows: Vec<Flow> = Vec::new();
-    let mut mac_counts: HashMap<[u8; 6], u64> = HashMap::new();
-    let mut conv_pkts: Vec<u64> = vec![0; convs.len()];
-    for (i, &c) in conv_of.iter().enumerate() {
-        let c = c as usize;
-        conv_pkts[c] += 1;
-        let info = &convs[c];
-        let ts = pk.ts[i];
-        let len = pk.orig_len[i] as u64;
-        let mut f = active[info.identity as usize];
-        if f != u32::MAX {
-            let fl = &mut flows[f as usize];
-            if ts - fl.last_ns > IDLE_TIMEOUT_NS {
-                fl.end = FlowEnd::Idle;
-                f = u32::MAX;
-            } else if ts - fl.first_ns > ACTIVE_TIMEOUT_NS {
-                fl.end = FlowEnd::Active;
-                f = u32::MAX;
-            }
-        }
-        if f == u32::MAX {
-            f = flows.len() as u32;
-            flows.push(Flow {
-                key: conv_keys[c],
-                first_ns: ts,
-                last_ns: ts,
-                pkts_ab: 0,
-                pkts_ba: 0,
-                bytes_ab: 0,
-                bytes_ba: 0,
-                device: info.device,
-                end: FlowEnd::Eof,
-            });
-            active[info.identity as usize] = f;
-        }
-        let fl = &mut flows[f as usize];
-        fl.last_ns = ts;
-        if pk.bits[i] & bits::DIR_BA != 0 {
-            fl.pkts_ba += 1;
-            fl.bytes_ba += len;
-        } else {
-            fl.pkts_ab += 1;
-            fl.bytes_ab += len;
-        }
-        let fin = pk.tcp_flags[i] & tcpf::FIN != 0;
-        let rst = pk.tcp_flags[i] & tcpf::RST != 0;
-        if (fin || rst) && pk.bits[i] & bits::TCP != 0 {
-            fl.end = if rst { FlowEnd::Rst } else { FlowEnd::Fin };
-            active[info.identity as usize] = u32::MAX;
-        }
-        pk.flow.push(f);
-        pk.device.push(info.device);
-        pk.peer.push(info.peer);
-    }
-    for (c, k) in conv_keys.iter().enumerate() {
-        for m in [k.mac_a, k.mac_b] {
-            if m != MAC_NONE
-                && !is_group_mac(&m)
-                && registry
-                    .by_mac(&m)
-                    .is_none_or(|d| !registry.devices[d as usize].registered)
-            {
-                *mac_counts.entry(m).or_default() += conv_pkts[c];
-            }
-        }
-    }
-    let mut um: Vec<([u8; 6], u64)> = mac_counts.into_iter().collect();
-    um.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    t.unregistered_macs = um;
-    t.flows = flows;
 }
 
 /// Per-device packet index lists by counting sort (packets are already in time order).
