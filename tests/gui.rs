@@ -53,7 +53,7 @@ fn settle(h: &mut Harness<'_, App>) {
         let st = h.state();
         if st.commands.is_empty()
             && !st.is_busy()
-            && st.ui.sugg_done_generation >= st.ui.sugg_generation
+            && (st.session.is_none() || st.ui.sugg_done_generation >= st.ui.sugg_generation)
         {
             h.run_steps(3);
             return;
@@ -309,4 +309,23 @@ fn snapshots_of_the_main_views() {
         .fit_seconds = 0.0;
     h.run_steps(2);
     h.snapshot("training_confusion");
+}
+
+/// Opening a broken project shows the error (naming the file and line) in place; no panic.
+#[test]
+fn a_broken_project_shows_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("broken.labelbench.json");
+    std::fs::write(&p, "{\n  \"version\": 1,\n  \"captures\": [\n").unwrap();
+    let app = App::with_settings(Settings::default(), Some(p));
+    let mut h = harness(app);
+    settle(&mut h);
+    assert!(h.state().session.is_none());
+    let errs = h.state().errors.join("\n");
+    assert!(
+        errs.contains("broken.labelbench.json") && errs.contains("line"),
+        "{errs}"
+    );
+    h.get_by_label_contains("problems");
+    h.get_by_label("Open project…");
 }
