@@ -170,19 +170,15 @@ impl Traffic {
 /// Reads all files in parallel, merges them in time order, attributes packets to devices
 /// (adding unregistered MACs to `registry`) and builds flows.
 pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Progress>) -> Traffic {
-    if let Some(p) = progress {
-        let total: u64 = files
-            .iter()
-            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-            .sum();
-        p.set_stage("reading captures", total);
-    }
-    // Files are parsed in parallel batches and merged as each batch completes, so only one
-    // batch of per-file columns is alive beside the global store.
     let total_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
+    if let Some(p) = progress {
+        p.set_stage("reading captures", total_bytes);
+    }
+    // Files are parsed in parallel batches and merged as each batch completes, so only two
+    // batches of per-file columns are alive beside the global store.
     let batch = (rayon::current_num_threads() * 2).max(2);
     let mut acc = Accumulator::default();
     let mut bytes_done = 0u64;

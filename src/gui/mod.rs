@@ -71,12 +71,16 @@ pub fn bench_frames(session: crate::session::Session, frames: usize) -> Vec<Fram
     }
     let mid = first + (last - first) / 2;
     let mut out = Vec::new();
-    let scenarios: [(&str, i64, i64); 3] = [
+    let scenarios: [(&str, i64, i64); 4] = [
         ("zoomed out (whole capture)", first, last),
         ("zoomed in (10 min)", mid, mid + 600_000_000_000),
         ("panning (6 h window)", mid, mid + 6 * 3_600_000_000_000),
+        ("suggestions tab, zoomed out", first, last),
     ];
     for (name, a, b) in scenarios {
+        if name.starts_with("suggestions") {
+            app.ui.tab = Tab::Suggestions;
+        }
         let mut times = Vec::with_capacity(frames);
         for k in 0..frames {
             let (lo, hi) = if name.starts_with("panning") {

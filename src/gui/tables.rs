@@ -278,8 +278,9 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
         });
     }
     ui.separator();
-    let list: Vec<crate::curate::Suggestion> =
-        app.visible_suggestions().into_iter().cloned().collect();
+    // Borrowed, not cloned: the lab week has thousands of suggestions and this runs per frame.
+    let list: Vec<&crate::curate::Suggestion> = app.visible_suggestions();
+    let mut new_sel: Option<String> = None;
     if list.is_empty() {
         ui.label(
             RichText::new(if app.jobs.suggest.is_some() {
@@ -303,7 +304,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                             .frame(false),
                     );
                     if r.clicked() {
-                        app.ui.selected_sugg = Some(sg.key.clone());
+                        new_sel = Some(sg.key.clone());
                         if let Some(id) = sg.event {
                             cmds.push(Command::SelectEvent(Some(id)));
                         } else if let Some(t) = sg.at_ns {
@@ -358,6 +359,10 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                 });
             }
         });
+    drop(list);
+    if new_sel.is_some() {
+        app.ui.selected_sugg = new_sel;
+    }
     app.commands.extend(cmds);
 }
 
