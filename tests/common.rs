@@ -71,3 +71,21 @@ pub fn real_lab_project(dir: &std::path::Path, sources: &[&str]) -> Option<PathB
     );
     Some(proj)
 }
+
+/// A simulated project (see `labelbench demo-data`) in `dir`.
+pub fn sim(
+    dir: &std::path::Path,
+    devices: usize,
+    days: u32,
+    seed: u64,
+    scale: Option<u64>,
+) -> labelbench::sim::SimReport {
+    let o = labelbench::sim::SimOptions {
+        devices,
+        days,
+        seed,
+        scale_packets: scale,
+        ..Default::default()
+    };
+    labelbench::sim::generate(dir, &o).unwrap()
+}

@@ -61,14 +61,7 @@ fn curation_meets_quality_targets_on_simulated_labs() {
 #[test]
 fn cli_curate_journals_and_reopen_replays() {
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 8,
-        days: 1,
-        seed: 4,
-        scale_packets: Some(60_000),
-        ..Default::default()
-    };
-    let r = generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 8, 1, 4, Some(60_000));
     let out = Command::new(bin())
         .arg("curate")
         .arg(&r.project)
@@ -113,14 +106,7 @@ fn cli_curate_journals_and_reopen_replays() {
 #[test]
 fn acknowledged_edits_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 4,
-        days: 1,
-        seed: 2,
-        scale_packets: Some(20_000),
-        ..Default::default()
-    };
-    let r = generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 4, 1, 2, Some(20_000));
     let mut acked: Vec<(u64, u64, i64)> = Vec::new();
     let mut seed = 12345u64;
     for round in 0..12 {

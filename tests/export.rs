@@ -5,20 +5,12 @@ use std::process::Command;
 use labelbench::export::{export, ExportOptions, Format};
 use labelbench::labels::Status;
 use labelbench::session::{OpenOptions, Session};
-use labelbench::sim::{generate, SimOptions};
 use polars::prelude::*;
 
 use crate::common::{bin, have_python, have_tshark, script};
 
 fn sim_session(dir: &std::path::Path) -> Session {
-    let o = SimOptions {
-        devices: 8,
-        days: 1,
-        seed: 21,
-        scale_packets: Some(60_000),
-        ..Default::default()
-    };
-    let r = generate(dir, &o).unwrap();
+    let r = crate::common::sim(dir, 8, 1, 21, Some(60_000));
     let mut s = Session::open(&r.project, OpenOptions { journal: true }, None).unwrap();
     labelbench::curate::run_all(
         &mut s,
@@ -242,14 +234,7 @@ fn pcap_slices_reread_with_the_right_counts() {
 #[test]
 fn cli_export_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 4,
-        days: 1,
-        seed: 2,
-        scale_packets: Some(20_000),
-        ..Default::default()
-    };
-    let r = generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 4, 1, 2, Some(20_000));
     let out = dir.path().join("x");
     let ok = Command::new(bin())
         .arg("export")

@@ -172,14 +172,7 @@ fn generic_csv_with_columns_formats_and_device_map() {
 #[test]
 fn idle_class_windows_avoid_events() {
     let dir = tempfile::tempdir().unwrap();
-    let o = labelbench::sim::SimOptions {
-        devices: 6,
-        days: 1,
-        seed: 8,
-        scale_packets: Some(100_000),
-        ..Default::default()
-    };
-    let r = labelbench::sim::generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 6, 1, 8, Some(100_000));
     let mut s = labelbench::session::Session::open(&r.project, Default::default(), None).unwrap();
     s.project.window.idle_class = true;
     let rows = labelbench::features::extract(&s, &s.project.window, 3);

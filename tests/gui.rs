@@ -78,14 +78,7 @@ fn harness(app: App) -> Harness<'static, App> {
 #[test]
 fn ui_chrome_draws_every_glyph() {
     let dir = tempfile::tempdir().unwrap();
-    let o = labelbench::sim::SimOptions {
-        devices: 1,
-        days: 1,
-        seed: 3,
-        scale_packets: Some(20_000),
-        ..Default::default()
-    };
-    let r = labelbench::sim::generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 1, 1, 3, Some(20_000));
     let s = Session::open(&r.project, OpenOptions { journal: true }, None).unwrap();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))

@@ -3,17 +3,9 @@
 use labelbench::learn::{forest::MaxFeatures, train, train_rows, Model};
 use labelbench::project::TrainSettings;
 use labelbench::session::{OpenOptions, Session};
-use labelbench::sim::{generate, SimOptions};
 
 fn session(dir: &std::path::Path) -> Session {
-    let o = SimOptions {
-        devices: 12,
-        days: 2,
-        seed: 31,
-        scale_packets: Some(400_000),
-        ..Default::default()
-    };
-    let r = generate(dir, &o).unwrap();
+    let r = crate::common::sim(dir, 12, 2, 31, Some(400_000));
     let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
     labelbench::curate::run_all(
         &mut s,
@@ -105,14 +97,7 @@ fn linfa_tree_and_our_cart_agree() {
 #[test]
 fn training_stops_when_cancelled() {
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 6,
-        days: 1,
-        seed: 5,
-        scale_packets: Some(60_000),
-        ..Default::default()
-    };
-    let r = generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 6, 1, 5, Some(60_000));
     let s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
     let p = labelbench::progress::Progress::new();
     let ts = TrainSettings {

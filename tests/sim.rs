@@ -82,14 +82,7 @@ fn deterministic_and_seed_sensitive() {
 #[test]
 fn scale_flags_and_clean_loading() {
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 20,
-        days: 2,
-        seed: 3,
-        scale_packets: Some(300_000),
-        ..Default::default()
-    };
-    let r = generate(dir.path(), &o).unwrap();
+    let r = crate::common::sim(dir.path(), 20, 2, 3, Some(300_000));
     assert_eq!(r.network_devices, 20);
     assert_eq!(r.pcap_files, 48);
     let err = (r.packets as f64 - 300_000.0).abs() / 300_000.0;
