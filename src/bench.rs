@@ -46,6 +46,12 @@ pub struct IngestBench {
     pub packet_store_bytes_per_packet: usize,
     pub peak_bytes_per_packet: f64,
     pub flow_table_bytes: u64,
+    /// Writing the derived cache after the parse.
+    pub cache_write_s: Option<f64>,
+    pub cache_bytes: Option<u64>,
+    /// Reopening from the derived cache: validating every input's stamp, then reading it.
+    pub cache_load_s: Option<f64>,
+    pub cache_ratio_vs_cat: Option<f64>,
 }
 
 fn time_cmd(cmd: &str, args: &[&str]) -> Option<f64> {
@@ -80,7 +86,37 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
     let packets = tr.packets.len() as u64;
     let flows = tr.flows.len() as u64;
     let flow_table_bytes = flows * std::mem::size_of::<traffic::Flow>() as u64;
-    drop(tr);
+    // The derived cache, in a scratch folder: write it, then time a reopen that validates the
+    // inputs' stamps and reads the columns back.
+    let scratch = std::env::temp_dir().join(format!("labelbench-bench-{}", std::process::id()));
+    let (mut cache_write_s, mut cache_load_s, mut cache_bytes) = (None, None, None);
+    if std::fs::create_dir_all(&scratch).is_ok() {
+        let cpath = scratch.join("bench.labelbench.cache");
+        let t = Instant::now();
+        let reg0 = Registry::default();
+        let added: Vec<[u8; 6]> = reg
+            .devices
+            .iter()
+            .map(|d| d.mac.unwrap_or([0; 6]))
+            .collect();
+        if let Ok(key) = crate::cache::key(files, &reg0) {
+            if crate::cache::write(&cpath, &key, &tr, added, 0).is_ok() {
+                cache_write_s = Some(t.elapsed().as_secs_f64());
+                cache_bytes = std::fs::metadata(&cpath).ok().map(|m| m.len());
+                drop(tr);
+                let t = Instant::now();
+                let mut reg2 = Registry::default();
+                let back = crate::cache::key(files, &reg2)
+                    .map_err(|e| e.to_string())
+                    .and_then(|k| crate::cache::read(&cpath, &k, &mut reg2, None));
+                if let Ok(back) = back {
+                    cache_load_s = Some(t.elapsed().as_secs_f64());
+                    assert_eq!(back.packets.len() as u64, packets);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
     let tshark_s = if with_tshark {
         let mut total = 0.0;
         let mut ok = true;
@@ -134,6 +170,10 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
             .saturating_sub(flow_table_bytes)) as f64
             / pk,
         flow_table_bytes,
+        cache_write_s,
+        cache_bytes,
+        cache_load_s,
+        cache_ratio_vs_cat: cache_load_s.map(|c| c / cat_s.max(1e-9)),
     }
 }
 
@@ -170,6 +210,17 @@ impl IngestBench {
                 )
             }
             _ => s += "tshark       not run (missing or --no-tshark)\n",
+        }
+        if let (Some(w), Some(l), Some(b), Some(r)) = (
+            self.cache_write_s,
+            self.cache_load_s,
+            self.cache_bytes,
+            self.cache_ratio_vs_cat,
+        ) {
+            s += &format!(
+                "cache        written in {w:.3} s ({:.1} MB); reopen from it {l:.3} s → {r:.2}× cat's time on the captures\n",
+                b as f64 / 1e6
+            );
         }
         s += &format!(
             "memory       peak RSS {:.1} MB (before {:.1} MB); {:.1} bytes/packet above baseline excluding the flow table ({:.1} MB); store {} bytes/packet\n",

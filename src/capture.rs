@@ -105,7 +105,7 @@ pub struct Decoded {
 }
 
 /// A problem found while reading a capture, located by packet index and byte offset.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaptureIssue {
     pub file: PathBuf,
     /// 0-based index of the packet record concerned (records read before it are kept).

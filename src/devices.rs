@@ -126,7 +126,8 @@ impl Registry {
         r
     }
 
-    fn reindex(&mut self) {
+    /// Rebuilds the look-up maps after `devices` was changed directly.
+    pub fn reindex(&mut self) {
         self.by_mac.clear();
         self.by_ip.clear();
         self.by_name.clear();

@@ -78,6 +78,8 @@ pub struct Inspect {
     pub capture_issues: Vec<crate::capture::CaptureIssue>,
     pub warnings: Vec<String>,
     pub journal_entries: usize,
+    /// Whether the captures were parsed or read from the derived cache.
+    pub cache: crate::cache::CacheStatus,
 }
 
 pub fn inspect(s: &Session) -> Inspect {
@@ -201,6 +203,7 @@ pub fn inspect(s: &Session) -> Inspect {
         capture_issues: t.issues.clone(),
         warnings: s.warnings.clone(),
         journal_entries: s.history.log.len(),
+        cache: s.cache_status.clone(),
     }
 }
 
@@ -235,6 +238,7 @@ pub fn render_text(r: &Inspect) -> String {
         r.last_utc.as_deref().unwrap_or("-"),
         dur(r.first_ns, r.last_ns)
     );
+    let _ = writeln!(o, "cache     {}", r.cache);
     let f = &r.flow_counts;
     let _ = writeln!(
         o,

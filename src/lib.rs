@@ -1,6 +1,7 @@
 //! labelbench core: captures, devices, flows, label sources, curation, features, learning and
 //! export. No GUI code lives here (the `gui` module is compiled only with the `gui` feature).
 
+pub mod cache;
 pub mod capture;
 pub mod curate;
 pub mod devices;

@@ -245,12 +245,14 @@ fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 
     h.join().expect("worker panicked")
 }
 
-fn open_session(path: &Path, journal: bool) -> anyhow::Result<Session> {
+/// Opens a project; benchmarks pass `cache: false` so they measure parsing.
+fn open_session(path: &Path, journal: bool, cache: bool) -> anyhow::Result<Session> {
     if !path.is_file() {
         return Err(bad(format!("{}: project file not found", path.display())));
     }
     let p = path.to_path_buf();
-    with_progress(move |pr| Session::open(&p, OpenOptions { journal }, Some(&pr))).map_err(bad)
+    with_progress(move |pr| Session::open(&p, OpenOptions { journal, cache }, Some(&pr)))
+        .map_err(bad)
 }
 
 fn default_project() -> PathBuf {
@@ -275,9 +277,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Inspect {
             project,
             json,
-            no_cache: _,
+            no_cache,
         }) => {
-            let s = open_session(&project, true)?;
+            let s = open_session(&project, true, !no_cache)?;
             let r = labelbench::inspect::inspect(&s);
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -329,7 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             idle,
             json,
         }) => {
-            let mut s = open_session(&project, true)?;
+            let mut s = open_session(&project, true, true)?;
             let mut ts = s.project.training.clone();
             if let Some(m) = model {
                 ts.model = m;
@@ -376,7 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "--format: unknown format {format:?} (parquet, csv, json)"
                 ))
             })?;
-            let s = open_session(&project, true)?;
+            let s = open_session(&project, true, true)?;
             let o = labelbench::export::ExportOptions {
                 format: fmt,
                 pcap_slices,
@@ -407,7 +409,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }) => cmd_curate(&project, accept_all, &accept, min_confidence, json),
         Some(Cmd::JournalStress { project, edits }) => {
             use std::io::Write;
-            let mut s = open_session(&project, true)?;
+            let mut s = open_session(&project, true, true)?;
             let ids: Vec<u64> = s.labels.events.iter().map(|e| e.id).collect();
             if ids.is_empty() {
                 return Err(bad(format!("{}: no events to edit", project.display())));
@@ -453,7 +455,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 scope,
             } => {
                 let t = std::time::Instant::now();
-                let mut s = open_session(&project, false)?;
+                let mut s = open_session(&project, false, false)?;
                 let load = t.elapsed().as_secs_f64();
                 println!(
                     "load      {load:>7.2} s  {} packets, {} flows, {} events",
@@ -547,7 +549,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             BenchCmd::Onsets { project } => {
-                let mut s = open_session(&project, false)?;
+                let mut s = open_session(&project, false, false)?;
                 let before = labelbench::evaluate::onset_agreement(&s);
                 let t = std::time::Instant::now();
                 let (_, applied) = labelbench::curate::run_all(
@@ -691,7 +693,7 @@ fn cmd_curate(
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let mut s = open_session(project, true)?;
+    let mut s = open_session(project, true, true)?;
     let t = std::time::Instant::now();
     let cfg = curate::CurateSettings::default();
     let (sugg, applied) = if kinds.is_empty() {
@@ -751,7 +753,7 @@ fn cmd_curate(
 #[cfg(feature = "gui")]
 fn bench_frames(project: &Path, frames: usize) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
-    let s = open_session(project, false)?;
+    let s = open_session(project, false, false)?;
     println!(
         "loaded {} packets, {} flows, {} events in {:.1} s",
         s.traffic.packets.len(),

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::labels::{self, Event, SourceLoad, SourceSpec, Status};
 use crate::progress::Progress;
 use crate::project::Project;
-use crate::traffic::{self, Traffic, NO_DEVICE};
+use crate::traffic::{Traffic, NO_DEVICE};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadedSource {
@@ -23,6 +23,8 @@ pub struct LoadedSource {
 pub struct OpenOptions {
     /// Open the edit journal (replay it and append new edits).
     pub journal: bool,
+    /// Use and refresh the derived-data cache next to the project ([`crate::cache`]).
+    pub cache: bool,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +40,10 @@ pub struct Session {
     pub history: History,
     pub warnings: Vec<String>,
     pub capture_files: Vec<PathBuf>,
+    /// Whether the captures came from the derived cache.
+    pub cache_status: crate::cache::CacheStatus,
+    /// The derived cache still being written after a fresh parse (joined on drop).
+    pub cache_writer: Option<crate::cache::PendingWrite>,
 }
 
 impl Default for Project {
@@ -55,7 +61,8 @@ impl Session {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let mut s = Session::from_project(project, &base, progress)?;
+        let cache = opts.cache.then(|| crate::cache::cache_path(path));
+        let mut s = Session::from_project_cached(project, &base, progress, cache.as_deref())?;
         s.project_path = Some(path.to_path_buf());
         if opts.journal {
             let jp = Project::journal_path(path);
@@ -81,13 +88,24 @@ impl Session {
         base: &Path,
         progress: Option<&Progress>,
     ) -> Result<Session> {
+        Session::from_project_cached(project, base, progress, None)
+    }
+
+    /// [`Session::from_project`] reading and refreshing the derived cache at `cache`.
+    pub fn from_project_cached(
+        project: Project,
+        base: &Path,
+        progress: Option<&Progress>,
+        cache: Option<&Path>,
+    ) -> Result<Session> {
         let mut registry = match &project.devices {
             Some(d) => Registry::load(&base.join(d))?,
             None => Registry::default(),
         };
         let files =
             crate::capture::expand_captures(base, &project.captures).map_err(Error::Other)?;
-        let traffic = traffic::ingest(&files, &mut registry, progress);
+        let (traffic, cache_status, cache_writer) =
+            crate::cache::ingest_cached(&files, &mut registry, progress, cache);
         let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
         let mut sources = Vec::new();
         let mut events: Vec<Event> = Vec::new();
@@ -131,11 +149,13 @@ impl Session {
             labels: LabelSet::new(events, offsets),
             project,
             registry,
-            traffic: std::sync::Arc::new(traffic),
+            traffic,
             sources,
             history: History::default(),
             warnings: std::mem::take(&mut warnings),
             capture_files: files,
+            cache_status,
+            cache_writer,
         })
     }
 
@@ -152,6 +172,8 @@ impl Session {
             history: History::default(),
             warnings: self.warnings.clone(),
             capture_files: self.capture_files.clone(),
+            cache_status: self.cache_status.clone(),
+            cache_writer: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, bits, tcpf, CaptureIssue, ConvKey, FileParse, MAC_NONE};
 use crate::devices::{is_group_mac, Registry};
@@ -121,7 +121,7 @@ pub fn ip_from16(a: &[u8; 16], v6: bool, l2: bool) -> Option<IpAddr> {
 }
 
 /// Per-file summary kept after the merge.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileSummary {
     pub path: PathBuf,
     pub format: String,

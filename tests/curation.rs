@@ -76,7 +76,15 @@ fn cli_curate_journals_and_reopen_replays() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let applied = v["applied_edits"].as_u64().unwrap();
     assert!(applied > 0);
-    let s = Session::open(&r.project, OpenOptions { journal: true }, None).unwrap();
+    let s = Session::open(
+        &r.project,
+        OpenOptions {
+            journal: true,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     let (_, dups, _) = s.status_counts();
     assert_eq!(dups as u64, v["events"]["duplicate"].as_u64().unwrap());
     assert!(s.labels.events.iter().any(|e| e.retime_ns.is_some()));
@@ -142,8 +150,15 @@ fn acknowledged_edits_survive_sigkill() {
         std::thread::sleep(std::time::Duration::from_micros((seed >> 20) % 3000));
         unsafe_kill(child.id());
         let _ = child.wait();
-        let s = Session::open(&r.project, OpenOptions { journal: true }, None)
-            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let s = Session::open(
+            &r.project,
+            OpenOptions {
+                journal: true,
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let log: std::collections::HashMap<u64, &labelbench::edits::Edit> =
             s.history.log.iter().map(|e| (e.seq, &e.edit)).collect();
         for (seq, id, to) in &acked {

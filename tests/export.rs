@@ -11,7 +11,15 @@ use crate::common::{bin, have_python, have_tshark, script};
 
 fn sim_session(dir: &std::path::Path) -> Session {
     let r = crate::common::sim(dir, 8, 1, 21, Some(60_000));
-    let mut s = Session::open(&r.project, OpenOptions { journal: true }, None).unwrap();
+    let mut s = Session::open(
+        &r.project,
+        OpenOptions {
+            journal: true,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     labelbench::curate::run_all(
         &mut s,
         &[

@@ -19,7 +19,11 @@ fn sample_copy(dir: &Path) -> std::path::PathBuf {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(&src).unwrap();
             let name = rel.to_string_lossy();
-            if name.ends_with(".edits.jsonl") || name.ends_with(".model_report.json") {
+            if name.ends_with(".edits.jsonl")
+                || name.ends_with(".model_report.json")
+                || name.contains(".labelbench.cache")
+                || name.contains(".labelbench.tmp")
+            {
                 continue;
             }
             if p.is_dir() {
@@ -35,7 +39,15 @@ fn sample_copy(dir: &Path) -> std::path::PathBuf {
 
 fn app_for(dir: &Path) -> App {
     let proj = sample_copy(dir);
-    let s = Session::open(&proj, OpenOptions { journal: true }, None).unwrap();
+    let s = Session::open(
+        &proj,
+        OpenOptions {
+            journal: true,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     let settings = Settings {
         dark: false,
         tz: "America/New_York".into(),
@@ -79,7 +91,15 @@ fn harness(app: App) -> Harness<'static, App> {
 fn ui_chrome_draws_every_glyph() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(dir.path(), 1, 1, 3, Some(20_000));
-    let s = Session::open(&r.project, OpenOptions { journal: true }, None).unwrap();
+    let s = Session::open(
+        &r.project,
+        OpenOptions {
+            journal: true,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_ui_state(

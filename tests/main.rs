@@ -2,6 +2,7 @@
 
 mod common;
 
+mod cache;
 mod capture_real;
 mod cli;
 mod curation;

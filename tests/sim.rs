@@ -18,8 +18,10 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
                 "README.md",
                 "sample.labelbench.edits.jsonl",
                 "sample.labelbench.model_report.json",
+                "sample.labelbench.cache",
             ]
             .contains(&p.file_name().unwrap().to_str().unwrap())
+                && !p.to_string_lossy().contains(".labelbench.tmp")
             {
                 out.insert(
                     p.strip_prefix(dir).unwrap().to_path_buf(),

@@ -373,8 +373,22 @@ impl App {
         self.errors.clear();
         let p2 = path.clone();
         let job = Job::spawn("load", move |pr| {
-            let s = Session::open(&p2, OpenOptions { journal: true }, Some(&pr))
-                .map_err(|e| e.to_string())?;
+            let mut s = Session::open(
+                &p2,
+                OpenOptions {
+                    journal: true,
+                    cache: true,
+                },
+                Some(&pr),
+            )
+            .map_err(|e| e.to_string())?;
+            // The cache finishes writing on its own thread; closing this project must not
+            // wait for the disk on the UI thread.
+            if let Some(w) = s.cache_writer.take() {
+                let _ = std::thread::Builder::new()
+                    .name("cache-wait".into())
+                    .spawn(move || w.wait());
+            }
             pr.set_stage("building timeline bins", 1);
             let py = Pyramid::build(&s.traffic);
             let st = crate::traffic::device_stats(&s.traffic, s.registry.len());

@@ -1,0 +1,534 @@
+//! The derived-data cache: a project's parsed packet columns, flow table and per-device index,
+//! kept next to the project so reopening a week of captures reads ~30 bytes a packet instead of
+//! parsing gigabytes of pcap again.
+//!
+//! Validity (DESIGN "Architecture"): the cache records, for every capture in order, its path,
+//! size, modification time and a SHA-256 over its size and its first and last 64 KiB, plus a
+//! SHA-256 of the device registry (attribution depends on it), the tool version and this
+//! format's version. Any difference means a miss and a fresh parse. The content hash samples
+//! the ends of each file rather than reading it whole: a full hash would cost as much as the
+//! `cat` the cache exists to approach, and a capture edited in place without changing its size,
+//! mtime or either end is not a case we defend against.
+//!
+//! Layout: 8-byte magic, u64 header length, JSON header (key, counts, file summaries, capture
+//! issues, devices the captures added to the registry), then the raw little-endian columns,
+//! then the flows as fixed 104-byte records, then the per-device index. The file is written to a
+//! temporary name and renamed, so a crash never leaves a half cache behind.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::capture::{CaptureIssue, ConvKey};
+use crate::devices::Registry;
+use crate::progress::Progress;
+use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
+
+const MAGIC: &[u8; 8] = b"LBCACHE\x01";
+const FORMAT: u32 = 1;
+const SAMPLE: u64 = 64 * 1024;
+const FLOW_RECORD: usize = 104;
+
+/// What a cache must match to be used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheKey {
+    pub tool: String,
+    pub format: u32,
+    pub registry_sha256: String,
+    pub files: Vec<InputStamp>,
+}
+
+/// Identity of one capture file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputStamp {
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i128,
+    /// SHA-256 over the size and the first and last 64 KiB.
+    pub sample_sha256: String,
+}
+
+/// The outcome of a cached load, for `inspect` and the GUI's status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum CacheStatus {
+    /// Caching was not asked for (`--no-cache`, tests, benchmarks).
+    #[default]
+    Off,
+    /// Loaded from the cache.
+    Hit { path: PathBuf },
+    /// Parsed afresh and the cache is being (re)written; `reason` says why it was not used.
+    Written { path: PathBuf, reason: String },
+    /// Parsed afresh; the cache could not be written (read-only folder, full disk).
+    WriteFailed { path: PathBuf, error: String },
+}
+
+impl std::fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheStatus::Off => write!(f, "off (inputs parsed afresh)"),
+            CacheStatus::Hit { path } => write!(f, "loaded from {}", path.display()),
+            CacheStatus::Written { path, reason } => {
+                write!(
+                    f,
+                    "parsed afresh ({reason}); cache saved to {}",
+                    path.display()
+                )
+            }
+            CacheStatus::WriteFailed { path, error } => {
+                write!(
+                    f,
+                    "parsed afresh; cache {} not written: {error}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+/// Where a project's cache lives: `x.labelbench.json` → `x.labelbench.cache`.
+pub fn cache_path(project: &Path) -> PathBuf {
+    let s = project.to_string_lossy();
+    let stem = s.strip_suffix(".json").unwrap_or(&s);
+    PathBuf::from(format!("{stem}.cache"))
+}
+
+fn stamp(path: &Path) -> std::io::Result<InputStamp> {
+    let mut f = File::open(path)?;
+    let meta = f.metadata()?;
+    let size = meta.len();
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(-1);
+    let mut h = Sha256::new();
+    h.update(size.to_le_bytes());
+    let mut buf = vec![0u8; SAMPLE as usize];
+    let n = read_up_to(&mut f, &mut buf)?;
+    h.update(&buf[..n]);
+    if size > SAMPLE {
+        f.seek(SeekFrom::Start(size.saturating_sub(SAMPLE).max(SAMPLE)))?;
+        let n = read_up_to(&mut f, &mut buf)?;
+        h.update(&buf[..n]);
+    }
+    Ok(InputStamp {
+        path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        size,
+        mtime_ns,
+        sample_sha256: hex(&h.finalize()),
+    })
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let k = f.read(&mut buf[n..])?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    Ok(n)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The key for these captures read against this registry (before ingest adds devices to it).
+pub fn key(files: &[PathBuf], registry: &Registry) -> std::io::Result<CacheKey> {
+    let reg = serde_json::to_vec(&registry.devices).map_err(std::io::Error::other)?;
+    Ok(CacheKey {
+        tool: env!("CARGO_PKG_VERSION").to_string(),
+        format: FORMAT,
+        registry_sha256: hex(&Sha256::digest(&reg)),
+        files: files.iter().map(|f| stamp(f)).collect::<Result<_, _>>()?,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    key: CacheKey,
+    little_endian: bool,
+    packets: u64,
+    flows: u64,
+    /// Length of each device's index list.
+    by_device: Vec<u64>,
+    files: Vec<FileSummary>,
+    issues: Vec<CaptureIssue>,
+    unregistered_macs: Vec<([u8; 6], u64)>,
+    /// MACs ingest added to the registry as unregistered devices, in order.
+    added_devices: Vec<[u8; 6]>,
+    registry_len_before: usize,
+}
+
+/// Writes the cache for `t`. `added_devices` are the MACs ingest added to a registry of
+/// `registry_len_before` devices.
+pub fn write(
+    path: &Path,
+    key: &CacheKey,
+    t: &Traffic,
+    added_devices: Vec<[u8; 6]>,
+    registry_len_before: usize,
+) -> std::io::Result<()> {
+    let header = Header {
+        key: key.clone(),
+        little_endian: cfg!(target_endian = "little"),
+        packets: t.packets.len() as u64,
+        flows: t.flows.len() as u64,
+        by_device: t.by_device.iter().map(|v| v.len() as u64).collect(),
+        files: t.files.clone(),
+        issues: t.issues.clone(),
+        unregistered_macs: t.unregistered_macs.clone(),
+        added_devices,
+        registry_len_before,
+    };
+    let hj = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let res = (|| {
+        let mut w = BufWriter::with_capacity(8 << 20, File::create(&tmp)?);
+        w.write_all(MAGIC)?;
+        w.write_all(&(hj.len() as u64).to_le_bytes())?;
+        w.write_all(&hj)?;
+        let p = &t.packets;
+        w.write_all(bytemuck::cast_slice(&p.ts))?;
+        w.write_all(bytemuck::cast_slice(&p.orig_len))?;
+        w.write_all(bytemuck::cast_slice(&p.ip_len))?;
+        w.write_all(bytemuck::cast_slice(&p.tcp_len))?;
+        w.write_all(&p.ttl)?;
+        w.write_all(&p.tcp_flags)?;
+        w.write_all(bytemuck::cast_slice(&p.bits))?;
+        w.write_all(bytemuck::cast_slice(&p.flow))?;
+        w.write_all(bytemuck::cast_slice(&p.device))?;
+        w.write_all(bytemuck::cast_slice(&p.peer))?;
+        let mut rec = [0u8; FLOW_RECORD];
+        for f in &t.flows {
+            encode_flow(f, &mut rec);
+            w.write_all(&rec)?;
+        }
+        for v in &t.by_device {
+            w.write_all(bytemuck::cast_slice(v))?;
+        }
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Loads the cache if it exists and matches `key`, adding the devices it recorded to
+/// `registry` (left untouched on a miss). The error says why the cache was not used.
+pub fn read(
+    path: &Path,
+    key: &CacheKey,
+    registry: &mut Registry,
+    progress: Option<&Progress>,
+) -> Result<Traffic, String> {
+    let mut f = File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "no cache yet".to_string()
+        } else {
+            format!("cannot open cache: {e}")
+        }
+    })?;
+    let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut magic = [0u8; 8];
+    f.read_exact(&mut magic)
+        .map_err(|_| "cache too short".to_string())?;
+    if &magic != MAGIC {
+        return Err("cache from another format version".into());
+    }
+    let mut lb = [0u8; 8];
+    f.read_exact(&mut lb)
+        .map_err(|_| "cache too short".to_string())?;
+    let hl = u64::from_le_bytes(lb);
+    if hl > total {
+        return Err("cache header length is corrupt".into());
+    }
+    let mut hj = vec![0u8; hl as usize];
+    f.read_exact(&mut hj)
+        .map_err(|_| "cache too short".to_string())?;
+    let h: Header =
+        serde_json::from_slice(&hj).map_err(|e| format!("cache header unreadable: {e}"))?;
+    if h.key.tool != key.tool || h.key.format != key.format {
+        return Err("cache from another labelbench version".into());
+    }
+    if h.key.registry_sha256 != key.registry_sha256 {
+        return Err("device registry changed".into());
+    }
+    if h.key.files.len() != key.files.len()
+        || h.key
+            .files
+            .iter()
+            .zip(&key.files)
+            .any(|(a, b)| a.path != b.path)
+    {
+        return Err("capture list changed".into());
+    }
+    if let Some((_, b)) = h.key.files.iter().zip(&key.files).find(|(a, b)| a != b) {
+        return Err(format!("{} changed", b.path.display()));
+    }
+    if !h.little_endian || !cfg!(target_endian = "little") {
+        return Err("cache written on a machine of another byte order".into());
+    }
+    if registry.devices.len() != h.registry_len_before {
+        return Err("device registry changed".into());
+    }
+    let n = h.packets as usize;
+    let nidx: u64 = h.by_device.iter().sum();
+    let expect = 16
+        + hl
+        + h.packets * Packets::BYTES_PER_PACKET as u64
+        + h.flows * FLOW_RECORD as u64
+        + nidx * 4;
+    if expect != total {
+        return Err(format!(
+            "cache is {total} bytes, its header announces {expect}"
+        ));
+    }
+    if let Some(p) = progress {
+        p.set_stage("reading derived cache", total);
+    }
+    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let io = |e: std::io::Error| format!("cache read error: {e}");
+    let mut pk = Packets {
+        ts: column(&mut r, n, progress).map_err(io)?,
+        orig_len: column(&mut r, n, progress).map_err(io)?,
+        ip_len: column(&mut r, n, progress).map_err(io)?,
+        tcp_len: column(&mut r, n, progress).map_err(io)?,
+        ttl: column(&mut r, n, progress).map_err(io)?,
+        tcp_flags: column(&mut r, n, progress).map_err(io)?,
+        bits: column(&mut r, n, progress).map_err(io)?,
+        flow: column(&mut r, n, progress).map_err(io)?,
+        device: column(&mut r, n, progress).map_err(io)?,
+        peer: column(&mut r, n, progress).map_err(io)?,
+    };
+    let raw: Vec<u8> = column(&mut r, h.flows as usize * FLOW_RECORD, progress).map_err(io)?;
+    let flows: Vec<Flow> = raw
+        .chunks_exact(FLOW_RECORD)
+        .map(decode_flow)
+        .collect::<Result<_, _>>()?;
+    let mut by_device = Vec::with_capacity(h.by_device.len());
+    for &len in &h.by_device {
+        by_device.push(column::<u32>(&mut r, len as usize, progress).map_err(io)?);
+    }
+    // Sanity: references stay in range, so a damaged cache cannot index out of bounds later.
+    let ndev = h.registry_len_before + h.added_devices.len();
+    if pk.flow.iter().any(|&x| x as u64 >= h.flows)
+        || by_device.iter().flatten().any(|&i| i as usize >= n)
+        || by_device.len() > ndev
+        || flows
+            .iter()
+            .any(|f| f.device as usize >= ndev && f.device != u16::MAX)
+    {
+        return Err("cache references out of range".into());
+    }
+    if !pk.ts.is_sorted() {
+        return Err("cache packets out of time order".into());
+    }
+    for mac in &h.added_devices {
+        registry.add_unregistered(*mac);
+    }
+    if registry.devices.len() != ndev {
+        registry.devices.truncate(h.registry_len_before);
+        registry.reindex();
+        return Err("cache device list disagrees with the registry".into());
+    }
+    pk.ts.shrink_to_fit();
+    Ok(Traffic {
+        packets: pk,
+        flows,
+        by_device,
+        files: h.files,
+        issues: h.issues,
+        unregistered_macs: h.unregistered_macs,
+    })
+}
+
+fn column<T: bytemuck::Pod + bytemuck::Zeroable>(
+    r: &mut impl Read,
+    n: usize,
+    progress: Option<&Progress>,
+) -> std::io::Result<Vec<T>> {
+    let mut v: Vec<T> = vec![T::zeroed(); n];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
+    for chunk in bytes.chunks_mut(64 << 20) {
+        r.read_exact(chunk)?;
+        if let Some(p) = progress {
+            p.add(chunk.len() as u64);
+        }
+    }
+    Ok(v)
+}
+
+fn encode_flow(f: &Flow, b: &mut [u8; FLOW_RECORD]) {
+    let k = &f.key;
+    b[0] = k.proto;
+    b[1..3].copy_from_slice(&k.ethertype.to_le_bytes());
+    b[3] = k.is_l2 as u8 | (k.v6 as u8) << 1;
+    b[4..20].copy_from_slice(&k.ip_a);
+    b[20..36].copy_from_slice(&k.ip_b);
+    b[36..38].copy_from_slice(&k.port_a.to_le_bytes());
+    b[38..40].copy_from_slice(&k.port_b.to_le_bytes());
+    b[40..46].copy_from_slice(&k.mac_a);
+    b[46..52].copy_from_slice(&k.mac_b);
+    b[52..60].copy_from_slice(&f.first_ns.to_le_bytes());
+    b[60..68].copy_from_slice(&f.last_ns.to_le_bytes());
+    b[68..76].copy_from_slice(&f.pkts_ab.to_le_bytes());
+    b[76..84].copy_from_slice(&f.pkts_ba.to_le_bytes());
+    b[84..92].copy_from_slice(&f.bytes_ab.to_le_bytes());
+    b[92..100].copy_from_slice(&f.bytes_ba.to_le_bytes());
+    b[100..102].copy_from_slice(&f.device.to_le_bytes());
+    b[102] = match f.end {
+        FlowEnd::Eof => 0,
+        FlowEnd::Idle => 1,
+        FlowEnd::Active => 2,
+        FlowEnd::Fin => 3,
+        FlowEnd::Rst => 4,
+    };
+    b[103] = 0;
+}
+
+fn decode_flow(b: &[u8]) -> Result<Flow, String> {
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
+    let arr16 = |o: usize| -> [u8; 16] { b[o..o + 16].try_into().unwrap_or_default() };
+    let arr6 = |o: usize| -> [u8; 6] { b[o..o + 6].try_into().unwrap_or_default() };
+    Ok(Flow {
+        key: ConvKey {
+            proto: b[0],
+            ethertype: u16_at(1),
+            is_l2: b[3] & 1 != 0,
+            v6: b[3] & 2 != 0,
+            ip_a: arr16(4),
+            ip_b: arr16(20),
+            port_a: u16_at(36),
+            port_b: u16_at(38),
+            mac_a: arr6(40),
+            mac_b: arr6(46),
+        },
+        first_ns: u64_at(52) as i64,
+        last_ns: u64_at(60) as i64,
+        pkts_ab: u64_at(68),
+        pkts_ba: u64_at(76),
+        bytes_ab: u64_at(84),
+        bytes_ba: u64_at(92),
+        device: u16_at(100),
+        end: match b[102] {
+            0 => FlowEnd::Eof,
+            1 => FlowEnd::Idle,
+            2 => FlowEnd::Active,
+            3 => FlowEnd::Fin,
+            4 => FlowEnd::Rst,
+            x => return Err(format!("cache flow record has unknown end {x}")),
+        },
+    })
+}
+
+/// A cache being written in the background after a fresh parse, so the user is not kept
+/// waiting for the disk. Dropping it waits for the write to finish (a process that exits right
+/// after a load still leaves a complete cache, or none).
+pub struct PendingWrite {
+    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    path: PathBuf,
+}
+
+impl PendingWrite {
+    /// Waits for the write; the error names the cache file.
+    pub fn wait(mut self) -> Result<(), String> {
+        self.join()
+    }
+    fn join(&mut self) -> Result<(), String> {
+        match self.handle.take().map(|h| h.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(format!("{}: cache not written: {e}", self.path.display())),
+            Some(Err(_)) => Err(format!("{}: cache writer failed", self.path.display())),
+        }
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        if let Err(e) = self.join() {
+            // Nobody is left to show it; a missing cache only costs a parse next time.
+            eprintln!("labelbench: {e}");
+        }
+    }
+}
+
+impl std::fmt::Debug for PendingWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PendingWrite({})", self.path.display())
+    }
+}
+
+/// Ingest with the cache: use it when it matches the inputs, else parse and start (re)writing
+/// it in the background.
+pub fn ingest_cached(
+    files: &[PathBuf],
+    registry: &mut Registry,
+    progress: Option<&Progress>,
+    cache: Option<&Path>,
+) -> (Arc<Traffic>, CacheStatus, Option<PendingWrite>) {
+    let parse =
+        |registry: &mut Registry| Arc::new(crate::traffic::ingest(files, registry, progress));
+    let Some(cpath) = cache else {
+        return (parse(registry), CacheStatus::Off, None);
+    };
+    // An unreadable capture: ingest reports it with its file name.
+    let Ok(key) = key(files, registry) else {
+        return (parse(registry), CacheStatus::Off, None);
+    };
+    let before = registry.devices.len();
+    let reason = match read(cpath, &key, registry, progress) {
+        Ok(t) => {
+            let path = cpath.to_path_buf();
+            return (Arc::new(t), CacheStatus::Hit { path }, None);
+        }
+        Err(reason) => reason,
+    };
+    let t = parse(registry);
+    if progress.is_some_and(|p| p.cancelled()) {
+        return (t, CacheStatus::Off, None);
+    }
+    let added: Vec<[u8; 6]> = registry.devices[before..]
+        .iter()
+        .map(|d| d.mac.unwrap_or([0; 6]))
+        .collect();
+    let (t2, path) = (t.clone(), cpath.to_path_buf());
+    let handle = std::thread::Builder::new()
+        .name("cache-writer".into())
+        .spawn(move || write(&path, &key, &t2, added, before));
+    let status = CacheStatus::Written {
+        path: cpath.to_path_buf(),
+        reason,
+    };
+    match handle {
+        Ok(h) => (
+            t,
+            status,
+            Some(PendingWrite {
+                handle: Some(h),
+                path: cpath.to_path_buf(),
+            }),
+        ),
+        Err(e) => (
+            t,
+            CacheStatus::WriteFailed {
+                path: cpath.to_path_buf(),
+                error: e.to_string(),
+            },
+            None,
+        ),
+    }
+}
