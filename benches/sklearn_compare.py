@@ -37,7 +37,7 @@ assert len(cols) == 40, len(cols)
 rows = []
 for path in reports:
     report = json.load(open(path))
-    seed = int(report.get("settings", {}).get("seed", 1)) if isinstance(report.get("settings"), dict) else 1
+    seed = int(report.get("seed", 1))
     folds = dict((int(e), int(f)) for e, f in report["event_folds"])
     df = base[base["event_id"].isin(folds)].copy()
     df["fold"] = df["event_id"].map(folds)
