@@ -130,6 +130,9 @@ enum Cmd {
         /// Target total packets (scales background traffic).
         #[arg(long)]
         scale: Option<u64>,
+        /// Multiplier on the devices' spontaneous event rates (the lab week's 16.7 K log rows: 1.7).
+        #[arg(long, default_value_t = 1.0)]
+        label_rate: f64,
         #[arg(long)]
         json: bool,
     },
@@ -294,16 +297,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             days,
             seed,
             scale,
+            label_rate,
             json,
         }) => {
             if devices == 0 || days == 0 {
                 return Err(bad("demo-data: --devices and --days must be at least 1"));
+            }
+            if !(label_rate > 0.0 && label_rate <= 100.0) {
+                return Err(bad("demo-data: --label-rate must be in (0, 100]"));
             }
             let o = labelbench::sim::SimOptions {
                 devices,
                 days,
                 seed,
                 scale_packets: scale,
+                label_rate,
                 ..Default::default()
             };
             let r = labelbench::sim::generate(&out, &o).map_err(bad)?;
