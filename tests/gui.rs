@@ -342,3 +342,78 @@ fn a_broken_project_shows_its_error() {
     h.get_by_label_contains("problems");
     h.get_by_label("Open project…");
 }
+
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Dropping captures, a registry and logs on the window fills the New project dialog (each
+/// file sorted by kind), and creating it loads the new project.
+#[test]
+fn dropping_files_fills_the_new_project_dialog() {
+    use labelbench::labels::SourceKind;
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(dir.path(), 2, 1, 4, Some(10_000));
+    let listing = |sub: &str| -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.path().join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    let pcaps = listing("pcaps");
+    let mut files = pcaps.clone();
+    files.push(dir.path().join("devices.json"));
+    files.extend(listing("labels"));
+    let mut h = harness(App::with_settings(Settings::default(), None));
+    h.run_steps(2);
+    assert!(!h.state().ui.new_project.open);
+    for f in &files {
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(f.clone())));
+    }
+    h.run_steps(2);
+    let d = &h.state().ui.new_project;
+    assert!(d.open, "the dialog opens on a drop");
+    assert_eq!(d.spec.captures.len(), pcaps.len());
+    assert!(
+        d.spec.devices.ends_with("devices.json"),
+        "{}",
+        d.spec.devices
+    );
+    let mut kinds: Vec<SourceKind> = d.spec.sources.iter().map(|s| s.0).collect();
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(
+        kinds,
+        vec![
+            SourceKind::Ifttt,
+            SourceKind::IftttTrigger,
+            SourceKind::NotificationsJsonl,
+            SourceKind::Smartthings
+        ]
+    );
+    let proj = dir.path().join("dropped.labelbench.json");
+    h.state_mut().ui.new_project.project_text = proj.display().to_string();
+    h.run_steps(1);
+    h.get_by_label("Create and open").click();
+    settle(&mut h);
+    assert!(proj.is_file());
+    let s = h
+        .state()
+        .session
+        .as_ref()
+        .expect("the new project is loaded");
+    assert_eq!(s.traffic.packets.len() as u64, r.packets);
+    assert!(s.labels.events.len() > 10);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}
