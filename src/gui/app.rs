@@ -420,7 +420,19 @@ impl App {
         if self.jobs.load.as_ref().is_some_and(|j| j.0.finished()) {
             let (job, path) = self.jobs.load.take().expect("checked");
             match job.join() {
-                Some(Ok((s, p, st))) => self.install(s, p, st),
+                Some(Ok((s, p, st))) => {
+                    let msg = Some(match &s.cache_status {
+                        crate::cache::CacheStatus::Hit { .. } => {
+                            "captures read from the derived cache".to_string()
+                        }
+                        crate::cache::CacheStatus::WriteFailed { error, .. } => {
+                            format!("captures parsed; cache not saved: {error}")
+                        }
+                        _ => "captures parsed".to_string(),
+                    });
+                    self.install(s, p, st);
+                    self.ui.message = msg;
+                }
                 Some(Err(e)) => self.errors.push(e),
                 None => self
                     .errors
