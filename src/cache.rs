@@ -29,7 +29,8 @@ use crate::progress::Progress;
 use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
 
 const MAGIC: &[u8; 8] = b"LBCACHE\x01";
-const FORMAT: u32 = 1;
+/// Bump whenever ingest's output changes, so caches of older builds are not used.
+const FORMAT: u32 = 2;
 const SAMPLE: u64 = 64 * 1024;
 const FLOW_RECORD: usize = 104;
 
@@ -396,7 +397,7 @@ fn encode_flow(f: &Flow, b: &mut [u8; FLOW_RECORD]) {
         FlowEnd::Fin => 3,
         FlowEnd::Rst => 4,
     };
-    b[103] = 0;
+    b[103] = f.first_ba as u8;
 }
 
 fn decode_flow(b: &[u8]) -> Result<Flow, String> {
@@ -432,6 +433,7 @@ fn decode_flow(b: &[u8]) -> Result<Flow, String> {
             4 => FlowEnd::Rst,
             x => return Err(format!("cache flow record has unknown end {x}")),
         },
+        first_ba: b[103] != 0,
     })
 }
 

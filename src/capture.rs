@@ -75,9 +75,19 @@ pub struct ConvKey {
 
 impl ConvKey {
     /// The flow identity (DESIGN "Flow"): the 5-tuple for IP, (ethertype, MAC pair) for L2.
+    /// ICMP conversations carry type and code in the port fields; an ICMP flow is all ICMP
+    /// between two hosts, as the 5-tuple (without ports) says.
     pub fn flow_identity(&self) -> ConvKey {
         if self.is_l2 {
             *self
+        } else if matches!(self.proto, 1 | 58) {
+            ConvKey {
+                mac_a: MAC_NONE,
+                mac_b: MAC_NONE,
+                port_a: 0,
+                port_b: 0,
+                ..*self
+            }
         } else {
             ConvKey {
                 mac_a: MAC_NONE,
@@ -964,8 +974,17 @@ fn fill_transport(
             let plen = declared_payload.saturating_sub(8);
             classify_udp(d, plen);
         }
-        Some(TransportSlice::Icmpv4(_)) | Some(TransportSlice::Icmpv6(_)) => {
+        // ICMP type and code take the place of the ports (Zeek's and Community ID's
+        // convention), so a flow can carry its Community ID.
+        Some(TransportSlice::Icmpv4(i)) => {
             d.bits |= bits::ICMP;
+            d.sport = i.type_u8() as u16;
+            d.dport = i.code_u8() as u16;
+        }
+        Some(TransportSlice::Icmpv6(i)) => {
+            d.bits |= bits::ICMP;
+            d.sport = i.type_u8() as u16;
+            d.dport = i.code_u8() as u16;
         }
         _ => {
             let raw = ipp.payload;
@@ -1003,6 +1022,11 @@ fn fill_transport(
                 }
                 etherparse::IpNumber::ICMP | etherparse::IpNumber::IPV6_ICMP => {
                     d.bits |= bits::ICMP;
+                    // A header cut short still shows its type and code (not in a fragment).
+                    if raw.len() >= 2 && !ipp.fragmented {
+                        d.sport = raw[0] as u16;
+                        d.dport = raw[1] as u16;
+                    }
                 }
                 _ => {
                     if declared_payload > 0 {

@@ -131,10 +131,20 @@ pub fn community_id(
     )
 }
 
-fn flow_community_id(f: &Flow) -> Option<String> {
-    if f.key.is_l2 || !matches!(f.key.proto, 6 | 17 | 132) {
-        // ICMP type/code are not kept per flow, so no ID is given rather than a wrong one.
+/// The Community ID of a flow (none for layer-2 flows and protocols the spec does not cover).
+pub fn flow_community_id(f: &Flow) -> Option<String> {
+    if f.key.is_l2 || !matches!(f.key.proto, 1 | 6 | 17 | 58 | 132) {
         return None;
+    }
+    if matches!(f.key.proto, 1 | 58) {
+        // The key holds the first packet's type (sender's side) and code (receiver's side).
+        let (a, b) = (f.ip_a()?, f.ip_b()?);
+        let (src, dst, ty, code) = if f.first_ba {
+            (b, a, f.key.port_b, f.key.port_a)
+        } else {
+            (a, b, f.key.port_a, f.key.port_b)
+        };
+        return Some(community_id(src, dst, ty, code, f.key.proto, 0));
     }
     Some(community_id(
         f.ip_a()?,

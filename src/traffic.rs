@@ -71,6 +71,9 @@ pub struct Flow {
     pub bytes_ba: u64,
     pub device: u16,
     pub end: FlowEnd,
+    /// The first packet went from endpoint B to A (for ICMP, whose key's port fields hold
+    /// that packet's type and code, this says who sent it).
+    pub first_ba: bool,
 }
 
 impl Flow {
@@ -320,7 +323,7 @@ pub struct Accumulator {
     unordered: bool,
     active: Vec<u32>,
     hot: Vec<Hot>,
-    cold: Vec<(u32, FlowEnd)>,
+    cold: Vec<(u32, FlowEnd, bool)>,
 }
 
 impl Accumulator {
@@ -444,7 +447,8 @@ impl Accumulator {
                     bytes_ab: 0,
                     bytes_ba: 0,
                 });
-                self.cold.push((c as u32, FlowEnd::Eof));
+                self.cold
+                    .push((c as u32, FlowEnd::Eof, pk.bits[i] & bits::DIR_BA != 0));
                 self.active[id] = f;
             }
             let h = &mut self.hot[f as usize];
@@ -552,7 +556,7 @@ impl Accumulator {
         t.flows = hot
             .iter()
             .zip(&cold)
-            .map(|(h, &(c, end))| Flow {
+            .map(|(h, &(c, end, first_ba))| Flow {
                 key: conv_keys[c as usize],
                 first_ns: h.first,
                 last_ns: h.last,
@@ -562,6 +566,7 @@ impl Accumulator {
                 bytes_ba: h.bytes_ba,
                 device: convs[c as usize].device,
                 end,
+                first_ba,
             })
             .collect();
         t.packets = pk;

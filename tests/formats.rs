@@ -197,3 +197,62 @@ fn idle_class_windows_avoid_events() {
         rep.classes
     );
 }
+
+/// ICMP flows carry type and code like Zeek's, so they get the Community ID of the published
+/// vectors; an echo request and its reply are one flow with one ID, whichever host is lower.
+#[test]
+fn icmp_flows_get_community_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = |src: [u8; 4], dst: [u8; 4], request: bool| -> Vec<u8> {
+        let b =
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, src[3]], [2, 0, 0, 0, 0, dst[3]])
+                .ipv4(src, dst, 64);
+        let b = if request {
+            b.icmpv4_echo_request(7, 1)
+        } else {
+            b.icmpv4_echo_reply(7, 1)
+        };
+        let mut v = Vec::new();
+        b.write(&mut v, b"ping").unwrap();
+        v
+    };
+    let (a, b) = ([1, 2, 3, 4], [5, 6, 7, 8]);
+    let cases = [
+        // (frames, expected ID): 1.2.3.4 pings 5.6.7.8, then the other way round.
+        (
+            vec![frame(a, b, true), frame(b, a, false)],
+            "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=",
+        ),
+        (
+            vec![frame(b, a, true), frame(a, b, false)],
+            "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=",
+        ),
+    ];
+    for (i, (frames, want)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("icmp{i}.pcap"));
+        write_pcap(&p, 1, frames);
+        let mut reg = Registry::default();
+        let t = labelbench::traffic::ingest(&[p], &mut reg, None);
+        assert_eq!(t.flows.len(), 1, "request and reply are one flow");
+        let f = &t.flows[0];
+        assert_eq!((f.pkts_ab, f.pkts_ba), (1, 1));
+        let id = labelbench::export::flow_community_id(f).unwrap();
+        if i == 0 {
+            assert_eq!(
+                id, *want,
+                "the published vector for 1.2.3.4 -> 5.6.7.8 echo"
+            );
+        } else {
+            // The reverse ping hashes like its own request/reply pair in both directions.
+            let reverse = labelbench::export::community_id(
+                "5.6.7.8".parse().unwrap(),
+                "1.2.3.4".parse().unwrap(),
+                8,
+                0,
+                1,
+                0,
+            );
+            assert_eq!(id, reverse);
+        }
+    }
+}
