@@ -163,17 +163,12 @@ fn inspect_reports_the_cache_and_no_cache_skips_it() {
     let dir = tempfile::tempdir().unwrap();
     let r = sim(dir.path(), 2, 1, 7, Some(5_000));
     let run = |extra: &[&str]| -> serde_json::Value {
-        let out = std::process::Command::new(bin())
-            .arg("inspect")
-            .arg(&r.project)
-            .arg("--json")
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = crate::common::run_ok(
+            std::process::Command::new(bin())
+                .arg("inspect")
+                .arg(&r.project)
+                .arg("--json")
+                .args(extra),
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };

@@ -10,46 +10,31 @@ fn new_then_inspect_json_on_real_lab_data() {
     let dir = tempfile::tempdir().unwrap();
     let lab = r.join("fit-iot-dataset");
     let proj = dir.path().join("lab.labelbench.json");
-    let out = Command::new(bin())
-        .arg("new")
-        .arg(&proj)
-        .arg("--capture")
-        .arg(lab.join("pcaps/*.pcap"))
-        .arg("--devices")
-        .arg(lab.join("devices.json"))
-        .arg("--source")
-        .arg(format!(
-            "ifttt:{}@America/New_York",
-            lab.join("labels/ifttt-events.csv").display()
-        ))
-        .arg("--source")
-        .arg(format!(
-            "ifttt-trigger:{}@America/New_York",
-            lab.join("labels/ifttt-actions.csv").display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(lab.join("pcaps/*.pcap"))
+            .arg("--devices")
+            .arg(lab.join("devices.json"))
+            .arg("--source")
+            .arg(format!(
+                "ifttt:{}@America/New_York",
+                lab.join("labels/ifttt-events.csv").display()
+            ))
+            .arg("--source")
+            .arg(format!(
+                "ifttt-trigger:{}@America/New_York",
+                lab.join("labels/ifttt-actions.csv").display()
+            )),
     );
     let text = std::fs::read_to_string(&proj).unwrap();
     assert!(
         !text.contains(&*dir.path().to_string_lossy()),
         "paths are relative"
     );
-    let out = Command::new(bin())
-        .arg("inspect")
-        .arg(&proj)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::common::run_ok(Command::new(bin()).arg("inspect").arg(&proj).arg("--json"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["packets"], 35_172);
     for k in [

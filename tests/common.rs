@@ -63,12 +63,7 @@ pub fn real_lab_project(dir: &std::path::Path, sources: &[&str]) -> Option<PathB
             lab.join("labels").join(file).display()
         ));
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&mut cmd);
     Some(proj)
 }
 
@@ -88,4 +83,24 @@ pub fn sim(
         ..Default::default()
     };
     labelbench::sim::generate(dir, &o).unwrap()
+}
+
+/// Opens a project with its edit journal (no derived cache).
+pub fn open_journaled(p: &std::path::Path) -> labelbench::session::Session {
+    let o = labelbench::session::OpenOptions {
+        journal: true,
+        ..Default::default()
+    };
+    labelbench::session::Session::open(p, o, None).unwrap()
+}
+
+/// Runs a command, asserting it succeeds (stderr in the message), and returns its output.
+pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

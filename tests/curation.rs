@@ -62,29 +62,15 @@ fn curation_meets_quality_targets_on_simulated_labs() {
 fn cli_curate_journals_and_reopen_replays() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(dir.path(), 8, 1, 4, Some(60_000));
-    let out = Command::new(bin())
-        .arg("curate")
-        .arg(&r.project)
-        .args(["--accept", "duplicates,skew", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::common::run_ok(Command::new(bin()).arg("curate").arg(&r.project).args([
+        "--accept",
+        "duplicates,skew",
+        "--json",
+    ]));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let applied = v["applied_edits"].as_u64().unwrap();
     assert!(applied > 0);
-    let s = Session::open(
-        &r.project,
-        OpenOptions {
-            journal: true,
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
+    let s = crate::common::open_journaled(&r.project);
     let (_, dups, _) = s.status_counts();
     assert_eq!(dups as u64, v["events"]["duplicate"].as_u64().unwrap());
     assert!(s.labels.events.iter().any(|e| e.retime_ns.is_some()));

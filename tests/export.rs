@@ -4,22 +4,14 @@ use std::process::Command;
 
 use labelbench::export::{export, ExportOptions, Format};
 use labelbench::labels::Status;
-use labelbench::session::{OpenOptions, Session};
+use labelbench::session::Session;
 use polars::prelude::*;
 
 use crate::common::{bin, have_python, have_tshark, script};
 
 fn sim_session(dir: &std::path::Path) -> Session {
     let r = crate::common::sim(dir, 8, 1, 21, Some(60_000));
-    let mut s = Session::open(
-        &r.project,
-        OpenOptions {
-            journal: true,
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
+    let mut s = crate::common::open_journaled(&r.project);
     labelbench::curate::run_all(
         &mut s,
         &[

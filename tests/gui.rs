@@ -8,7 +8,6 @@ use egui_kittest::Harness;
 use labelbench::curate::SuggestionKind;
 use labelbench::gui::{App, Settings, Tab};
 use labelbench::labels::Status;
-use labelbench::session::{OpenOptions, Session};
 
 /// A private copy of the bundled sample project (edits must not touch sample-data/).
 fn sample_copy(dir: &Path) -> std::path::PathBuf {
@@ -39,15 +38,7 @@ fn sample_copy(dir: &Path) -> std::path::PathBuf {
 
 fn app_for(dir: &Path) -> App {
     let proj = sample_copy(dir);
-    let s = Session::open(
-        &proj,
-        OpenOptions {
-            journal: true,
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
+    let s = crate::common::open_journaled(&proj);
     let settings = Settings {
         dark: false,
         tz: "America/New_York".into(),
@@ -91,15 +82,7 @@ fn harness(app: App) -> Harness<'static, App> {
 fn ui_chrome_draws_every_glyph() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(dir.path(), 1, 1, 3, Some(20_000));
-    let s = Session::open(
-        &r.project,
-        OpenOptions {
-            journal: true,
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
+    let s = crate::common::open_journaled(&r.project);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_ui_state(
