@@ -66,6 +66,16 @@ fn settle(h: &mut Harness<'_, App>) {
     panic!("background jobs did not finish");
 }
 
+/// Selects the first event (as a click in the table would) and returns its id.
+fn select_first_event(h: &mut Harness<'_, App>) -> u64 {
+    let id = h.state().session.as_ref().unwrap().labels.events[0].id;
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SelectEvent(Some(id)));
+    h.run_steps(2);
+    id
+}
+
 /// Label logs carry emoji and symbols (vendor notification wording) that the bundled fonts
 /// lack; data text may render as tofu. The UI's own strings are checked with the strict
 /// policy in `ui_chrome_draws_every_glyph`.
@@ -90,11 +100,7 @@ fn ui_chrome_draws_every_glyph() {
             App::with_session(Settings::default(), s),
         );
     settle(&mut h);
-    let id = h.state().session.as_ref().unwrap().labels.events[0].id;
-    h.state_mut()
-        .commands
-        .push(labelbench::gui::Command::SelectEvent(Some(id)));
-    h.run_steps(2);
+    select_first_event(&mut h);
     for tab in ["Suggestions (", "Journal", "Events"] {
         h.get_by_label_contains(tab).click();
         h.run_steps(2);
@@ -237,11 +243,7 @@ fn keyboard_undo_redo_and_help() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_for(dir.path()));
     settle(&mut h);
-    let id = h.state().session.as_ref().unwrap().labels.events[0].id;
-    h.state_mut()
-        .commands
-        .push(labelbench::gui::Command::SelectEvent(Some(id)));
-    h.run_steps(2);
+    let id = select_first_event(&mut h);
     h.get_by_label("Reject").click();
     h.run_steps(2);
     let status = |h: &Harness<'_, App>| {
