@@ -325,12 +325,12 @@ pub fn read(
     }
     // Sanity: references stay in range, so a damaged cache cannot index out of bounds later.
     let ndev = h.registry_len_before + h.added_devices.len();
+    let bad_dev = |d: u16| d as usize >= ndev && d != u16::MAX;
     if pk.flow.iter().any(|&x| x as u64 >= h.flows)
+        || pk.device.iter().chain(&pk.peer).any(|&d| bad_dev(d))
         || by_device.iter().flatten().any(|&i| i as usize >= n)
         || by_device.len() > ndev
-        || flows
-            .iter()
-            .any(|f| f.device as usize >= ndev && f.device != u16::MAX)
+        || flows.iter().any(|f| bad_dev(f.device))
     {
         return Err("cache references out of range".into());
     }
