@@ -33,7 +33,10 @@ pub struct IngestBench {
     pub packets: u64,
     pub flows: u64,
     pub threads: usize,
+    /// Median of `runs` ingests (the figure the ratios use).
     pub labelbench_s: f64,
+    /// Every run's time, in run order.
+    pub labelbench_runs_s: Vec<f64>,
     pub labelbench_pkts_per_s: f64,
     pub labelbench_mb_per_s: f64,
     pub cat_s: f64,
@@ -65,7 +68,9 @@ fn time_cmd(cmd: &str, args: &[&str]) -> Option<f64> {
     st.success().then(|| t.elapsed().as_secs_f64())
 }
 
-pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
+/// Times `runs` ingests of `files` (reporting the median) against `cat` and optionally
+/// `tshark`, measures peak memory, and with `with_cache` the derived cache's write and reopen.
+pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: bool) -> IngestBench {
     let file_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -78,10 +83,18 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
         .filter_map(|_| time_cmd("cat", &refs))
         .fold(f64::INFINITY, f64::min);
     let rss_before = rss().unwrap_or(0);
-    let t = Instant::now();
-    let mut reg = Registry::default();
-    let tr = traffic::ingest(files, &mut reg, None);
-    let labelbench_s = t.elapsed().as_secs_f64();
+    let mut times = Vec::new();
+    let (mut reg, mut tr) = (Registry::default(), traffic::Traffic::default());
+    for _ in 0..runs.max(1) {
+        drop(std::mem::take(&mut tr));
+        reg = Registry::default();
+        let t = Instant::now();
+        tr = traffic::ingest(files, &mut reg, None);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let labelbench_s = sorted[sorted.len() / 2];
     let peak = peak_rss().unwrap_or(0);
     let packets = tr.packets.len() as u64;
     let flows = tr.flows.len() as u64;
@@ -90,7 +103,7 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
     // inputs' stamps and reads the columns back.
     let scratch = std::env::temp_dir().join(format!("labelbench-bench-{}", std::process::id()));
     let (mut cache_write_s, mut cache_load_s, mut cache_bytes) = (None, None, None);
-    if std::fs::create_dir_all(&scratch).is_ok() {
+    if with_cache && std::fs::create_dir_all(&scratch).is_ok() {
         let cpath = scratch.join("bench.labelbench.cache");
         let t = Instant::now();
         let reg0 = Registry::default();
@@ -156,6 +169,7 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
         flows,
         threads: rayon::current_num_threads(),
         labelbench_s,
+        labelbench_runs_s: times,
         labelbench_pkts_per_s: pk / labelbench_s,
         labelbench_mb_per_s: file_bytes as f64 / 1e6 / labelbench_s,
         cat_s,
@@ -165,7 +179,7 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool) -> IngestBench {
         speedup_vs_tshark: tshark_s.map(|s| s / labelbench_s),
         peak_rss_bytes: peak,
         rss_before_bytes: rss_before,
-        packet_store_bytes_per_packet: traffic::Packets::BYTES_PER_PACKET + 4,
+        packet_store_bytes_per_packet: traffic::Packets::BYTES_PER_PACKET,
         peak_bytes_per_packet: (peak
             .saturating_sub(rss_before)
             .saturating_sub(flow_table_bytes)) as f64
@@ -188,9 +202,16 @@ impl IngestBench {
             self.packets,
             self.flows
         );
+        let runs: Vec<String> = self
+            .labelbench_runs_s
+            .iter()
+            .map(|t| format!("{t:.3}"))
+            .collect();
         s += &format!(
-            "labelbench   {:.3} s  {:.2} M packets/s  {:.0} MB/s  ({} threads)\n",
+            "labelbench   {:.3} s (median of {} runs: {} s)  {:.2} M packets/s  {:.0} MB/s  ({} threads)\n",
             self.labelbench_s,
+            runs.len(),
+            runs.join(", "),
             self.labelbench_pkts_per_s / 1e6,
             self.labelbench_mb_per_s,
             self.threads

@@ -4,7 +4,6 @@
 //! file size) and every packet is reduced to a compact columnar record plus a per-file
 //! conversation id; the session merges files and builds flows afterwards.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -57,7 +56,7 @@ pub const MAC_NONE: [u8; 6] = [0; 6];
 
 /// A bidirectional conversation key in canonical endpoint order (A <= B), including the MACs of
 /// each endpoint (needed to attribute packets to devices).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConvKey {
     /// IP protocol number for IP conversations; 0 for layer-2 ones.
     pub proto: u8,
@@ -72,6 +71,41 @@ pub struct ConvKey {
     pub mac_b: [u8; 6],
     pub v6: bool,
 }
+
+/// One multiply-fold of two words (the 128-bit product's halves xored), as in foldhash.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = a as u128 * b as u128;
+    p as u64 ^ (p >> 64) as u64
+}
+
+/// Conversation keys are hashed once per packet whose conversation differs from the previous
+/// packet's, so the hash is the key's words folded in four independent multiplies rather than
+/// eleven field-by-field hasher calls. Equal keys give equal words, as `Eq` requires.
+impl std::hash::Hash for ConvKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash64());
+    }
+}
+
+impl ConvKey {
+    /// The key's 64-bit hash (see the `Hash` impl).
+    #[inline]
+    pub fn hash64(&self) -> u64 {
+        RawKey::from_conv(self).hash64()
+    }
+}
+
+const SEEDS: [u64; 8] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+    0x4528_21e6_38d0_1377,
+    0xbe54_66cf_34e9_0c6c,
+    0xc0ac_29b7_c97c_50dd,
+    0x3f84_d5b5_b547_0917,
+];
 
 impl ConvKey {
     /// The flow identity (DESIGN "Flow"): the 5-tuple for IP, (ethertype, MAC pair) for L2.
@@ -101,12 +135,15 @@ impl ConvKey {
 /// One decoded packet (transient; only its compact form is kept).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
-    pub src_mac: Option<[u8; 6]>,
-    pub dst_mac: Option<[u8; 6]>,
+    /// [`MAC_NONE`] when the link layer has none.
+    pub src_mac: [u8; 6],
+    pub dst_mac: [u8; 6],
     pub vlan: Option<u16>,
     pub ethertype: u16,
-    pub src_ip: Option<std::net::IpAddr>,
-    pub dst_ip: Option<std::net::IpAddr>,
+    /// IPv6, or IPv4 mapped into IPv6 (`::ffff:a.b.c.d`), as a big-endian number (so numeric
+    /// order is byte order); zero without IP (bits::IP unset).
+    pub src_ip: u128,
+    pub dst_ip: u128,
     pub ip_len: u32,
     pub ttl: u8,
     pub ip_proto: u8,
@@ -142,26 +179,40 @@ impl std::fmt::Display for CaptureIssue {
     }
 }
 
-/// Compact per-packet columns of one file, before the global merge.
+/// One packet of one file, before the global merge: a single 24-byte row per packet, so the
+/// reader appends once per packet; the merge spreads rows into the global columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct PacketRow {
+    pub ts: i64,
+    pub orig_len: u32,
+    /// Index into [`FileParse::convs`].
+    pub conv: u32,
+    pub ip_len: u16,
+    pub tcp_len: u16,
+    pub bits: u16,
+    pub ttl: u8,
+    pub tcp_flags: u8,
+}
+
+/// The packets of one file in record order.
 #[derive(Default, Debug)]
 pub struct FileCols {
-    pub ts: Vec<i64>,
-    pub orig_len: Vec<u32>,
-    pub ip_len: Vec<u16>,
-    pub tcp_len: Vec<u16>,
-    pub ttl: Vec<u8>,
-    pub tcp_flags: Vec<u8>,
-    pub bits: Vec<u16>,
-    /// Index into [`FileParse::convs`].
-    pub conv: Vec<u32>,
+    pub rows: Vec<PacketRow>,
 }
 
 impl FileCols {
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.rows.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.rows.is_empty()
+    }
+    pub fn first_ts(&self) -> Option<i64> {
+        self.rows.first().map(|r| r.ts)
+    }
+    pub fn last_ts(&self) -> Option<i64> {
+        self.rows.last().map(|r| r.ts)
     }
 }
 
@@ -240,106 +291,194 @@ impl Chunked {
     }
 }
 
-/// Interns conversations of one file and accumulates compact columns.
+/// Slots of [`Sink::recent`] (a power of two).
+const RECENT: usize = 4096;
+
+/// Interns conversations of one file and accumulates its packet rows.
 struct Sink {
     cols: FileCols,
-    convs: Vec<ConvKey>,
-    map: HashMap<ConvKey, u32, rustc_hash::FxBuildHasher>,
-    /// The previous packet's conversation: bursts make it the next one's too, often enough
-    /// to skip most hash look-ups.
-    last: Option<(ConvKey, u32)>,
+    convs: Vec<RawKey>,
+    /// Conversation ids, hashed by their keys in `convs` (keys are stored once).
+    table: hashbrown::HashTable<u32>,
+    /// A direct-mapped cache in front of `table`, holding keys inline: a hit costs one load
+    /// after hashing instead of the table's chain of control byte, id and key.
+    recent: Vec<(RawKey, u32)>,
 }
 
 impl Sink {
-    fn new() -> Self {
+    fn new(rows: Vec<PacketRow>) -> Self {
         Sink {
-            cols: FileCols::default(),
+            cols: FileCols { rows },
             convs: Vec::new(),
-            map: HashMap::default(),
-            last: None,
+            table: hashbrown::HashTable::new(),
+            // An impossible key (layer-2 bit and ports set together) marks empty slots.
+            recent: vec![
+                (
+                    RawKey {
+                        ip_a: 0,
+                        ip_b: 0,
+                        mac_a: 0,
+                        mac_b: 0,
+                        small: u64::MAX,
+                    },
+                    0
+                );
+                RECENT
+            ],
         }
     }
+    #[inline]
     fn push(&mut self, ts: i64, orig_len: u32, d: &Decoded) {
-        let (key, ba) = conv_key(d);
-        let id = match self.last {
-            Some((k, id)) if k == key => id,
-            _ => {
-                let next = self.convs.len() as u32;
-                let id = *self.map.entry(key).or_insert_with(|| {
-                    self.convs.push(key);
-                    next
-                });
-                self.last = Some((key, id));
-                id
-            }
+        let (key, ba) = RawKey::of(d);
+        let h = key.hash64();
+        let slot = &mut self.recent[(h >> 52) as usize & (RECENT - 1)];
+        let id = if slot.0 == key {
+            slot.1
+        } else {
+            let convs = &mut self.convs;
+            let id = match self.table.find(h, |&i| convs[i as usize] == key) {
+                Some(&i) => i,
+                None => {
+                    let i = convs.len() as u32;
+                    convs.push(key);
+                    self.table
+                        .insert_unique(h, i, |&j| convs[j as usize].hash64());
+                    i
+                }
+            };
+            *slot = (key, id);
+            id
         };
-        let c = &mut self.cols;
-        c.ts.push(ts);
-        c.orig_len.push(orig_len);
-        c.ip_len.push(d.ip_len.min(u16::MAX as u32) as u16);
-        c.tcp_len.push(d.tcp_len.min(u16::MAX as u32) as u16);
-        c.ttl.push(d.ttl);
-        c.tcp_flags.push(d.tcp_flags);
-        c.bits.push(d.bits | if ba { bits::DIR_BA } else { 0 });
-        c.conv.push(id);
+        self.cols.rows.push(PacketRow {
+            ts,
+            orig_len,
+            conv: id,
+            ip_len: d.ip_len.min(u16::MAX as u32) as u16,
+            tcp_len: d.tcp_len.min(u16::MAX as u32) as u16,
+            bits: d.bits | if ba { bits::DIR_BA } else { 0 },
+            ttl: d.ttl,
+            tcp_flags: d.tcp_flags,
+        });
     }
 }
 
-fn ip16(ip: Option<std::net::IpAddr>) -> [u8; 16] {
-    match ip {
-        Some(std::net::IpAddr::V4(a)) => a.to_ipv6_mapped().octets(),
-        Some(std::net::IpAddr::V6(a)) => a.octets(),
-        None => [0; 16],
+#[inline]
+fn v4_mapped(a: [u8; 4]) -> u128 {
+    0xffff_u128 << 32 | u32::from_be_bytes(a) as u128
+}
+
+#[inline]
+fn mac_word(m: [u8; 6]) -> u64 {
+    u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
+}
+
+fn word_mac(w: u64) -> [u8; 6] {
+    let b = w.to_be_bytes();
+    [b[2], b[3], b[4], b[5], b[6], b[7]]
+}
+
+/// A [`ConvKey`] in machine words, for interning: building, comparing and hashing it per
+/// packet costs a few word operations instead of byte-array shuffles. Numeric order of the
+/// big-endian words is the byte order [`ConvKey`] uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct RawKey {
+    ip_a: u128,
+    ip_b: u128,
+    mac_a: u64,
+    mac_b: u64,
+    /// proto | ethertype << 8 | is_l2 << 24 | v6 << 25 | port_a << 32 | port_b << 48.
+    small: u64,
+}
+
+impl RawKey {
+    #[inline(always)]
+    fn of(d: &Decoded) -> (RawKey, bool) {
+        let smac = mac_word(d.src_mac);
+        let dmac = mac_word(d.dst_mac);
+        if d.bits & bits::IP != 0 {
+            let ba = (d.src_ip, d.sport) > (d.dst_ip, d.dport);
+            let (ip_a, ip_b, pa, pb, mac_a, mac_b) = if ba {
+                (d.dst_ip, d.src_ip, d.dport, d.sport, dmac, smac)
+            } else {
+                (d.src_ip, d.dst_ip, d.sport, d.dport, smac, dmac)
+            };
+            let v6 = (d.bits & bits::IPV6 != 0) as u64;
+            let small = d.ip_proto as u64 | v6 << 25 | (pa as u64) << 32 | (pb as u64) << 48;
+            (
+                RawKey {
+                    ip_a,
+                    ip_b,
+                    mac_a,
+                    mac_b,
+                    small,
+                },
+                ba,
+            )
+        } else {
+            let ba = smac > dmac;
+            let (mac_a, mac_b) = if ba { (dmac, smac) } else { (smac, dmac) };
+            let small = (d.ethertype as u64) << 8 | 1 << 24;
+            (
+                RawKey {
+                    ip_a: 0,
+                    ip_b: 0,
+                    mac_a,
+                    mac_b,
+                    small,
+                },
+                ba,
+            )
+        }
+    }
+
+    #[inline(always)]
+    fn hash64(&self) -> u64 {
+        let h = fold(self.ip_a as u64 ^ SEEDS[0], self.ip_b as u64 ^ SEEDS[1])
+            ^ fold(
+                (self.ip_a >> 64) as u64 ^ SEEDS[2],
+                (self.ip_b >> 64) as u64 ^ SEEDS[3],
+            )
+            ^ fold(self.mac_a ^ SEEDS[4], self.mac_b ^ SEEDS[5])
+            ^ fold(self.small ^ SEEDS[6], SEEDS[7]);
+        fold(h, SEEDS[7])
+    }
+
+    fn to_conv(self) -> ConvKey {
+        let s = self.small;
+        ConvKey {
+            proto: s as u8,
+            ethertype: (s >> 8) as u16,
+            is_l2: s >> 24 & 1 != 0,
+            ip_a: self.ip_a.to_be_bytes(),
+            ip_b: self.ip_b.to_be_bytes(),
+            port_a: (s >> 32) as u16,
+            port_b: (s >> 48) as u16,
+            mac_a: word_mac(self.mac_a),
+            mac_b: word_mac(self.mac_b),
+            v6: s >> 25 & 1 != 0,
+        }
+    }
+
+    fn from_conv(k: &ConvKey) -> RawKey {
+        RawKey {
+            ip_a: u128::from_be_bytes(k.ip_a),
+            ip_b: u128::from_be_bytes(k.ip_b),
+            mac_a: mac_word(k.mac_a),
+            mac_b: mac_word(k.mac_b),
+            small: k.proto as u64
+                | (k.ethertype as u64) << 8
+                | (k.is_l2 as u64) << 24
+                | (k.v6 as u64) << 25
+                | (k.port_a as u64) << 32
+                | (k.port_b as u64) << 48,
+        }
     }
 }
 
 /// Canonical conversation key of a packet and whether it travels B→A.
 pub fn conv_key(d: &Decoded) -> (ConvKey, bool) {
-    let smac = d.src_mac.unwrap_or(MAC_NONE);
-    let dmac = d.dst_mac.unwrap_or(MAC_NONE);
-    if d.bits & bits::IP != 0 {
-        let s = (ip16(d.src_ip), d.sport);
-        let t = (ip16(d.dst_ip), d.dport);
-        let ba = s > t;
-        let ((a, am), (b, bm)) = if ba {
-            ((t, dmac), (s, smac))
-        } else {
-            ((s, smac), (t, dmac))
-        };
-        (
-            ConvKey {
-                proto: d.ip_proto,
-                ethertype: 0,
-                is_l2: false,
-                ip_a: a.0,
-                ip_b: b.0,
-                port_a: a.1,
-                port_b: b.1,
-                mac_a: am,
-                mac_b: bm,
-                v6: d.bits & bits::IPV6 != 0,
-            },
-            ba,
-        )
-    } else {
-        let ba = smac > dmac;
-        let (a, b) = if ba { (dmac, smac) } else { (smac, dmac) };
-        (
-            ConvKey {
-                proto: 0,
-                ethertype: d.ethertype,
-                is_l2: true,
-                ip_a: [0; 16],
-                ip_b: [0; 16],
-                port_a: 0,
-                port_b: 0,
-                mac_a: a,
-                mac_b: b,
-                v6: false,
-            },
-            ba,
-        )
-    }
+    let (k, ba) = RawKey::of(d);
+    (k.to_conv(), ba)
 }
 
 /// Detects the capture format by its magic number.
@@ -360,6 +499,17 @@ pub fn sniff_format(head: &[u8]) -> Option<&'static str> {
 /// Reads one capture file completely. Problems are returned as issues; the packets read before
 /// a fatal problem are kept.
 pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
+    read_capture_into(path, progress, Vec::new())
+}
+
+/// [`read_capture`] appending to `rows` (cleared first): the ingest reuses one buffer per file
+/// in flight, so the pages of the row buffers are faulted in once, not once per file.
+pub fn read_capture_into(
+    path: &Path,
+    progress: Option<&Progress>,
+    mut rows: Vec<PacketRow>,
+) -> FileParse {
+    rows.clear();
     let mut out = FileParse {
         path: path.to_path_buf(),
         format: "unknown",
@@ -395,7 +545,7 @@ pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
             .push(issue(0, 0, "empty file (no capture header)".into(), true));
         return out;
     }
-    let mut sink = Sink::new();
+    let mut sink = Sink::new(rows);
     let mut meta = Meta {
         path: path.to_path_buf(),
         issues: Vec::new(),
@@ -445,7 +595,7 @@ pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
     }
     out.bytes_read = rd.offset;
     out.cols = sink.cols;
-    out.convs = sink.convs;
+    out.convs = sink.convs.into_iter().map(RawKey::to_conv).collect();
     out
 }
 
@@ -455,9 +605,6 @@ fn io_err(idx: u64, e: std::io::Error) -> (u64, String) {
     (idx, format!("read error: {e}"))
 }
 
-/// Receives each record: link type, timestamp (ns), original length, captured bytes.
-type Visit<'a> = dyn FnMut(Linktype, i64, u32, &[u8]) + 'a;
-
 /// What a reading loop reports besides the records.
 struct Meta {
     path: PathBuf,
@@ -465,11 +612,13 @@ struct Meta {
     link_types: Vec<i32>,
 }
 
-fn read_pcap(
+/// `visit` receives each record: link type, timestamp (ns), original length, captured bytes.
+/// It is generic so that decoding inlines into the record loop.
+fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
     rd: &mut Chunked,
     out: &mut Meta,
     progress: Option<&Progress>,
-    visit: &mut Visit<'_>,
+    visit: &mut V,
 ) -> ReadResult {
     let hdr = match pcap_parser::parse_pcap_header(rd.avail()) {
         Ok((_, h)) => h,
@@ -569,11 +718,11 @@ struct Iface {
     offset_s: i64,
 }
 
-fn read_pcapng(
+fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
     rd: &mut Chunked,
     out: &mut Meta,
     progress: Option<&Progress>,
-    visit: &mut Visit<'_>,
+    visit: &mut V,
 ) -> ReadResult {
     let mut be = false;
     let mut ifaces: Vec<Iface> = Vec::new();
@@ -720,8 +869,8 @@ pub fn decode_link(
     match lt.0 {
         LT_ETHERNET => match Ethernet2Slice::from_slice_without_fcs(data) {
             Ok(e) => {
-                d.src_mac = Some(e.source());
-                d.dst_mac = Some(e.destination());
+                d.src_mac = e.source();
+                d.dst_mac = e.destination();
                 let et = e.ether_type();
                 d.ethertype = et.0;
                 if !decode_ether_type(&mut d, et, e.payload_slice()) {
@@ -836,7 +985,7 @@ pub fn decode_link_full(
             Ok(sll) => {
                 let addr = sll.sender_address_full();
                 if sll.sender_address_valid_length() == 6 {
-                    d.src_mac = Some([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]]);
+                    d.src_mac = [addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]];
                 }
                 if let etherparse::LinuxSllProtocolType::EtherType(et) = sll.protocol_type() {
                     let p = LaxSlicedPacket::from_ether_type(et, sll.payload_slice());
@@ -856,7 +1005,7 @@ pub fn decode_link_full(
                 if data[11] == 6 {
                     let mut m = [0u8; 6];
                     m.copy_from_slice(&data[12..18]);
-                    d.src_mac = Some(m);
+                    d.src_mac = m;
                 }
                 d.ethertype = et;
                 let p = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et), &data[20..]);
@@ -883,8 +1032,8 @@ pub fn decode_link_full(
 fn fill_from_sliced(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
     let mut outer_et: Option<u16> = None;
     if let Some(LinkSlice::Ethernet2(e)) = &p.link {
-        d.src_mac = Some(e.source());
-        d.dst_mac = Some(e.destination());
+        d.src_mac = e.source();
+        d.dst_mac = e.destination();
         outer_et = Some(e.ether_type().0);
         d.ethertype = e.ether_type().0;
     }
@@ -925,8 +1074,8 @@ fn fill_ipv4<'a>(
     d.bits |= bits::IP;
     d.ip_len = h.total_len() as u32;
     d.ttl = h.ttl();
-    d.src_ip = Some(std::net::IpAddr::V4(h.source_addr()));
-    d.dst_ip = Some(std::net::IpAddr::V4(h.destination_addr()));
+    d.src_ip = v4_mapped(h.source());
+    d.dst_ip = v4_mapped(h.destination());
     d.ethertype = 0x0800;
     let hl = h.ihl() as u32 * 4;
     (d.ip_len.saturating_sub(hl), v4.payload())
@@ -941,8 +1090,8 @@ fn fill_ipv6<'a>(
     d.bits |= bits::IP | bits::IPV6;
     d.ip_len = h.payload_length() as u32 + 40;
     d.ttl = h.hop_limit();
-    d.src_ip = Some(std::net::IpAddr::V6(h.source_addr()));
-    d.dst_ip = Some(std::net::IpAddr::V6(h.destination_addr()));
+    d.src_ip = u128::from_be_bytes(h.source());
+    d.dst_ip = u128::from_be_bytes(h.destination());
     d.ethertype = 0x86dd;
     let ext = v6.extensions().slice().len() as u32;
     (

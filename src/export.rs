@@ -742,7 +742,10 @@ fn pcap_slices(
             linktype = lt;
             let mut iss = Vec::new();
             let d = crate::capture::decode_link(lt, data, path, &mut iss);
-            for mac in [d.src_mac, d.dst_mac].into_iter().flatten() {
+            for mac in [d.src_mac, d.dst_mac] {
+                if mac == crate::capture::MAC_NONE {
+                    continue;
+                }
                 if let Some(ws) = wins.get(&mac) {
                     for w in ws {
                         if ts >= w.lo && ts <= w.hi {

@@ -189,6 +189,12 @@ enum BenchCmd {
         /// Skip the tshark baseline (slow on big inputs).
         #[arg(long)]
         no_tshark: bool,
+        /// Skip writing and reopening the derived cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Ingest this many times and report the median.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         #[arg(long)]
         json: bool,
     },
@@ -584,6 +590,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCmd::Ingest {
                 files,
                 no_tshark,
+                no_cache,
+                runs,
                 json,
             } => {
                 if files.is_empty() {
@@ -594,7 +602,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         return Err(bad(format!("{}: capture file not found", f.display())));
                     }
                 }
-                let r = labelbench::bench::ingest(&files, !no_tshark);
+                let r = labelbench::bench::ingest(&files, !no_tshark, runs, !no_cache);
                 if json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
                 } else {

@@ -42,8 +42,7 @@ fn big_and_little_endian_pcapng_agree() {
         let be = capture::read_capture(&r.join(format!("pcap-vectors/{t}-be.pcapng")), None);
         let le = capture::read_capture(&r.join(format!("pcap-vectors/{t}-le.pcapng")), None);
         assert_eq!(be.format, "pcapng");
-        assert_eq!(be.cols.ts, le.cols.ts, "{t}");
-        assert_eq!(be.cols.orig_len, le.cols.orig_len, "{t}");
+        assert_eq!(be.cols.rows, le.cols.rows, "{t}");
     }
 }
 
@@ -78,19 +77,17 @@ fn devices_attributed_by_mac_from_devices_json() {
 fn truncated_lab_capture_lengths_come_from_headers() {
     let Some(r) = real() else { return };
     let p = r.join("fit-iot-dataset/pcaps/blink-cam-01.pcap");
-    let c = capture::read_capture(&p, None).cols;
+    let c = capture::read_capture(&p, None).cols.rows;
     // Headers only: some packets are far longer than 58 captured bytes.
-    assert!(c.orig_len.iter().any(|&l| l > 1000));
-    assert!(c.ip_len.iter().any(|&l| l > 1000));
+    assert!(c.iter().any(|r| r.orig_len > 1000));
+    assert!(c.iter().any(|r| r.ip_len > 1000));
     let tcp_payload = c
-        .bits
         .iter()
-        .zip(&c.tcp_len)
-        .filter(|(b, l)| *b & bits::TCP != 0 && **l > 0)
+        .filter(|r| r.bits & bits::TCP != 0 && r.tcp_len > 0)
         .count();
     assert!(tcp_payload > 1000);
     assert!(
-        c.bits.iter().any(|b| b & bits::EAPOL != 0),
+        c.iter().any(|r| r.bits & bits::EAPOL != 0),
         "EAPOL from the AP"
     );
 }
@@ -136,34 +133,34 @@ fn fields_match_tshark() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        let c = capture::read_capture(&p, None).cols;
+        let c = capture::read_capture(&p, None).cols.rows;
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(rows.len(), c.len(), "{f}");
         for (i, row) in rows.iter().enumerate() {
             let v: Vec<&str> = row.split(',').collect();
             let first = |s: &str| s.split(';').next().unwrap_or("").to_string();
             let ts: f64 = v[0].parse().unwrap();
-            assert!((ts - c.ts[i] as f64 / 1e9).abs() < 2e-6, "{f} #{i} ts");
+            assert!((ts - c[i].ts as f64 / 1e9).abs() < 2e-6, "{f} #{i} ts");
             let ipl = first(v[1]);
             let ip6 = first(v[2]);
             if !ipl.is_empty() {
-                assert_eq!(ipl.parse::<u16>().unwrap(), c.ip_len[i], "{f} #{i} ip.len");
-                assert_eq!(first(v[4]).parse::<u8>().unwrap(), c.ttl[i], "{f} #{i} ttl");
+                assert_eq!(ipl.parse::<u16>().unwrap(), c[i].ip_len, "{f} #{i} ip.len");
+                assert_eq!(first(v[4]).parse::<u8>().unwrap(), c[i].ttl, "{f} #{i} ttl");
             } else if !ip6.is_empty() {
                 assert_eq!(
                     ip6.parse::<u16>().unwrap() + 40,
-                    c.ip_len[i],
+                    c[i].ip_len,
                     "{f} #{i} ipv6 len"
                 );
                 assert_eq!(
                     first(v[5]).parse::<u8>().unwrap(),
-                    c.ttl[i],
+                    c[i].ttl,
                     "{f} #{i} hlim"
                 );
             }
             let tl = first(v[3]);
             if !tl.is_empty() {
-                assert_eq!(tl.parse::<u16>().unwrap(), c.tcp_len[i], "{f} #{i} tcp.len");
+                assert_eq!(tl.parse::<u16>().unwrap(), c[i].tcp_len, "{f} #{i} tcp.len");
                 checked += 1;
             }
         }

@@ -87,13 +87,13 @@ fn link_types_decode_or_warn() {
         assert!(r.issues.is_empty(), "link type {lt}: {:?}", r.issues);
         assert_eq!(r.cols.len(), 2);
         assert_eq!(
-            r.cols.bits[0] & want_bits,
+            r.cols.rows[0].bits & want_bits,
             want_bits,
             "link type {lt}: bits {:#x}",
-            r.cols.bits[0]
+            r.cols.rows[0].bits
         );
-        assert_eq!(r.cols.ttl[0], ttl, "link type {lt}");
-        assert!(r.cols.ip_len[0] > 20);
+        assert_eq!(r.cols.rows[0].ttl, ttl, "link type {lt}");
+        assert!(r.cols.rows[0].ip_len > 20);
         assert_eq!(r.link_types, vec![lt]);
     }
     // An unknown link type: one warning naming it, every packet kept with its length.
@@ -101,7 +101,8 @@ fn link_types_decode_or_warn() {
     write_pcap(&p, 147, &[vec![1, 2, 3], vec![4, 5, 6, 7], vec![8]]);
     let r = capture::read_capture(&p, None);
     assert_eq!(r.cols.len(), 3);
-    assert_eq!(r.cols.orig_len, vec![3, 4, 1]);
+    let lens: Vec<u32> = r.cols.rows.iter().map(|p| p.orig_len).collect();
+    assert_eq!(lens, vec![3, 4, 1]);
     assert_eq!(r.issues.len(), 1);
     assert!(
         !r.issues[0].fatal && r.issues[0].reason.contains("147"),
