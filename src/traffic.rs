@@ -224,7 +224,28 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
                     }
                     g.pool.pop().unwrap_or_default()
                 };
-                let fp = capture::read_capture_into(&files[i], progress, rows);
+                // A reader that panicked would leave the merge waiting for its file for ever;
+                // a bug in decoding costs that file, reported as an issue, and nothing else.
+                let fp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    capture::read_capture_into(&files[i], progress, rows)
+                }))
+                .unwrap_or_else(|_| FileParse {
+                    path: files[i].clone(),
+                    format: "unknown",
+                    cols: Default::default(),
+                    convs: Vec::new(),
+                    issues: vec![CaptureIssue {
+                        file: files[i].clone(),
+                        packet_index: 0,
+                        byte_offset: 0,
+                        reason: "internal error while reading this file (a bug: please report \
+                                 it); its packets were skipped"
+                            .into(),
+                        fatal: true,
+                    }],
+                    bytes_read: 0,
+                    link_types: Vec::new(),
+                });
                 shared.lock().unwrap_or_else(|e| e.into_inner()).done[i] = Some(fp);
                 changed.notify_all();
             };
