@@ -152,43 +152,69 @@ fn ground_truth_explains_every_row() {
     }
 }
 
+/// A simulated project in `dir`; returns its pcaps in name (= time) order.
+fn sim_pcaps(dir: &Path, devices: usize, seed: u64, packets: u64) -> Vec<PathBuf> {
+    let o = SimOptions {
+        devices,
+        days: 1,
+        seed,
+        scale_packets: Some(packets),
+        ..Default::default()
+    };
+    generate(dir, &o).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Ingests `files` with the project's registry in `dir`.
+fn ingest(dir: &Path, files: &[PathBuf]) -> labelbench::traffic::Traffic {
+    let mut reg = labelbench::devices::Registry::load(&dir.join("devices.json")).unwrap();
+    labelbench::traffic::ingest(files, &mut reg, None)
+}
+
+/// Packet columns, flows and the per-device index are identical.
+fn assert_same_traffic(a: &labelbench::traffic::Traffic, b: &labelbench::traffic::Traffic) {
+    assert_eq!(a.packets.len(), b.packets.len());
+    assert_eq!(a.packets.ts, b.packets.ts);
+    assert_eq!(a.packets.orig_len, b.packets.orig_len);
+    assert_eq!(a.packets.bits, b.packets.bits);
+    assert_eq!(a.packets.flow, b.packets.flow);
+    assert_eq!(a.packets.device, b.packets.device);
+    assert_eq!(a.packets.peer, b.packets.peer);
+    let key = |t: &labelbench::traffic::Traffic| -> Vec<_> {
+        t.flows
+            .iter()
+            .map(|f| {
+                (
+                    f.key,
+                    f.first_ns,
+                    f.last_ns,
+                    f.packets(),
+                    f.bytes(),
+                    f.end,
+                    f.first_ba,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(a), key(b));
+    assert_eq!(a.by_device, b.by_device);
+}
+
 /// Files given out of time order take the sort-then-assemble path; the result must equal the
 /// incremental path's.
 #[test]
 fn file_order_does_not_change_the_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 5,
-        days: 1,
-        seed: 6,
-        scale_packets: Some(80_000),
-        ..Default::default()
-    };
-    generate(dir.path(), &o).unwrap();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("pcaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let load = |fs: &[PathBuf]| {
-        let mut reg =
-            labelbench::devices::Registry::load(&dir.path().join("devices.json")).unwrap();
-        labelbench::traffic::ingest(fs, &mut reg, None)
-    };
-    let a = load(&files);
+    let mut files = sim_pcaps(dir.path(), 5, 6, 80_000);
+    let a = ingest(dir.path(), &files);
     files.reverse();
-    let b = load(&files);
-    assert_eq!(a.packets.ts, b.packets.ts);
-    assert_eq!(a.packets.flow, b.packets.flow);
-    assert_eq!(a.packets.device, b.packets.device);
-    assert_eq!(a.flows.len(), b.flows.len());
-    for (x, y) in a.flows.iter().zip(&b.flows) {
-        assert_eq!(
-            (x.key, x.first_ns, x.last_ns, x.packets(), x.bytes(), x.end),
-            (y.key, y.first_ns, y.last_ns, y.packets(), y.bytes(), y.end)
-        );
-    }
-    assert_eq!(a.by_device, b.by_device);
+    let b = ingest(dir.path(), &files);
+    assert_same_traffic(&a, &b);
 }
 
 /// A file whose records jump back in time part-way through switches the merge to the
@@ -197,19 +223,7 @@ fn file_order_does_not_change_the_traffic() {
 fn a_backward_jump_inside_a_file_is_sorted_out() {
     use pcap_parser::{LegacyPcapBlock, PcapHeader, ToVec};
     let dir = tempfile::tempdir().unwrap();
-    let o = SimOptions {
-        devices: 4,
-        days: 1,
-        seed: 9,
-        scale_packets: Some(30_000),
-        ..Default::default()
-    };
-    generate(dir.path(), &o).unwrap();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("pcaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = sim_pcaps(dir.path(), 4, 9, 30_000);
     assert!(files.len() >= 3);
     // One nanosecond pcap holding the later half of the hours first, then the earlier half.
     let mut hdr = PcapHeader::new();
@@ -236,36 +250,7 @@ fn a_backward_jump_inside_a_file_is_sorted_out() {
     }
     let jumbled = dir.path().join("jumbled.pcap");
     std::fs::write(&jumbled, out.unwrap()).unwrap();
-    let load = |fs: &[PathBuf]| {
-        let mut reg =
-            labelbench::devices::Registry::load(&dir.path().join("devices.json")).unwrap();
-        labelbench::traffic::ingest(fs, &mut reg, None)
-    };
-    let a = load(&files);
-    let b = load(&[jumbled]);
-    assert_eq!(a.packets.len(), b.packets.len());
-    assert_eq!(a.packets.ts, b.packets.ts);
-    assert_eq!(a.packets.orig_len, b.packets.orig_len);
-    assert_eq!(a.packets.bits, b.packets.bits);
-    assert_eq!(a.packets.flow, b.packets.flow);
-    assert_eq!(a.packets.device, b.packets.device);
-    assert_eq!(a.packets.peer, b.packets.peer);
-    let key = |t: &labelbench::traffic::Traffic| -> Vec<_> {
-        t.flows
-            .iter()
-            .map(|f| {
-                (
-                    f.key,
-                    f.first_ns,
-                    f.last_ns,
-                    f.packets(),
-                    f.bytes(),
-                    f.end,
-                    f.first_ba,
-                )
-            })
-            .collect()
-    };
-    assert_eq!(key(&a), key(&b));
-    assert_eq!(a.by_device, b.by_device);
+    let a = ingest(dir.path(), &files);
+    let b = ingest(dir.path(), &[jumbled]);
+    assert_same_traffic(&a, &b);
 }
