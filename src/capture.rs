@@ -1,8 +1,8 @@
 //! Capture reading: pcap and pcapng through pcap-parser, headers through etherparse.
 //!
 //! Files are read in fixed-size chunks (memory stays proportional to the packets kept, not to
-//! file size) and every packet is reduced to a compact columnar record plus a per-file
-//! conversation id; the session merges files and builds flows afterwards.
+//! file size) and every packet is reduced to a 24-byte row holding a per-file conversation id;
+//! `traffic::ingest` merges the files into columns and builds flows.
 
 use std::fs::File;
 use std::io::Read;
@@ -79,9 +79,9 @@ fn fold(a: u64, b: u64) -> u64 {
     p as u64 ^ (p >> 64) as u64
 }
 
-/// Conversation keys are hashed once per packet whose conversation differs from the previous
-/// packet's, so the hash is the key's words folded in four independent multiplies rather than
-/// eleven field-by-field hasher calls. Equal keys give equal words, as `Eq` requires.
+/// The same hash the readers use per packet ([`RawKey`]): the key's words folded in four
+/// independent multiplies rather than eleven field-by-field hasher calls. Equal keys give
+/// equal words, as `Eq` requires.
 impl std::hash::Hash for ConvKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(self.hash64());
@@ -226,6 +226,21 @@ pub struct FileParse {
     pub issues: Vec<CaptureIssue>,
     pub bytes_read: u64,
     pub link_types: Vec<i32>,
+}
+
+impl FileParse {
+    /// A file with nothing read yet.
+    pub fn empty(path: &Path) -> FileParse {
+        FileParse {
+            path: path.to_path_buf(),
+            format: "unknown",
+            cols: FileCols::default(),
+            convs: Vec::new(),
+            issues: Vec::new(),
+            bytes_read: 0,
+            link_types: Vec::new(),
+        }
+    }
 }
 
 /// Largest record we accept; anything larger is a corrupt length field.
@@ -475,12 +490,6 @@ impl RawKey {
     }
 }
 
-/// Canonical conversation key of a packet and whether it travels B→A.
-pub fn conv_key(d: &Decoded) -> (ConvKey, bool) {
-    let (k, ba) = RawKey::of(d);
-    (k.to_conv(), ba)
-}
-
 /// Detects the capture format by its magic number.
 pub fn sniff_format(head: &[u8]) -> Option<&'static str> {
     if head.len() < 4 {
@@ -510,15 +519,7 @@ pub fn read_capture_into(
     mut rows: Vec<PacketRow>,
 ) -> FileParse {
     rows.clear();
-    let mut out = FileParse {
-        path: path.to_path_buf(),
-        format: "unknown",
-        cols: FileCols::default(),
-        convs: Vec::new(),
-        issues: Vec::new(),
-        bytes_read: 0,
-        link_types: Vec::new(),
-    };
+    let mut out = FileParse::empty(path);
     let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
         file: path.to_path_buf(),
         packet_index: idx,

@@ -229,12 +229,9 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
                 let fp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     capture::read_capture_into(&files[i], progress, rows)
                 }))
-                .unwrap_or_else(|_| FileParse {
-                    path: files[i].clone(),
-                    format: "unknown",
-                    cols: Default::default(),
-                    convs: Vec::new(),
-                    issues: vec![CaptureIssue {
+                .unwrap_or_else(|_| {
+                    let mut fp = FileParse::empty(&files[i]);
+                    fp.issues.push(CaptureIssue {
                         file: files[i].clone(),
                         packet_index: 0,
                         byte_offset: 0,
@@ -242,9 +239,8 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
                                  it); its packets were skipped"
                             .into(),
                         fatal: true,
-                    }],
-                    bytes_read: 0,
-                    link_types: Vec::new(),
+                    });
+                    fp
                 });
                 shared.lock().unwrap_or_else(|e| e.into_inner()).done[i] = Some(fp);
                 changed.notify_all();
@@ -500,7 +496,7 @@ impl Accumulator {
         pk.tcp_flags.extend(tail.iter().map(|r| r.tcp_flags));
         pk.bits.extend(tail.iter().map(|r| r.bits));
         self.conv_tail
-            .extend(rows[i..].iter().map(|r| map[r.conv as usize]));
+            .extend(tail.iter().map(|r| map[r.conv as usize]));
         rows.clear();
         rows
     }
