@@ -18,6 +18,18 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// This process's CPU time so far (user, system) in seconds, all threads, from
+/// `/proc/self/stat` (ticks of USER_HZ, which Linux fixes at 100 for user space).
+pub fn cpu_times() -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may contain spaces; the fields we want follow its closing ')'.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3 of the full line, utime 14, stime 15.
+    let ticks = |i: usize| f.get(i - 3).and_then(|x| x.parse::<u64>().ok());
+    Some((ticks(14)? as f64 / 100.0, ticks(15)? as f64 / 100.0))
+}
+
 /// Current resident memory (VmRSS), in bytes.
 pub fn rss() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -37,6 +49,9 @@ pub struct IngestBench {
     pub labelbench_s: f64,
     /// Every run's time, in run order.
     pub labelbench_runs_s: Vec<f64>,
+    /// CPU seconds (user, system; all threads) of the median-time run: what the parse costs
+    /// beside how long it takes on this machine's cores.
+    pub labelbench_cpu_s: Option<(f64, f64)>,
     pub labelbench_pkts_per_s: f64,
     pub labelbench_mb_per_s: f64,
     pub cat_s: f64,
@@ -84,17 +99,22 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: boo
         .fold(f64::INFINITY, f64::min);
     let rss_before = rss().unwrap_or(0);
     let mut times = Vec::new();
+    let mut cpus = Vec::new();
     let (mut reg, mut tr) = (Registry::default(), traffic::Traffic::default());
     for _ in 0..runs.max(1) {
         drop(std::mem::take(&mut tr));
         reg = Registry::default();
+        let c0 = cpu_times();
         let t = Instant::now();
         tr = traffic::ingest(files, &mut reg, None);
         times.push(t.elapsed().as_secs_f64());
+        cpus.push(c0.zip(cpu_times()).map(|(a, b)| (b.0 - a.0, b.1 - a.1)));
     }
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let labelbench_s = sorted[sorted.len() / 2];
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+    let median = order[order.len() / 2];
+    let labelbench_s = times[median];
+    let labelbench_cpu_s = cpus[median];
     let peak = peak_rss().unwrap_or(0);
     let packets = tr.packets.len() as u64;
     let flows = tr.flows.len() as u64;
@@ -170,6 +190,7 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: boo
         threads: rayon::current_num_threads(),
         labelbench_s,
         labelbench_runs_s: times,
+        labelbench_cpu_s,
         labelbench_pkts_per_s: pk / labelbench_s,
         labelbench_mb_per_s: file_bytes as f64 / 1e6 / labelbench_s,
         cat_s,
@@ -216,6 +237,13 @@ impl IngestBench {
             self.labelbench_mb_per_s,
             self.threads
         );
+        if let Some((u, k)) = self.labelbench_cpu_s {
+            s += &format!(
+                "             CPU {:.2} s in that run (user {u:.2} s, system {k:.2} s) = {:.0} ns/packet\n",
+                u + k,
+                (u + k) * 1e9 / self.packets.max(1) as f64
+            );
+        }
         s += &format!(
             "cat          {:.3} s  → labelbench/cat time ratio {:.2}×\n",
             self.cat_s, self.ratio_vs_cat

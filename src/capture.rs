@@ -135,9 +135,12 @@ impl ConvKey {
 /// One decoded packet (transient; only its compact form is kept).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
-    /// [`MAC_NONE`] when the link layer has none.
-    pub src_mac: [u8; 6],
-    pub dst_mac: [u8; 6],
+    /// The MAC as a big-endian 48-bit number ([`mac_word`]); 0 ([`MAC_NONE`]) when the link
+    /// layer has none. A word, not bytes: the interning that reads it right after decoding
+    /// would otherwise load across the halves of a split 6-byte store, which cannot be
+    /// store-forwarded and stalled every packet.
+    pub src_mac: u64,
+    pub dst_mac: u64,
     pub vlan: Option<u16>,
     pub ethertype: u16,
     /// IPv6, or IPv4 mapped into IPv6 (`::ffff:a.b.c.d`), as a big-endian number (so numeric
@@ -342,7 +345,7 @@ impl Sink {
             ],
         }
     }
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, ts: i64, orig_len: u32, d: &Decoded) {
         let (key, ba) = RawKey::of(d);
         let h = key.hash64();
@@ -382,12 +385,14 @@ fn v4_mapped(a: [u8; 4]) -> u128 {
     0xffff_u128 << 32 | u32::from_be_bytes(a) as u128
 }
 
+/// A MAC as a big-endian 48-bit number, so numeric order is byte order.
 #[inline]
-fn mac_word(m: [u8; 6]) -> u64 {
+pub fn mac_word(m: &[u8; 6]) -> u64 {
     u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
 }
 
-fn word_mac(w: u64) -> [u8; 6] {
+/// The inverse of [`mac_word`].
+pub fn word_mac(w: u64) -> [u8; 6] {
     let b = w.to_be_bytes();
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }
@@ -395,7 +400,7 @@ fn word_mac(w: u64) -> [u8; 6] {
 /// A [`ConvKey`] in machine words, for interning: building, comparing and hashing it per
 /// packet costs a few word operations instead of byte-array shuffles. Numeric order of the
 /// big-endian words is the byte order [`ConvKey`] uses.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Eq)]
 struct RawKey {
     ip_a: u128,
     ip_b: u128,
@@ -405,11 +410,23 @@ struct RawKey {
     small: u64,
 }
 
+/// Branch-free: every packet compares its key once against the recent-conversation cache, and
+/// the derived field-by-field comparison cost a branch per field.
+impl PartialEq for RawKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        ((self.ip_a ^ o.ip_a)
+            | (self.ip_b ^ o.ip_b)
+            | ((self.mac_a ^ o.mac_a) | (self.mac_b ^ o.mac_b) | (self.small ^ o.small)) as u128)
+            == 0
+    }
+}
+
 impl RawKey {
     #[inline(always)]
     fn of(d: &Decoded) -> (RawKey, bool) {
-        let smac = mac_word(d.src_mac);
-        let dmac = mac_word(d.dst_mac);
+        let smac = d.src_mac;
+        let dmac = d.dst_mac;
         if d.bits & bits::IP != 0 {
             let ba = (d.src_ip, d.sport) > (d.dst_ip, d.dport);
             let (ip_a, ip_b, pa, pb, mac_a, mac_b) = if ba {
@@ -478,8 +495,8 @@ impl RawKey {
         RawKey {
             ip_a: u128::from_be_bytes(k.ip_a),
             ip_b: u128::from_be_bytes(k.ip_b),
-            mac_a: mac_word(k.mac_a),
-            mac_b: mac_word(k.mac_b),
+            mac_a: mac_word(&k.mac_a),
+            mac_b: mac_word(&k.mac_b),
             small: k.proto as u64
                 | (k.ethertype as u64) << 8
                 | (k.is_l2 as u64) << 24
@@ -889,8 +906,8 @@ pub fn decode_link_into(
     match lt.0 {
         LT_ETHERNET => match Ethernet2Slice::from_slice_without_fcs(data) {
             Ok(e) => {
-                d.src_mac = e.source();
-                d.dst_mac = e.destination();
+                d.src_mac = mac_word(&e.source());
+                d.dst_mac = mac_word(&e.destination());
                 let et = e.ether_type();
                 d.ethertype = et.0;
                 if !decode_ether_type(d, et, e.payload_slice()) {
@@ -1007,7 +1024,7 @@ pub fn decode_link_full(
             Ok(sll) => {
                 let addr = sll.sender_address_full();
                 if sll.sender_address_valid_length() == 6 {
-                    d.src_mac = [addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]];
+                    d.src_mac = mac_word(&[addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]]);
                 }
                 if let etherparse::LinuxSllProtocolType::EtherType(et) = sll.protocol_type() {
                     let p = LaxSlicedPacket::from_ether_type(et, sll.payload_slice());
@@ -1027,7 +1044,7 @@ pub fn decode_link_full(
                 if data[11] == 6 {
                     let mut m = [0u8; 6];
                     m.copy_from_slice(&data[12..18]);
-                    d.src_mac = m;
+                    d.src_mac = mac_word(&m);
                 }
                 d.ethertype = et;
                 let p = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et), &data[20..]);
@@ -1054,8 +1071,8 @@ pub fn decode_link_full(
 fn fill_from_sliced(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
     let mut outer_et: Option<u16> = None;
     if let Some(LinkSlice::Ethernet2(e)) = &p.link {
-        d.src_mac = e.source();
-        d.dst_mac = e.destination();
+        d.src_mac = mac_word(&e.source());
+        d.dst_mac = mac_word(&e.destination());
         outer_et = Some(e.ether_type().0);
         d.ethertype = e.ether_type().0;
     }

@@ -742,7 +742,7 @@ fn pcap_slices(
             linktype = lt;
             let mut iss = Vec::new();
             let d = crate::capture::decode_link(lt, data, path, &mut iss);
-            for mac in [d.src_mac, d.dst_mac] {
+            for mac in [d.src_mac, d.dst_mac].map(crate::capture::word_mac) {
                 if mac == crate::capture::MAC_NONE {
                     continue;
                 }
