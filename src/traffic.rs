@@ -108,6 +108,33 @@ impl Flow {
     pub fn ip_b(&self) -> Option<IpAddr> {
         ip_from16(&self.key.ip_b, self.key.v6, self.key.is_l2)
     }
+    /// The flow's endpoints for display: addresses and ports for TCP, UDP and SCTP; for
+    /// ICMP the first packet's type and code, which the key carries where ports would be
+    /// (so they must not be shown as ports); MACs for layer-2 flows.
+    pub fn endpoints(&self) -> String {
+        let k = &self.key;
+        match (self.ip_a(), self.ip_b()) {
+            (Some(a), Some(b)) if matches!(k.proto, 1 | 58) => {
+                let (from, to, ty, code) = if self.first_ba {
+                    (b, a, k.port_b, k.port_a)
+                } else {
+                    (a, b, k.port_a, k.port_b)
+                };
+                format!("{from} <-> {to} (first: ICMP type {ty} code {code} from {from})")
+            }
+            (Some(a), Some(b)) if matches!(k.proto, 6 | 17 | 132) => format!(
+                "{} <-> {}",
+                std::net::SocketAddr::new(a, k.port_a),
+                std::net::SocketAddr::new(b, k.port_b)
+            ),
+            (Some(a), Some(b)) => format!("{a} <-> {b}"),
+            _ => format!(
+                "{} <-> {}",
+                crate::devices::fmt_mac(&k.mac_a),
+                crate::devices::fmt_mac(&k.mac_b)
+            ),
+        }
+    }
 }
 
 pub fn ip_from16(a: &[u8; 16], v6: bool, l2: bool) -> Option<IpAddr> {
@@ -773,6 +800,89 @@ pub fn device_stats(t: &Traffic, ndev: usize) -> Vec<DeviceStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn flow(key: ConvKey, first_ba: bool) -> Flow {
+        Flow {
+            key,
+            first_ns: 0,
+            last_ns: 0,
+            pkts_ab: 1,
+            pkts_ba: 0,
+            bytes_ab: 60,
+            bytes_ba: 0,
+            device: 0,
+            end: FlowEnd::Eof,
+            first_ba,
+        }
+    }
+
+    /// Ports only where the protocol has them: ICMP's type and code (kept in the port fields)
+    /// are named as such and attributed to the first packet's sender.
+    #[test]
+    fn endpoints_name_ports_icmp_type_and_macs() {
+        let v4 = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_ipv6_mapped().octets();
+        let k = ConvKey {
+            proto: 6,
+            ethertype: 0,
+            is_l2: false,
+            ip_a: v4([10, 0, 0, 2]),
+            ip_b: v4([93, 184, 216, 34]),
+            port_a: 50_000,
+            port_b: 443,
+            mac_a: [2, 0, 0, 0, 0, 1],
+            mac_b: [2, 0, 0, 0, 0, 2],
+            v6: false,
+        };
+        assert_eq!(
+            flow(k, false).endpoints(),
+            "10.0.0.2:50000 <-> 93.184.216.34:443"
+        );
+        let v6 = ConvKey {
+            v6: true,
+            ip_a: "fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            ip_b: "fe80::2".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            proto: 17,
+            port_a: 5353,
+            port_b: 5353,
+            ..k
+        };
+        assert_eq!(
+            flow(v6, false).endpoints(),
+            "[fe80::1]:5353 <-> [fe80::2]:5353"
+        );
+        // An echo request (type 8, code 0) sent first by B.
+        let icmp = ConvKey {
+            proto: 1,
+            port_a: 0,
+            port_b: 0,
+            ..k
+        };
+        let echo = ConvKey {
+            port_a: 0,
+            port_b: 8,
+            ..icmp
+        };
+        assert_eq!(
+            flow(echo, true).endpoints(),
+            "93.184.216.34 <-> 10.0.0.2 (first: ICMP type 8 code 0 from 93.184.216.34)"
+        );
+        assert_eq!(
+            flow(icmp, false).endpoints(),
+            "10.0.0.2 <-> 93.184.216.34 (first: ICMP type 0 code 0 from 10.0.0.2)"
+        );
+        let igmp = ConvKey { proto: 2, ..icmp };
+        assert_eq!(flow(igmp, false).endpoints(), "10.0.0.2 <-> 93.184.216.34");
+        let arp = ConvKey {
+            is_l2: true,
+            proto: 0,
+            ethertype: 0x0806,
+            ..icmp
+        };
+        assert_eq!(
+            flow(arp, false).endpoints(),
+            "02:00:00:00:00:01 <-> 02:00:00:00:00:02"
+        );
+    }
 
     /// The parallel counting sort gives what one pass in packet order gives, across chunk
     /// boundaries, for devices, peers and packets of no device.

@@ -542,16 +542,7 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                         .iter()
                         .take(25)
                         .map(|f| {
-                            let ep = match (f.ip_a(), f.ip_b()) {
-                                (Some(a), Some(b)) => {
-                                    format!("{a}:{} <-> {b}:{}", f.key.port_a, f.key.port_b)
-                                }
-                                _ => format!(
-                                    "{} <-> {}",
-                                    crate::devices::fmt_mac(&f.key.mac_a),
-                                    crate::devices::fmt_mac(&f.key.mac_b)
-                                ),
-                            };
+                            let ep = f.endpoints();
                             format!(
                                 "{:+.1} s {} {} · {} pkts {} B",
                                 (f.first_ns - t) as f64 / 1e9,

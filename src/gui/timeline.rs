@@ -438,14 +438,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         let p = pointer_screen?;
         let (_, i) = flow_rects.iter().find(|(r, _)| r.contains(p))?;
         let f = &s.traffic.flows[*i as usize];
-        let ep = match (f.ip_a(), f.ip_b()) {
-            (Some(a), Some(b)) => format!("{a}:{} <-> {b}:{}", f.key.port_a, f.key.port_b),
-            _ => format!(
-                "{} <-> {}",
-                crate::devices::fmt_mac(&f.key.mac_a),
-                crate::devices::fmt_mac(&f.key.mac_b)
-            ),
-        };
+        let ep = f.endpoints();
         Some(format!(
             "flow {} {ep}\n{} packets, {} bytes, {:.1} s ({:?})",
             f.protocol_name(),
