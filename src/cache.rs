@@ -13,7 +13,8 @@
 //! Layout: 8-byte magic, u64 header length, JSON header (key, counts, file summaries, capture
 //! issues, devices the captures added to the registry), then the raw little-endian columns,
 //! then the flows as fixed 104-byte records, then the per-device index. The file is written to a
-//! temporary name and renamed, so a crash never leaves a half cache behind.
+//! temporary name and renamed, so a crash never leaves a half cache behind; the temporary file
+//! of a writer that was killed is removed by the next write.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -191,6 +192,7 @@ pub fn write(
         registry_len_before,
     };
     let hj = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    remove_stale_temps(path);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let res = (|| {
         let mut w = BufWriter::with_capacity(8 << 20, File::create(&tmp)?);
@@ -225,6 +227,50 @@ pub fn write(
         let _ = std::fs::remove_file(&tmp);
     }
     res
+}
+
+/// Removes temporary caches (`<name>.tmp<PID>`, beside `path`) that a process killed while
+/// writing left behind: each is as large as the cache itself. A temporary file is stale when
+/// its process is gone (seen through `/proc`) or, where there is no `/proc`, when it is a day
+/// old. Files of running writers and anything not named this way are left alone.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.tmp", stem.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let have_proc = Path::new("/proc/self").exists();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let stale = if have_proc {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 24 * 3600)
+        };
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Loads the cache if it exists and matches `key`, adding the devices it recorded to

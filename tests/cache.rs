@@ -183,3 +183,36 @@ fn inspect_reports_the_cache_and_no_cache_skips_it() {
     assert_eq!(a["devices"], c["devices"]);
     assert_eq!(a["flow_counts"], c["flow_counts"]);
 }
+
+/// A temporary cache left by a writer that died is removed by the next write; one of a
+/// running process, and files not named like ours, stay.
+#[test]
+fn a_dead_writers_temporary_cache_is_removed_by_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = sim(dir.path(), 2, 1, 3, Some(3_000));
+    let cp = cache_path(&r.project);
+    let stem = cp.file_stem().unwrap().to_string_lossy().to_string();
+    let sibling = |n: &str| cp.with_file_name(n);
+    // No process has this id (Linux caps ids at 2^22).
+    let dead = sibling(&format!("{stem}.tmp999999999"));
+    let running = sibling(&format!("{stem}.tmp1"));
+    let unrelated = [
+        sibling(&format!("{stem}.tmpnotapid")),
+        sibling("other.labelbench.tmp999999999"),
+    ];
+    for p in [&dead, &running].into_iter().chain(&unrelated) {
+        std::fs::write(p, b"partial cache").unwrap();
+    }
+    let s = open(&r.project, true);
+    assert!(matches!(s.cache_status, CacheStatus::Written { .. }));
+    assert!(!dead.exists(), "a dead writer's temporary cache stays");
+    if Path::new("/proc/1").exists() {
+        assert!(
+            running.exists(),
+            "a running process's temporary cache was removed"
+        );
+    }
+    for p in &unrelated {
+        assert!(p.exists(), "{} was removed", p.display());
+    }
+}
