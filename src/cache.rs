@@ -14,7 +14,9 @@
 //! issues, devices the captures added to the registry), then the raw little-endian columns,
 //! then the flows as fixed 104-byte records, then the per-device index. The file is written to a
 //! temporary name and renamed, so a crash never leaves a half cache behind; the temporary file
-//! of a writer that was killed is removed by the next write.
+//! of a writer that was killed is removed by the next write. Where the filesystem allows it
+//! the cache is written and read with direct I/O (see [`write_file`]): it is read whole once
+//! per open, and passing it through page cache cost more kernel CPU than the parse it saves.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -194,8 +196,7 @@ pub fn write(
     let hj = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     remove_stale_temps(path);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let res = (|| {
-        let mut w = BufWriter::with_capacity(8 << 20, File::create(&tmp)?);
+    let body = |w: &mut dyn Write| -> std::io::Result<()> {
         w.write_all(MAGIC)?;
         w.write_all(&(hj.len() as u64).to_le_bytes())?;
         w.write_all(&hj)?;
@@ -218,15 +219,255 @@ pub fn write(
         for v in &t.by_device {
             w.write_all(bytemuck::cast_slice(v))?;
         }
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
+        Ok(())
+    };
+    let res = write_file(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     res
+}
+
+/// Writes a new file through `body` and syncs it. Where the filesystem takes direct I/O
+/// (`O_DIRECT`, Linux), the data goes from an aligned buffer straight to the device: a
+/// week's 1.9 GB cache then costs 0.2 s of CPU instead of the 5 s the kernel spends filling
+/// page cache with it on a 2-core machine, which a background write took from the GUI. Any
+/// failure of the direct path (tmpfs and some FUSE filesystems refuse it) retries buffered.
+pub fn write_file(
+    path: &Path,
+    body: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        if write_direct(path, &body).is_ok() {
+            return Ok(());
+        }
+    }
+    let mut w = BufWriter::with_capacity(8 << 20, File::create(path)?);
+    body(&mut w)?;
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()
+}
+
+#[cfg(target_os = "linux")]
+fn write_direct(
+    path: &Path,
+    body: &impl Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    let mut w = DirectWriter::new(f);
+    body(&mut w)?;
+    // Whole blocks go direct; the last partial block is appended through the page cache.
+    let tail = w.flush_blocks()?;
+    drop(w);
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    f.write_all(&tail)?;
+    f.sync_all()
+}
+
+/// A reader for the cache from byte `from` on. It reads with direct I/O where the filesystem
+/// allows it, for the same reason [`write_file`] writes that way: filling page cache with a
+/// 1.9 GB file costs seconds of kernel CPU (measured: a week's reopen took 3.9–5.1 s right
+/// after a direct write, against 1.4 s with the file cached, and direct reads need neither).
+/// `f` (positioned at `from`) is the buffered fallback.
+fn body_reader(path: &Path, f: File, from: u64) -> std::io::Result<Box<dyn Read>> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Ok(d) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)
+        {
+            let mut r = DirectReader::new(d);
+            // Direct reads start at offset 0; skip the header already read.
+            std::io::copy(&mut (&mut r).take(from), &mut std::io::sink())?;
+            return Ok(Box::new(r));
+        }
+    }
+    let _ = path;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+}
+
+/// Serves reads from whole aligned blocks that a background thread reads ahead with direct
+/// I/O, so the disk keeps streaming while the caller copies and checks columns.
+#[cfg(target_os = "linux")]
+struct DirectReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<(Vec<u8>, usize, usize)>>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
+    /// The block being served: buffer, aligned start in it, bytes in it, bytes served.
+    cur: Option<(Vec<u8>, usize, usize)>,
+    pos: usize,
+    done: bool,
+}
+
+#[cfg(target_os = "linux")]
+impl DirectReader {
+    fn new(mut file: File) -> Self {
+        const AHEAD: usize = 3;
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+        let (back, free) = std::sync::mpsc::sync_channel::<Vec<u8>>(AHEAD + 1);
+        std::thread::Builder::new()
+            .name("cache-reader".into())
+            .spawn(move || {
+                let mut made = 0;
+                loop {
+                    let mut mem = match free.try_recv() {
+                        Ok(m) => m,
+                        Err(_) if made < AHEAD + 1 => {
+                            made += 1;
+                            vec![0u8; DIRECT_BUF + DIRECT_ALIGN]
+                        }
+                        Err(_) => match free.recv() {
+                            Ok(m) => m,
+                            Err(_) => return,
+                        },
+                    };
+                    let start = mem.as_ptr().align_offset(DIRECT_ALIGN);
+                    let buf = &mut mem[start..start + DIRECT_BUF];
+                    // Fill the whole block: a short read anywhere but at the end of the file
+                    // would leave the next offset unaligned.
+                    let mut n = 0;
+                    let res = loop {
+                        if n == buf.len() {
+                            break Ok(());
+                        }
+                        match file.read(&mut buf[n..]) {
+                            Ok(0) => break Ok(()),
+                            Ok(k) => n += k,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => break Err(e),
+                        }
+                    };
+                    let last = res.is_err() || n < DIRECT_BUF;
+                    if tx.send(res.map(|()| (mem, start, n))).is_err() || last {
+                        return;
+                    }
+                }
+            })
+            .map_or_else(
+                |e| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    let _ = tx.send(Err(e));
+                    let (back, _) = std::sync::mpsc::sync_channel(1);
+                    DirectReader {
+                        rx,
+                        back,
+                        cur: None,
+                        pos: 0,
+                        done: false,
+                    }
+                },
+                |_| DirectReader {
+                    rx,
+                    back,
+                    cur: None,
+                    pos: 0,
+                    done: false,
+                },
+            )
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Read for DirectReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some((mem, start, len)) = &self.cur {
+                if self.pos < *len {
+                    let k = out.len().min(len - self.pos);
+                    let at = start + self.pos;
+                    out[..k].copy_from_slice(&mem[at..at + k]);
+                    self.pos += k;
+                    return Ok(k);
+                }
+                let short = *len < DIRECT_BUF;
+                if let Some((mem, _, _)) = self.cur.take() {
+                    let _ = self.back.try_send(mem);
+                }
+                if short {
+                    self.done = true;
+                }
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    self.cur = Some(block);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}
+
+/// Direct I/O wants buffers, offsets and lengths in multiples of the device's block size;
+/// 4 KiB covers the devices in use.
+const DIRECT_ALIGN: usize = 4096;
+const DIRECT_BUF: usize = 8 << 20;
+
+/// Collects writes in a block-aligned buffer and writes it out whole.
+struct DirectWriter {
+    file: File,
+    /// Over-allocated by one block so an aligned window of `DIRECT_BUF` bytes fits in it.
+    mem: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl DirectWriter {
+    fn new(file: File) -> Self {
+        let mem = vec![0u8; DIRECT_BUF + DIRECT_ALIGN];
+        let start = mem.as_ptr().align_offset(DIRECT_ALIGN);
+        DirectWriter {
+            file,
+            mem,
+            start,
+            len: 0,
+        }
+    }
+    /// Writes out the buffer's whole blocks and returns what is left (less than a block).
+    fn flush_blocks(&mut self) -> std::io::Result<Vec<u8>> {
+        let whole = self.len / DIRECT_ALIGN * DIRECT_ALIGN;
+        let buf = &self.mem[self.start..self.start + self.len];
+        self.file.write_all(&buf[..whole])?;
+        let rest = buf[whole..].to_vec();
+        self.len = 0;
+        Ok(rest)
+    }
+}
+
+impl Write for DirectWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(DIRECT_BUF - self.len);
+        let at = self.start + self.len;
+        self.mem[at..at + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        if self.len == DIRECT_BUF {
+            self.file
+                .write_all(&self.mem[self.start..self.start + DIRECT_BUF])?;
+            self.len = 0;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Removes temporary caches (`<name>.tmp<PID>`, beside `path`) that a process killed while
@@ -346,7 +587,7 @@ pub fn read(
     if let Some(p) = progress {
         p.set_stage("reading derived cache", total);
     }
-    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut r = body_reader(path, f, 16 + hl).map_err(|e| format!("cache read error: {e}"))?;
     let io = |e: std::io::Error| format!("cache read error: {e}");
     let mut pk = Packets {
         ts: column(&mut r, n, progress).map_err(io)?,
@@ -578,5 +819,68 @@ pub fn ingest_cached(
             },
             None,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte arrives in order whatever the write sizes and the total's remainder
+    /// modulo the block size, whether the directory takes direct I/O or not.
+    #[test]
+    fn write_file_keeps_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut x: u32 = 1;
+        for total in [
+            0,
+            1,
+            4095,
+            4096,
+            4097,
+            DIRECT_BUF - 1,
+            DIRECT_BUF,
+            2 * DIRECT_BUF + 5000,
+        ] {
+            let data: Vec<u8> = (0..total)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (x >> 24) as u8
+                })
+                .collect();
+            let p = dir.path().join(format!("f{total}"));
+            write_file(&p, |w| {
+                // Uneven pieces, so writes straddle the buffer's end.
+                let mut rest = &data[..];
+                let mut k = 1;
+                while !rest.is_empty() {
+                    let n = (k * 7919) % 1_000_003 % (rest.len() + 1);
+                    let n = n.max(1).min(rest.len());
+                    w.write_all(&rest[..n])?;
+                    rest = &rest[n..];
+                    k += 1;
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), data, "{total} bytes");
+            // And back, from offsets inside and across blocks, in uneven reads.
+            for from in [0usize, 1, 4097, DIRECT_BUF + 1] {
+                let from = from.min(total);
+                let mut f = File::open(&p).unwrap();
+                f.seek(SeekFrom::Start(from as u64)).unwrap();
+                let mut r = body_reader(&p, f, from as u64).unwrap();
+                let mut back = Vec::new();
+                let mut piece = vec![0u8; 6151];
+                loop {
+                    let n = r.read(&mut piece).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    back.extend_from_slice(&piece[..n]);
+                }
+                assert!(back == data[from..], "{total} bytes read from {from}");
+            }
+        }
     }
 }
