@@ -237,7 +237,8 @@ impl IngestBench {
             self.labelbench_mb_per_s,
             self.threads
         );
-        if let Some((u, k)) = self.labelbench_cpu_s {
+        // /proc counts CPU time in 10 ms ticks: too coarse for small inputs.
+        if let Some((u, k)) = self.labelbench_cpu_s.filter(|(u, k)| u + k >= 0.1) {
             s += &format!(
                 "             CPU {:.2} s in that run (user {u:.2} s, system {k:.2} s) = {:.0} ns/packet\n",
                 u + k,
