@@ -12,7 +12,9 @@
 //!
 //! Layout: 8-byte magic, u64 header length, JSON header (key, counts, file summaries, capture
 //! issues, devices the captures added to the registry), then the raw little-endian columns,
-//! then the flows as fixed 104-byte records, then the per-device index. The file is written to a
+//! then the flows as fixed 104-byte records, then the per-device index, then an XXH3-64 checksum
+//! of everything before it (a damaged cache whose values all look plausible is still caught; it
+//! costs 0.1 s on a week's 1.9 GB). The file is written to a
 //! temporary name and renamed, so a crash never leaves a half cache behind; the temporary file
 //! of a writer that was killed is removed by the next write. Where the filesystem allows it
 //! the cache is written and read with direct I/O (see [`write_file`]): it is read whole once
@@ -25,6 +27,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::capture::{CaptureIssue, ConvKey};
 use crate::devices::Registry;
@@ -33,7 +36,7 @@ use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
 
 const MAGIC: &[u8; 8] = b"LBCACHE\x01";
 /// Bump whenever ingest's output changes, so caches of older builds are not used.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 const SAMPLE: u64 = 64 * 1024;
 const FLOW_RECORD: usize = 104;
 
@@ -196,7 +199,12 @@ pub fn write(
     let hj = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     remove_stale_temps(path);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let body = |w: &mut dyn Write| -> std::io::Result<()> {
+    let body = |out: &mut dyn Write| -> std::io::Result<()> {
+        let mut w = Hashing {
+            inner: out,
+            hash: Xxh3::new(),
+        };
+        let w = &mut w;
         w.write_all(MAGIC)?;
         w.write_all(&(hj.len() as u64).to_le_bytes())?;
         w.write_all(&hj)?;
@@ -219,7 +227,8 @@ pub fn write(
         for v in &t.by_device {
             w.write_all(bytemuck::cast_slice(v))?;
         }
-        Ok(())
+        let sum = w.hash.digest();
+        w.inner.write_all(&sum.to_le_bytes())
     };
     let res = write_file(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
     if res.is_err() {
@@ -269,6 +278,31 @@ fn write_direct(
     let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
     f.write_all(&tail)?;
     f.sync_all()
+}
+
+/// Passes bytes through, hashing them on the way.
+struct Hashing<T> {
+    inner: T,
+    hash: Xxh3,
+}
+
+impl<T: Write> Write for Hashing<T> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.hash.update(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<T: Read> Read for Hashing<T> {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(b)?;
+        self.hash.update(&b[..n]);
+        Ok(n)
+    }
 }
 
 /// A reader for the cache from byte `from` on. It reads with direct I/O where the filesystem
@@ -578,7 +612,8 @@ pub fn read(
         + hl
         + h.packets * Packets::BYTES_PER_PACKET as u64
         + h.flows * FLOW_RECORD as u64
-        + nidx * 4;
+        + nidx * 4
+        + 8;
     if expect != total {
         return Err(format!(
             "cache is {total} bytes, its header announces {expect}"
@@ -587,7 +622,14 @@ pub fn read(
     if let Some(p) = progress {
         p.set_stage("reading derived cache", total);
     }
-    let mut r = body_reader(path, f, 16 + hl).map_err(|e| format!("cache read error: {e}"))?;
+    let mut hash = Xxh3::new();
+    hash.update(&magic);
+    hash.update(&lb);
+    hash.update(&hj);
+    let mut r = Hashing {
+        inner: body_reader(path, f, 16 + hl).map_err(|e| format!("cache read error: {e}"))?,
+        hash,
+    };
     let io = |e: std::io::Error| format!("cache read error: {e}");
     let mut pk = Packets {
         ts: column(&mut r, n, progress).map_err(io)?,
@@ -609,6 +651,11 @@ pub fn read(
     let mut by_device = Vec::with_capacity(h.by_device.len());
     for &len in &h.by_device {
         by_device.push(column::<u32>(&mut r, len as usize, progress).map_err(io)?);
+    }
+    let mut sum = [0u8; 8];
+    r.inner.read_exact(&mut sum).map_err(io)?;
+    if u64::from_le_bytes(sum) != r.hash.digest() {
+        return Err("cache checksum mismatch (the file is damaged)".into());
     }
     // Sanity: references stay in range, so a damaged cache cannot index out of bounds later.
     let ndev = h.registry_len_before + h.added_devices.len();
