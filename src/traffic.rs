@@ -46,6 +46,18 @@ impl Packets {
     }
     /// Bytes held per packet by the columns.
     pub const BYTES_PER_PACKET: usize = 8 + 4 + 2 + 2 + 1 + 1 + 2 + 4 + 2 + 2;
+    /// Appends the columns a parsed row carries itself (flow, device and peer come from
+    /// flow assembly), one tight loop per column.
+    #[inline]
+    fn append_rows(&mut self, rows: &[capture::PacketRow]) {
+        self.ts.extend(rows.iter().map(|r| r.ts));
+        self.orig_len.extend(rows.iter().map(|r| r.orig_len));
+        self.ip_len.extend(rows.iter().map(|r| r.ip_len));
+        self.tcp_len.extend(rows.iter().map(|r| r.tcp_len));
+        self.ttl.extend(rows.iter().map(|r| r.ttl));
+        self.tcp_flags.extend(rows.iter().map(|r| r.tcp_flags));
+        self.bits.extend(rows.iter().map(|r| r.bits));
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -552,13 +564,7 @@ impl Accumulator {
                 }));
                 pk.device.extend(part.iter().map(|r| info(r).device));
                 pk.peer.extend(part.iter().map(|r| info(r).peer));
-                pk.ts.extend(part.iter().map(|r| r.ts));
-                pk.orig_len.extend(part.iter().map(|r| r.orig_len));
-                pk.ip_len.extend(part.iter().map(|r| r.ip_len));
-                pk.tcp_len.extend(part.iter().map(|r| r.tcp_len));
-                pk.ttl.extend(part.iter().map(|r| r.ttl));
-                pk.tcp_flags.extend(part.iter().map(|r| r.tcp_flags));
-                pk.bits.extend(part.iter().map(|r| r.bits));
+                pk.append_rows(part);
                 i += ok;
                 if ok < block.len() {
                     self.unordered = true;
@@ -566,15 +572,8 @@ impl Accumulator {
                 }
             }
         }
-        let pk = &mut self.pk;
         let tail = &rows[i..];
-        pk.ts.extend(tail.iter().map(|r| r.ts));
-        pk.orig_len.extend(tail.iter().map(|r| r.orig_len));
-        pk.ip_len.extend(tail.iter().map(|r| r.ip_len));
-        pk.tcp_len.extend(tail.iter().map(|r| r.tcp_len));
-        pk.ttl.extend(tail.iter().map(|r| r.ttl));
-        pk.tcp_flags.extend(tail.iter().map(|r| r.tcp_flags));
-        pk.bits.extend(tail.iter().map(|r| r.bits));
+        self.pk.append_rows(tail);
         self.conv_tail
             .extend(tail.iter().map(|r| local[r.conv as usize].conv));
         rows.clear();
