@@ -821,6 +821,9 @@ pub fn ingest_cached(
     let Some(cpath) = cache else {
         return (parse(registry), CacheStatus::Off, None);
     };
+    if let Some(p) = progress {
+        p.set_stage("checking captures", 0);
+    }
     // An unreadable capture: ingest reports it with its file name.
     let Ok(key) = key(files, registry) else {
         return (parse(registry), CacheStatus::Off, None);

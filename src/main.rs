@@ -233,6 +233,7 @@ fn main() -> ExitCode {
 /// Runs `f` on a worker thread while drawing a progress bar on stderr (only on a terminal).
 fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 'static) -> T {
     let p = Arc::new(Progress::new());
+    p.set_stage("opening", 0);
     let p2 = p.clone();
     let h = std::thread::Builder::new()
         .name("load".into())
@@ -241,7 +242,7 @@ fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(1000);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg:>18} [{bar:40}] {percent:>3}% {elapsed}")
+            indicatif::ProgressStyle::with_template("{msg:>21} [{bar:40}] {percent:>3}% {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         while !h.is_finished() {
