@@ -314,14 +314,18 @@ fn body_reader(path: &Path, f: File, from: u64) -> std::io::Result<Box<dyn Read>
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        if let Ok(d) = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(path)
-        {
-            let mut r = DirectReader::new(d);
-            // Direct reads start at offset 0; skip the header already read.
+        let direct = || -> std::io::Result<DirectReader> {
+            let d = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(path)?;
+            let mut r = DirectReader::new(d)?;
+            // Direct reads start at offset 0; skip the header already read. A filesystem
+            // that opens with O_DIRECT but refuses the reads fails here, before any column.
             std::io::copy(&mut (&mut r).take(from), &mut std::io::sink())?;
+            Ok(r)
+        };
+        if let Ok(r) = direct() {
             return Ok(Box::new(r));
         }
     }
@@ -343,7 +347,7 @@ struct DirectReader {
 
 #[cfg(target_os = "linux")]
 impl DirectReader {
-    fn new(mut file: File) -> Self {
+    fn new(mut file: File) -> std::io::Result<Self> {
         const AHEAD: usize = 3;
         let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
         let (back, free) = std::sync::mpsc::sync_channel::<Vec<u8>>(AHEAD + 1);
@@ -384,28 +388,14 @@ impl DirectReader {
                         return;
                     }
                 }
-            })
-            .map_or_else(
-                |e| {
-                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                    let _ = tx.send(Err(e));
-                    let (back, _) = std::sync::mpsc::sync_channel(1);
-                    DirectReader {
-                        rx,
-                        back,
-                        cur: None,
-                        pos: 0,
-                        done: false,
-                    }
-                },
-                |_| DirectReader {
-                    rx,
-                    back,
-                    cur: None,
-                    pos: 0,
-                    done: false,
-                },
-            )
+            })?;
+        Ok(DirectReader {
+            rx,
+            back,
+            cur: None,
+            pos: 0,
+            done: false,
+        })
     }
 }
 
