@@ -133,28 +133,33 @@ impl ConvKey {
 }
 
 /// One decoded packet (transient; only its compact form is kept).
+///
+/// `repr(C)` so that `ip_len` and `tcp_len` are not neighbours: the row builder read the
+/// pair with one 8-byte load, which cannot be store-forwarded from the two 4-byte writes
+/// decoding has just made, and stalled every packet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Decoded {
+    /// IPv6, or IPv4 mapped into IPv6 (`::ffff:a.b.c.d`), as a big-endian number (so numeric
+    /// order is byte order); zero without IP (bits::IP unset).
+    pub src_ip: u128,
+    pub dst_ip: u128,
     /// The MAC as a big-endian 48-bit number ([`mac_word`]); 0 ([`MAC_NONE`]) when the link
     /// layer has none. A word, not bytes: the interning that reads it right after decoding
     /// would otherwise load across the halves of a split 6-byte store, which cannot be
     /// store-forwarded and stalled every packet.
     pub src_mac: u64,
     pub dst_mac: u64,
-    pub vlan: Option<u16>,
-    pub ethertype: u16,
-    /// IPv6, or IPv4 mapped into IPv6 (`::ffff:a.b.c.d`), as a big-endian number (so numeric
-    /// order is byte order); zero without IP (bits::IP unset).
-    pub src_ip: u128,
-    pub dst_ip: u128,
     pub ip_len: u32,
-    pub ttl: u8,
-    pub ip_proto: u8,
     pub sport: u16,
     pub dport: u16,
-    pub tcp_flags: u8,
     pub tcp_len: u32,
+    pub vlan: Option<u16>,
+    pub ethertype: u16,
     pub bits: u16,
+    pub ttl: u8,
+    pub ip_proto: u8,
+    pub tcp_flags: u8,
 }
 
 /// A problem found while reading a capture, located by packet index and byte offset.
@@ -428,12 +433,19 @@ impl RawKey {
         let smac = d.src_mac;
         let dmac = d.dst_mac;
         if d.bits & bits::IP != 0 {
-            let ba = (d.src_ip, d.sport) > (d.dst_ip, d.dport);
-            let (ip_a, ip_b, pa, pb, mac_a, mac_b) = if ba {
-                (d.dst_ip, d.src_ip, d.dport, d.sport, dmac, smac)
+            // Read, compared and moved as 64-bit halves: decoding has just stored each address
+            // as two 8-byte writes, and a 16-byte load across them cannot be store-forwarded
+            // (it stalled every packet).
+            let s = ((d.src_ip >> 64) as u64, d.src_ip as u64);
+            let t = ((d.dst_ip >> 64) as u64, d.dst_ip as u64);
+            let ba = (s, d.sport) > (t, d.dport);
+            let (a, b, pa, pb, mac_a, mac_b) = if ba {
+                (t, s, d.dport, d.sport, dmac, smac)
             } else {
-                (d.src_ip, d.dst_ip, d.sport, d.dport, smac, dmac)
+                (s, t, d.sport, d.dport, smac, dmac)
             };
+            let ip_a = (a.0 as u128) << 64 | a.1 as u128;
+            let ip_b = (b.0 as u128) << 64 | b.1 as u128;
             let v6 = (d.bits & bits::IPV6 != 0) as u64;
             let small = d.ip_proto as u64 | v6 << 25 | (pa as u64) << 32 | (pb as u64) << 48;
             (
@@ -571,9 +583,12 @@ pub fn read_capture_into(
     };
     let mut link_issues: Vec<CaptureIssue> = Vec::new();
     let mut warned: Vec<i32> = Vec::new();
-    let mut d = Decoded::default();
     let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8]| {
         let mut iss = Vec::new();
+        // A local per packet, with decoding inlined, so the compiler can keep the fields in
+        // registers: read back from memory, fields just written piecewise stalled on store
+        // forwarding.
+        let mut d = Decoded::default();
         decode_link_into(lt, data, path, &mut iss, &mut d);
         if !iss.is_empty() && !warned.contains(&lt.0) {
             warned.push(lt.0);
@@ -903,33 +918,40 @@ pub fn decode_link_into(
     d: &mut Decoded,
 ) {
     *d = Decoded::default();
-    match lt.0 {
+    // The protocol bits are gathered in a register and stored once: or-ing them into
+    // `d.bits` piecemeal compiled to byte-wide stores, and every later 16-bit load of the
+    // field then waited for them to reach the cache (a store-forwarding stall per packet).
+    let b = match lt.0 {
         LT_ETHERNET => match Ethernet2Slice::from_slice_without_fcs(data) {
             Ok(e) => {
                 d.src_mac = mac_word(&e.source());
                 d.dst_mac = mac_word(&e.destination());
                 let et = e.ether_type();
                 d.ethertype = et.0;
-                if !decode_ether_type(d, et, e.payload_slice()) {
-                    *d = decode_link_full(lt, data, path, issues);
+                match decode_ether_type(d, et, e.payload_slice()) {
+                    Some(b) => b,
+                    None => {
+                        *d = decode_link_full(lt, data, path, issues);
+                        return;
+                    }
                 }
             }
-            Err(_) => d.bits |= bits::MALFORMED,
+            Err(_) => bits::MALFORMED,
         },
-        LT_RAW | LT_RAW_OLD | LT_IPV4 | LT_IPV6 => {
-            if !decode_ip(d, data) {
-                d.bits |= bits::MALFORMED;
-            }
+        LT_RAW | LT_RAW_OLD | LT_IPV4 | LT_IPV6 => decode_ip(d, data).unwrap_or(bits::MALFORMED),
+        _ => {
+            *d = decode_link_full(lt, data, path, issues);
+            return;
         }
-        _ => *d = decode_link_full(lt, data, path, issues),
-    }
+    };
+    d.bits = b;
 }
 
 /// Decodes what follows an Ethernet header (VLAN tags, then IP or ARP), as etherparse's
-/// `LaxSlicedPacket::from_ether_type` would. Returns false for MACsec, which only the full
-/// path handles.
-#[inline]
-fn decode_ether_type(d: &mut Decoded, outer: EtherType, mut payload: &[u8]) -> bool {
+/// `LaxSlicedPacket::from_ether_type` would, returning the packet's [`bits`]; `None` for
+/// MACsec, which only the full path handles.
+#[inline(always)]
+fn decode_ether_type(d: &mut Decoded, outer: EtherType, mut payload: &[u8]) -> Option<u16> {
     let mut et = outer;
     let mut tags = 0;
     loop {
@@ -951,34 +973,34 @@ fn decode_ether_type(d: &mut Decoded, outer: EtherType, mut payload: &[u8]) -> b
                 d.ethertype = et.0;
                 payload = v.payload_slice();
             }
-            EtherType::MACSEC => return false,
+            EtherType::MACSEC => return None,
             _ => break,
         }
     }
     if outer.0 < 0x0600 {
         // 802.3 frame: the field is a length, the payload is LLC.
-        d.bits |= bits::LLC;
         d.ethertype = 0;
-        return true;
+        return Some(bits::LLC);
     }
+    let mut b = 0;
     if d.ethertype == 0x888e {
-        d.bits |= bits::EAPOL;
+        b |= bits::EAPOL;
     }
     if matches!(et, EtherType::IPV4 | EtherType::IPV6) {
-        decode_ip(d, payload);
+        b |= decode_ip(d, payload).unwrap_or(0);
     }
-    true
+    Some(b)
 }
 
-/// An IP packet and its transport layer, as etherparse's `LaxIpSlice` slices them; false
-/// when the IP header itself is unreadable.
+/// An IP packet and its transport layer, as etherparse's `LaxIpSlice` slices them; returns
+/// the packet's [`bits`], `None` when the IP header itself is unreadable.
 ///
 /// IPv4 without an authentication header, nearly every packet, goes through etherparse's
 /// `Ipv4HeaderSlice` with the payload bounded the way `LaxIpv4Slice` bounds it: the same
 /// fields (a test compares every packet of the real captures with the `LaxSlicedPacket`
 /// path) for half the instructions. Everything else takes `LaxIpSlice`.
-#[inline]
-fn decode_ip(d: &mut Decoded, data: &[u8]) -> bool {
+#[inline(always)]
+fn decode_ip(d: &mut Decoded, data: &[u8]) -> Option<u16> {
     if data.first().is_some_and(|b| b >> 4 == 4) {
         if let Ok(h) = etherparse::Ipv4HeaderSlice::from_slice(data) {
             if h.protocol() != etherparse::IpNumber::AUTHENTICATION_HEADER {
@@ -1003,34 +1025,32 @@ fn decode_ip(d: &mut Decoded, data: &[u8]) -> bool {
                     payload,
                 };
                 let declared = fill_ipv4_header(d, &h);
-                fill_payload(d, declared, &ipp, true);
-                return true;
+                return Some(bits::IP | fill_payload(d, declared, &ipp, true));
             }
         }
     }
     // By reference, like the pcap record: no wide copy of a freshly written result.
     match &LaxIpSlice::from_slice(data) {
         Ok((ip, ext_err)) => {
-            let (declared, ipp) = match ip {
+            let (b, declared, ipp) = match ip {
                 LaxIpSlice::Ipv4(v4) => fill_ipv4(d, v4),
                 LaxIpSlice::Ipv6(v6) => fill_ipv6(d, v6),
             };
-            fill_payload(d, declared, ipp, ext_err.is_none());
-            true
+            Some(b | fill_payload(d, declared, ipp, ext_err.is_none()))
         }
-        Err(_) => false,
+        Err(_) => None,
     }
 }
 
 /// The transport layer, sliced the way etherparse's lax cursor does: no transport slice for
-/// fragments or after an extension-header error.
-#[inline]
+/// fragments or after an extension-header error. Returns the transport's [`bits`].
+#[inline(always)]
 fn fill_payload(
     d: &mut Decoded,
     declared_payload: u32,
     ipp: &etherparse::LaxIpPayloadSlice<'_>,
     exts_ok: bool,
-) {
+) -> u16 {
     let transport = if ipp.fragmented || !exts_ok {
         None
     } else {
@@ -1050,7 +1070,7 @@ fn fill_payload(
             _ => None,
         }
     };
-    fill_transport(d, declared_payload, ipp, transport.as_ref());
+    fill_transport(d, declared_payload, ipp, transport.as_ref())
 }
 
 /// The same decoding through etherparse's `LaxSlicedPacket` (the reference for
@@ -1147,27 +1167,28 @@ fn fill_from_sliced(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
     let Some(net) = &p.net else {
         return;
     };
-    let (declared_payload, ipp) = match net {
+    let (b, declared_payload, ipp) = match net {
         LaxNetSlice::Ipv4(v4) => fill_ipv4(d, v4),
         LaxNetSlice::Ipv6(v6) => fill_ipv6(d, v6),
         LaxNetSlice::Arp(_) => return,
     };
-    fill_transport(d, declared_payload, ipp, p.transport.as_ref());
+    d.bits |= b | fill_transport(d, declared_payload, ipp, p.transport.as_ref());
 }
 
-/// IPv4 fields; returns the payload length the header declares and the payload slice.
+/// IPv4 fields; returns the layer's bits, the payload length the header declares and the
+/// payload slice.
 #[inline]
 fn fill_ipv4<'a>(
     d: &mut Decoded,
     v4: &'a etherparse::LaxIpv4Slice<'_>,
-) -> (u32, &'a etherparse::LaxIpPayloadSlice<'a>) {
-    (fill_ipv4_header(d, &v4.header()), v4.payload())
+) -> (u16, u32, &'a etherparse::LaxIpPayloadSlice<'a>) {
+    (bits::IP, fill_ipv4_header(d, &v4.header()), v4.payload())
 }
 
-/// IPv4 header fields; returns the payload length the header declares.
-#[inline]
+/// IPv4 header fields (the caller adds [`bits::IP`]); returns the payload length the header
+/// declares.
+#[inline(always)]
 fn fill_ipv4_header(d: &mut Decoded, h: &etherparse::Ipv4HeaderSlice<'_>) -> u32 {
-    d.bits |= bits::IP;
     d.ip_len = h.total_len() as u32;
     d.ttl = h.ttl();
     d.src_ip = v4_mapped(h.source());
@@ -1177,14 +1198,14 @@ fn fill_ipv4_header(d: &mut Decoded, h: &etherparse::Ipv4HeaderSlice<'_>) -> u32
     d.ip_len.saturating_sub(hl)
 }
 
-/// IPv6 fields; returns the payload length after extension headers and the payload slice.
+/// IPv6 fields; returns the layer's bits, the payload length after extension headers and
+/// the payload slice.
 #[inline]
 fn fill_ipv6<'a>(
     d: &mut Decoded,
     v6: &'a etherparse::LaxIpv6Slice<'_>,
-) -> (u32, &'a etherparse::LaxIpPayloadSlice<'a>) {
+) -> (u16, u32, &'a etherparse::LaxIpPayloadSlice<'a>) {
     let h = v6.header();
-    d.bits |= bits::IP | bits::IPV6;
     d.ip_len = h.payload_length() as u32 + 40;
     d.ttl = h.hop_limit();
     d.src_ip = u128::from_be_bytes(h.source());
@@ -1192,59 +1213,67 @@ fn fill_ipv6<'a>(
     d.ethertype = 0x86dd;
     let ext = v6.extensions().slice().len() as u32;
     (
+        bits::IP | bits::IPV6,
         (h.payload_length() as u32).saturating_sub(ext),
         v6.payload(),
     )
 }
 
-#[inline]
+/// Transport fields; returns the transport's [`bits`] (see [`decode_link_into`] for why
+/// they are not or-ed into `d` here).
+#[inline(always)]
 fn fill_transport(
     d: &mut Decoded,
     declared_payload: u32,
     ipp: &etherparse::LaxIpPayloadSlice<'_>,
     transport: Option<&TransportSlice<'_>>,
-) {
+) -> u16 {
     d.ip_proto = ipp.ip_number.0;
     match transport {
         Some(TransportSlice::Tcp(t)) => {
-            d.bits |= bits::TCP;
-            d.sport = t.source_port();
-            d.dport = t.destination_port();
+            let (sport, dport) = (t.source_port(), t.destination_port());
+            let tcp_len = declared_payload.saturating_sub(t.data_offset() as u32 * 4);
+            d.sport = sport;
+            d.dport = dport;
             d.tcp_flags = tcp_flag_byte(t.fin(), t.syn(), t.rst(), t.psh(), t.ack());
-            d.tcp_len = declared_payload.saturating_sub(t.data_offset() as u32 * 4);
-            classify_tcp(d, t.payload());
+            d.tcp_len = tcp_len;
+            bits::TCP | classify_tcp(sport, dport, tcp_len, t.payload())
         }
         Some(TransportSlice::Udp(u)) => {
-            d.bits |= bits::UDP;
-            d.sport = u.source_port();
-            d.dport = u.destination_port();
-            let plen = declared_payload.saturating_sub(8);
-            classify_udp(d, plen);
+            let (sport, dport) = (u.source_port(), u.destination_port());
+            d.sport = sport;
+            d.dport = dport;
+            bits::UDP | classify_udp(sport, dport, declared_payload.saturating_sub(8))
         }
         // ICMP type and code take the place of the ports (Zeek's and Community ID's
         // convention), so a flow can carry its Community ID.
         Some(TransportSlice::Icmpv4(i)) => {
-            d.bits |= bits::ICMP;
             d.sport = i.type_u8() as u16;
             d.dport = i.code_u8() as u16;
+            bits::ICMP
         }
         Some(TransportSlice::Icmpv6(i)) => {
-            d.bits |= bits::ICMP;
             d.sport = i.type_u8() as u16;
             d.dport = i.code_u8() as u16;
+            bits::ICMP
         }
         _ => {
             let raw = ipp.payload;
+            let ports = (raw.len() >= 4).then(|| {
+                (
+                    u16::from_be_bytes([raw[0], raw[1]]),
+                    u16::from_be_bytes([raw[2], raw[3]]),
+                )
+            });
             match ipp.ip_number {
                 etherparse::IpNumber::TCP => {
                     // etherparse only slices a complete TCP header; in headers-only captures the
                     // options may be cut. Ports, data offset and flags sit at fixed offsets
                     // (RFC 9293), which is what Wireshark reads for a partial header too.
-                    d.bits |= bits::TCP;
-                    if raw.len() >= 4 {
-                        d.sport = u16::from_be_bytes([raw[0], raw[1]]);
-                        d.dport = u16::from_be_bytes([raw[2], raw[3]]);
-                    }
+                    let (sport, dport) = ports.unwrap_or((0, 0));
+                    d.sport = sport;
+                    d.dport = dport;
+                    let mut tcp_len = 0;
                     if raw.len() >= 14 {
                         let off = (raw[12] >> 4) as u32 * 4;
                         let f = raw[13];
@@ -1255,31 +1284,27 @@ fn fill_transport(
                             f & 8 != 0,
                             f & 16 != 0,
                         );
-                        d.tcp_len = declared_payload.saturating_sub(off);
+                        tcp_len = declared_payload.saturating_sub(off);
+                        d.tcp_len = tcp_len;
                     }
-                    classify_tcp(d, &[]);
+                    bits::TCP | classify_tcp(sport, dport, tcp_len, &[])
                 }
                 etherparse::IpNumber::UDP => {
-                    d.bits |= bits::UDP;
-                    if raw.len() >= 4 {
-                        d.sport = u16::from_be_bytes([raw[0], raw[1]]);
-                        d.dport = u16::from_be_bytes([raw[2], raw[3]]);
-                    }
-                    classify_udp(d, declared_payload.saturating_sub(8));
+                    let (sport, dport) = ports.unwrap_or((0, 0));
+                    d.sport = sport;
+                    d.dport = dport;
+                    bits::UDP | classify_udp(sport, dport, declared_payload.saturating_sub(8))
                 }
                 etherparse::IpNumber::ICMP | etherparse::IpNumber::IPV6_ICMP => {
-                    d.bits |= bits::ICMP;
                     // A header cut short still shows its type and code (not in a fragment).
                     if raw.len() >= 2 && !ipp.fragmented {
                         d.sport = raw[0] as u16;
                         d.dport = raw[1] as u16;
                     }
+                    bits::ICMP
                 }
-                _ => {
-                    if declared_payload > 0 {
-                        d.bits |= bits::DATA;
-                    }
-                }
+                _ if declared_payload > 0 => bits::DATA,
+                _ => 0,
             }
         }
     }
@@ -1294,67 +1319,56 @@ fn tcp_flag_byte(fin: bool, syn: bool, rst: bool, psh: bool, ack: bool) -> u8 {
         | f(ack, tcpf::ACK)
 }
 
-fn has_port(d: &Decoded, p: u16) -> bool {
-    d.sport == p || d.dport == p
-}
-
 const TLS_PORTS: [u16; 5] = [443, 8443, 8883, 993, 995];
 const HTTP_PORTS: [u16; 3] = [80, 8080, 8000];
 
-/// Recognises the application protocol of a TCP segment. With the payload captured it looks
-/// at the bytes; when the snap length cut the payload, it falls back to well-known ports.
-#[inline]
-fn classify_tcp(d: &mut Decoded, payload: &[u8]) {
-    if has_port(d, 53) {
-        d.bits |= bits::DNS;
-        return;
+/// Recognises the application protocol of a TCP segment and returns its [`bits`]. With the
+/// payload captured it looks at the bytes; when the snap length cut the payload, it falls
+/// back to well-known ports.
+#[inline(always)]
+fn classify_tcp(sport: u16, dport: u16, tcp_len: u32, payload: &[u8]) -> u16 {
+    let has_port = |p: u16| sport == p || dport == p;
+    if has_port(53) {
+        return bits::DNS;
     }
-    if d.tcp_len == 0 {
-        return;
+    if tcp_len == 0 {
+        return 0;
     }
     if !payload.is_empty() {
         if is_tls_record(payload) {
-            d.bits |= bits::TLS;
-            if tls_has_certificate(payload) {
-                d.bits |= bits::X509;
-            }
-            return;
+            return if tls_has_certificate(payload) {
+                bits::TLS | bits::X509
+            } else {
+                bits::TLS
+            };
         }
         if is_http(payload) {
-            d.bits |= bits::HTTP;
-            return;
+            return bits::HTTP;
         }
-        // A continuation segment of a TLS or HTTP stream on its usual port.
-        if TLS_PORTS.iter().any(|&p| has_port(d, p)) {
-            d.bits |= bits::TLS;
-            return;
-        }
-        if HTTP_PORTS.iter().any(|&p| has_port(d, p)) {
-            d.bits |= bits::HTTP;
-            return;
-        }
-        d.bits |= bits::DATA;
-        return;
+        // Otherwise a continuation segment of a TLS or HTTP stream on its usual port, below.
     }
-    if TLS_PORTS.iter().any(|&p| has_port(d, p)) {
-        d.bits |= bits::TLS;
-    } else if HTTP_PORTS.iter().any(|&p| has_port(d, p)) {
-        d.bits |= bits::HTTP;
+    if TLS_PORTS.iter().any(|&p| has_port(p)) {
+        bits::TLS
+    } else if HTTP_PORTS.iter().any(|&p| has_port(p)) {
+        bits::HTTP
     } else {
-        d.bits |= bits::DATA;
+        bits::DATA
     }
 }
 
-#[inline]
-fn classify_udp(d: &mut Decoded, payload_len: u32) {
-    if has_port(d, 53) {
-        d.bits |= bits::DNS;
-    } else if has_port(d, 123) {
-        d.bits |= bits::NTP;
-    } else if has_port(d, 1900) {
-        d.bits |= bits::SSDP;
+#[inline(always)]
+fn classify_udp(sport: u16, dport: u16, payload_len: u32) -> u16 {
+    let has_port = |p: u16| sport == p || dport == p;
+    if has_port(53) {
+        bits::DNS
+    } else if has_port(123) {
+        bits::NTP
+    } else if has_port(1900) {
+        bits::SSDP
     } else if payload_len > 0 {
-        d.bits |= bits::DATA;
+        bits::DATA
+    } else {
+        0
     }
 }
 
