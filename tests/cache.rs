@@ -98,19 +98,28 @@ fn changed_inputs_or_a_damaged_cache_mean_a_fresh_parse() {
         CacheStatus::Hit { .. }
     ));
 
-    // One packet length changed to another plausible value: only the checksum can tell.
-    let mut bytes = std::fs::read(&cp).unwrap();
-    let hl = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
-    let n = s.traffic.packets.len();
-    let at = 16 + hl + 8 * n + 4 * (n / 2); // orig_len of the middle packet, low byte
-    bytes[at] ^= 1;
-    std::fs::write(&cp, &bytes).unwrap();
-    let s = open(&r.project, true);
-    match &s.cache_status {
-        CacheStatus::Written { reason, .. } => assert!(reason.contains("checksum"), "{reason}"),
-        other => panic!("{other:?}"),
+    // Damage anywhere is caught: in the header (its own checksum, before its counts are
+    // trusted), in the compressed body (a block that no longer decodes, or decodes to other
+    // plausible values, which only the whole-file checksum can tell), or in that checksum.
+    let good = std::fs::read(&cp).unwrap();
+    let hl = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+    for (at, want) in [
+        (16 + hl / 2, "header checksum"),
+        (good.len() / 2, "damaged"),
+        (good.len() - 3, "checksum mismatch"),
+    ] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 1;
+        std::fs::write(&cp, &bytes).unwrap();
+        let s = open(&r.project, true);
+        match &s.cache_status {
+            CacheStatus::Written { reason, .. } => {
+                assert!(reason.contains(want), "byte {at}: {reason}")
+            }
+            other => panic!("byte {at}: {other:?}"),
+        }
+        assert_eq!(fingerprint(&s), reference);
     }
-    assert_eq!(fingerprint(&s), reference);
 
     // Garbage in place of the cache.
     std::fs::write(&cp, b"not a cache at all").unwrap();
