@@ -1,0 +1,74 @@
+//! The parse floor for `bench ingest`'s comparison: pcap-parser's idiomatic reader and
+//! etherparse's `SlicedPacket` over the same files on all cores, with no packet store, no
+//! conversations, no flows and no index. What labelbench's ingest costs above this is its
+//! own work.
+//!
+//! `cargo run --release --example parse_floor -- /tmp/lab57/pcaps/*.pcap`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
+use rayon::prelude::*;
+
+fn main() {
+    let files: Vec<String> = std::env::args().skip(1).collect();
+    if files.is_empty() {
+        eprintln!("usage: parse_floor FILE.pcap…");
+        std::process::exit(2);
+    }
+    let packets = AtomicU64::new(0);
+    let sum = AtomicU64::new(0);
+    let t = Instant::now();
+    files.par_iter().for_each(|path| {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => return eprintln!("{path}: {e}"),
+        };
+        let mut rd = match LegacyPcapReader::new(1 << 20, file) {
+            Ok(r) => r,
+            Err(e) => return eprintln!("{path}: not a legacy pcap ({e:?})"),
+        };
+        let (mut n, mut s) = (0u64, 0u64);
+        loop {
+            match rd.next() {
+                Ok((used, block)) => {
+                    if let PcapBlockOwned::Legacy(b) = block {
+                        n += 1;
+                        // Read a field of each layer so the parse cannot be optimised away.
+                        if let Ok(p) = etherparse::SlicedPacket::from_ethernet(b.data) {
+                            if let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net {
+                                s += ip.header().total_len() as u64;
+                            }
+                            if let Some(etherparse::TransportSlice::Tcp(tcp)) = &p.transport {
+                                s += tcp.source_port() as u64;
+                            }
+                        }
+                    }
+                    rd.consume(used);
+                }
+                Err(PcapError::Eof) => break,
+                Err(PcapError::Incomplete(_)) => {
+                    if rd.refill().is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{path}: {e:?}");
+                    break;
+                }
+            }
+        }
+        packets.fetch_add(n, Ordering::Relaxed);
+        sum.fetch_add(s, Ordering::Relaxed);
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let n = packets.load(Ordering::Relaxed);
+    println!(
+        "parse floor  {secs:.3} s  {n} packets  {:.2} M packets/s  ({} threads, checksum {})",
+        n as f64 / secs / 1e6,
+        rayon::current_num_threads(),
+        sum.load(Ordering::Relaxed)
+    );
+}
