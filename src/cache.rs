@@ -785,16 +785,14 @@ fn write_delta<T: Delta>(w: &mut dyn Write, col: &[T]) -> std::io::Result<()> {
     let per = FRAME / std::mem::size_of::<T>();
     write_frames_with(w, col.len().div_ceil(per), |i| {
         let start = i * per;
+        let chunk = &col[start..col.len().min(start + per)];
+        let mut out = Vec::with_capacity(std::mem::size_of_val(chunk));
         let mut prev = T::ZERO;
-        let d: Vec<T> = col[start..col.len().min(start + per)]
-            .iter()
-            .map(|&x| {
-                let d = x.minus(prev);
-                prev = x;
-                d
-            })
-            .collect();
-        std::borrow::Cow::Owned(bytemuck::cast_slice(&d).to_vec())
+        for &x in chunk {
+            out.extend_from_slice(bytemuck::bytes_of(&x.minus(prev)));
+            prev = x;
+        }
+        std::borrow::Cow::Owned(out)
     })
 }
 
