@@ -728,25 +728,21 @@ trait Delta: bytemuck::Pod + Send + Sync {
     fn plus(self, d: Self) -> Self;
 }
 
-impl Delta for i64 {
-    const ZERO: i64 = 0;
-    fn minus(self, prev: i64) -> i64 {
-        self.wrapping_sub(prev)
-    }
-    fn plus(self, d: i64) -> i64 {
-        self.wrapping_add(d)
-    }
+/// Wrapping arithmetic, so any column round-trips, sorted or not.
+macro_rules! impl_delta {
+    ($($t:ty),*) => {$(
+        impl Delta for $t {
+            const ZERO: $t = 0;
+            fn minus(self, prev: $t) -> $t {
+                self.wrapping_sub(prev)
+            }
+            fn plus(self, d: $t) -> $t {
+                self.wrapping_add(d)
+            }
+        }
+    )*};
 }
-
-impl Delta for u32 {
-    const ZERO: u32 = 0;
-    fn minus(self, prev: u32) -> u32 {
-        self.wrapping_sub(prev)
-    }
-    fn plus(self, d: u32) -> u32 {
-        self.wrapping_add(d)
-    }
-}
+impl_delta!(i64, u32);
 
 /// Writes `nframes` blocks, block `i` made by `frame(i)`, as `u32 raw length, u32 compressed
 /// length, LZ4 block`; batches are compressed in parallel and written in order.
