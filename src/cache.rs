@@ -40,7 +40,7 @@ use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
 
 const MAGIC: &[u8; 8] = b"LBCACHE\x01";
 /// Bump whenever ingest's output changes, so caches of older builds are not used.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 const SAMPLE: u64 = 64 * 1024;
 const FLOW_RECORD: usize = 104;
 
@@ -222,8 +222,6 @@ pub fn write(
         write_frames(w, &p.tcp_flags)?;
         write_frames(w, bytemuck::cast_slice(&p.bits))?;
         write_frames(w, bytemuck::cast_slice(&p.flow))?;
-        write_frames(w, bytemuck::cast_slice(&p.device))?;
-        write_frames(w, bytemuck::cast_slice(&p.peer))?;
         let mut recs = vec![0u8; t.flows.len() * FLOW_RECORD];
         for (f, rec) in t.flows.iter().zip(recs.chunks_exact_mut(FLOW_RECORD)) {
             encode_flow(f, rec.try_into().expect("record size"));
@@ -647,8 +645,6 @@ pub fn read(
         tcp_flags: fr.column(n)?,
         bits: fr.column(n)?,
         flow: fr.column(n)?,
-        device: fr.column(n)?,
-        peer: fr.column(n)?,
     };
     let raw: Vec<u8> = fr.column(h.flows as usize * FLOW_RECORD)?;
     let flows: Vec<Flow> = raw
@@ -682,10 +678,9 @@ pub fn read(
     let ndev = h.registry_len_before + h.added_devices.len();
     let bad_dev = |d: u16| d as usize >= ndev && d != u16::MAX;
     if pk.flow.par_iter().any(|&x| x as u64 >= h.flows)
-        || pk.device.par_iter().chain(&pk.peer).any(|&d| bad_dev(d))
         || by_device
             .iter()
-            .any(|v| v.par_iter().any(|&i| i as usize >= n))
+            .any(|v| v.last().is_some_and(|&i| i as usize >= n))
         || by_device.len() > ndev
         || flows.par_iter().any(|f| bad_dev(f.device))
     {
@@ -693,6 +688,13 @@ pub fn read(
     }
     if !pk.ts.par_windows(2).all(|w| w[0] <= w[1]) {
         return Err("cache packets out of time order".into());
+    }
+    // Strictly increasing lists: in range once the last is, and binary-searchable.
+    if !by_device
+        .iter()
+        .all(|v| v.par_windows(2).all(|w| w[0] < w[1]))
+    {
+        return Err("cache device index out of order".into());
     }
     for mac in &h.added_devices {
         registry.add_unregistered(*mac);

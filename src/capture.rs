@@ -255,32 +255,76 @@ impl FileParse {
 const MAX_RECORD: usize = 1 << 20;
 const CHUNK: usize = 1 << 20;
 
-/// A chunked reader that hands out the unparsed tail of the file. Its buffer is allocated
-/// once and reused (no zeroing or reallocation per chunk).
+/// Hands out the unparsed tail of a capture. Regular files are memory-mapped: the page cache
+/// is then read in place, where `read` would copy every byte once more (the copy was a sixth
+/// of ingest CPU on the lab week). Anything that cannot be mapped (pipes, special files, a
+/// failed map) is read in chunks into one reused buffer.
 struct Chunked {
     file: File,
+    map: Option<memmap2::Mmap>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// File offset of `buf[start]`.
+    /// File offset of `avail()[0]`.
     offset: u64,
     eof: bool,
+    /// Index in the map up to which cache lines were prefetched.
+    pf: usize,
 }
 
 impl Chunked {
     fn new(file: File) -> Self {
+        let map = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file() && m.len() > 0)
+            // SAFETY: the map is read only. A capture truncated by another process while it
+            // is mapped would fault (SIGBUS); captures are closed, rotated files, and a file
+            // still being written only grows, which a map of its old length does not see.
+            .and_then(|_| unsafe { memmap2::MmapOptions::new().map(&file) }.ok());
+        let eof = map.is_some();
+        let end = map.as_ref().map_or(0, |m| m.len());
         Chunked {
             file,
-            buf: vec![0; CHUNK],
+            map,
+            buf: Vec::new(),
             start: 0,
-            end: 0,
+            end,
             offset: 0,
-            eof: false,
+            eof,
+            pf: 0,
         }
     }
-    fn avail(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+    /// Prefetches the mapped bytes a little ahead of the parse. The hardware prefetcher stops
+    /// at every 4 KiB page, so without this each page's first records waited on memory.
+    #[inline(always)]
+    fn prefetch(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(m) = &self.map {
+            // Measured on the lab week: 2-4 KiB ahead is best; 512 B is too late, 8 KiB
+            // starts to evict what is being parsed.
+            const AHEAD: usize = 4096;
+            let want = (self.start + AHEAD).min(m.len());
+            while self.pf < want {
+                // SAFETY: `pf < m.len()`, so the address is inside the map; a prefetch never
+                // faults anyway.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        m.as_ptr().add(self.pf) as *const i8,
+                    )
+                };
+                self.pf += 64;
+            }
+        }
     }
+    #[inline(always)]
+    fn avail(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => &m[self.start..self.end],
+            None => &self.buf[self.start..self.end],
+        }
+    }
+    #[inline(always)]
     fn consume(&mut self, n: usize) {
         self.start += n;
         self.offset += n as u64;
@@ -672,6 +716,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
     let mut idx: u64 = 0;
     let mut last_report = 0u64;
     loop {
+        rd.prefetch();
         let parsed = if be {
             pcap_parser::parse_pcap_frame_be(rd.avail())
         } else {
@@ -767,6 +812,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
     let mut last_report = 0u64;
     let mut seen_shb = false;
     loop {
+        rd.prefetch();
         let avail = rd.avail();
         if avail.is_empty() {
             if !rd.fill(12).map_err(|e| io_err(idx, e))? {

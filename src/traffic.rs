@@ -18,7 +18,9 @@ pub const NO_DEVICE: u16 = u16::MAX;
 pub const IDLE_TIMEOUT_NS: i64 = 120_000_000_000;
 pub const ACTIVE_TIMEOUT_NS: i64 = 1_800_000_000_000;
 
-/// Struct-of-arrays packet store: 30 bytes a packet. Endpoints live in the flow table.
+/// Struct-of-arrays packet store: 24 bytes a packet. Endpoints live in the flow table; the
+/// device of each packet is in [`Traffic::by_device`] (its index lists are built during the
+/// merge, so no per-packet device column is written and read back).
 #[derive(Default, Debug, Clone)]
 pub struct Packets {
     pub ts: Vec<i64>,
@@ -32,9 +34,6 @@ pub struct Packets {
     /// [`capture::bits`].
     pub bits: Vec<u16>,
     pub flow: Vec<u32>,
-    pub device: Vec<u16>,
-    /// Second registered device of a device-to-device packet, else [`NO_DEVICE`].
-    pub peer: Vec<u16>,
 }
 
 impl Packets {
@@ -45,7 +44,7 @@ impl Packets {
         self.ts.is_empty()
     }
     /// Bytes held per packet by the columns.
-    pub const BYTES_PER_PACKET: usize = 8 + 4 + 2 + 2 + 1 + 1 + 2 + 4 + 2 + 2;
+    pub const BYTES_PER_PACKET: usize = 8 + 4 + 2 + 2 + 1 + 1 + 2 + 4;
     /// Appends the columns a parsed row carries itself (flow, device and peer come from
     /// flow assembly), one tight loop per column.
     #[inline]
@@ -179,7 +178,8 @@ pub struct FileSummary {
 pub struct Traffic {
     pub packets: Packets,
     pub flows: Vec<Flow>,
-    /// Per device: indices of its packets (as primary or peer), in time order.
+    /// Per device: indices of its packets (as primary device or as the second registered
+    /// device of a device-to-device packet), in time order.
     pub by_device: Vec<Vec<u32>>,
     pub files: Vec<FileSummary>,
     pub issues: Vec<CaptureIssue>,
@@ -311,12 +311,16 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
                 }
             };
             bytes_done += fp.bytes_read;
-            if acc.is_empty() && bytes_done > 0 {
-                // Reserve the whole store once, from the packets-per-byte of the first file.
-                let est = fp.cols.len() as f64 * total_bytes as f64 / bytes_done as f64 * 1.02;
-                acc.reserve(est as usize);
+            // Reserve the whole store once, from the packets-per-byte of the first file.
+            let first = acc.is_empty() && bytes_done > 0;
+            let factor = total_bytes as f64 / bytes_done.max(1) as f64 * 1.02;
+            if first {
+                acc.reserve((fp.cols.len() as f64 * factor) as usize);
             }
             let rows = acc.add(fp, registry);
+            if first {
+                acc.reserve_index(factor);
+            }
             let cancelled = progress.is_some_and(|p| p.cancelled());
             {
                 let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -437,6 +441,8 @@ pub struct Accumulator {
     /// Conversation of each packet after the first out-of-order one (earlier packets know
     /// theirs through their flow).
     conv_tail: Vec<u32>,
+    /// Per device, its packets so far (see [`Traffic::by_device`]).
+    by_device: Vec<Vec<u32>>,
     /// True once a packet arrived out of time order (flows are then built at the end).
     unordered: bool,
     fl: FlowState,
@@ -482,8 +488,14 @@ impl Accumulator {
         pk.tcp_flags.reserve_exact(more);
         pk.bits.reserve_exact(more);
         pk.flow.reserve_exact(more);
-        pk.device.reserve_exact(more);
-        pk.peer.reserve_exact(more);
+    }
+
+    /// Reserves room in every device's index list for `factor` times its current length
+    /// (from the first file's share of the input), so the lists rarely grow.
+    pub fn reserve_index(&mut self, factor: f64) {
+        for l in &mut self.by_device {
+            l.reserve_exact((l.len() as f64 * (factor - 1.0)).max(0.0) as usize);
+        }
     }
 
     /// Merges one parsed file and assembles flows over it. Returns the file's row buffer,
@@ -524,6 +536,7 @@ impl Accumulator {
             })
             .collect();
         self.fl.active.resize(self.ident_keys.len(), u32::MAX);
+        self.by_device.resize_with(registry.len(), Vec::new);
         self.t.files.push(FileSummary {
             path: fp.path.clone(),
             format: fp.format.to_string(),
@@ -538,7 +551,7 @@ impl Accumulator {
         let mut i = 0;
         if !self.unordered {
             let mut last = self.pk.ts.last().copied().unwrap_or(i64::MIN);
-            let (pk, fl) = (&mut self.pk, &mut self.fl);
+            let (pk, fl, lists) = (&mut self.pk, &mut self.fl, &mut self.by_device);
             for block in rows.chunks(BLOCK) {
                 // The in-order prefix of the block.
                 let ok = block
@@ -550,7 +563,10 @@ impl Accumulator {
                     })
                     .unwrap_or(block.len());
                 let part = &block[..ok];
-                let info = |r: &capture::PacketRow| local[r.conv as usize].info;
+                let base = pk.ts.len() as u32;
+                for (k, r) in part.iter().enumerate() {
+                    index_packet(lists, local[r.conv as usize].info, base + k as u32);
+                }
                 pk.flow.extend(part.iter().map(|r| {
                     let l = &local[r.conv as usize];
                     fl.step(
@@ -562,8 +578,6 @@ impl Accumulator {
                         l.info.identity,
                     )
                 }));
-                pk.device.extend(part.iter().map(|r| info(r).device));
-                pk.peer.extend(part.iter().map(|r| info(r).peer));
                 pk.append_rows(part);
                 i += ok;
                 if ok < block.len() {
@@ -607,8 +621,8 @@ impl Accumulator {
             permute(&mut conv_of, &order);
             drop(order);
             pk.flow.clear();
-            pk.device.clear();
-            pk.peer.clear();
+            let lists = &mut self.by_device;
+            lists.iter_mut().for_each(Vec::clear);
             let fl = &mut self.fl;
             fl.active.fill(u32::MAX);
             fl.hot.clear();
@@ -617,8 +631,7 @@ impl Accumulator {
                 let (ts, len, b, tf) = (pk.ts[i], pk.orig_len[i], pk.bits[i], pk.tcp_flags[i]);
                 let info = self.convs[c as usize];
                 pk.flow.push(fl.step(ts, len, b, tf, c, info.identity));
-                pk.device.push(info.device);
-                pk.peer.push(info.peer);
+                index_packet(lists, info, i as u32);
             }
         }
         let Accumulator {
@@ -627,6 +640,7 @@ impl Accumulator {
             conv_keys,
             pk,
             fl: FlowState { hot, cold, .. },
+            mut by_device,
             ..
         } = self;
         // Packets per conversation, for the unregistered-MAC summary.
@@ -667,7 +681,8 @@ impl Accumulator {
             })
             .collect();
         t.packets = pk;
-        t.by_device = index_by_device(&t.packets, registry.len());
+        by_device.resize_with(registry.len(), Vec::new);
+        t.by_device = by_device;
         t
     }
 }
@@ -724,58 +739,16 @@ impl FlowState {
     }
 }
 
-/// Per-device packet index lists by counting sort (packets are already in time order).
-/// Chunks of packets are counted and then scattered in parallel: each chunk owns a disjoint
-/// slice of every device's list, so the lists come out in packet order.
-fn index_by_device(pk: &Packets, ndev: usize) -> Vec<Vec<u32>> {
-    const CHUNK: usize = 1 << 20;
-    let pairs: Vec<(&[u16], &[u16])> = pk.device.chunks(CHUNK).zip(pk.peer.chunks(CHUNK)).collect();
-    let counts: Vec<Vec<usize>> = pairs
-        .par_iter()
-        .map(|(dev, peer)| {
-            let mut c = vec![0usize; ndev];
-            for (&d, &p) in dev.iter().zip(peer.iter()) {
-                if let Some(x) = c.get_mut(d as usize) {
-                    *x += 1;
-                }
-                if let Some(x) = c.get_mut(p as usize) {
-                    *x += 1;
-                }
-            }
-            c
-        })
-        .collect();
-    let mut out: Vec<Vec<u32>> = (0..ndev)
-        .map(|d| vec![0u32; counts.iter().map(|c| c[d]).sum()])
-        .collect();
-    // Carve every device's list into one slice per chunk.
-    let mut parts: Vec<Vec<&mut [u32]>> =
-        (0..pairs.len()).map(|_| Vec::with_capacity(ndev)).collect();
-    for (d, list) in out.iter_mut().enumerate() {
-        let mut rest: &mut [u32] = list;
-        for (k, c) in counts.iter().enumerate() {
-            let (a, b) = std::mem::take(&mut rest).split_at_mut(c[d]);
-            parts[k].push(a);
-            rest = b;
-        }
+/// Appends packet `i` to the index lists of its device and its peer (either may be
+/// [`NO_DEVICE`]).
+#[inline(always)]
+fn index_packet(lists: &mut [Vec<u32>], info: ConvInfo, i: u32) {
+    if let Some(l) = lists.get_mut(info.device as usize) {
+        l.push(i);
     }
-    parts
-        .into_par_iter()
-        .zip(pairs.par_iter())
-        .enumerate()
-        .for_each(|(k, (mut slices, (dev, peer)))| {
-            let mut fill = vec![0usize; ndev];
-            let base = (k * CHUNK) as u32;
-            for (i, (&d, &p)) in dev.iter().zip(peer.iter()).enumerate() {
-                for x in [d, p] {
-                    if let Some(s) = slices.get_mut(x as usize) {
-                        s[fill[x as usize]] = base + i as u32;
-                        fill[x as usize] += 1;
-                    }
-                }
-            }
-        });
-    out
+    if let Some(l) = lists.get_mut(info.peer as usize) {
+        l.push(i);
+    }
 }
 
 /// Per-device totals for summaries.
@@ -894,33 +867,5 @@ mod tests {
             flow(arp, false).endpoints(),
             "02:00:00:00:00:01 <-> 02:00:00:00:00:02"
         );
-    }
-
-    /// The parallel counting sort gives what one pass in packet order gives, across chunk
-    /// boundaries, for devices, peers and packets of no device.
-    #[test]
-    fn index_by_device_matches_a_sequential_pass() {
-        let n = (1 << 20) * 2 + 12_345;
-        let mut pk = Packets::default();
-        let mut x: u64 = 7;
-        for _ in 0..n {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let d = (x >> 33) as u16 % 6;
-            let p = (x >> 45) as u16 % 9;
-            pk.device.push(if d == 5 { NO_DEVICE } else { d });
-            pk.peer.push(if p >= 5 || p == d { NO_DEVICE } else { p });
-        }
-        let ndev = 5;
-        let mut want = vec![Vec::new(); ndev];
-        for (i, (&d, &p)) in pk.device.iter().zip(&pk.peer).enumerate() {
-            for x in [d, p] {
-                if (x as usize) < ndev {
-                    want[x as usize].push(i as u32);
-                }
-            }
-        }
-        assert_eq!(index_by_device(&pk, ndev), want);
     }
 }

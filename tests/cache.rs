@@ -30,7 +30,7 @@ fn fingerprint(s: &Session) -> String {
     let t = &s.traffic;
     let p = &t.packets;
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         p.ts,
         p.orig_len,
         p.ip_len,
@@ -39,8 +39,6 @@ fn fingerprint(s: &Session) -> String {
         p.tcp_flags,
         p.bits,
         p.flow,
-        p.device,
-        p.peer,
         t.flows,
         t.by_device,
         t.unregistered_macs,

@@ -322,3 +322,90 @@ fn fast_decoder_matches_etherparse_sliced_packet() {
     assert!(n > 35_000, "{n} packets");
     eprintln!("{n} packets, {variants} frames compared");
 }
+
+/// The per-device index, built during the merge, lists exactly the packets whose source or
+/// destination MAC is the device's, in packet order: checked against an independent decode of
+/// every record with etherparse's whole-packet slicer.
+#[test]
+fn device_index_lists_exactly_the_packets_with_the_devices_mac() {
+    let Some(r) = real() else { return };
+    let lab = r.join("fit-iot-dataset");
+    for f in ["blink-cam-01.pcap", "schlage-lock-01.pcap"] {
+        let path = lab.join("pcaps").join(f);
+        let mut reg = Registry::load(&lab.join("devices.json")).unwrap();
+        let t = traffic::ingest(std::slice::from_ref(&path), &mut reg, None);
+        let mut macs: Vec<([u8; 6], [u8; 6])> = Vec::new();
+        let mut ts = Vec::new();
+        capture::for_each_record(&path, |lt, t, _, data| {
+            let d = capture::decode_link_full(lt, data, &path, &mut Vec::new());
+            macs.push((capture::word_mac(d.src_mac), capture::word_mac(d.dst_mac)));
+            ts.push(t);
+        })
+        .unwrap();
+        assert!(ts.is_sorted(), "{f}: records in time order");
+        assert_eq!(ts, t.packets.ts, "{f}");
+        let mut checked = 0;
+        for (d, dev) in reg.devices.iter().enumerate() {
+            let Some(mac) = dev.mac.filter(|_| dev.registered) else {
+                continue;
+            };
+            let want: Vec<u32> = (0..macs.len() as u32)
+                .filter(|&i| macs[i as usize].0 == mac || macs[i as usize].1 == mac)
+                .collect();
+            assert_eq!(t.by_device[d], want, "{f}: {}", dev.name);
+            checked += want.len();
+        }
+        assert!(checked as f64 > 0.95 * ts.len() as f64, "{f}: {checked}");
+    }
+}
+
+/// Regular files are memory-mapped; anything else (here a FIFO) is read in chunks. Both give
+/// the same packets and the same issues, for whole, cut and pcapng inputs.
+#[cfg(unix)]
+#[test]
+fn a_pipe_reads_like_a_mapped_file() {
+    let Some(r) = real() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ntp = std::fs::read(r.join("pcap-vectors/ntp.pcap")).unwrap();
+    let cases = [
+        (
+            "whole.pcap",
+            std::fs::read(r.join("fit-iot-dataset/pcaps/schlage-lock-01.pcap")).unwrap(),
+        ),
+        ("cut.pcap", ntp[..ntp.len() - 10].to_vec()),
+        (
+            "be.pcapng",
+            std::fs::read(r.join("pcap-vectors/test016-be.pcapng")).unwrap(),
+        ),
+        ("empty.pcap", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, &bytes).unwrap();
+        let fifo = dir.path().join(format!("fifo-{name}"));
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+                // The reader may stop early on a fatal problem; a broken pipe is fine then.
+                let _ = f.write_all(&bytes);
+            })
+        };
+        let piped = capture::read_capture(&fifo, None);
+        writer.join().unwrap();
+        let mapped = capture::read_capture(&file, None);
+        assert_eq!(piped.cols.rows, mapped.cols.rows, "{name}");
+        assert_eq!(piped.format, mapped.format, "{name}");
+        let reasons = |p: &capture::FileParse| -> Vec<(u64, u64, String)> {
+            p.issues
+                .iter()
+                .map(|i| (i.packet_index, i.byte_offset, i.reason.clone()))
+                .collect()
+        };
+        assert_eq!(reasons(&piped), reasons(&mapped), "{name}");
+    }
+}
