@@ -577,7 +577,13 @@ pub fn read(
     f.read_exact(&mut hh)
         .map_err(|_| "cache too short".to_string())?;
     if u64::from_le_bytes(hh) != xxhash_rust::xxh3::xxh3_64(&hj) {
-        return Err("cache header checksum mismatch (the file is damaged)".into());
+        // Caches before format 4 had no header checksum: name them as old, not damaged.
+        let old = serde_json::from_slice::<Header>(&hj).is_ok_and(|h| h.key.format < 4);
+        return Err(if old {
+            "cache from another labelbench version".into()
+        } else {
+            "cache header checksum mismatch (the file is damaged)".into()
+        });
     }
     let h: Header =
         serde_json::from_slice(&hj).map_err(|e| format!("cache header unreadable: {e}"))?;
