@@ -4,6 +4,7 @@
 //! file size) and every packet is reduced to a 24-byte row holding a per-file conversation id;
 //! `traffic::ingest` merges the files into columns and builds flows.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use etherparse::{
 use pcap_parser::pcapng::Block;
 use pcap_parser::{Linktype, PcapError};
 
+use crate::mapguard::GuardedMap;
 use crate::progress::Progress;
 
 /// Per-packet protocol bits (DESIGN "Features per event") plus layer bits.
@@ -259,9 +261,13 @@ const CHUNK: usize = 1 << 20;
 /// is then read in place, where `read` would copy every byte once more (the copy was a sixth
 /// of ingest CPU on the lab week). Anything that cannot be mapped (pipes, special files, a
 /// failed map) is read in chunks into one reused buffer.
+///
+/// A mapped file that shrinks while it is read (see [`crate::mapguard`]) ends the read with an
+/// error; the records already handed out that were read from where the file no longer
+/// reaches are counted in `dropped`, for the caller to take back.
 struct Chunked {
     file: File,
-    map: Option<memmap2::Mmap>,
+    map: Option<GuardedMap>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -270,20 +276,25 @@ struct Chunked {
     eof: bool,
     /// Index in the map up to which cache lines were prefetched.
     pf: usize,
+    /// End offsets of the last records handed out from the map (a ring). Cells, because the
+    /// parsed record still borrows the reader when it is noted.
+    ends: [Cell<u64>; ENDS],
+    records: Cell<usize>,
+    /// Records handed out that lie past the point where the file was cut, and the offset of
+    /// the first of them.
+    dropped: Cell<usize>,
+    dropped_from: Cell<u64>,
 }
+
+/// Records remembered for taking back: a file cut inside a page reads as zeros up to the page
+/// end (no fault), which is at most 4 KiB / 16 bytes = 256 records.
+const ENDS: usize = 512;
 
 impl Chunked {
     fn new(file: File) -> Self {
-        let map = file
-            .metadata()
-            .ok()
-            .filter(|m| m.is_file() && m.len() > 0)
-            // SAFETY: the map is read only. A capture truncated by another process while it
-            // is mapped would fault (SIGBUS); captures are closed, rotated files, and a file
-            // still being written only grows, which a map of its old length does not see.
-            .and_then(|_| unsafe { memmap2::MmapOptions::new().map(&file) }.ok());
+        let map = GuardedMap::new(&file);
         let eof = map.is_some();
-        let end = map.as_ref().map_or(0, |m| m.len());
+        let end = map.as_ref().map_or(0, |m| m.bytes().len());
         Chunked {
             file,
             map,
@@ -293,6 +304,78 @@ impl Chunked {
             offset: 0,
             eof,
             pf: 0,
+            ends: [const { Cell::new(0) }; ENDS],
+            records: Cell::new(0),
+            dropped: Cell::new(0),
+            dropped_from: Cell::new(0),
+        }
+    }
+    /// Checks that the next `used` bytes (a record or block about to be used) are still
+    /// backed by the file.
+    #[inline(always)]
+    fn check(&self, used: usize) -> Result<(), String> {
+        match &self.map {
+            Some(m) if !m.readable_to(self.start + used) => Err(self.lost()),
+            _ => Ok(()),
+        }
+    }
+    /// Notes that a packet record ending `used` bytes on was handed out.
+    #[inline(always)]
+    fn note_record(&self, used: usize) {
+        if self.map.is_some() {
+            let r = self.records.get();
+            self.ends[r % ENDS].set(self.offset + used as u64);
+            self.records.set(r + 1);
+        }
+    }
+    /// After the last record: a mapped file that is now shorter than its map was partly read
+    /// from zeros.
+    fn check_end(&self) -> Result<(), String> {
+        if let Some(m) = &self.map {
+            let now = self.file.metadata().map_or(u64::MAX, |x| x.len());
+            if now < m.bytes().len() as u64 || m.lost_from().is_some() {
+                return Err(self.lost());
+            }
+        }
+        Ok(())
+    }
+    /// The reason for a lost part of the map; sets `dropped` to the records handed out past
+    /// the cut.
+    #[cold]
+    fn lost(&self) -> String {
+        let Some(m) = &self.map else {
+            return "read error".into();
+        };
+        let now = self.file.metadata().ok().map(|x| x.len());
+        let lost = m.lost_from().map_or(u64::MAX, |l| l as u64);
+        let cut = now.unwrap_or(u64::MAX).min(lost);
+        let records = self.records.get();
+        let end_of = |back: usize| self.ends[(records - 1 - back) % ENDS].get();
+        let n = records.min(ENDS);
+        let mut k = 0;
+        while k < n && end_of(k) > cut {
+            k += 1;
+        }
+        self.dropped.set(k);
+        self.dropped_from.set(if k == 0 {
+            self.offset
+        } else if records > k {
+            end_of(k)
+        } else {
+            cut
+        });
+        match now {
+            Some(now) if now < m.bytes().len() as u64 => format!(
+                "the capture shrank from {} to {now} bytes while it was read (another program \
+                 truncated or rewrote it); what followed byte {} was not kept",
+                m.bytes().len(),
+                self.dropped_from.get().min(now)
+            ),
+            _ => format!(
+                "the capture could not be read from byte {} on (a storage error while it was \
+                 mapped)",
+                self.dropped_from.get()
+            ),
         }
     }
     /// Prefetches the mapped bytes a little ahead of the parse. The hardware prefetcher stops
@@ -301,6 +384,7 @@ impl Chunked {
     fn prefetch(&mut self) {
         #[cfg(target_arch = "x86_64")]
         if let Some(m) = &self.map {
+            let m = m.bytes();
             // Measured on the lab week: 2-4 KiB ahead is best; 512 B is too late, 8 KiB
             // starts to evict what is being parsed.
             const AHEAD: usize = 4096;
@@ -320,7 +404,7 @@ impl Chunked {
     #[inline(always)]
     fn avail(&self) -> &[u8] {
         match &self.map {
-            Some(m) => &m[self.start..self.end],
+            Some(m) => &m.bytes()[self.start..self.end],
             None => &self.buf[self.start..self.end],
         }
     }
@@ -608,7 +692,24 @@ pub fn read_capture_into(
             return out;
         }
     };
-    let mut rd = Chunked::new(file);
+    read_opened(path, Chunked::new(file), progress, rows, out)
+}
+
+/// [`read_capture_into`] once the file is open (tests cut the file at this point).
+fn read_opened(
+    path: &Path,
+    mut rd: Chunked,
+    progress: Option<&Progress>,
+    rows: Vec<PacketRow>,
+    mut out: FileParse,
+) -> FileParse {
+    let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
+        file: path.to_path_buf(),
+        packet_index: idx,
+        byte_offset: off,
+        reason,
+        fatal,
+    };
     if let Err(e) = rd.fill(CHUNK) {
         out.issues
             .push(issue(0, 0, format!("cannot read: {e}"), true));
@@ -668,8 +769,21 @@ pub fn read_capture_into(
     out.issues.extend(meta.issues);
     out.issues.extend(link_issues);
     out.link_types = meta.link_types;
-    if let Err((idx, reason)) = res {
-        out.issues.push(issue(idx, rd.offset, reason, true));
+    if let Err((idx, mut reason)) = res {
+        // A header that read as zeros because the file was cut meanwhile: say so.
+        if rd.dropped.get() == 0 && rd.check_end().is_err() {
+            reason = rd.lost();
+        }
+        let dropped = rd.dropped.get();
+        let (idx, off) = if dropped > 0 {
+            // Records read from where the file no longer reaches are taken back.
+            let keep = sink.cols.rows.len().saturating_sub(dropped);
+            sink.cols.rows.truncate(keep);
+            (idx.saturating_sub(dropped as u64), rd.dropped_from.get())
+        } else {
+            (idx, rd.offset)
+        };
+        out.issues.push(issue(idx, off, reason, true));
     }
     out.bytes_read = rd.offset;
     out.cols = sink.cols;
@@ -727,6 +841,8 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
         match &parsed {
             Ok((rest, blk)) => {
                 let used = rd.avail().len() - rest.len();
+                rd.check(used).map_err(|r| (idx, r))?;
+                rd.note_record(used);
                 let frac = blk.ts_usec as i64;
                 let ts = blk.ts_sec as i64 * 1_000_000_000 + if ns { frac } else { frac * 1000 };
                 if blk.caplen > blk.origlen && blk.origlen != 0 {
@@ -789,7 +905,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
     if let Some(p) = progress {
         p.add(rd.offset - last_report);
     }
-    Ok(())
+    rd.check_end().map_err(|r| (idx, r))
 }
 
 struct Iface {
@@ -832,6 +948,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
         match parsed {
             Ok((rest, block)) => {
                 let used = avail.len() - rest.len();
+                rd.check(used).map_err(|r| (idx, r))?;
                 match block {
                     Block::SectionHeader(shb) => {
                         be = shb.big_endian();
@@ -860,6 +977,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
                         last_ts = ns;
                         visit(ifc.linktype, ns, epb.origlen.max(epb.caplen), epb.data);
                         idx += 1;
+                        rd.note_record(used);
                     }
                     Block::SimplePacket(spb) => {
                         let Some(ifc) = ifaces.first() else {
@@ -868,6 +986,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
                         // Simple packets have no timestamp; keep the previous one.
                         visit(ifc.linktype, last_ts, spb.origlen, spb.data);
                         idx += 1;
+                        rd.note_record(used);
                     }
                     _ => {}
                 }
@@ -923,7 +1042,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
     if let Some(p) = progress {
         p.add(rd.offset - last_report);
     }
-    Ok(())
+    rd.check_end().map_err(|r| (idx, r))
 }
 
 const LT_ETHERNET: i32 = 1;
@@ -1519,6 +1638,61 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A little-endian microsecond pcap of `n` 60-byte ARP frames, timestamps 1000 s + i.
+    fn small_pcap(n: u32) -> Vec<u8> {
+        let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&65535u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        for i in 0..n {
+            b.extend_from_slice(&(1000 + i).to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&60u32.to_le_bytes());
+            b.extend_from_slice(&60u32.to_le_bytes());
+            let mut frame = [0u8; 60];
+            frame[..6].copy_from_slice(&[0xff; 6]);
+            frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+            frame[12..14].copy_from_slice(&[0x08, 0x06]);
+            b.extend_from_slice(&frame);
+        }
+        b
+    }
+
+    /// A capture cut by another program after it was mapped: the packets wholly before the
+    /// cut are kept (none read from zeros past it), and the error names the packet and byte.
+    /// Cuts inside a page that is followed by lost pages (SIGBUS, caught), inside the last
+    /// page (no fault at all: found by the length check at the end), and to nothing.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_capture_cut_while_mapped_keeps_what_precedes_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, cut) in [(400u32, 3 * 4096 + 100u64), (200, 14_000), (400, 0)] {
+            let p = dir.path().join(format!("cut-{n}-{cut}.pcap"));
+            std::fs::write(&p, small_pcap(n)).unwrap();
+            let rd = Chunked::new(File::open(&p).unwrap());
+            assert!(rd.map.is_some(), "mapped");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
+            let out = read_opened(&p, rd, None, Vec::new(), FileParse::empty(&p));
+            let whole = (cut.saturating_sub(24) / 76) as usize;
+            let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
+            let want: Vec<i64> = (0..whole as i64)
+                .map(|i| (1000 + i) * 1_000_000_000)
+                .collect();
+            assert_eq!(ts, want, "n {n} cut {cut}");
+            let i = out.issues.last().expect("an issue");
+            assert!(i.fatal && i.reason.contains("shrank"), "{i}");
+            assert_eq!(i.packet_index, whole as u64, "{i}");
+            if cut > 0 {
+                assert_eq!(i.byte_offset, 24 + 76 * whole as u64, "{i}");
+            }
+        }
+    }
 
     #[test]
     fn sniff() {

@@ -13,6 +13,7 @@ pub mod features;
 pub mod inspect;
 pub mod labels;
 pub mod learn;
+pub mod mapguard;
 pub mod progress;
 pub mod project;
 pub mod session;
