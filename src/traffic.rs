@@ -45,8 +45,8 @@ impl Packets {
     }
     /// Bytes held per packet by the columns.
     pub const BYTES_PER_PACKET: usize = 8 + 4 + 2 + 2 + 1 + 1 + 2 + 4;
-    /// Appends the columns a parsed row carries itself (flow, device and peer come from
-    /// flow assembly), one tight loop per column.
+    /// Appends the columns a parsed row carries itself (the flow column and the device index
+    /// come from flow assembly), one tight loop per column.
     #[inline]
     fn append_rows(&mut self, rows: &[capture::PacketRow]) {
         self.ts.extend(rows.iter().map(|r| r.ts));
