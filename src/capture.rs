@@ -676,6 +676,17 @@ pub fn read_capture_into(
     mut rows: Vec<PacketRow>,
 ) -> FileParse {
     rows.clear();
+    let rd = File::open(path).map(Chunked::new);
+    read_opened(path, rd, progress, rows)
+}
+
+/// [`read_capture_into`] once the file is opened (tests cut the file at this point).
+fn read_opened(
+    path: &Path,
+    rd: std::io::Result<Chunked>,
+    progress: Option<&Progress>,
+    rows: Vec<PacketRow>,
+) -> FileParse {
     let mut out = FileParse::empty(path);
     let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
         file: path.to_path_buf(),
@@ -684,31 +695,13 @@ pub fn read_capture_into(
         reason,
         fatal,
     };
-    let file = match File::open(path) {
-        Ok(f) => f,
+    let mut rd = match rd {
+        Ok(rd) => rd,
         Err(e) => {
             out.issues
                 .push(issue(0, 0, format!("cannot open: {e}"), true));
             return out;
         }
-    };
-    read_opened(path, Chunked::new(file), progress, rows, out)
-}
-
-/// [`read_capture_into`] once the file is open (tests cut the file at this point).
-fn read_opened(
-    path: &Path,
-    mut rd: Chunked,
-    progress: Option<&Progress>,
-    rows: Vec<PacketRow>,
-    mut out: FileParse,
-) -> FileParse {
-    let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
-        file: path.to_path_buf(),
-        packet_index: idx,
-        byte_offset: off,
-        reason,
-        fatal,
     };
     if let Err(e) = rd.fill(CHUNK) {
         out.issues
@@ -1678,7 +1671,7 @@ mod tests {
                 .unwrap()
                 .set_len(cut)
                 .unwrap();
-            let out = read_opened(&p, rd, None, Vec::new(), FileParse::empty(&p));
+            let out = read_opened(&p, Ok(rd), None, Vec::new());
             let whole = (cut.saturating_sub(24) / 76) as usize;
             let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
             let want: Vec<i64> = (0..whole as i64)
