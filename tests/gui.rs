@@ -402,3 +402,67 @@ fn dropping_files_fills_the_new_project_dialog() {
     assert!(s.labels.events.len() > 10);
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
 }
+
+/// A lab with more devices than fit: lanes keep a readable height, the toolbar pages through
+/// them, and selecting an event elsewhere scrolls its lane into view. Strict glyph policy, so
+/// the paging buttons' arrows must be in the bundled fonts.
+#[test]
+fn many_lanes_scroll_and_follow_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(dir.path(), 30, 1, 4, Some(30_000));
+    let s = crate::common::open_journaled(&r.project);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_ui_state(
+            |ui, app: &mut App| app.frame(ui),
+            App::with_session(Settings::default(), s),
+        );
+    settle(&mut h);
+    let lanes = labelbench::gui::timeline::lanes(h.state());
+    let (fit, n) = (h.state().ui.lanes_fit, h.state().ui.lanes_total);
+    assert_eq!(n, lanes.len());
+    assert!(fit >= 5 && fit < n, "fit {fit} of {n}");
+    assert_eq!(h.state().ui.lane_top, 0);
+    h.get_by_label(&format!("1-{fit} of {n}"));
+    // Markers are drawn for shown lanes only.
+    let shown_devs: Vec<u16> = lanes[..fit].iter().map(|l| l.dev).collect();
+    let dev_of = |id: u64| {
+        let s = h.state().session.as_ref().unwrap();
+        s.labels.events.iter().find(|e| e.id == id).unwrap().device
+    };
+    let drawn: Vec<u64> = h.state().ui.marker_pos.iter().map(|m| m.0).collect();
+    assert!(!drawn.is_empty());
+    assert!(drawn.iter().all(|&id| shown_devs.contains(&dev_of(id))));
+    // Page down, then back up.
+    h.get_by_label("Down").click();
+    h.run_steps(2);
+    let top = (fit - 1).min(n - fit);
+    assert_eq!(h.state().ui.lane_top, top);
+    h.get_by_label(&format!("{}-{} of {n}", top + 1, top + fit));
+    h.get_by_label("Up").click();
+    h.run_steps(2);
+    assert_eq!(h.state().ui.lane_top, 0);
+    // Selecting (as the table does) an event of the last lane brings that lane into view.
+    let last = lanes.last().unwrap().dev;
+    let id = {
+        let s = h.state().session.as_ref().unwrap();
+        s.labels
+            .events
+            .iter()
+            .find(|e| e.device == last)
+            .map(|e| e.id)
+    };
+    let Some(id) = id else {
+        panic!("the last lane has events");
+    };
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SelectEvent(Some(id)));
+    h.run_steps(3);
+    let (top, fit) = (h.state().ui.lane_top, h.state().ui.lanes_fit);
+    assert!(
+        top < n && n - 1 < top + fit,
+        "top {top} fit {fit} n {n}"
+    );
+    assert!(h.state().ui.marker_pos.iter().any(|m| m.0 == id));
+}

@@ -209,6 +209,14 @@ pub struct UiState {
     pub table_cache: Option<(String, Vec<usize>)>,
     /// Inspector data for (event, label generation): window features and nearby flows.
     pub inspector_cache: Option<InspectorCache>,
+    /// First timeline lane shown. Lanes keep a readable height; when more devices are visible
+    /// than fit (the 57-device lab has 86 lanes), the rest are scrolled to.
+    pub lane_top: usize,
+    /// Lanes that fit, and lanes in all, as last drawn.
+    pub lanes_fit: usize,
+    pub lanes_total: usize,
+    /// The selection whose lane was last scrolled into view.
+    pub revealed_event: Option<u64>,
 }
 
 impl Default for UiState {
@@ -248,6 +256,10 @@ impl Default for UiState {
             marker_pos: vec![],
             table_cache: None,
             inspector_cache: None,
+            lane_top: 0,
+            lanes_fit: 0,
+            lanes_total: 0,
+            revealed_event: None,
         }
     }
 }

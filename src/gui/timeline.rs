@@ -14,6 +14,9 @@ use crate::labels::{Precision, Status};
 use crate::traffic::NO_DEVICE;
 
 const NS: f64 = 1e9;
+/// Smallest lane height: below this, lanes of a big lab (86 on the 57-device week) turned
+/// into unreadable slivers, so the timeline shows as many as fit and scrolls to the rest.
+const MIN_LANE_PX: f32 = 20.0;
 
 /// One lane: the device whose events it shows and the device whose traffic it draws.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,10 +113,34 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let metric = app.metric();
     let origin = py.start_ns;
     toolbar(app, ui);
-    let s = app.session.as_ref().expect("timeline needs a session");
     let n = lanes.len().max(1);
     let overview_h = 38.0;
     let plot_h = (ui.available_height() - overview_h - 6.0).max(120.0);
+    // Lanes that fit at a readable height (the time axis takes about 24 px).
+    let fit = (((plot_h - 24.0) / MIN_LANE_PX).floor() as usize).clamp(1, n);
+    if app.ui.selected_event != app.ui.revealed_event {
+        // A selection made elsewhere (table, matrix, stepping) scrolls its lane into view.
+        app.ui.revealed_event = app.ui.selected_event;
+        let dev = app.ui.selected_event.and_then(|id| {
+            let s = app.session.as_ref()?;
+            s.labels
+                .events
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| e.device)
+        });
+        if let Some(k) = dev.and_then(|d| lanes.iter().position(|l| l.dev == d)) {
+            if k < app.ui.lane_top || k >= app.ui.lane_top + fit {
+                app.ui.lane_top = k.saturating_sub(fit / 2);
+            }
+        }
+    }
+    let top = app.ui.lane_top.min(n - fit);
+    app.ui.lane_top = top;
+    app.ui.lanes_fit = fit;
+    app.ui.lanes_total = lanes.len();
+    let shown = top..top + fit;
+    let s = app.session.as_ref().expect("timeline needs a session");
     let names: Vec<String> = lanes.iter().map(|l| l.name.clone()).collect();
     let span_hint = app
         .ui
@@ -132,16 +159,20 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         .allow_boxed_zoom(false)
         .allow_double_click_reset(false)
         .show_grid([true, false])
-        .y_axis_min_width(150.0)
         .x_axis_formatter(move |m, _| format_time(origin + (m.value * NS) as i64, &tz2, span_hint))
-        .y_axis_formatter(move |m, _| {
-            let k = -m.value;
-            if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
-                names.get(k.round() as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        // Every lane is named at full strength: the default spacing faded names closer than
+        // 30 px and hid them under 20 px, the smallest lane height.
+        .custom_y_axes(vec![egui_plot::AxisHints::new_y()
+            .min_thickness(150.0)
+            .label_spacing(12.0..=16.0)
+            .formatter(move |m, _| {
+                let k = -m.value;
+                if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
+                    names.get(k.round() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })])
         .show_axes([true, true]);
     let pending = app.ui.pending_view.take();
     let selected = app.ui.selected_event;
@@ -155,14 +186,14 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let resp = plot.show(ui, |pu| {
         if let Some((a, b)) = pending {
             pu.set_plot_bounds(PlotBounds::from_min_max(
-                [(a - origin) as f64 / NS, -(n as f64) + 0.45],
-                [(b - origin) as f64 / NS, 0.55],
+                [(a - origin) as f64 / NS, -((top + fit) as f64) + 0.45],
+                [(b - origin) as f64 / NS, -(top as f64) + 0.55],
             ));
         } else {
             let b = pu.plot_bounds();
             pu.set_plot_bounds(PlotBounds::from_min_max(
-                [b.min()[0], -(n as f64) + 0.45],
-                [b.max()[0], 0.55],
+                [b.min()[0], -((top + fit) as f64) + 0.45],
+                [b.max()[0], -(top as f64) + 0.55],
             ));
         }
         let b = pu.plot_bounds();
@@ -177,6 +208,31 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     app.ui.view = new_view;
     let tf = resp.transform;
     let frame = *tf.frame();
+    // The mouse wheel over the lane names scrolls the lanes (over the plot it moves in time).
+    let names = egui::Rect::from_min_max(
+        egui::pos2(frame.left() - 150.0, frame.top()),
+        egui::pos2(frame.left(), frame.bottom()),
+    );
+    if fit < n && ui.rect_contains_pointer(names) {
+        // One lane per wheel line (or per lane height of pixel scrolling), read from the raw
+        // events so the plot's own smoothing does not apply.
+        let step: i64 = ui.input(|i| {
+            i.events
+                .iter()
+                .map(|e| match e {
+                    egui::Event::MouseWheel { unit, delta, .. } => match unit {
+                        egui::MouseWheelUnit::Point => (delta.y / MIN_LANE_PX).round() as i64,
+                        egui::MouseWheelUnit::Line => delta.y.round() as i64,
+                        egui::MouseWheelUnit::Page => (delta.y * fit as f32).round() as i64,
+                    },
+                    _ => 0,
+                })
+                .sum()
+        });
+        if step != 0 {
+            app.ui.lane_top = (top as i64 - step).clamp(0, (n - fit) as i64) as usize;
+        }
+    }
     if let Some((lo, hi)) = new_view {
         let painter = ui.painter_at(frame);
         let width_px = frame.width().max(100.0) as usize;
@@ -185,7 +241,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         // Traffic per lane as bars, scaled (sqrt) to the lane's own maximum in view; one mesh.
         let mut mesh = egui::Mesh::default();
         for (k, lane) in lanes.iter().enumerate() {
-            if lane.traffic_dev == NO_DEVICE {
+            if lane.traffic_dev == NO_DEVICE || !shown.contains(&k) {
                 continue;
             }
             let base = -(k as f64) - 0.42;
@@ -212,7 +268,11 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         if hi - lo <= 30 * 60 * 1_000_000_000 {
             let mut fmesh = egui::Mesh::default();
             for (k, lane) in lanes.iter().enumerate() {
-                let Some(fl) = app.flows_by_device.get(lane.traffic_dev as usize) else {
+                let Some(fl) = app
+                    .flows_by_device
+                    .get(lane.traffic_dev as usize)
+                    .filter(|_| shown.contains(&k))
+                else {
                     continue;
                 };
                 let flows = &s.traffic.flows;
@@ -252,7 +312,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         let mut seen: std::collections::HashSet<(usize, u16, Status, i32)> = Default::default();
         let mut sel_pos = None;
         for e in &s.labels.events {
-            let Some(&k) = lane_of.get(&e.device) else {
+            let Some(&k) = lane_of.get(&e.device).filter(|k| shown.contains(k)) else {
                 continue;
             };
             let t = match drag {
@@ -506,6 +566,27 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text("Lane height = bytes per bin");
         ui.selectable_value(&mut app.settings.metric_bytes, false, "packets")
             .on_hover_text("Lane height = packets per bin");
+        let (top, fit, n) = (app.ui.lane_top, app.ui.lanes_fit, app.ui.lanes_total);
+        if fit > 0 && n > fit {
+            // More lanes than fit: page through them (or use the wheel over the names).
+            let page = fit.saturating_sub(1).max(1);
+            if ui
+                .add_enabled(top > 0, egui::Button::new("Up"))
+                .on_hover_text("Lanes above (mouse wheel over the lane names)")
+                .clicked()
+            {
+                app.ui.lane_top = top.saturating_sub(page);
+            }
+            ui.label(format!("{}-{} of {n}", top + 1, (top + fit).min(n)))
+                .on_hover_text("Lanes shown");
+            if ui
+                .add_enabled(top + fit < n, egui::Button::new("Down"))
+                .on_hover_text("Lanes below (mouse wheel over the lane names)")
+                .clicked()
+            {
+                app.ui.lane_top = (top + page).min(n - fit);
+            }
+        }
         ui.separator();
         ui.label("zone:");
         egui::ComboBox::from_id_salt("tz")
