@@ -460,9 +460,6 @@ fn many_lanes_scroll_and_follow_the_selection() {
         .push(labelbench::gui::Command::SelectEvent(Some(id)));
     h.run_steps(3);
     let (top, fit) = (h.state().ui.lane_top, h.state().ui.lanes_fit);
-    assert!(
-        top < n && n - 1 < top + fit,
-        "top {top} fit {fit} n {n}"
-    );
+    assert!(top < n && n - 1 < top + fit, "top {top} fit {fit} n {n}");
     assert!(h.state().ui.marker_pos.iter().any(|m| m.0 == id));
 }

@@ -518,7 +518,8 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
 }
 
 fn toolbar(app: &mut App, ui: &mut egui::Ui) {
-    ui.horizontal(|ui| {
+    // Wrapped: with the lane pager the row is wider than the timeline on a 1600 px screen.
+    ui.horizontal_wrapped(|ui| {
         if ui.button("<").on_hover_text("Previous event (P)").clicked() {
             app.commands.push(Command::StepEvent(false));
         }
@@ -610,13 +611,16 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
         if let Some((a, b)) = app.ui.view {
             let tz = app.tz();
             ui.separator();
-            ui.label(
-                egui::RichText::new(format!(
-                    "{} -> {}",
-                    crate::timefmt::local(a, &tz),
-                    format_time(b, &tz, 0.0)
-                ))
-                .small(),
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(format!(
+                        "{} -> {}",
+                        crate::timefmt::local(a, &tz),
+                        format_time(b, &tz, 0.0)
+                    ))
+                    .small(),
+                )
+                .wrap_mode(egui::TextWrapMode::Extend),
             )
             .on_hover_text("Visible range in the chosen zone");
         }
