@@ -462,4 +462,10 @@ fn many_lanes_scroll_and_follow_the_selection() {
     let (top, fit) = (h.state().ui.lane_top, h.state().ui.lanes_fit);
     assert!(top < n && n - 1 < top + fit, "top {top} fit {fit} n {n}");
     assert!(h.state().ui.marker_pos.iter().any(|m| m.0 == id));
+    // So does picking a device in the device list.
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SelectDevice(Some(lanes[0].dev)));
+    h.run_steps(3);
+    assert_eq!(h.state().ui.lane_top, 0);
 }

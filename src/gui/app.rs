@@ -215,8 +215,9 @@ pub struct UiState {
     /// Lanes that fit, and lanes in all, as last drawn.
     pub lanes_fit: usize,
     pub lanes_total: usize,
-    /// The selection whose lane was last scrolled into view.
+    /// The selections whose lanes were last scrolled into view.
     pub revealed_event: Option<u64>,
+    pub revealed_device: Option<u16>,
 }
 
 impl Default for UiState {
@@ -260,6 +261,7 @@ impl Default for UiState {
             lanes_fit: 0,
             lanes_total: 0,
             revealed_event: None,
+            revealed_device: None,
         }
     }
 }

@@ -118,10 +118,12 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let plot_h = (ui.available_height() - overview_h - 6.0).max(120.0);
     // Lanes that fit at a readable height (the time axis takes about 24 px).
     let fit = (((plot_h - 24.0) / MIN_LANE_PX).floor() as usize).clamp(1, n);
+    // A selection made elsewhere (table, matrix, stepping, the device list) scrolls its lane
+    // into view, once.
+    let mut reveal = None;
     if app.ui.selected_event != app.ui.revealed_event {
-        // A selection made elsewhere (table, matrix, stepping) scrolls its lane into view.
         app.ui.revealed_event = app.ui.selected_event;
-        let dev = app.ui.selected_event.and_then(|id| {
+        reveal = app.ui.selected_event.and_then(|id| {
             let s = app.session.as_ref()?;
             s.labels
                 .events
@@ -129,10 +131,14 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
                 .find(|e| e.id == id)
                 .map(|e| e.device)
         });
-        if let Some(k) = dev.and_then(|d| lanes.iter().position(|l| l.dev == d)) {
-            if k < app.ui.lane_top || k >= app.ui.lane_top + fit {
-                app.ui.lane_top = k.saturating_sub(fit / 2);
-            }
+    }
+    if app.ui.selected_device != app.ui.revealed_device {
+        app.ui.revealed_device = app.ui.selected_device;
+        reveal = reveal.or(app.ui.selected_device);
+    }
+    if let Some(k) = reveal.and_then(|d| lanes.iter().position(|l| l.dev == d)) {
+        if k < app.ui.lane_top || k >= app.ui.lane_top + fit {
+            app.ui.lane_top = k.saturating_sub(fit / 2);
         }
     }
     let top = app.ui.lane_top.min(n - fit);
