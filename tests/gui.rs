@@ -86,12 +86,15 @@ fn harness(app: App) -> Harness<'static, App> {
         .build_ui_state(|ui, app: &mut App| app.frame(ui), app)
 }
 
-/// With a project whose logs are plain ASCII, every view renders with the strict
-/// missing-glyph policy: the UI's own strings only use glyphs the bundled fonts have.
-#[test]
-fn ui_chrome_draws_every_glyph() {
-    let dir = tempfile::tempdir().unwrap();
-    let r = crate::common::sim(dir.path(), 1, 1, 3, Some(20_000));
+/// A simulated one-day project of `devices` devices (plain ASCII logs) in a harness with the
+/// strict missing-glyph policy, its background jobs done.
+fn strict_sim_harness(
+    dir: &Path,
+    devices: usize,
+    seed: u64,
+    packets: u64,
+) -> Harness<'static, App> {
+    let r = crate::common::sim(dir, devices, 1, seed, Some(packets));
     let s = crate::common::open_journaled(&r.project);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
@@ -100,6 +103,15 @@ fn ui_chrome_draws_every_glyph() {
             App::with_session(Settings::default(), s),
         );
     settle(&mut h);
+    h
+}
+
+/// With a project whose logs are plain ASCII, every view renders with the strict
+/// missing-glyph policy: the UI's own strings only use glyphs the bundled fonts have.
+#[test]
+fn ui_chrome_draws_every_glyph() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = strict_sim_harness(dir.path(), 1, 3, 20_000);
     select_first_event(&mut h);
     for tab in ["Suggestions (", "Journal", "Events"] {
         h.get_by_label_contains(tab).click();
@@ -409,15 +421,7 @@ fn dropping_files_fills_the_new_project_dialog() {
 #[test]
 fn many_lanes_scroll_and_follow_the_selection() {
     let dir = tempfile::tempdir().unwrap();
-    let r = crate::common::sim(dir.path(), 30, 1, 4, Some(30_000));
-    let s = crate::common::open_journaled(&r.project);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_ui_state(
-            |ui, app: &mut App| app.frame(ui),
-            App::with_session(Settings::default(), s),
-        );
-    settle(&mut h);
+    let mut h = strict_sim_harness(dir.path(), 30, 4, 30_000);
     let lanes = labelbench::gui::timeline::lanes(h.state());
     let (fit, n) = (h.state().ui.lanes_fit, h.state().ui.lanes_total);
     assert_eq!(n, lanes.len());
