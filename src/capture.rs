@@ -764,8 +764,10 @@ fn read_opened(
     out.link_types = meta.link_types;
     if let Err((idx, mut reason)) = res {
         // A header that read as zeros because the file was cut meanwhile: say so.
-        if rd.dropped.get() == 0 && rd.check_end().is_err() {
-            reason = rd.lost();
+        if rd.dropped.get() == 0 {
+            if let Err(r) = rd.check_end() {
+                reason = r;
+            }
         }
         let dropped = rd.dropped.get();
         let (idx, off) = if dropped > 0 {
