@@ -473,3 +473,18 @@ fn many_lanes_scroll_and_follow_the_selection() {
     h.run_steps(3);
     assert_eq!(h.state().ui.lane_top, 0);
 }
+
+/// The bottom panel keeps its height when a tab has little to show (Training before a model),
+/// so the timeline above does not jump at every tab switch.
+#[test]
+fn switching_tabs_keeps_the_panel_height() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = strict_sim_harness(dir.path(), 4, 2, 5_000);
+    let tab_y = |h: &Harness<'_, App>| h.get_by_label("Events").rect().min.y;
+    let y0 = tab_y(&h);
+    for tab in ["Training", "Journal", "Suggestions (", "Events"] {
+        h.get_by_label_contains(tab).click();
+        h.run_steps(3);
+        assert_eq!(tab_y(&h), y0, "after opening {tab}");
+    }
+}

@@ -644,6 +644,9 @@ pub fn bottom_panel(app: &mut App, ui: &mut egui::Ui) {
                 Tab::Training => super::training::training(app, ui),
                 Tab::Journal => super::tables::journal(app, ui),
             }
+            // A tab with little to show (Training before a model) would otherwise shrink the
+            // panel, and the timeline above would jump at every tab switch.
+            ui.take_available_space();
         });
 }
 

@@ -619,12 +619,7 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
             ui.separator();
             ui.add(
                 egui::Label::new(
-                    egui::RichText::new(format!(
-                        "{} -> {}",
-                        crate::timefmt::local(a, &tz),
-                        format_time(b, &tz, 0.0)
-                    ))
-                    .small(),
+                    egui::RichText::new(crate::timefmt::local_range(a, b, &tz)).small(),
                 )
                 .wrap_mode(egui::TextWrapMode::Extend),
             )
