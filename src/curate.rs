@@ -586,7 +586,7 @@ fn silent(s: &Session, out: &mut Vec<Suggestion>, cfg: &CurateSettings) {
             let hours = (b - a) as f64 / 3600e9;
             let (note, confidence) = if daily {
                 // The same pause every day is the source's schedule (a nightly trigger
-                // window), not an outage: still listed, below the outages.
+                // window), not an outage: still listed, at a confidence a filter can hide.
                 (
                     "; the same pause recurs at this time on other days (its schedule?)",
                     0.3,
