@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -168,7 +168,13 @@ pub fn relative_to(base_dir: &Path, target: &Path) -> String {
     let bc: Vec<_> = abs_base.components().collect();
     let tc: Vec<_> = abs_t.components().collect();
     let common = bc.iter().zip(&tc).take_while(|(a, b)| a == b).count();
-    if common == 0 {
+    // Sharing only the root (or a Windows prefix and root): the input is not kept with the
+    // project, so the path the user gave reads better than a climb to `/`.
+    let roots = bc
+        .iter()
+        .take_while(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+        .count();
+    if common <= roots {
         return abs_t.to_string_lossy().to_string();
     }
     let mut out = PathBuf::new();
@@ -194,6 +200,11 @@ mod tests {
         assert_eq!(
             relative_to(Path::new("/a/b"), Path::new("/a/x.json")),
             "../x.json"
+        );
+        // Only the root in common: absolute, as given.
+        assert_eq!(
+            relative_to(Path::new("/tmp/lab"), Path::new("/data/pcaps/a.pcap")),
+            "/data/pcaps/a.pcap"
         );
     }
 

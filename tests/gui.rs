@@ -336,7 +336,12 @@ fn a_broken_project_shows_its_error() {
         errs.contains("broken.labelbench.json") && errs.contains("line"),
         "{errs}"
     );
-    h.get_by_label_contains("problems");
+    // Counted in the status bar, singular for one.
+    let n = h.state().errors.len();
+    h.get_by_label(&match n {
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
+    });
     h.get_by_label("Open project…");
 }
 

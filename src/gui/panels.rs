@@ -259,7 +259,8 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
             }
             if !app.errors.is_empty() {
                 let n = app.errors.len();
-                ui.menu_button(RichText::new(format!("{n} problems")).color(theme::error(dark)), |ui| {
+                let text = if n == 1 { "1 problem".to_string() } else { format!("{n} problems") };
+                ui.menu_button(RichText::new(text).color(theme::error(dark)), |ui| {
                     egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
                         for e in &app.errors {
                             ui.label(e);
