@@ -493,3 +493,17 @@ fn switching_tabs_keeps_the_panel_height() {
         assert_eq!(tab_y(&h), y0, "after opening {tab}");
     }
 }
+
+/// Dialogs open in the middle of the window, not over the menu bar in its corner.
+#[test]
+fn dialogs_open_in_the_middle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = strict_sim_harness(dir.path(), 4, 3, 5_000);
+    h.get_by_label("Export…").click();
+    h.run_steps(3);
+    let title = h.get_by_label("Export dataset").rect();
+    assert!(
+        title.center().x > 500.0 && title.center().x < 1100.0 && title.min.y > 150.0,
+        "{title:?}"
+    );
+}

@@ -689,49 +689,54 @@ pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
     });
 }
 
+/// A dialog window, first shown in the middle of the window (egui's default corner put it
+/// over the menu bar).
+fn dialog(title: &str, ctx: &egui::Context) -> egui::Window<'static> {
+    egui::Window::new(title.to_string())
+        .collapsible(false)
+        .pivot(egui::Align2::CENTER_CENTER)
+        .default_pos(ctx.content_rect().center())
+}
+
 pub fn dialogs(app: &mut App, ctx: &egui::Context) {
     if app.ui.open_dialog {
         let mut open = true;
-        egui::Window::new("Open project")
-            .open(&mut open)
-            .collapsible(false)
-            .show(ctx, |ui| {
-                ui.horizontal(|ui| {
-                    ui.add(
-                        egui::TextEdit::singleline(&mut app.ui.open_path)
-                            .desired_width(380.0)
-                            .hint_text("path/to/project.labelbench.json"),
-                    )
-                    .on_hover_text("Type or paste the project path");
-                    if ui
-                        .button("Browse…")
-                        .on_hover_text("Native file dialog")
-                        .clicked()
-                    {
-                        if let Some(p) = pick_file("Open project") {
-                            app.ui.open_path = p.display().to_string();
-                        }
-                    }
-                });
+        dialog("Open project", ctx).open(&mut open).show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut app.ui.open_path)
+                        .desired_width(380.0)
+                        .hint_text("path/to/project.labelbench.json"),
+                )
+                .on_hover_text("Type or paste the project path");
                 if ui
-                    .button("Open")
-                    .on_hover_text("Load this project")
+                    .button("Browse…")
+                    .on_hover_text("Native file dialog")
                     .clicked()
                 {
-                    app.commands
-                        .push(Command::Open(PathBuf::from(app.ui.open_path.trim())));
-                    app.ui.open_dialog = false;
+                    if let Some(p) = pick_file("Open project") {
+                        app.ui.open_path = p.display().to_string();
+                    }
                 }
             });
+            if ui
+                .button("Open")
+                .on_hover_text("Load this project")
+                .clicked()
+            {
+                app.commands
+                    .push(Command::Open(PathBuf::from(app.ui.open_path.trim())));
+                app.ui.open_dialog = false;
+            }
+        });
         if !open {
             app.ui.open_dialog = false;
         }
     }
     if app.ui.help {
         let mut open = true;
-        egui::Window::new("Keyboard shortcuts")
+        dialog("Keyboard shortcuts", ctx)
             .open(&mut open)
-            .collapsible(false)
             .show(ctx, |ui| {
                 egui::Grid::new("keys")
                     .num_columns(2)
@@ -787,9 +792,8 @@ fn export_dialog(app: &mut App, ctx: &egui::Context) {
     }
     let mut open = true;
     let running = app.jobs.export.is_some();
-    egui::Window::new("Export dataset")
+    dialog("Export dataset", ctx)
         .open(&mut open)
-        .collapsible(false)
         .show(ctx, |ui| {
             let d = &mut app.ui.export;
             ui.horizontal(|ui| {
@@ -875,9 +879,8 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
     }
     let mut open = true;
     let mut create = false;
-    egui::Window::new("New project")
+    dialog("New project", ctx)
         .open(&mut open)
-        .collapsible(false)
         .default_width(620.0)
         .show(ctx, |ui| {
             let d = &mut app.ui.new_project;
