@@ -507,3 +507,21 @@ fn dialogs_open_in_the_middle() {
         "{title:?}"
     );
 }
+
+/// Esc closes the open dialog first and clears the selection only after that.
+#[test]
+fn escape_closes_the_dialog_before_clearing_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = strict_sim_harness(dir.path(), 4, 5, 5_000);
+    let id = select_first_event(&mut h);
+    h.get_by_label("Export…").click();
+    h.run_steps(2);
+    assert!(h.state().ui.export.open);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(!h.state().ui.export.open);
+    assert_eq!(h.state().ui.selected_event, Some(id));
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().ui.selected_event, None);
+}

@@ -857,8 +857,19 @@ impl App {
                 self.ui.help = !self.ui.help;
             }
             if i.key_pressed(Key::Escape) {
-                self.commands.push(Command::SelectEvent(None));
-                self.ui.help = false;
+                // The topmost thing goes first: an open dialog, else the selection.
+                let ui = &mut self.ui;
+                if ui.help {
+                    ui.help = false;
+                } else if ui.export.open {
+                    ui.export.open = false;
+                } else if ui.new_project.open {
+                    ui.new_project.open = false;
+                } else if ui.open_dialog {
+                    ui.open_dialog = false;
+                } else {
+                    self.commands.push(Command::SelectEvent(None));
+                }
             }
             if i.key_pressed(Key::A) {
                 if let Some(k) = self.ui.selected_sugg.clone() {

@@ -754,7 +754,7 @@ pub fn dialogs(app: &mut App, ctx: &egui::Context) {
                             ("+ / -", "zoom in / out"),
                             ("Left / Right", "pan"),
                             ("Home", "whole capture"),
-                            ("Esc", "clear the selection"),
+                            ("Esc", "close the dialog, else clear the selection"),
                             ("F1 or ?", "this help"),
                             ("mouse wheel / drag", "zoom / pan the timeline"),
                             ("drag a marker", "retime the event (one undo step)"),
