@@ -991,6 +991,15 @@ impl PendingWrite {
 
 impl Drop for PendingWrite {
     fn drop(&mut self) {
+        use std::io::IsTerminal;
+        // A CLI run that is done but still writing the cache says why it has not exited.
+        if self.handle.as_ref().is_some_and(|h| !h.is_finished()) && std::io::stderr().is_terminal()
+        {
+            eprintln!(
+                "labelbench: finishing the derived cache {} …",
+                self.path.display()
+            );
+        }
         if let Err(e) = self.join() {
             // Nobody is left to show it; a missing cache only costs a parse next time.
             eprintln!("labelbench: {e}");
