@@ -77,6 +77,41 @@ pub struct Suggestion {
     pub edit: Option<Edit>,
 }
 
+/// Orders a list of suggestions can be shown in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SuggestionOrder {
+    /// By kind, then time: the order [`suggest`] returns, to work through one problem at a time.
+    #[default]
+    Kind,
+    /// Most confident first, to accept the surest fixes before looking at the doubtful ones.
+    Confidence,
+    /// By the time concerned across all kinds (undated findings last), to walk the capture.
+    Time,
+}
+
+impl SuggestionOrder {
+    pub const ALL: [SuggestionOrder; 3] = [
+        SuggestionOrder::Kind,
+        SuggestionOrder::Confidence,
+        SuggestionOrder::Time,
+    ];
+    pub fn label(&self) -> &'static str {
+        match self {
+            SuggestionOrder::Kind => "by kind",
+            SuggestionOrder::Confidence => "most confident first",
+            SuggestionOrder::Time => "by time",
+        }
+    }
+    /// Sorts `v` (stable: ties keep their kind-then-time order).
+    pub fn sort(self, v: &mut [&Suggestion]) {
+        match self {
+            SuggestionOrder::Kind => v.sort_by_key(|s| s.kind),
+            SuggestionOrder::Confidence => v.sort_by(|a, b| b.confidence.total_cmp(&a.confidence)),
+            SuggestionOrder::Time => v.sort_by_key(|s| (s.at_ns.is_none(), s.at_ns)),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct CurateSettings {
     /// Second-precision repeats closer than this are duplicates.
@@ -837,6 +872,39 @@ mod tests {
     use super::*;
 
     const MIN: i64 = 60_000_000_000;
+
+    #[test]
+    fn suggestion_orders_are_stable_and_put_undated_findings_last() {
+        let sg = |key: &str, kind, confidence, at_ns| Suggestion {
+            key: key.into(),
+            kind,
+            event: None,
+            device: None,
+            reason: String::new(),
+            evidence: String::new(),
+            confidence,
+            at_ns,
+            edit: None,
+        };
+        use SuggestionKind::*;
+        let all = [
+            sg("a", Duplicate, 0.9, Some(30)),
+            sg("b", Duplicate, 0.99, Some(40)),
+            sg("c", Skew, 0.9, Some(10)),
+            sg("d", SourceSilent, 0.3, None),
+            sg("e", SourceSilent, 0.99, Some(20)),
+        ];
+        let keys = |o: SuggestionOrder| {
+            // From the kind order (as `suggest` returns it), sorted again by `o`.
+            let mut v: Vec<&Suggestion> = all.iter().collect();
+            o.sort(&mut v);
+            v.iter().map(|s| s.key.as_str()).collect::<String>()
+        };
+        assert_eq!(keys(SuggestionOrder::Kind), "abcde");
+        // Ties (b and e; a and c) keep their kind-then-time order.
+        assert_eq!(keys(SuggestionOrder::Confidence), "beacd");
+        assert_eq!(keys(SuggestionOrder::Time), "ceabd");
+    }
 
     #[test]
     fn silences_measure_the_usual_gap_and_tell_a_schedule_from_an_outage() {

@@ -27,9 +27,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Open the workbench window (default: the bundled sample project).
-    Gui { project: Option<PathBuf> },
+    Gui {
+        /// Project file (*.labelbench.json) to open.
+        project: Option<PathBuf>,
+    },
     /// Write a new project file.
     New {
+        /// Project file to write (*.labelbench.json); inputs are stored relative to it.
         project: PathBuf,
         /// Capture file or glob (repeatable), e.g. 'pcaps/*.pcap'.
         #[arg(long = "capture", required = true)]
@@ -47,16 +51,19 @@ enum Cmd {
     },
     /// Load a project and summarise packets, flows, devices, events and warnings.
     Inspect {
+        /// Project file (*.labelbench.json).
         project: PathBuf,
+        /// Print one JSON object instead of text (field names in the README).
         #[arg(long)]
         json: bool,
-        /// Parse every input afresh (labelbench keeps no derived cache yet, so loads are
-        /// always fresh; the flag is accepted for scripts).
+        /// Parse the captures afresh instead of reading the derived cache
+        /// (PROJECT.cache), and do not write one.
         #[arg(long)]
         no_cache: bool,
     },
     /// Suggest label fixes (duplicates, skew, offsets, source health) and optionally accept them.
     Curate {
+        /// Project file (*.labelbench.json); accepted edits go to its journal.
         project: PathBuf,
         /// Accept every suggestion that has an edit.
         #[arg(long, conflicts_with = "accept")]
@@ -64,24 +71,30 @@ enum Cmd {
         /// Accept these kinds: duplicates, skew, offsets, no-traffic, wrong-device, mislabels.
         #[arg(long, value_delimiter = ',')]
         accept: Vec<String>,
+        /// Accept only suggestions at or above this confidence (0-1).
         #[arg(long, default_value_t = 0.0)]
         min_confidence: f64,
+        /// Print every suggestion and the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Compute features, cross-validate a model and print (and save) the report.
     Train {
+        /// Project file (*.labelbench.json); the report is saved next to it.
         project: PathBuf,
-        /// forest (default), tree (linfa-trees) or cart (our CART as one tree).
+        /// forest, tree (linfa-trees) or cart (our CART as one tree) [project's; default forest].
         #[arg(long)]
         model: Option<String>,
-        /// device (one model per device) or global (device:class).
+        /// device (one model per device) or global (device:class) [project's; default device].
         #[arg(long)]
         scope: Option<String>,
+        /// Cross-validation folds, at least 2 [project's; default 4].
         #[arg(long)]
         folds: Option<usize>,
+        /// Seed of the folds and the forest [project's; default 1].
         #[arg(long)]
         seed: Option<u64>,
+        /// Trees in the forest [project's; default 60].
         #[arg(long)]
         trees: Option<usize>,
         /// Bootstrap samples per tree (the paper's forest does not).
@@ -93,12 +106,15 @@ enum Cmd {
         /// Add an `idle` class of background windows.
         #[arg(long)]
         idle: bool,
+        /// Print the report as JSON (it is saved as PROJECT.model_report.json either way).
         #[arg(long)]
         json: bool,
     },
     /// Export the cleaned dataset (events, features, flows, devices, manifest).
     Export {
+        /// Project file (*.labelbench.json).
         project: PathBuf,
+        /// Output folder (created; must be empty unless --force).
         #[arg(long)]
         out: PathBuf,
         /// parquet (default), csv or json (JSON lines).
@@ -113,18 +129,22 @@ enum Cmd {
         /// Replace a non-empty output folder.
         #[arg(long)]
         force: bool,
+        /// Print what was written (files, rows) as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Generate a simulated smart-home project (captures, registry, logs, ground truth).
     DemoData {
+        /// Output folder for the project (pcaps/, labels/, devices.json, ground truth).
         #[arg(long)]
         out: PathBuf,
         /// Network devices (hub children come on top).
         #[arg(long, default_value_t = 10)]
         devices: usize,
+        /// Days simulated (one pcap per hour).
         #[arg(long, default_value_t = 1)]
         days: u32,
+        /// Seed: the same seed and settings give the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Target total packets (scales background traffic).
@@ -133,6 +153,7 @@ enum Cmd {
         /// Multiplier on the devices' spontaneous event rates (the lab week's 16.7 K log rows: 1.7).
         #[arg(long, default_value_t = 1.0)]
         label_rate: f64,
+        /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -157,34 +178,46 @@ enum BenchCmd {
         /// Where to generate the projects.
         #[arg(long)]
         out: PathBuf,
+        /// Simulator seeds (one project per seed and device count).
         #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
         seeds: Vec<u64>,
+        /// Device counts.
         #[arg(long, value_delimiter = ',', default_value = "10,30")]
         devices: Vec<usize>,
+        /// Days per project.
         #[arg(long, default_value_t = 2)]
         days: u32,
+        /// Print the rows as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Time every stage on one project: load, curate, features, train, export.
     Pipeline {
+        /// Project file (*.labelbench.json); it is not modified.
         project: PathBuf,
         /// Where to write the export (and features.csv for cross-checks).
         #[arg(long)]
         out: PathBuf,
+        /// Training scope: global or device.
         #[arg(long, default_value = "global")]
         scope: String,
     },
     /// Frame time of the full UI (headless, CPU) zoomed out, zoomed in and panning.
     Frames {
+        /// Project file (*.labelbench.json).
         project: PathBuf,
+        /// Frames timed per scenario.
         #[arg(long, default_value_t = 200)]
         frames: usize,
     },
     /// Event/burst-onset agreement on a (real) project, before and after curation.
-    Onsets { project: PathBuf },
+    Onsets {
+        /// Project file (*.labelbench.json); edits are applied in memory only.
+        project: PathBuf,
+    },
     /// Ingest + flows vs `cat` and `tshark` on the same files.
     Ingest {
+        /// Capture files (pcap or pcapng), merged in time order like a project's captures.
         files: Vec<PathBuf>,
         /// Skip the tshark baseline (slow on big inputs).
         #[arg(long)]
@@ -195,6 +228,7 @@ enum BenchCmd {
         /// Ingest this many times and report the median.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
     },

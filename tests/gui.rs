@@ -525,3 +525,36 @@ fn escape_closes_the_dialog_before_clearing_the_selection() {
     h.run_steps(2);
     assert_eq!(h.state().ui.selected_event, None);
 }
+
+/// The suggestion list can be ordered by confidence, and Shift+N walks it in that order.
+#[test]
+fn suggestions_can_be_listed_most_confident_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    h.get_by_label_contains("Suggestions (").click();
+    h.run_steps(2);
+    let confs = |h: &Harness<'_, App>| -> Vec<f64> {
+        h.state()
+            .visible_suggestions()
+            .iter()
+            .map(|s| s.confidence)
+            .collect()
+    };
+    let before = confs(&h);
+    assert!(
+        before.windows(2).any(|w| w[0] < w[1]),
+        "the sample's kind order is not already by confidence"
+    );
+    h.get_by_value("by kind").click();
+    h.run_steps(2);
+    h.get_by_label("most confident first").click();
+    h.run_steps(2);
+    let after = confs(&h);
+    assert_eq!(after.len(), before.len());
+    assert!(after.windows(2).all(|w| w[0] >= w[1]), "{after:?}");
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::N);
+    h.run_steps(2);
+    let first = h.state().visible_suggestions()[0].key.clone();
+    assert_eq!(h.state().ui.selected_sugg.as_deref(), Some(first.as_str()));
+}

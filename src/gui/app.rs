@@ -185,6 +185,7 @@ pub struct UiState {
     pub sugg_done_generation: u64,
     pub sugg_min_conf: f64,
     pub sugg_kind: Option<SuggestionKind>,
+    pub sugg_order: crate::curate::SuggestionOrder,
     pub selected_sugg: Option<String>,
     pub train: TrainSettings,
     pub report: Option<Report>,
@@ -239,6 +240,7 @@ impl Default for UiState {
             sugg_done_generation: 0,
             sugg_min_conf: 0.0,
             sugg_kind: None,
+            sugg_order: Default::default(),
             selected_sugg: None,
             train: TrainSettings::default(),
             report: None,
@@ -763,16 +765,20 @@ impl App {
             .collect()
     }
 
-    /// Suggestions shown in the list: not dismissed, above the confidence filter.
+    /// Suggestions shown in the list: not dismissed, above the confidence filter, of the chosen
+    /// kind, in the chosen order.
     pub fn visible_suggestions(&self) -> Vec<&Suggestion> {
-        self.ui
+        let mut v: Vec<&Suggestion> = self
+            .ui
             .suggestions
             .iter()
             .chain(self.ui.mislabels.iter())
             .filter(|s| !self.ui.dismissed.contains(&s.key))
             .filter(|s| s.confidence >= self.ui.sugg_min_conf)
             .filter(|s| self.ui.sugg_kind.is_none_or(|k| k == s.kind))
-            .collect()
+            .collect();
+        self.ui.sugg_order.sort(&mut v);
+        v
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {

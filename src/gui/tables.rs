@@ -222,6 +222,15 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
             })
             .response
             .on_hover_text("Show one kind of suggestion");
+        egui::ComboBox::from_id_salt("sorder")
+            .selected_text(app.ui.sugg_order.label())
+            .show_ui(ui, |ui| {
+                for o in crate::curate::SuggestionOrder::ALL {
+                    ui.selectable_value(&mut app.ui.sugg_order, o, o.label());
+                }
+            })
+            .response
+            .on_hover_text("Order of the list (Shift+N / Shift+P step through it in this order)");
         ui.add(egui::Slider::new(&mut app.ui.sugg_min_conf, 0.0..=1.0).text("min confidence"))
             .on_hover_text("Hide suggestions below this confidence");
         let visible: Vec<String> = app
