@@ -74,6 +74,9 @@ enum Cmd {
         /// Accept only suggestions at or above this confidence (0-1).
         #[arg(long, default_value_t = 0.0)]
         min_confidence: f64,
+        /// Order of the listing: kind (then time), confidence (most confident first) or time.
+        #[arg(long, default_value = "kind")]
+        order: String,
         /// Print every suggestion and the result as JSON.
         #[arg(long)]
         json: bool,
@@ -454,8 +457,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             accept_all,
             accept,
             min_confidence,
+            order,
             json,
-        }) => cmd_curate(&project, accept_all, &accept, min_confidence, json),
+        }) => cmd_curate(&project, accept_all, &accept, min_confidence, &order, json),
         Some(Cmd::JournalStress { project, edits }) => {
             use std::io::Write;
             let mut s = open_session(&project, true, true)?;
@@ -726,9 +730,20 @@ fn cmd_curate(
     accept_all: bool,
     accept: &[String],
     min_conf: f64,
+    order: &str,
     json: bool,
 ) -> anyhow::Result<()> {
-    use labelbench::curate::{self, SuggestionKind};
+    use labelbench::curate::{self, SuggestionKind, SuggestionOrder};
+    let order = match order {
+        "kind" => SuggestionOrder::Kind,
+        "confidence" => SuggestionOrder::Confidence,
+        "time" => SuggestionOrder::Time,
+        o => {
+            return Err(bad(format!(
+                "--order: unknown order {o:?} (kind, confidence or time)"
+            )))
+        }
+    };
     let kinds: Vec<SuggestionKind> = if accept_all {
         SuggestionKind::ALL.to_vec()
     } else {
@@ -753,6 +768,8 @@ fn cmd_curate(
         curate::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
     };
     let secs = t.elapsed().as_secs_f64();
+    let mut sugg: Vec<&curate::Suggestion> = sugg.iter().collect();
+    order.sort(&mut sugg);
     let (a, d, r) = s.status_counts();
     if json {
         let v = serde_json::json!({
@@ -766,27 +783,40 @@ fn cmd_curate(
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    for k in SuggestionKind::ALL {
-        let of: Vec<_> = sugg.iter().filter(|x| x.kind == k).collect();
-        if of.is_empty() {
-            continue;
+    let line = |x: &curate::Suggestion| {
+        format!(
+            "{:<22} {:>4.2}  {}{}  [{}]",
+            x.key,
+            x.confidence,
+            x.device
+                .as_deref()
+                .map(|d| format!("{d}: "))
+                .unwrap_or_default(),
+            x.reason,
+            x.evidence
+        )
+    };
+    if order == SuggestionOrder::Kind {
+        for k in SuggestionKind::ALL {
+            let of: Vec<_> = sugg.iter().filter(|x| x.kind == k).collect();
+            if of.is_empty() {
+                continue;
+            }
+            println!("{} ({})", k.as_str(), of.len());
+            for x in of.iter().take(12) {
+                println!("  {}", line(x));
+            }
+            if of.len() > 12 {
+                println!("  … {} more (use --json for all)", of.len() - 12);
+            }
         }
-        println!("{} ({})", k.as_str(), of.len());
-        for x in of.iter().take(12) {
-            println!(
-                "  {:<22} {:>4.2}  {}{}  [{}]",
-                x.key,
-                x.confidence,
-                x.device
-                    .as_deref()
-                    .map(|d| format!("{d}: "))
-                    .unwrap_or_default(),
-                x.reason,
-                x.evidence
-            );
+    } else {
+        // One list across kinds, in the asked order.
+        for x in sugg.iter().take(30) {
+            println!("{:<18} {}", x.kind.as_str(), line(x));
         }
-        if of.len() > 12 {
-            println!("  … {} more (use --json for all)", of.len() - 12);
+        if sugg.len() > 30 {
+            println!("… {} more (use --json for all)", sugg.len() - 30);
         }
     }
     println!(

@@ -98,3 +98,50 @@ fn bad_input_exits_2_naming_the_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope/*.pcap"));
 }
+
+/// `curate --order` lists suggestions in the asked order and changes nothing without
+/// `--accept`; an unknown order is a usage error.
+#[test]
+fn curate_lists_suggestions_in_the_asked_order() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::sim(dir.path(), 4, 2, 3, Some(20_000));
+    let proj = dir.path().join("sample.labelbench.json");
+    let list = |order: &str| -> Vec<serde_json::Value> {
+        let out = crate::common::run_ok(
+            Command::new(bin())
+                .args(["curate", "--json", "--order", order])
+                .arg(&proj),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["applied_edits"], 0);
+        v["suggestions"].as_array().unwrap().clone()
+    };
+    let by_kind = list("kind");
+    let conf = list("confidence");
+    let time = list("time");
+    assert!(by_kind.len() > 10, "{}", by_kind.len());
+    assert_eq!(conf.len(), by_kind.len());
+    let c: Vec<f64> = conf
+        .iter()
+        .map(|s| s["confidence"].as_f64().unwrap())
+        .collect();
+    assert!(c.windows(2).all(|w| w[0] >= w[1]));
+    let c0: Vec<f64> = by_kind
+        .iter()
+        .map(|s| s["confidence"].as_f64().unwrap())
+        .collect();
+    assert_ne!(c, c0, "kind order is not already by confidence");
+    let t: Vec<Option<i64>> = time.iter().map(|s| s["at_ns"].as_i64()).collect();
+    let dated = t.iter().take_while(|x| x.is_some()).count();
+    assert!(t[dated..].iter().all(Option::is_none));
+    assert!(t[..dated].windows(2).all(|w| w[0] <= w[1]));
+    assert!(!dir.path().join("sample.labelbench.edits.jsonl").exists());
+
+    let out = Command::new(bin())
+        .args(["curate", "--order", "loudest"])
+        .arg(&proj)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--order"));
+}
