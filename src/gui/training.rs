@@ -57,8 +57,8 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
     };
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!(
-            "{} · {} · accuracy {:.3} · macro F1 {:.3} · weighted F1 {:.3} · {} events · {:.1} s",
-            r.model, r.scope, view.accuracy, view.macro_f1, view.weighted_f1, view.events, r.fit_seconds
+            "{} · {} · accuracy {:.3} · macro F1 {:.3} · weighted F1 {:.3} · {} events · fit {}",
+            r.model, r.scope, view.accuracy, view.macro_f1, view.weighted_f1, view.events, fit_time(r.fit_seconds)
         ))
         .strong());
         if let Some(devs) = &r.devices {
@@ -274,4 +274,14 @@ fn metrics_and_importances(ui: &mut egui::Ui, r: &Report) {
             }
         })
         .show(ui, |pu| pu.bar_chart(BarChart::new("importance", bars)));
+}
+
+/// A fit time readable at both ends: a small project trains in milliseconds ("0.0 s" said
+/// nothing), the lab week in seconds.
+fn fit_time(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else {
+        format!("{secs:.1} s")
+    }
 }
