@@ -558,3 +558,28 @@ fn suggestions_can_be_listed_most_confident_first() {
     let first = h.state().visible_suggestions()[0].key.clone();
     assert_eq!(h.state().ui.selected_sugg.as_deref(), Some(first.as_str()));
 }
+
+/// Selecting a device shows its card in the Inspector: a hub lists the devices behind it and
+/// its traffic; a device behind a hub says its traffic is the hub's.
+#[test]
+fn selecting_a_device_shows_its_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    h.get_by_label("Journal").click();
+    h.run_steps(2);
+    h.get_all_by_label("hue-hub-01")
+        .next()
+        .expect("device row")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("hue-light-01, hue-light-02");
+    h.get_by_label_contains("k packets · ");
+    h.get_all_by_label("hue-light-01")
+        .next()
+        .expect("device row")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("none of its own (through hue-hub-01)");
+    h.get_by_label_contains("0 duplicate");
+}

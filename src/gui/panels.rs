@@ -390,14 +390,8 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
             let tz = app.tz();
             let Some(e) = app.ui.selected_event.and_then(|id| s.labels.get(id)) else {
                 if let Some(d) = app.ui.selected_device {
-                    if let Some(dev) = s.registry.devices.get(d as usize) {
-                        ui.label(RichText::new(&dev.name).strong());
-                        ui.label(format!("{} — {}", dev.kind(), dev.description));
-                        ui.label(format!("MAC {}", dev.mac_string()));
-                        if let Some(h) = &dev.hub {
-                            ui.label(format!("behind hub {h}"));
-                        }
-                    }
+                    device_card(app, ui, d, &tz);
+                    ui.separator();
                 }
                 ui.label(
                     RichText::new("Select an event on the timeline or in the table.").italics(),
@@ -577,7 +571,7 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                                 continue;
                             }
                             ui.label(RichText::new(n).small());
-                            ui.label(RichText::new(format!("{v:.3}")).small().monospace());
+                            ui.label(RichText::new(feature_value(*v)).small().monospace());
                             ui.end_row();
                         }
                     });
@@ -1017,6 +1011,16 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
     }
 }
 
+/// 1234567 → "1.2 MB".
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..=999 => format!("{n} B"),
+        1_000..=999_999 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
 /// 1234567 → "1.2M".
 fn compact(n: u64) -> String {
     match n {
@@ -1038,4 +1042,108 @@ pub fn kind_label(k: SuggestionKind) -> &'static str {
         SuggestionKind::WrongDevice => "wrong device",
         SuggestionKind::Mislabel => "possible mislabel",
     }
+}
+
+/// A feature value as read: sums, counts, minima and maxima of lengths are whole numbers and
+/// show without decimals; means, spreads and times keep three.
+fn feature_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The Inspector's summary of a selected device: identity, where its traffic comes from, and
+/// what the captures and the logs hold for it.
+fn device_card(app: &App, ui: &mut egui::Ui, d: u16, tz: &chrono_tz::Tz) {
+    let Some(s) = app.session.as_ref() else {
+        return;
+    };
+    let Some(dev) = s.registry.devices.get(d as usize) else {
+        return;
+    };
+    ui.label(RichText::new(&dev.name).strong());
+    if dev.description.is_empty() {
+        ui.label(dev.kind());
+    } else {
+        ui.label(format!("{} — {}", dev.kind(), dev.description));
+    }
+    let children: Vec<&str> = s
+        .registry
+        .devices
+        .iter()
+        .filter(|c| c.hub.as_deref() == Some(dev.name.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut events = [0usize; 3];
+    let mut classes: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in s.labels.events.iter().filter(|e| e.device == d) {
+        events[match e.status {
+            crate::labels::Status::Active => 0,
+            crate::labels::Status::Duplicate => 1,
+            crate::labels::Status::Rejected => 2,
+        }] += 1;
+        *classes.entry(e.class.as_str()).or_default() += 1;
+    }
+    egui::Grid::new("devcard")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut kv = |k: &str, v: String| {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            };
+            kv(
+                "MAC",
+                match (&dev.mac, &dev.hub) {
+                    (Some(_), _) => dev.mac_string(),
+                    (None, Some(_)) => "none (its traffic is its hub's)".into(),
+                    (None, None) => "none".into(),
+                },
+            );
+            if !dev.ips.is_empty() {
+                let ips: Vec<String> = dev.ips.iter().map(|ip| ip.to_string()).collect();
+                kv("IP", ips.join(", "));
+            }
+            if let Some(h) = &dev.hub {
+                kv("behind hub", h.clone());
+            }
+            if !children.is_empty() {
+                kv("hub of", children.join(", "));
+            }
+            if !dev.registered {
+                kv("registry", "not registered (seen in the captures)".into());
+            }
+            match (app.dev_stats.get(d as usize), &dev.hub) {
+                (Some(st), _) if st.packets > 0 => kv(
+                    "traffic",
+                    format!(
+                        "{} packets · {} · {} flows",
+                        compact(st.packets),
+                        human_bytes(st.bytes),
+                        compact(st.flows)
+                    ),
+                ),
+                (_, Some(h)) => kv("traffic", format!("none of its own (through {h})")),
+                _ => kv("traffic", "none in the captures".into()),
+            }
+            if let Some(st) = app.dev_stats.get(d as usize) {
+                if let (Some(a), Some(b)) = (st.first_ns, st.last_ns) {
+                    kv("seen", crate::timefmt::local_range(a, b, tz));
+                }
+            }
+            kv(
+                "events",
+                format!(
+                    "{} active · {} duplicate · {} rejected",
+                    events[0], events[1], events[2]
+                ),
+            );
+            if !classes.is_empty() {
+                let c: Vec<String> = classes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                kv("classes", c.join(", "));
+            }
+        });
 }
