@@ -401,36 +401,28 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
             let mut cmds = Vec::new();
             egui::ScrollArea::vertical().id_salt("insp").show(ui, |ui| {
                 ui.label(RichText::new(format!("event {}", e.id)).strong());
-                egui::Grid::new("prov")
-                    .num_columns(2)
-                    .striped(true)
-                    .show(ui, |ui| {
-                        let mut kv = |k: &str, v: String| {
-                            ui.label(k);
-                            ui.label(v);
-                            ui.end_row();
-                        };
-                        kv("device", s.event_device_name(e).to_string());
-                        kv("class", e.class.clone());
-                        kv(
-                            "status",
-                            match e.duplicate_of {
-                                Some(d) => format!("duplicate of {d}"),
-                                None => e.status.as_str().into(),
-                            },
-                        );
-                        kv("source", s.source_kind_str(e).into());
-                        if let Some(src) = s.sources.get(e.source as usize) {
-                            kv("file", src.spec.path.clone());
-                            kv("zone", src.spec.tz.clone());
-                        }
-                        kv("line", e.line.to_string());
-                        kv("logged as", e.time_text.clone());
-                        kv("precision", e.precision.as_str().into());
-                        kv("original", crate::timefmt::local(e.original_ns, &tz));
-                        kv("adjusted", crate::timefmt::local(s.adjusted_ns(e), &tz));
-                        kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
-                    });
+                key_values(ui, "prov", |kv| {
+                    kv("device", s.event_device_name(e).to_string());
+                    kv("class", e.class.clone());
+                    kv(
+                        "status",
+                        match e.duplicate_of {
+                            Some(d) => format!("duplicate of {d}"),
+                            None => e.status.as_str().into(),
+                        },
+                    );
+                    kv("source", s.source_kind_str(e).into());
+                    if let Some(src) = s.sources.get(e.source as usize) {
+                        kv("file", src.spec.path.clone());
+                        kv("zone", src.spec.tz.clone());
+                    }
+                    kv("line", e.line.to_string());
+                    kv("logged as", e.time_text.clone());
+                    kv("precision", e.precision.as_str().into());
+                    kv("original", crate::timefmt::local(e.original_ns, &tz));
+                    kv("adjusted", crate::timefmt::local(s.adjusted_ns(e), &tz));
+                    kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
+                });
                 ui.label(RichText::new("raw text").small());
                 ui.add(egui::Label::new(RichText::new(&e.raw).monospace().small()).wrap());
                 ui.horizontal_wrapped(|ui| {
@@ -1086,64 +1078,70 @@ fn device_card(app: &App, ui: &mut egui::Ui, d: u16, tz: &chrono_tz::Tz) {
         }] += 1;
         *classes.entry(e.class.as_str()).or_default() += 1;
     }
-    egui::Grid::new("devcard")
+    key_values(ui, "devcard", |kv| {
+        kv(
+            "MAC",
+            match (&dev.mac, &dev.hub) {
+                (Some(_), _) => dev.mac_string(),
+                (None, Some(_)) => "none (its traffic is its hub's)".into(),
+                (None, None) => "none".into(),
+            },
+        );
+        if !dev.ips.is_empty() {
+            let ips: Vec<String> = dev.ips.iter().map(|ip| ip.to_string()).collect();
+            kv("IP", ips.join(", "));
+        }
+        if let Some(h) = &dev.hub {
+            kv("behind hub", h.clone());
+        }
+        if !children.is_empty() {
+            kv("hub of", children.join(", "));
+        }
+        if !dev.registered {
+            kv("registry", "not registered (seen in the captures)".into());
+        }
+        match (app.dev_stats.get(d as usize), &dev.hub) {
+            (Some(st), _) if st.packets > 0 => kv(
+                "traffic",
+                format!(
+                    "{} packets · {} · {} flows",
+                    compact(st.packets),
+                    human_bytes(st.bytes),
+                    compact(st.flows)
+                ),
+            ),
+            (_, Some(h)) => kv("traffic", format!("none of its own (through {h})")),
+            _ => kv("traffic", "none in the captures".into()),
+        }
+        if let Some(st) = app.dev_stats.get(d as usize) {
+            if let (Some(a), Some(b)) = (st.first_ns, st.last_ns) {
+                kv("seen", crate::timefmt::local_range(a, b, tz));
+            }
+        }
+        kv(
+            "events",
+            format!(
+                "{} active · {} duplicate · {} rejected",
+                events[0], events[1], events[2]
+            ),
+        );
+        if !classes.is_empty() {
+            let c: Vec<String> = classes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            kv("classes", c.join(", "));
+        }
+    });
+}
+
+/// A striped two-column grid of named values, as the Inspector's cards show them.
+fn key_values(ui: &mut egui::Ui, id: &str, add: impl FnOnce(&mut dyn FnMut(&str, String))) {
+    egui::Grid::new(id)
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            let mut kv = |k: &str, v: String| {
+            add(&mut |k: &str, v: String| {
                 ui.label(k);
                 ui.label(v);
                 ui.end_row();
-            };
-            kv(
-                "MAC",
-                match (&dev.mac, &dev.hub) {
-                    (Some(_), _) => dev.mac_string(),
-                    (None, Some(_)) => "none (its traffic is its hub's)".into(),
-                    (None, None) => "none".into(),
-                },
-            );
-            if !dev.ips.is_empty() {
-                let ips: Vec<String> = dev.ips.iter().map(|ip| ip.to_string()).collect();
-                kv("IP", ips.join(", "));
-            }
-            if let Some(h) = &dev.hub {
-                kv("behind hub", h.clone());
-            }
-            if !children.is_empty() {
-                kv("hub of", children.join(", "));
-            }
-            if !dev.registered {
-                kv("registry", "not registered (seen in the captures)".into());
-            }
-            match (app.dev_stats.get(d as usize), &dev.hub) {
-                (Some(st), _) if st.packets > 0 => kv(
-                    "traffic",
-                    format!(
-                        "{} packets · {} · {} flows",
-                        compact(st.packets),
-                        human_bytes(st.bytes),
-                        compact(st.flows)
-                    ),
-                ),
-                (_, Some(h)) => kv("traffic", format!("none of its own (through {h})")),
-                _ => kv("traffic", "none in the captures".into()),
-            }
-            if let Some(st) = app.dev_stats.get(d as usize) {
-                if let (Some(a), Some(b)) = (st.first_ns, st.last_ns) {
-                    kv("seen", crate::timefmt::local_range(a, b, tz));
-                }
-            }
-            kv(
-                "events",
-                format!(
-                    "{} active · {} duplicate · {} rejected",
-                    events[0], events[1], events[2]
-                ),
-            );
-            if !classes.is_empty() {
-                let c: Vec<String> = classes.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                kv("classes", c.join(", "));
-            }
+            })
         });
 }
