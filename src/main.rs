@@ -56,8 +56,8 @@ enum Cmd {
         /// Print one JSON object instead of text (field names in the README).
         #[arg(long)]
         json: bool,
-        /// Parse the captures afresh instead of reading the derived cache
-        /// (PROJECT.cache), and do not write one.
+        /// Parse the captures afresh instead of reading the derived cache (NAME.labelbench.cache
+        /// beside the project), and do not write one.
         #[arg(long)]
         no_cache: bool,
     },
@@ -132,7 +132,7 @@ enum Cmd {
         /// Replace a non-empty output folder.
         #[arg(long)]
         force: bool,
-        /// Print what was written (files, rows) as JSON.
+        /// Print the output folder, rows per table, slices and time as JSON.
         #[arg(long)]
         json: bool,
     },
