@@ -76,6 +76,15 @@ fn select_first_event(h: &mut Harness<'_, App>) -> u64 {
     id
 }
 
+/// Clicks a device's row in the Devices panel. The Journal tab is opened first so that the
+/// bottom panel shows no other label with the device's name.
+fn click_device(h: &mut Harness<'_, App>, name: &str) {
+    h.get_by_label("Journal").click();
+    h.run_steps(2);
+    h.get_all_by_label(name).next().expect("device row").click();
+    h.run_steps(2);
+}
+
 /// Label logs carry emoji and symbols (vendor notification wording) that the bundled fonts
 /// lack; data text may render as tofu. The UI's own strings are checked with the strict
 /// policy in `ui_chrome_draws_every_glyph`.
@@ -142,14 +151,7 @@ fn select_accept_undo_drag_train_and_click_a_cell() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_for(dir.path()));
     settle(&mut h);
-    // Select a device in the Devices panel (the Journal tab has no device names).
-    h.get_by_label("Journal").click();
-    h.run_steps(2);
-    h.get_all_by_label("kasa-cam-01")
-        .next()
-        .expect("device row")
-        .click();
-    h.run_steps(2);
+    click_device(&mut h, "kasa-cam-01");
     let s = h.state().session.as_ref().unwrap();
     let kasa = s.registry.by_name("kasa-cam-01").unwrap();
     assert_eq!(h.state().ui.selected_device, Some(kasa));
@@ -566,20 +568,10 @@ fn selecting_a_device_shows_its_card() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_for(dir.path()));
     settle(&mut h);
-    h.get_by_label("Journal").click();
-    h.run_steps(2);
-    h.get_all_by_label("hue-hub-01")
-        .next()
-        .expect("device row")
-        .click();
-    h.run_steps(2);
+    click_device(&mut h, "hue-hub-01");
     h.get_by_label("hue-light-01, hue-light-02");
     h.get_by_label_contains("k packets · ");
-    h.get_all_by_label("hue-light-01")
-        .next()
-        .expect("device row")
-        .click();
-    h.run_steps(2);
+    click_device(&mut h, "hue-light-01");
     h.get_by_label("none of its own (through hue-hub-01)");
     h.get_by_label_contains("0 duplicate");
 }
