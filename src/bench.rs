@@ -44,6 +44,10 @@ pub struct IngestBench {
     pub file_bytes: u64,
     pub packets: u64,
     pub flows: u64,
+    /// Devices in the registry packets were attributed with (0: none given).
+    pub registered_devices: usize,
+    /// Entries of the per-device packet index built by the ingest.
+    pub index_entries: u64,
     pub threads: usize,
     /// Median of `runs` ingests (the figure the ratios use).
     pub labelbench_s: f64,
@@ -85,7 +89,17 @@ fn time_cmd(cmd: &str, args: &[&str]) -> Option<f64> {
 
 /// Times `runs` ingests of `files` (reporting the median) against `cat` and optionally
 /// `tshark`, measures peak memory, and with `with_cache` the derived cache's write and reopen.
-pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: bool) -> IngestBench {
+///
+/// `registry` is the device registry packets are attributed with, as a project load does
+/// (empty: every MAC becomes an unregistered device, so e.g. a gateway's lane indexes nearly
+/// every packet a second time).
+pub fn ingest(
+    files: &[PathBuf],
+    registry: &Registry,
+    with_tshark: bool,
+    runs: usize,
+    with_cache: bool,
+) -> IngestBench {
     let file_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -100,10 +114,10 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: boo
     let rss_before = rss().unwrap_or(0);
     let mut times = Vec::new();
     let mut cpus = Vec::new();
-    let (mut reg, mut tr) = (Registry::default(), traffic::Traffic::default());
+    let (mut reg, mut tr) = (registry.clone(), traffic::Traffic::default());
     for _ in 0..runs.max(1) {
         drop(std::mem::take(&mut tr));
-        reg = Registry::default();
+        reg = registry.clone();
         let c0 = cpu_times();
         let t = Instant::now();
         tr = traffic::ingest(files, &mut reg, None);
@@ -118,6 +132,7 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: boo
     let peak = peak_rss().unwrap_or(0);
     let packets = tr.packets.len() as u64;
     let flows = tr.flows.len() as u64;
+    let index_entries = tr.by_device.iter().map(|v| v.len() as u64).sum();
     let flow_table_bytes = flows * std::mem::size_of::<traffic::Flow>() as u64;
     // The derived cache, in a scratch folder: write it, then time a reopen that validates the
     // inputs' stamps and reads the columns back.
@@ -126,19 +141,17 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: boo
     if with_cache && std::fs::create_dir_all(&scratch).is_ok() {
         let cpath = scratch.join("bench.labelbench.cache");
         let t = Instant::now();
-        let reg0 = Registry::default();
-        let added: Vec<[u8; 6]> = reg
-            .devices
+        let added: Vec<[u8; 6]> = reg.devices[registry.len()..]
             .iter()
             .map(|d| d.mac.unwrap_or([0; 6]))
             .collect();
-        if let Ok(key) = crate::cache::key(files, &reg0) {
-            if crate::cache::write(&cpath, &key, &tr, added, 0).is_ok() {
+        if let Ok(key) = crate::cache::key(files, registry) {
+            if crate::cache::write(&cpath, &key, &tr, added, registry.len()).is_ok() {
                 cache_write_s = Some(t.elapsed().as_secs_f64());
                 cache_bytes = std::fs::metadata(&cpath).ok().map(|m| m.len());
                 drop(tr);
                 let t = Instant::now();
-                let mut reg2 = Registry::default();
+                let mut reg2 = registry.clone();
                 let back = crate::cache::key(files, &reg2)
                     .map_err(|e| e.to_string())
                     .and_then(|k| crate::cache::read(&cpath, &k, &mut reg2, None));
@@ -187,6 +200,8 @@ pub fn ingest(files: &[PathBuf], with_tshark: bool, runs: usize, with_cache: boo
         file_bytes,
         packets,
         flows,
+        registered_devices: registry.len(),
+        index_entries,
         threads: rayon::current_num_threads(),
         labelbench_s,
         labelbench_runs_s: times,
@@ -217,11 +232,16 @@ impl IngestBench {
     pub fn render(&self) -> String {
         let mut s = String::new();
         s += &format!(
-            "input        {} files, {:.1} MB, {} packets, {} flows\n",
+            "input        {} files, {:.1} MB, {} packets, {} flows; {}, {:.2} index entries a packet\n",
             self.files.len(),
             self.file_bytes as f64 / 1e6,
             self.packets,
-            self.flows
+            self.flows,
+            match self.registered_devices {
+                0 => "no registry".to_string(),
+                n => format!("{n} registered devices"),
+            },
+            self.index_entries as f64 / self.packets.max(1) as f64
         );
         let runs: Vec<String> = self
             .labelbench_runs_s

@@ -231,6 +231,10 @@ enum BenchCmd {
         /// Ingest this many times and report the median.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Device registry (the lab's devices.json, or CSV) to attribute packets with, as a
+        /// project load does; without it every MAC is an unregistered device.
+        #[arg(long)]
+        devices: Option<PathBuf>,
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
@@ -631,6 +635,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 no_tshark,
                 no_cache,
                 runs,
+                devices,
                 json,
             } => {
                 if files.is_empty() {
@@ -641,7 +646,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         return Err(bad(format!("{}: capture file not found", f.display())));
                     }
                 }
-                let r = labelbench::bench::ingest(&files, !no_tshark, runs, !no_cache);
+                let registry = match &devices {
+                    Some(d) => labelbench::devices::Registry::load(d).map_err(bad)?,
+                    None => labelbench::devices::Registry::default(),
+                };
+                let r = labelbench::bench::ingest(&files, &registry, !no_tshark, runs, !no_cache);
                 if json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
                 } else {

@@ -145,3 +145,68 @@ fn curate_lists_suggestions_in_the_asked_order() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--order"));
 }
+
+/// `bench ingest` reports what it measured, with and without a registry: the same packets and
+/// flows, a working cache reopen, and with the lab's devices.json every device registered and
+/// one index entry per attributed packet instead of a second one for the unregistered gateway.
+#[test]
+fn bench_ingest_reports_figures_with_and_without_a_registry() {
+    let Some(r) = real() else { return };
+    let lab = r.join("fit-iot-dataset");
+    let pcaps = [
+        lab.join("pcaps/blink-cam-01.pcap"),
+        lab.join("pcaps/schlage-lock-01.pcap"),
+    ];
+    let run = |devices: Option<&std::path::Path>| -> serde_json::Value {
+        let mut cmd = Command::new(bin());
+        cmd.args(["bench", "ingest"])
+            .args(&pcaps)
+            .args(["--runs", "2", "--no-tshark", "--json"]);
+        if let Some(d) = devices {
+            cmd.arg("--devices").arg(d);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let bare = run(None);
+    let lab_reg = run(Some(&lab.join("devices.json")));
+    for v in [&bare, &lab_reg] {
+        assert_eq!(v["packets"], 11_150 + 24_022);
+        assert_eq!(v["labelbench_runs_s"].as_array().unwrap().len(), 2);
+        assert!(v["cat_s"].as_f64().unwrap() > 0.0);
+        assert!(v["ratio_vs_cat"].as_f64().unwrap() > 0.0);
+        assert!(v["tshark_s"].is_null());
+        assert!(
+            v["cache_load_s"].as_f64().is_some(),
+            "the cache reopen failed: {v}"
+        );
+        assert!(v["peak_bytes_per_packet"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(bare["flows"], lab_reg["flows"]);
+    assert_eq!(bare["registered_devices"], 0);
+    assert_eq!(lab_reg["registered_devices"], 72);
+    let (b, l) = (
+        bare["index_entries"].as_u64().unwrap(),
+        lab_reg["index_entries"].as_u64().unwrap(),
+    );
+    assert!(
+        b > 35_172 * 3 / 2,
+        "without a registry the peers are indexed too: {b}"
+    );
+    assert!(l <= 35_172 && l > 30_000, "{l}");
+    // A registry that cannot be read is bad input naming the file.
+    let out = Command::new(bin())
+        .args(["bench", "ingest"])
+        .args(&pcaps)
+        .args(["--runs", "1", "--no-tshark", "--no-cache", "--devices"])
+        .arg(lab.join("no-such-devices.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-devices.json"));
+}
