@@ -252,11 +252,16 @@ pub fn render_text(r: &Inspect) -> String {
         "name", "mac", "packets", "bytes", "flows", "events"
     );
     for d in r.devices.iter().filter(|d| d.registered) {
+        // A hub's child has no MAC of its own: say whose traffic stands for it.
+        let mac = match (&d.hub, d.mac.is_empty()) {
+            (Some(h), true) => format!("via {h}"),
+            _ => d.mac.clone(),
+        };
         let _ = writeln!(
             o,
             "  {:<26} {:<17} {:>10} {:>13} {:>7} {:>7}  {} / {}",
             d.name,
-            d.mac,
+            mac,
             d.packets,
             d.bytes,
             d.flows,

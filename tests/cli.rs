@@ -71,6 +71,9 @@ fn new_then_inspect_json_on_real_lab_data() {
         .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("schlage-lock-01") && s.contains("flows"), "{s}");
+    // A hub's child has no MAC: the text names the hub whose traffic stands for it.
+    let august = s.lines().find(|l| l.contains("august-lock-01")).unwrap();
+    assert!(august.contains("via august-hub-01"), "{august}");
 }
 
 #[test]

@@ -277,7 +277,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
             if let Some(s) = &app.session {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let (a, d, r) = s.status_counts();
-                    ui.label(format!("{} packets · {} flows · events {a} active / {d} dup / {r} rejected · {} journaled edits", s.traffic.packets.len(), s.traffic.flows.len(), s.history.log.len()));
+                    ui.label(format!("{} packets · {} flows · events {a} active / {d} dup / {r} rejected · {} journaled edits", grouped(s.traffic.packets.len() as u64), grouped(s.traffic.flows.len() as u64), s.history.log.len()));
                 });
             }
         });
@@ -1014,6 +1014,19 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// 1234567 → "1.2M".
+/// A count with thousands separators (51 M packets are hard to read as 8 bare digits).
+pub fn grouped(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn compact(n: u64) -> String {
     match n {
         0..=999 => n.to_string(),
@@ -1144,4 +1157,19 @@ fn key_values(ui: &mut egui::Ui, id: &str, add: impl FnOnce(&mut dyn FnMut(&str,
                 ui.end_row();
             })
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn grouped_separates_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(516_003), "516,003");
+        assert_eq!(grouped(50_993_474), "50,993,474");
+        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
+    }
 }
