@@ -575,3 +575,31 @@ fn selecting_a_device_shows_its_card() {
     h.get_by_label("none of its own (through hue-hub-01)");
     h.get_by_label_contains("0 duplicate");
 }
+
+/// A suggestion is selected by clicking anywhere in its text, not only its kind: its event
+/// becomes the selection (and the Inspector's subject).
+#[test]
+fn clicking_a_suggestions_text_selects_its_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    h.get_by_label_contains("Suggestions (").click();
+    h.run_steps(2);
+    let sg = h
+        .state()
+        .visible_suggestions()
+        .iter()
+        .find(|s| s.event.is_some())
+        .map(|s| (**s).clone())
+        .expect("the sample has suggestions about events");
+    assert_eq!(h.state().ui.selected_event, None);
+    let dev = sg
+        .device
+        .clone()
+        .map(|d| format!("{d}: "))
+        .unwrap_or_default();
+    h.get_by_label(&format!("{dev}{}", sg.reason)).click();
+    h.run_steps(3);
+    assert_eq!(h.state().ui.selected_sugg.as_deref(), Some(sg.key.as_str()));
+    assert_eq!(h.state().ui.selected_event, sg.event);
+}

@@ -277,7 +277,16 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
             if let Some(s) = &app.session {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let (a, d, r) = s.status_counts();
-                    ui.label(format!("{} packets · {} flows · events {a} active / {d} dup / {r} rejected · {} journaled edits", grouped(s.traffic.packets.len() as u64), grouped(s.traffic.flows.len() as u64), s.history.log.len()));
+                    let g = |n: usize| grouped(n as u64);
+                    ui.label(format!(
+                        "{} packets · {} flows · events {} active / {} dup / {} rejected · {} journaled edits",
+                        g(s.traffic.packets.len()),
+                        g(s.traffic.flows.len()),
+                        g(a),
+                        g(d),
+                        g(r),
+                        g(s.history.log.len())
+                    ));
                 });
             }
         });

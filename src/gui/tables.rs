@@ -312,14 +312,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                         egui::Button::selectable(sel, RichText::new(kind_label(sg.kind)).small())
                             .frame(false),
                     );
-                    if r.clicked() {
-                        new_sel = Some(sg.key.clone());
-                        if let Some(id) = sg.event {
-                            cmds.push(Command::SelectEvent(Some(id)));
-                        } else if let Some(t) = sg.at_ns {
-                            cmds.push(Command::SetView(t - 300_000_000_000, t + 300_000_000_000));
-                        }
-                    }
+                    let mut picked = r.clicked();
                     ui.add_sized(
                         [40.0, 18.0],
                         egui::Label::new(
@@ -358,13 +351,32 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                         .clone()
                         .map(|d| format!("{d}: "))
                         .unwrap_or_default();
-                    ui.label(RichText::new(format!("{dev}{}", sg.reason)).small())
-                        .on_hover_text(&sg.evidence);
-                    ui.label(
-                        RichText::new(&sg.evidence)
-                            .small()
-                            .color(theme::muted(dark)),
-                    );
+                    // The whole row's text selects, not only the kind on its left.
+                    picked |= ui
+                        .add(
+                            egui::Label::new(RichText::new(format!("{dev}{}", sg.reason)).small())
+                                .sense(egui::Sense::click()),
+                        )
+                        .on_hover_text(&sg.evidence)
+                        .clicked();
+                    picked |= ui
+                        .add(
+                            egui::Label::new(
+                                RichText::new(&sg.evidence)
+                                    .small()
+                                    .color(theme::muted(dark)),
+                            )
+                            .sense(egui::Sense::click()),
+                        )
+                        .clicked();
+                    if picked {
+                        new_sel = Some(sg.key.clone());
+                        if let Some(id) = sg.event {
+                            cmds.push(Command::SelectEvent(Some(id)));
+                        } else if let Some(t) = sg.at_ns {
+                            cmds.push(Command::SetView(t - 300_000_000_000, t + 300_000_000_000));
+                        }
+                    }
                 });
             }
         });
