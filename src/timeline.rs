@@ -149,3 +149,34 @@ impl Pyramid {
         out
     }
 }
+
+/// The view after a click or drag at `at` on the overview strip of the capture
+/// `[start, end]`: the view `(a, b)` keeps its width and centres on `at`, but stays over the
+/// capture (a click near either end used to show days of nothing beyond it). A view wider
+/// than the capture is centred on it.
+pub fn recentre_view(start: i64, end: i64, (a, b): (i64, i64), at: i64) -> (i64, i64) {
+    let w = b - a;
+    let span = end - start;
+    let lo = if w >= span {
+        start - (w - span) / 2
+    } else {
+        (at - w / 2).clamp(start, end - w)
+    };
+    (lo, lo + w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recentre_view;
+
+    #[test]
+    fn the_overview_strip_keeps_the_view_over_the_capture() {
+        // A 10-unit view over a 0..100 capture.
+        assert_eq!(recentre_view(0, 100, (40, 50), 70), (65, 75));
+        assert_eq!(recentre_view(0, 100, (40, 50), 2), (0, 10));
+        assert_eq!(recentre_view(0, 100, (40, 50), 99), (90, 100));
+        // The whole capture or more: centred, width kept.
+        assert_eq!(recentre_view(0, 100, (0, 100), 10), (0, 100));
+        assert_eq!(recentre_view(0, 100, (-50, 150), 90), (-50, 150));
+    }
+}

@@ -677,8 +677,8 @@ fn overview(
         if let Some(p) = resp.interact_pointer_pos() {
             if resp.clicked() || resp.dragged() {
                 let c = origin + (((p.x - rect.left()) / rect.width()) as f64 * total) as i64;
-                let h = (b - a) / 2;
-                app.commands.push(Command::SetView(c - h, c + h));
+                let (a, b) = crate::timeline::recentre_view(origin, py.end_ns, (a, b), c);
+                app.commands.push(Command::SetView(a, b));
             }
         }
     }
