@@ -851,7 +851,9 @@ fn bench_frames(project: &Path, frames: usize) -> anyhow::Result<()> {
         s.labels.events.len(),
         t.elapsed().as_secs_f64()
     );
-    for r in labelbench::gui::bench_frames(s, frames) {
+    let (install_s, stats) = labelbench::gui::bench_frames(s, frames);
+    println!("timeline bins, device totals and flow lists built in {install_s:.2} s");
+    for r in stats {
         println!(
             "{:<28} {} frames: median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             r.scenario, r.frames, r.median_ms, r.p99_ms, r.max_ms

@@ -40,9 +40,13 @@ pub struct FrameStats {
 }
 
 /// Runs the whole UI for `frames` frames in each scenario (zoomed out, zoomed in, panning).
-pub fn bench_frames(session: crate::session::Session, frames: usize) -> Vec<FrameStats> {
+/// Also returns the seconds taken to install the session (timeline bins, per-device totals
+/// and flow lists: what the window does after a project's data is read).
+pub fn bench_frames(session: crate::session::Session, frames: usize) -> (f64, Vec<FrameStats>) {
     let ctx = egui::Context::default();
+    let t0 = std::time::Instant::now();
     let mut app = App::with_session(Settings::default(), session);
+    let install_s = t0.elapsed().as_secs_f64();
     let (first, last) = {
         let s = app.session.as_ref().expect("session");
         (
@@ -106,5 +110,5 @@ pub fn bench_frames(session: crate::session::Session, frames: usize) -> Vec<Fram
             max_ms: times[times.len() - 1],
         });
     }
-    out
+    (install_s, out)
 }

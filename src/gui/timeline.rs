@@ -211,6 +211,12 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             .hover_pos()
             .or(pu.response().interact_pointer_pos());
     });
+    if new_view != app.ui.view {
+        // The toolbar's range and the axis labels were drawn from the previous view: draw
+        // once more, or after a jump (say the fit when a project opens) they stay stale until
+        // the next input.
+        ui.ctx().request_repaint();
+    }
     app.ui.view = new_view;
     let tf = resp.transform;
     let frame = *tf.frame();
