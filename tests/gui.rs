@@ -603,3 +603,20 @@ fn clicking_a_suggestions_text_selects_its_event() {
     assert_eq!(h.state().ui.selected_sugg.as_deref(), Some(sg.key.as_str()));
     assert_eq!(h.state().ui.selected_event, sg.event);
 }
+
+/// A project that cannot be opened says why on the welcome screen (naming the file), not
+/// only behind the status bar's problem count.
+#[test]
+fn a_project_that_fails_to_open_says_why_on_the_welcome_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = sample_copy(dir.path());
+    std::fs::write(&proj, "{ \"captures\": [").unwrap();
+    let mut h = harness(App::with_settings(Settings::default(), Some(proj.clone())));
+    settle(&mut h);
+    assert!(h.state().session.is_none());
+    h.get_by_label("The project could not be opened:");
+    let name = proj.file_name().unwrap().to_string_lossy().to_string();
+    let shown = h.query_all_by_label_contains(&name).count();
+    assert!(shown >= 1, "no message names {name}");
+    h.get_by_label("Open project…");
+}

@@ -657,6 +657,26 @@ pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
             ui.label("loading…");
             return;
         }
+        // A project that failed to open says why here, not only behind the status bar's
+        // problem count.
+        if !app.errors.is_empty() {
+            let dark = ui.visuals().dark_mode;
+            ui.label(
+                RichText::new("The project could not be opened:")
+                    .color(theme::error(dark))
+                    .strong(),
+            );
+            for e in app.errors.iter().take(5) {
+                ui.label(RichText::new(e).color(theme::error(dark)));
+            }
+            if app.errors.len() > 5 {
+                ui.label(format!(
+                    "… {} more (see the status bar)",
+                    app.errors.len() - 5
+                ));
+            }
+            ui.add_space(12.0);
+        }
         if ui
             .button("Open project…")
             .on_hover_text("Open a .labelbench.json project")
