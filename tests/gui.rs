@@ -620,3 +620,34 @@ fn a_project_that_fails_to_open_says_why_on_the_welcome_screen() {
     assert!(shown >= 1, "no message names {name}");
     h.get_by_label("Open project…");
 }
+
+/// The New project dialog's label-source "Add" stays disabled until the log has a kind and a
+/// path (a click used to be ignored without a word), then adds it and clears the path.
+#[test]
+fn a_label_source_is_added_only_with_a_kind_and_a_path() {
+    use labelbench::labels::SourceKind;
+    let mut h = harness(App::with_settings(Settings::default(), None));
+    h.state_mut().ui.new_project.open = true;
+    h.run_steps(2);
+    // The captures row has an "Add" too; the label sources' one comes last.
+    let add_enabled = |h: &Harness<'_, App>| {
+        !h.get_all_by_label("Add")
+            .last()
+            .unwrap()
+            .accesskit_node()
+            .is_disabled()
+    };
+    assert!(!add_enabled(&h));
+    h.state_mut().ui.new_project.new_path = "labels/ifttt-events.csv".into();
+    h.run_steps(2);
+    assert!(!add_enabled(&h), "no kind yet");
+    h.state_mut().ui.new_project.new_kind = Some(SourceKind::Ifttt);
+    h.run_steps(2);
+    assert!(add_enabled(&h));
+    h.get_all_by_label("Add").last().unwrap().click();
+    h.run_steps(2);
+    let d = &h.state().ui.new_project;
+    assert_eq!(d.spec.sources.len(), 1);
+    assert_eq!(d.spec.sources[0].1, "labels/ifttt-events.csv");
+    assert!(d.new_path.is_empty());
+}

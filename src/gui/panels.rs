@@ -963,6 +963,15 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                         .hint_text("devices.json or devices.csv"),
                 )
                 .on_hover_text("The lab's devices.json or CSV name,mac,ip,description,hub");
+                if ui
+                    .button("Browse…")
+                    .on_hover_text("Native file dialog")
+                    .clicked()
+                {
+                    if let Some(p) = pick_file("Device registry") {
+                        d.spec.devices = p.display().to_string();
+                    }
+                }
             });
             ui.label(RichText::new("label sources").strong());
             let mut remove = None;
@@ -993,14 +1002,27 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                         .hint_text("labels/ifttt-events.csv"),
                 )
                 .on_hover_text("Path of the log");
+                if ui
+                    .button("Browse…")
+                    .on_hover_text("Native file dialog")
+                    .clicked()
+                {
+                    if let Some(p) = pick_file("Label log") {
+                        d.new_path = p.display().to_string();
+                    }
+                }
                 if d.new_tz.is_empty() {
                     d.new_tz = "America/New_York".into();
                 }
                 ui.add(egui::TextEdit::singleline(&mut d.new_tz).desired_width(130.0))
                     .on_hover_text("IANA time zone of the log's local times");
+                // Nothing to add until the log has a kind and a path: say so instead of
+                // ignoring the click.
+                let ready = d.new_kind.is_some() && !d.new_path.trim().is_empty();
                 if ui
-                    .button("Add")
+                    .add_enabled(ready, egui::Button::new("Add"))
                     .on_hover_text("Add this label source")
+                    .on_disabled_hover_text("Choose the log's kind and give its path first")
                     .clicked()
                 {
                     if let Some(k) = d.new_kind {
