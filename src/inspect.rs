@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::devices::fmt_mac;
 use crate::labels::RowError;
+use crate::numfmt::{grouped, human_bytes};
 use crate::session::Session;
 use crate::timefmt;
 use crate::traffic::{device_stats, NO_DEVICE};
@@ -226,10 +227,11 @@ pub fn render_text(r: &Inspect) -> String {
     let _ = writeln!(o, "project   {}", r.project);
     let _ = writeln!(
         o,
-        "captures  {} files, {} packets, {} bytes",
+        "captures  {} files, {} packets, {} bytes ({})",
         r.capture_files.len(),
-        r.packets,
-        r.bytes
+        grouped(r.packets),
+        grouped(r.bytes),
+        human_bytes(r.bytes)
     );
     let _ = writeln!(
         o,
@@ -243,7 +245,11 @@ pub fn render_text(r: &Inspect) -> String {
     let _ = writeln!(
         o,
         "flows     {} (tcp {}, udp {}, other ip {}, layer-2 {})",
-        f.total, f.tcp, f.udp, f.other_ip, f.l2
+        grouped(f.total as u64),
+        grouped(f.tcp as u64),
+        grouped(f.udp as u64),
+        grouped(f.other_ip as u64),
+        grouped(f.l2 as u64)
     );
     let _ = writeln!(o, "\ndevices");
     let _ = writeln!(

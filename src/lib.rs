@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod labels;
 pub mod learn;
 pub mod mapguard;
+pub mod numfmt;
 pub mod progress;
 pub mod project;
 pub mod session;

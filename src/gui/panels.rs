@@ -10,6 +10,7 @@ use crate::curate::SuggestionKind;
 use crate::edits::Edit;
 use crate::export::Format;
 use crate::labels::{SourceKind, SourceSpec, Status};
+use crate::numfmt::{grouped, human_bytes};
 use crate::project::{relative_to, Project};
 use crate::traffic::NO_DEVICE;
 
@@ -1054,30 +1055,7 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
     }
 }
 
-/// 1234567 → "1.2 MB".
-fn human_bytes(n: u64) -> String {
-    match n {
-        0..=999 => format!("{n} B"),
-        1_000..=999_999 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.2} GB", n as f64 / 1e9),
-    }
-}
-
 /// 1234567 → "1.2M".
-/// A count with thousands separators (51 M packets are hard to read as 8 bare digits).
-pub fn grouped(n: u64) -> String {
-    let d = n.to_string();
-    let mut out = String::with_capacity(d.len() + d.len() / 3);
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn compact(n: u64) -> String {
     match n {
         0..=999 => n.to_string(),
@@ -1208,19 +1186,4 @@ fn key_values(ui: &mut egui::Ui, id: &str, add: impl FnOnce(&mut dyn FnMut(&str,
                 ui.end_row();
             })
         });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grouped;
-
-    #[test]
-    fn grouped_separates_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(516_003), "516,003");
-        assert_eq!(grouped(50_993_474), "50,993,474");
-        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
-    }
 }
