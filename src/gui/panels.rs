@@ -124,6 +124,37 @@ impl NewProjectDialog {
     }
 }
 
+/// A "Browse…" button for a native file or folder dialog; disabled, with the reason, where
+/// no dialog can appear (a clicked button that silently did nothing was worse).
+fn browse_button(ui: &mut egui::Ui, hover: &str) -> bool {
+    ui.add_enabled(file_dialogs_available(), egui::Button::new("Browse…"))
+        .on_hover_text(hover)
+        .on_disabled_hover_text(
+            "No desktop file dialog here (no D-Bus session for the XDG portal): type or paste \
+             the path, or drop the file on the window",
+        )
+        .clicked()
+}
+
+/// Whether rfd can show a dialog. On Linux and the BSDs it asks the XDG desktop portal over
+/// the D-Bus session bus; without a session bus (a bare X server, some remote sessions) it
+/// returns nothing. A bus without a portal is not detected here.
+fn file_dialogs_available() -> bool {
+    if cfg!(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )) {
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+            || std::env::var_os("XDG_RUNTIME_DIR")
+                .is_some_and(|d| Path::new(&d).join("bus").exists())
+    } else {
+        true
+    }
+}
+
 fn pick_file(title: &str) -> Option<PathBuf> {
     // rfd needs a desktop portal at run time; without one it returns None and the typed path
     // field still works.
@@ -725,11 +756,7 @@ pub fn dialogs(app: &mut App, ctx: &egui::Context) {
                         .hint_text("path/to/project.labelbench.json"),
                 )
                 .on_hover_text("Type or paste the project path");
-                if ui
-                    .button("Browse…")
-                    .on_hover_text("Native file dialog")
-                    .clicked()
-                {
+                if browse_button(ui, "Native file dialog") {
                     if let Some(p) = pick_file("Open project") {
                         app.ui.open_path = p.display().to_string();
                     }
@@ -816,11 +843,7 @@ fn export_dialog(app: &mut App, ctx: &egui::Context) {
                 ui.label("folder");
                 ui.add(egui::TextEdit::singleline(&mut d.out).desired_width(340.0))
                     .on_hover_text("Output folder (written to a temp folder, then renamed)");
-                if ui
-                    .button("Browse…")
-                    .on_hover_text("Native folder dialog")
-                    .clicked()
-                {
+                if browse_button(ui, "Native folder dialog") {
                     if let Some(p) = rfd::FileDialog::new().pick_folder() {
                         d.out = p.join("export").display().to_string();
                     }
@@ -946,11 +969,7 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                     d.spec.captures.push(d.capture_text.trim().to_string());
                     d.capture_text.clear();
                 }
-                if ui
-                    .button("Browse…")
-                    .on_hover_text("Native file dialog")
-                    .clicked()
-                {
+                if browse_button(ui, "Native file dialog") {
                     if let Some(p) = pick_file("Capture") {
                         d.spec.captures.push(p.display().to_string());
                     }
@@ -964,11 +983,7 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                         .hint_text("devices.json or devices.csv"),
                 )
                 .on_hover_text("The lab's devices.json or CSV name,mac,ip,description,hub");
-                if ui
-                    .button("Browse…")
-                    .on_hover_text("Native file dialog")
-                    .clicked()
-                {
+                if browse_button(ui, "Native file dialog") {
                     if let Some(p) = pick_file("Device registry") {
                         d.spec.devices = p.display().to_string();
                     }
@@ -1003,11 +1018,7 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                         .hint_text("labels/ifttt-events.csv"),
                 )
                 .on_hover_text("Path of the log");
-                if ui
-                    .button("Browse…")
-                    .on_hover_text("Native file dialog")
-                    .clicked()
-                {
+                if browse_button(ui, "Native file dialog") {
                     if let Some(p) = pick_file("Label log") {
                         d.new_path = p.display().to_string();
                     }
