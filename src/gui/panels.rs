@@ -155,10 +155,20 @@ fn file_dialogs_available() -> bool {
     }
 }
 
+/// A "Browse…" button that asks for one file; the file, once picked.
+fn browse_file(ui: &mut egui::Ui, title: &str) -> Option<PathBuf> {
+    browse_button(ui, "Native file dialog")
+        .then(|| pick_file(title))
+        .flatten()
+}
+
+/// The native file dialog, where there can be one.
 fn pick_file(title: &str) -> Option<PathBuf> {
     // rfd needs a desktop portal at run time; without one it returns None and the typed path
     // field still works.
-    rfd::FileDialog::new().set_title(title).pick_file()
+    file_dialogs_available()
+        .then(|| rfd::FileDialog::new().set_title(title).pick_file())
+        .flatten()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,10 +766,8 @@ pub fn dialogs(app: &mut App, ctx: &egui::Context) {
                         .hint_text("path/to/project.labelbench.json"),
                 )
                 .on_hover_text("Type or paste the project path");
-                if browse_button(ui, "Native file dialog") {
-                    if let Some(p) = pick_file("Open project") {
-                        app.ui.open_path = p.display().to_string();
-                    }
+                if let Some(p) = browse_file(ui, "Open project") {
+                    app.ui.open_path = p.display().to_string();
                 }
             });
             if ui
@@ -969,10 +977,8 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                     d.spec.captures.push(d.capture_text.trim().to_string());
                     d.capture_text.clear();
                 }
-                if browse_button(ui, "Native file dialog") {
-                    if let Some(p) = pick_file("Capture") {
-                        d.spec.captures.push(p.display().to_string());
-                    }
+                if let Some(p) = browse_file(ui, "Capture") {
+                    d.spec.captures.push(p.display().to_string());
                 }
             });
             ui.horizontal(|ui| {
@@ -983,10 +989,8 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                         .hint_text("devices.json or devices.csv"),
                 )
                 .on_hover_text("The lab's devices.json or CSV name,mac,ip,description,hub");
-                if browse_button(ui, "Native file dialog") {
-                    if let Some(p) = pick_file("Device registry") {
-                        d.spec.devices = p.display().to_string();
-                    }
+                if let Some(p) = browse_file(ui, "Device registry") {
+                    d.spec.devices = p.display().to_string();
                 }
             });
             ui.label(RichText::new("label sources").strong());
@@ -1018,10 +1022,8 @@ fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                         .hint_text("labels/ifttt-events.csv"),
                 )
                 .on_hover_text("Path of the log");
-                if browse_button(ui, "Native file dialog") {
-                    if let Some(p) = pick_file("Label log") {
-                        d.new_path = p.display().to_string();
-                    }
+                if let Some(p) = browse_file(ui, "Label log") {
+                    d.new_path = p.display().to_string();
                 }
                 if d.new_tz.is_empty() {
                     d.new_tz = "America/New_York".into();
