@@ -36,6 +36,11 @@ impl Progress {
             (self.done.load(Ordering::Relaxed) as f64 / t as f64).min(1.0) as f32
         }
     }
+    /// The fraction done, or `None` for a stage counted as a single step (set with a total of
+    /// 1), where a bar would sit at 0 % until the stage ends: show activity instead.
+    pub fn known_fraction(&self) -> Option<f32> {
+        (self.total.load(Ordering::Relaxed) > 1).then(|| self.fraction())
+    }
     pub fn counts(&self) -> (u64, u64) {
         (
             self.done.load(Ordering::Relaxed),
@@ -47,5 +52,22 @@ impl Progress {
     }
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn single_step_stages_have_no_fraction_to_show() {
+        let p = Progress::new();
+        p.set_stage("building timeline bins", 1);
+        assert_eq!(p.known_fraction(), None);
+        p.set_stage("reading captures", 200);
+        p.add(50);
+        assert_eq!(p.known_fraction(), Some(0.25));
+        p.set_stage("unknown size", 0);
+        assert_eq!(p.known_fraction(), None);
     }
 }

@@ -273,10 +273,10 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
             let dark = ui.visuals().dark_mode;
             let mut jobs: Vec<(String, f32)> = Vec::new();
             if let Some((j, p)) = &app.jobs.load {
-                jobs.push((format!("loading {} — {}", p.display(), j.progress.stage()), j.progress.fraction()));
+                jobs.push((format!("loading {} — {}", p.display(), j.progress.stage()), j.progress.known_fraction().unwrap_or(-1.0)));
             }
             if let Some(j) = &app.jobs.train {
-                jobs.push((format!("{}: {}", j.name, j.progress.stage()), j.progress.fraction()));
+                jobs.push((format!("{}: {}", j.name, j.progress.stage()), j.progress.known_fraction().unwrap_or(-1.0)));
             }
             if let Some(j) = &app.jobs.export {
                 jobs.push((format!("{}: {}", j.name, j.progress.stage()), -1.0));
