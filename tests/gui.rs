@@ -88,6 +88,15 @@ fn click_device(h: &mut Harness<'_, App>, name: &str) {
 /// Label logs carry emoji and symbols (vendor notification wording) that the bundled fonts
 /// lack; data text may render as tofu. The UI's own strings are checked with the strict
 /// policy in `ui_chrome_draws_every_glyph`.
+/// The sample project in a harness, its background jobs done, with the Suggestions tab open.
+fn sample_on_suggestions_tab(dir: &Path) -> Harness<'static, App> {
+    let mut h = harness(app_for(dir));
+    settle(&mut h);
+    h.get_by_label_contains("Suggestions (").click();
+    h.run_steps(2);
+    h
+}
+
 fn harness(app: App) -> Harness<'static, App> {
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
@@ -532,10 +541,7 @@ fn escape_closes_the_dialog_before_clearing_the_selection() {
 #[test]
 fn suggestions_can_be_listed_most_confident_first() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(app_for(dir.path()));
-    settle(&mut h);
-    h.get_by_label_contains("Suggestions (").click();
-    h.run_steps(2);
+    let mut h = sample_on_suggestions_tab(dir.path());
     let confs = |h: &Harness<'_, App>| -> Vec<f64> {
         h.state()
             .visible_suggestions()
@@ -581,10 +587,7 @@ fn selecting_a_device_shows_its_card() {
 #[test]
 fn clicking_a_suggestions_text_selects_its_event() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(app_for(dir.path()));
-    settle(&mut h);
-    h.get_by_label_contains("Suggestions (").click();
-    h.run_steps(2);
+    let mut h = sample_on_suggestions_tab(dir.path());
     let sg = h
         .state()
         .visible_suggestions()
