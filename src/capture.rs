@@ -256,6 +256,8 @@ impl FileParse {
 /// Largest record we accept; anything larger is a corrupt length field.
 const MAX_RECORD: usize = 1 << 20;
 const CHUNK: usize = 1 << 20;
+/// Parsed bytes of a mapped capture released from the resident set at a time.
+const RELEASE_STEP: usize = 8 << 20;
 
 /// Hands out the unparsed tail of a capture. Regular files are memory-mapped: the page cache
 /// is then read in place, where `read` would copy every byte once more (the copy was a sixth
@@ -276,6 +278,8 @@ struct Chunked {
     eof: bool,
     /// Index in the map up to which cache lines were prefetched.
     pf: usize,
+    /// Index in the map below which pages were released (see [`GuardedMap::release_before`]).
+    released: usize,
     /// End offsets of the last records handed out from the map (a ring). Cells, because the
     /// parsed record still borrows the reader when it is noted.
     ends: [Cell<u64>; ENDS],
@@ -304,6 +308,7 @@ impl Chunked {
             offset: 0,
             eof,
             pf: 0,
+            released: 0,
             ends: [const { Cell::new(0) }; ENDS],
             records: Cell::new(0),
             dropped: Cell::new(0),
@@ -412,6 +417,18 @@ impl Chunked {
     fn consume(&mut self, n: usize) {
         self.start += n;
         self.offset += n as u64;
+        if self.start - self.released >= RELEASE_STEP {
+            self.release();
+        }
+    }
+    /// Releases the mapped pages already parsed, so the resident set holds a few MB of each
+    /// capture being read rather than all of it.
+    #[cold]
+    fn release(&mut self) {
+        match &self.map {
+            Some(m) => self.released = m.release_before(self.released, self.start),
+            None => self.released = self.start,
+        }
     }
     /// Read more bytes so that at least `want` are available (or EOF). Returns false on EOF
     /// without progress.
@@ -423,6 +440,7 @@ impl Chunked {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+            self.released = 0;
         }
         let target = want.max(CHUNK);
         if self.buf.len() < target {
@@ -454,6 +472,8 @@ struct Sink {
     /// A direct-mapped cache in front of `table`, holding keys inline: a hit costs one load
     /// after hashing instead of the table's chain of control byte, id and key.
     recent: Vec<Slot>,
+    /// Conversations already handed on with earlier pieces.
+    handed_convs: usize,
 }
 
 /// A [`Sink::recent`] entry: a key and its id in one aligned cache line. As `(RawKey, u32)`
@@ -501,7 +521,33 @@ impl Sink {
             convs: Vec::new(),
             table: hashbrown::HashTable::new(),
             recent: vec![Slot::EMPTY; RECENT],
+            handed_convs: 0,
         }
+    }
+
+    /// Hands the rows so far on as a piece (see [`read_capture_pieces`]), keeping back the
+    /// last [`ENDS`]: a file cut while mapped takes back at most that many records, and those
+    /// must still be here to be taken back.
+    #[cold]
+    #[inline(never)]
+    fn hand_off(&mut self, path: &Path, format: &'static str, bytes: u64, emit: Emit<'_>) {
+        let rows = &mut self.cols.rows;
+        let kept: Vec<PacketRow> = rows[rows.len().saturating_sub(ENDS)..].to_vec();
+        rows.truncate(rows.len() - kept.len());
+        let convs = self.convs[self.handed_convs..]
+            .iter()
+            .map(|&k| k.to_conv())
+            .collect();
+        self.handed_convs = self.convs.len();
+        let mut piece = FileParse::empty(path);
+        piece.format = format;
+        piece.bytes_read = bytes;
+        piece.convs = convs;
+        piece.cols.rows = std::mem::take(rows);
+        let mut fresh = emit(piece);
+        fresh.clear();
+        fresh.extend_from_slice(&kept);
+        *rows = fresh;
     }
     #[inline(always)]
     fn push(&mut self, ts: i64, orig_len: u32, d: &Decoded) {
@@ -724,7 +770,37 @@ pub fn read_capture_into(
 ) -> FileParse {
     rows.clear();
     let rd = File::open(path).map(Chunked::new);
-    read_opened(path, rd, progress, rows)
+    read_opened(path, rd, progress, rows, None)
+}
+
+/// Packets per piece that [`read_capture_pieces`] hands on while it reads.
+pub const PIECE: usize = 1 << 19;
+
+/// Where a reader hands a finished piece of a file; returns an empty row buffer to go on with.
+pub type Emit<'a> = &'a mut dyn FnMut(FileParse) -> Vec<PacketRow>;
+
+/// [`read_capture_into`] handing the file on in pieces of [`PIECE`] packets as it is read, so
+/// the merge works on a large capture while it is still being read, and the rows of one
+/// capture never pile up whole (one 51 M-packet file held 1.2 GB of rows before its merge
+/// began, and read and merge took turns instead of overlapping).
+///
+/// A piece is a [`FileParse`] whose `convs` are the conversations first seen in it (row
+/// `conv` ids count on from the earlier pieces), whose `bytes_read` is how far into the file it
+/// reaches (0 when the file is read rather than mapped), and which carries no issues or link
+/// types. The returned last piece
+/// carries the rest, the exact `bytes_read`, every issue and every link type.
+///
+/// `piece` is the packets per piece ([`PIECE`] for the ingest; at least `2 * ENDS` are used).
+pub fn read_capture_pieces(
+    path: &Path,
+    progress: Option<&Progress>,
+    mut rows: Vec<PacketRow>,
+    piece: usize,
+    emit: Emit<'_>,
+) -> FileParse {
+    rows.clear();
+    let rd = File::open(path).map(Chunked::new);
+    read_opened(path, rd, progress, rows, Some((piece, emit)))
 }
 
 /// [`read_capture_into`] once the file is opened (tests cut the file at this point).
@@ -733,6 +809,7 @@ fn read_opened(
     rd: std::io::Result<Chunked>,
     progress: Option<&Progress>,
     rows: Vec<PacketRow>,
+    pieces: Option<(usize, Emit<'_>)>,
 ) -> FileParse {
     let mut out = FileParse::empty(path);
     let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
@@ -768,6 +845,18 @@ fn read_opened(
     };
     let mut link_issues: Vec<CaptureIssue> = Vec::new();
     let mut warned: Vec<i32> = Vec::new();
+    let format = match sniff_format(rd.avail()) {
+        Some("pcap") => "pcap",
+        Some(_) => "pcapng",
+        None => "unknown",
+    };
+    let (piece, mut emit) = match pieces {
+        Some((n, e)) => (n.max(2 * ENDS), Some(e)),
+        None => (usize::MAX, None),
+    };
+    // Where a piece ends in the file is read off its last record's address in the map (0
+    // when the file is read, not mapped): nothing is added to the per-packet work.
+    let map_base = rd.map.as_ref().map_or(0, |m| m.bytes().as_ptr() as usize);
     let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8]| {
         let mut iss = Vec::new();
         // A local per packet, with decoding inlined, so the compiler can keep the fields in
@@ -780,17 +869,18 @@ fn read_opened(
             link_issues.extend(iss);
         }
         sink.push(ts, orig, &d);
+        if sink.cols.rows.len() >= piece {
+            if let Some(e) = emit.as_deref_mut() {
+                let end = (data.as_ptr() as usize + data.len()).saturating_sub(map_base);
+                sink.hand_off(path, format, if map_base == 0 { 0 } else { end as u64 }, e);
+            }
+        }
     };
-    let res = match sniff_format(rd.avail()) {
-        Some("pcap") => {
-            out.format = "pcap";
-            read_pcap(&mut rd, &mut meta, progress, &mut visit)
-        }
-        Some(_) => {
-            out.format = "pcapng";
-            read_pcapng(&mut rd, &mut meta, progress, &mut visit)
-        }
-        None => {
+    out.format = format;
+    let res = match format {
+        "pcap" => read_pcap(&mut rd, &mut meta, progress, &mut visit),
+        "pcapng" => read_pcapng(&mut rd, &mut meta, progress, &mut visit),
+        _ => {
             let head: Vec<String> = rd
                 .avail()
                 .iter()
@@ -829,7 +919,10 @@ fn read_opened(
     }
     out.bytes_read = rd.offset;
     out.cols = sink.cols;
-    out.convs = sink.convs.into_iter().map(RawKey::to_conv).collect();
+    out.convs = sink.convs[sink.handed_convs..]
+        .iter()
+        .map(|k| k.to_conv())
+        .collect();
     out
 }
 
@@ -1720,7 +1813,7 @@ mod tests {
                 .unwrap()
                 .set_len(cut)
                 .unwrap();
-            let out = read_opened(&p, Ok(rd), None, Vec::new());
+            let out = read_opened(&p, Ok(rd), None, Vec::new(), None);
             let whole = (cut.saturating_sub(24) / 76) as usize;
             let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
             let want: Vec<i64> = (0..whole as i64)
@@ -1734,6 +1827,95 @@ mod tests {
                 assert_eq!(i.byte_offset, 24 + 76 * whole as u64, "{i}");
             }
         }
+    }
+
+    /// The same cut, read in pieces ([`read_capture_pieces`]) of the smallest size: pieces
+    /// were handed on before the cut, and the records past it are still taken back.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_capture_cut_while_read_in_pieces_keeps_what_precedes_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        // 2,000 whole records, then zeros to the page end: pieces are handed on every 512
+        // records from the 1,024th, so one is handed on amid the records read from zeros.
+        let (n, cut) = (3000u32, 24 + 76 * 2000 + 30u64);
+        let p = dir.path().join("cut.pcap");
+        std::fs::write(&p, small_pcap(n)).unwrap();
+        let rd = Chunked::new(File::open(&p).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let mut pieces: Vec<FileParse> = Vec::new();
+        let mut emit = |fp: FileParse| {
+            pieces.push(fp);
+            Vec::new()
+        };
+        let last = read_opened(&p, Ok(rd), None, Vec::new(), Some((1, &mut emit)));
+        assert!(pieces.len() >= 2, "{} pieces before the cut", pieces.len());
+        assert!(pieces.iter().all(|f| f.issues.is_empty()));
+        let whole = (cut.saturating_sub(24) / 76) as usize;
+        let ts: Vec<i64> = pieces
+            .iter()
+            .chain([&last])
+            .flat_map(|f| f.cols.rows.iter().map(|r| r.ts))
+            .collect();
+        let want: Vec<i64> = (0..whole as i64)
+            .map(|i| (1000 + i) * 1_000_000_000)
+            .collect();
+        assert_eq!(ts, want);
+        let i = last.issues.last().expect("an issue");
+        assert!(i.fatal && i.reason.contains("shrank"), "{i}");
+        assert_eq!(
+            (i.packet_index, i.byte_offset),
+            (whole as u64, 24 + 76 * whole as u64)
+        );
+    }
+
+    /// Whether this process has the page at `addr` mapped in (bit 63 of its pagemap entry,
+    /// readable without privileges).
+    #[cfg(target_os = "linux")]
+    fn resident(addr: usize) -> bool {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = File::open("/proc/self/pagemap").unwrap();
+        f.seek(SeekFrom::Start((addr / 4096 * 8) as u64)).unwrap();
+        let mut e = [0u8; 8];
+        f.read_exact(&mut e).unwrap();
+        u64::from_le_bytes(e) >> 63 == 1
+    }
+
+    /// A mapped capture leaves the process's resident set as it is parsed: the pages read
+    /// [`RELEASE_STEP`] bytes back are no longer mapped in, while the last ones still are.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn parsed_pages_of_a_mapped_capture_leave_the_resident_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.pcap");
+        let n = 150_000u32;
+        std::fs::write(&p, small_pcap(n)).unwrap();
+        let mut rd = Chunked::new(File::open(&p).unwrap());
+        let (base, len) = {
+            let m = rd.map.as_ref().expect("mapped").bytes();
+            (m.as_ptr() as usize, m.len())
+        };
+        assert!(len > RELEASE_STEP + (1 << 20));
+        let mut meta = Meta {
+            path: p.clone(),
+            issues: Vec::new(),
+            link_types: Vec::new(),
+        };
+        let mut count = 0u32;
+        let mut visit = |_: Linktype, _: i64, _: u32, data: &[u8]| {
+            assert_eq!(data[12..14], [0x08, 0x06]);
+            count += 1;
+        };
+        read_pcap(&mut rd, &mut meta, None, &mut visit).unwrap();
+        assert_eq!(count, n);
+        for off in [0, 4096, RELEASE_STEP / 2, RELEASE_STEP - 4096] {
+            assert!(!resident(base + off), "page at {off} still mapped in");
+        }
+        assert!(resident(base + len - 1), "the last page was just read");
     }
 
     #[test]

@@ -46,6 +46,28 @@ impl GuardedMap {
     pub fn lost_from(&self) -> Option<usize> {
         imp::lost_from(self.slot)
     }
+
+    /// Unmaps the whole pages below `end` from this process, keeping them in the page cache:
+    /// a capture is read once, front to back, and without this every page read so far stays
+    /// in the process's resident set until the file is done (a 2 GB capture showed 2.3 GB
+    /// resident). Reading those bytes again would fault them back in from the file.
+    /// Returns the page-aligned offset released up to.
+    pub fn release_before(&self, from: usize, end: usize) -> usize {
+        let page = imp::page();
+        let to = end.min(self.map.len()) / page * page;
+        if to > from {
+            // SAFETY: a read-only map of a file: the bytes below `to` are never borrowed again
+            // by the reader (it moves forward), and if they were, the kernel would map the
+            // same file bytes back in.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+            };
+            to
+        } else {
+            from
+        }
+    }
 }
 
 impl Drop for GuardedMap {
@@ -129,6 +151,10 @@ mod imp {
         Some(GuardedMap { slot, map })
     }
 
+    pub(super) fn page() -> usize {
+        PAGE.load(Ordering::Relaxed)
+    }
+
     pub(super) fn lost_from(slot: usize) -> Option<usize> {
         match SLOTS[slot].lost.load(Ordering::Acquire) {
             0 => None,
@@ -208,6 +234,9 @@ mod imp {
     }
     pub(super) fn lost_from(_slot: usize) -> Option<usize> {
         None
+    }
+    pub(super) fn page() -> usize {
+        4096
     }
     pub(super) fn unregister(_slot: usize) {}
 }
