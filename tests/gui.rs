@@ -505,6 +505,25 @@ fn switching_tabs_keeps_the_panel_height() {
     }
 }
 
+/// "Taller" gives the tabs most of the window (a confusion matrix of many classes needs it)
+/// and "Shorter" brings back the height they had.
+#[test]
+fn the_tabs_panel_can_be_made_taller_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = strict_sim_harness(dir.path(), 4, 2, 5_000);
+    let tab_y = |h: &Harness<'_, App>| h.get_by_label("Events").rect().min.y;
+    let y0 = tab_y(&h);
+    h.get_by_label("Taller").click();
+    h.run_steps(3);
+    assert!(h.state().ui.tall_tabs);
+    let y1 = tab_y(&h);
+    assert!(y1 < y0 - 150.0, "the tab bar moved from {y0} to {y1}");
+    h.get_by_label("Shorter").click();
+    h.run_steps(3);
+    assert!(!h.state().ui.tall_tabs);
+    assert_eq!(tab_y(&h), y0);
+}
+
 /// Dialogs open in the middle of the window, not over the menu bar in its corner.
 #[test]
 fn dialogs_open_in_the_middle() {

@@ -176,6 +176,9 @@ pub struct UiState {
     pub view: Option<(i64, i64)>,
     pub pending_view: Option<(i64, i64)>,
     pub tab: Tab,
+    /// The tabs panel takes most of the window height (a confusion matrix of many classes
+    /// or a long table); it keeps its own height apart from the normal one.
+    pub tall_tabs: bool,
     pub table: TableState,
     pub suggestions: Vec<Suggestion>,
     /// "Check this label" findings from the last training run.
@@ -232,6 +235,7 @@ impl Default for UiState {
             view: None,
             pending_view: None,
             tab: Tab::Events,
+            tall_tabs: false,
             table: TableState::default(),
             suggestions: vec![],
             mislabels: vec![],

@@ -629,63 +629,80 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
 }
 
 pub fn bottom_panel(app: &mut App, ui: &mut egui::Ui) {
-    egui::Panel::bottom("tabs")
-        .resizable(true)
-        .default_size(300.0)
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let n_sugg = app.visible_suggestions().len();
-                ui.selectable_value(&mut app.ui.tab, Tab::Events, "Events")
-                    .on_hover_text("All labels: sort, filter, select");
-                ui.selectable_value(
-                    &mut app.ui.tab,
-                    Tab::Suggestions,
-                    format!("Suggestions ({n_sugg})"),
-                )
-                .on_hover_text("Duplicates, skew, offsets, source health, possible mislabels");
-                ui.selectable_value(&mut app.ui.tab, Tab::Training, "Training")
-                    .on_hover_text("Train a model and inspect its confusion matrix");
-                ui.selectable_value(&mut app.ui.tab, Tab::Journal, "Journal")
-                    .on_hover_text("Every edit, in order (the journal is the source of truth)");
-                ui.separator();
-                let (can_u, can_r) = app
-                    .session
-                    .as_ref()
-                    .map(|s| (s.history.can_undo(), s.history.can_redo()))
-                    .unwrap_or((false, false));
-                if ui
-                    .add_enabled(can_u, egui::Button::new("Undo"))
-                    .on_hover_text("Undo the last edit (Ctrl+Z)")
-                    .clicked()
-                {
-                    app.commands.push(Command::Undo);
-                }
-                if ui
-                    .add_enabled(can_r, egui::Button::new("Redo"))
-                    .on_hover_text("Redo (Ctrl+Shift+Z)")
-                    .clicked()
-                {
-                    app.commands.push(Command::Redo);
-                }
-                if ui
-                    .button("Export…")
-                    .on_hover_text("Export the cleaned dataset (Ctrl+E)")
-                    .clicked()
-                {
-                    app.ui.export.open = true;
+    // Two panels with their own ids, so each keeps the height the user dragged it to.
+    let panel = if app.ui.tall_tabs {
+        egui::Panel::bottom("tabs-tall").default_size((ui.available_height() * 0.7).max(300.0))
+    } else {
+        egui::Panel::bottom("tabs").default_size(300.0)
+    };
+    panel.resizable(true).show(ui, |ui| {
+        ui.horizontal(|ui| {
+            let n_sugg = app.visible_suggestions().len();
+            ui.selectable_value(&mut app.ui.tab, Tab::Events, "Events")
+                .on_hover_text("All labels: sort, filter, select");
+            ui.selectable_value(
+                &mut app.ui.tab,
+                Tab::Suggestions,
+                format!("Suggestions ({n_sugg})"),
+            )
+            .on_hover_text("Duplicates, skew, offsets, source health, possible mislabels");
+            ui.selectable_value(&mut app.ui.tab, Tab::Training, "Training")
+                .on_hover_text("Train a model and inspect its confusion matrix");
+            ui.selectable_value(&mut app.ui.tab, Tab::Journal, "Journal")
+                .on_hover_text("Every edit, in order (the journal is the source of truth)");
+            ui.separator();
+            let (can_u, can_r) = app
+                .session
+                .as_ref()
+                .map(|s| (s.history.can_undo(), s.history.can_redo()))
+                .unwrap_or((false, false));
+            if ui
+                .add_enabled(can_u, egui::Button::new("Undo"))
+                .on_hover_text("Undo the last edit (Ctrl+Z)")
+                .clicked()
+            {
+                app.commands.push(Command::Undo);
+            }
+            if ui
+                .add_enabled(can_r, egui::Button::new("Redo"))
+                .on_hover_text("Redo (Ctrl+Shift+Z)")
+                .clicked()
+            {
+                app.commands.push(Command::Redo);
+            }
+            if ui
+                .button("Export…")
+                .on_hover_text("Export the cleaned dataset (Ctrl+E)")
+                .clicked()
+            {
+                app.ui.export.open = true;
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let (text, hover) = if app.ui.tall_tabs {
+                    ("Shorter", "Give the timeline its height back")
+                } else {
+                    (
+                        "Taller",
+                        "Give these tabs most of the window height (a large confusion \
+                             matrix, long tables); drag the panel's edge for any other height",
+                    )
+                };
+                if ui.button(text).on_hover_text(hover).clicked() {
+                    app.ui.tall_tabs = !app.ui.tall_tabs;
                 }
             });
-            ui.separator();
-            match app.ui.tab {
-                Tab::Events => super::tables::events_table(app, ui),
-                Tab::Suggestions => super::tables::suggestions(app, ui),
-                Tab::Training => super::training::training(app, ui),
-                Tab::Journal => super::tables::journal(app, ui),
-            }
-            // A tab with little to show (Training before a model) would otherwise shrink the
-            // panel, and the timeline above would jump at every tab switch.
-            ui.take_available_space();
         });
+        ui.separator();
+        match app.ui.tab {
+            Tab::Events => super::tables::events_table(app, ui),
+            Tab::Suggestions => super::tables::suggestions(app, ui),
+            Tab::Training => super::training::training(app, ui),
+            Tab::Journal => super::tables::journal(app, ui),
+        }
+        // A tab with little to show (Training before a model) would otherwise shrink the
+        // panel, and the timeline above would jump at every tab switch.
+        ui.take_available_space();
+    });
 }
 
 pub fn welcome(app: &mut App, ui: &mut egui::Ui) {

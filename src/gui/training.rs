@@ -80,18 +80,68 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
         }
     });
     let dark = ui.visuals().dark_mode;
-    ui.columns(3, |cols| {
-        confusion(app, &mut cols[0], &view, dark);
-        cell_events(app, &mut cols[1], &view);
-        metrics_and_importances(&mut cols[2], &view);
+    // The matrix gets the widest share: with equal thirds, 17 classes already needed
+    // scrolling sideways at 1600 px while the middle column stood mostly empty.
+    weighted_columns(ui, [0.45, 0.25, 0.30], |[m, e, p]| {
+        confusion(app, m, &view, dark);
+        cell_events(app, e, &view);
+        metrics_and_importances(p, &view);
     });
+}
+
+/// [`egui::Ui::columns`] with the width split by `weights` (summing to 1).
+fn weighted_columns<const N: usize>(
+    ui: &mut egui::Ui,
+    weights: [f32; N],
+    add: impl FnOnce(&mut [egui::Ui; N]),
+) {
+    let spacing = ui.spacing().item_spacing.x;
+    let width = ui.available_width() - spacing * (N as f32 - 1.0);
+    let top_left = ui.cursor().min;
+    let bottom = ui.max_rect().bottom();
+    let mut x = top_left.x;
+    let mut cols: [egui::Ui; N] = std::array::from_fn(|i| {
+        let w = (width * weights[i]).floor();
+        let rect = egui::Rect::from_min_max(egui::pos2(x, top_left.y), egui::pos2(x + w, bottom));
+        x += w + spacing;
+        let mut c = ui.new_child(
+            egui::UiBuilder::new()
+                .max_rect(rect)
+                .layout(egui::Layout::top_down_justified(egui::Align::LEFT)),
+        );
+        c.set_width(w);
+        c
+    });
+    add(&mut cols);
+    let height = cols.iter().map(|c| c.min_size().y).fold(0.0, f32::max);
+    ui.advance_cursor_after_rect(egui::Rect::from_min_size(
+        top_left,
+        egui::vec2(ui.available_width(), height),
+    ));
 }
 
 fn confusion(app: &mut App, ui: &mut egui::Ui, r: &Report, dark: bool) {
     ui.label(RichText::new("confusion (rows = true, columns = predicted)").small());
     let k = r.classes.len();
-    let label_w = 150.0;
-    let cell = ((ui.available_width() - label_w) / k.max(1) as f32).clamp(14.0, 44.0);
+    let label_font = egui::FontId::proportional(10.0);
+    // As wide as the longest (shortened) class name needs, so the cells get the rest.
+    let label_w = r
+        .classes
+        .iter()
+        .map(|c| {
+            ui.painter()
+                .layout_no_wrap(short(c), label_font.clone(), egui::Color32::WHITE)
+                .size()
+                .x
+        })
+        .fold(40.0f32, f32::max)
+        .min(170.0)
+        + 8.0;
+    // As large as both the width and the height allow (the "Taller" panel shows a whole
+    // matrix of 20-odd classes without scrolling), within readable bounds.
+    let fit_w = (ui.available_width() - label_w) / k.max(1) as f32;
+    let fit_h = (ui.available_height() - 8.0) / k.max(1) as f32;
+    let cell = fit_w.min(fit_h).clamp(14.0, 44.0);
     egui::ScrollArea::both().id_salt("cm").show(ui, |ui| {
         let (rect, _) = ui.allocate_exact_size(
             egui::vec2(label_w + cell * k as f32, cell * k as f32 + 4.0),
@@ -106,7 +156,7 @@ fn confusion(app: &mut App, ui: &mut egui::Ui, r: &Report, dark: bool) {
                 egui::pos2(rect.left() + label_w - 4.0, y + cell / 2.0),
                 egui::Align2::RIGHT_CENTER,
                 short(&r.classes[i]),
-                font.clone(),
+                label_font.clone(),
                 ui.visuals().text_color(),
             );
             for j in 0..k {
@@ -228,7 +278,8 @@ fn cell_events(app: &mut App, ui: &mut egui::Ui, r: &Report) {
 }
 
 fn metrics_and_importances(ui: &mut egui::Ui, r: &Report) {
-    egui::ScrollArea::vertical()
+    // Both ways: a grid of long class names must not widen the column past the panel.
+    egui::ScrollArea::both()
         .id_salt("metrics")
         .max_height(ui.available_height() * 0.5)
         .show(ui, |ui| {
