@@ -673,3 +673,95 @@ fn a_label_source_is_added_only_with_a_kind_and_a_path() {
     assert_eq!(d.spec.sources[0].1, "labels/ifttt-events.csv");
     assert!(d.new_path.is_empty());
 }
+
+/// A private session bus (a `dbus-daemon` of our own, nothing activatable unless given).
+struct Bus {
+    daemon: std::process::Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bus {
+    /// `None` (the test then skips) where `dbus-daemon` is not installed.
+    fn start(portal_service: bool) -> Option<Bus> {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let services = dir.path().join("services");
+        std::fs::create_dir(&services).unwrap();
+        if portal_service {
+            std::fs::write(
+                services.join("portal.service"),
+                "[D-BUS Service]\nName=org.freedesktop.portal.Desktop\nExec=/bin/false\n",
+            )
+            .unwrap();
+        }
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "<busconfig><type>session</type><listen>unix:tmpdir={}</listen>\
+                 <auth>EXTERNAL</auth><servicedir>{}</servicedir><policy context=\"default\">\
+                 <allow send_destination=\"*\"/><allow receive_sender=\"*\"/><allow own=\"*\"/>\
+                 </policy></busconfig>",
+                dir.path().display(),
+                services.display()
+            ),
+        )
+        .unwrap();
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut address = String::new();
+        std::io::BufReader::new(daemon.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        Some(Bus {
+            daemon,
+            address: address.trim().to_string(),
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// "Browse…" is enabled only where rfd's desktop portal is on the session bus, running or
+/// startable on demand: a bus without it (a minimal window manager) made the button a silent
+/// no-op.
+#[test]
+fn the_desktop_portal_is_looked_for_on_the_session_bus() {
+    use labelbench::gui::portal::{portal_on_bus, PORTAL};
+    // A bus that does not answer fails the test instead of hanging it.
+    let ask = |address: &str| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let a = address.to_string();
+        std::thread::spawn(move || tx.send(portal_on_bus(Some(&a))));
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the bus answered within 20 s")
+    };
+    let Some(bare) = Bus::start(false) else {
+        eprintln!("skipped: dbus-daemon is not installed");
+        return;
+    };
+    assert_eq!(ask(&bare.address), Some(false));
+    // Once something owns the portal's name, it is there.
+    let owner = zbus::blocking::connection::Builder::address(bare.address.as_str())
+        .unwrap()
+        .build()
+        .unwrap();
+    owner.request_name(PORTAL).unwrap();
+    assert_eq!(ask(&bare.address), Some(true));
+    // A portal the bus can start on demand counts too.
+    let activatable = Bus::start(true).unwrap();
+    assert_eq!(ask(&activatable.address), Some(true));
+    // No bus at all: nothing can be asked.
+    assert_eq!(ask("unix:path=/nonexistent/bus"), None);
+}

@@ -4,6 +4,7 @@ use eframe::egui;
 
 mod app;
 mod panels;
+pub mod portal;
 mod tables;
 pub mod theme;
 pub mod timeline;

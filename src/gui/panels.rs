@@ -127,32 +127,16 @@ impl NewProjectDialog {
 /// A "Browse…" button for a native file or folder dialog; disabled, with the reason, where
 /// no dialog can appear (a clicked button that silently did nothing was worse).
 fn browse_button(ui: &mut egui::Ui, hover: &str) -> bool {
-    ui.add_enabled(file_dialogs_available(), egui::Button::new("Browse…"))
-        .on_hover_text(hover)
-        .on_disabled_hover_text(
-            "No desktop file dialog here (no D-Bus session for the XDG portal): type or paste \
-             the path, or drop the file on the window",
-        )
-        .clicked()
-}
-
-/// Whether rfd can show a dialog. On Linux and the BSDs it asks the XDG desktop portal over
-/// the D-Bus session bus; without a session bus (a bare X server, some remote sessions) it
-/// returns nothing. A bus without a portal is not detected here.
-fn file_dialogs_available() -> bool {
-    if cfg!(any(
-        target_os = "linux",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )) {
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
-            || std::env::var_os("XDG_RUNTIME_DIR")
-                .is_some_and(|d| Path::new(&d).join("bus").exists())
-    } else {
-        true
-    }
+    ui.add_enabled(
+        super::portal::file_dialogs_available(),
+        egui::Button::new("Browse…"),
+    )
+    .on_hover_text(hover)
+    .on_disabled_hover_text(
+        "No desktop file dialog here (no D-Bus session bus, or no XDG desktop portal on \
+             it): type or paste the path, or drop the file on the window",
+    )
+    .clicked()
 }
 
 /// A "Browse…" button that asks for one file; the file, once picked.
@@ -166,7 +150,7 @@ fn browse_file(ui: &mut egui::Ui, title: &str) -> Option<PathBuf> {
 fn pick_file(title: &str) -> Option<PathBuf> {
     // rfd needs a desktop portal at run time; without one it returns None and the typed path
     // field still works.
-    file_dialogs_available()
+    super::portal::file_dialogs_available()
         .then(|| rfd::FileDialog::new().set_title(title).pick_file())
         .flatten()
 }
