@@ -408,6 +408,23 @@ where
     type Object = Forest;
 
     fn fit(&self, ds: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<Forest, linfa::Error> {
+        self.fit_unless(ds, &|| false)
+            .map(|f| f.expect("never stopped"))
+    }
+}
+
+impl ForestParams {
+    /// [`Fit::fit`] that asks `stop` before growing each tree and gives up (`Ok(None)`) once
+    /// it says yes, so cancelling a large forest does not wait for the whole fold.
+    pub fn fit_unless<D, T>(
+        &self,
+        ds: &DatasetBase<ArrayBase<D, Ix2>, T>,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<Forest>, linfa::Error>
+    where
+        D: Data<Elem = f64> + Sync,
+        T: AsSingleTargets<Elem = usize>,
+    {
         let x = ds.records();
         let y: Vec<usize> = ds.as_single_targets().to_vec();
         if y.is_empty() {
@@ -429,9 +446,12 @@ where
                 }
             }
         }
-        let fitted: Vec<(Tree, Vec<f64>)> = (0..self.trees.max(1))
+        let fitted: Option<Vec<(Tree, Vec<f64>)>> = (0..self.trees.max(1))
             .into_par_iter()
             .map(|t| {
+                if stop() {
+                    return None;
+                }
                 let mut rng = ChaCha8Rng::seed_from_u64(
                     self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ t as u64,
                 );
@@ -457,9 +477,12 @@ where
                 } else {
                     tf.importances
                 };
-                (tree, imp)
+                Some((tree, imp))
             })
             .collect();
+        let Some(fitted) = fitted else {
+            return Ok(None);
+        };
         let nf = b.cuts.len();
         let mut importances = vec![0.0; nf];
         for (_, imp) in &fitted {
@@ -467,11 +490,11 @@ where
                 importances[f] += imp[f] / fitted.len() as f64;
             }
         }
-        Ok(Forest {
+        Ok(Some(Forest {
             trees: fitted.into_iter().map(|t| t.0).collect(),
             n_classes: k,
             importances,
-        })
+        }))
     }
 }
 
@@ -509,6 +532,32 @@ mod tests {
         for r in pr.rows() {
             assert!((r.sum() - 1.0).abs() < 1e-5);
         }
+    }
+
+    /// A forest asked to stop gives up before growing all its trees; one never asked to stop
+    /// is the forest `fit` grows.
+    #[test]
+    fn a_forest_stops_between_trees_when_asked() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let x = Array2::from_shape_fn((300, 4), |(i, j)| ((i * (j + 5)) % 89) as f64);
+        let y = Array1::from_shape_fn(300, |i| i % 4);
+        let ds = Dataset::new(x.clone(), y);
+        let p = ForestParams {
+            trees: 200,
+            n_classes: 4,
+            ..Default::default()
+        };
+        let asked = AtomicUsize::new(0);
+        let after_five = || asked.fetch_add(1, Ordering::Relaxed) >= 5;
+        assert!(p.fit_unless(&ds, &after_five).unwrap().is_none());
+        let asked_then = asked.load(Ordering::Relaxed);
+        assert!(asked_then < 200, "stopped after {asked_then} of 200 trees");
+        let whole = p.fit_unless(&ds, &|| false).unwrap().expect("not stopped");
+        assert_eq!(whole.trees.len(), 200);
+        assert_eq!(
+            whole.predict_proba(&x),
+            p.fit(&ds).unwrap().predict_proba(&x)
+        );
     }
 
     #[test]

@@ -145,7 +145,8 @@ pub fn train(s: &Session, ts: &TrainSettings) -> crate::Result<Report> {
 }
 
 /// As [`train`], reporting folds done to `progress` and stopping (with
-/// [`crate::Error::Cancelled`]) between folds when it is cancelled.
+/// [`crate::Error::Cancelled`]) when it is cancelled: between folds, and for the forest and
+/// CART models between trees.
 pub fn train_with(
     s: &Session,
     ts: &TrainSettings,
@@ -402,7 +403,11 @@ fn evaluate(
                         ..Default::default()
                     }
                 };
-                let m = p.fit(&ds).map_err(|e| crate::Error::Other(e.to_string()))?;
+                let stop = || progress.is_some_and(|p| p.cancelled());
+                let m = p
+                    .fit_unless(&ds, &stop)
+                    .map_err(|e| crate::Error::Other(e.to_string()))?
+                    .ok_or(crate::Error::Cancelled)?;
                 let pr = m.predict_proba(&xte);
                 for (r, &i) in te.iter().enumerate() {
                     let row: Vec<f64> = pr.row(r).to_vec();
