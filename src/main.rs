@@ -77,6 +77,10 @@ enum Cmd {
         /// Order of the listing: kind (then time), confidence (most confident first) or time.
         #[arg(long, default_value = "kind")]
         order: String,
+        /// Suggestions listed in the text output: per kind when ordered by kind, else in all
+        /// (0: every one). Defaults to 12 per kind and 30 otherwise.
+        #[arg(long)]
+        limit: Option<usize>,
         /// Print every suggestion and the result as JSON.
         #[arg(long)]
         json: bool,
@@ -462,8 +466,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             accept,
             min_confidence,
             order,
+            limit,
             json,
-        }) => cmd_curate(&project, accept_all, &accept, min_confidence, &order, json),
+        }) => cmd_curate(
+            &project,
+            accept_all,
+            &accept,
+            min_confidence,
+            &order,
+            limit,
+            json,
+        ),
         Some(Cmd::JournalStress { project, edits }) => {
             use std::io::Write;
             let mut s = open_session(&project, true, true)?;
@@ -740,6 +753,7 @@ fn cmd_curate(
     accept: &[String],
     min_conf: f64,
     order: &str,
+    limit: Option<usize>,
     json: bool,
 ) -> anyhow::Result<()> {
     use labelbench::curate::{self, SuggestionKind, SuggestionOrder};
@@ -805,27 +819,40 @@ fn cmd_curate(
             x.evidence
         )
     };
+    let shown = |default: usize| match limit {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => default,
+    };
     if order == SuggestionOrder::Kind {
+        let per_kind = shown(12);
         for k in SuggestionKind::ALL {
             let of: Vec<_> = sugg.iter().filter(|x| x.kind == k).collect();
             if of.is_empty() {
                 continue;
             }
             println!("{} ({})", k.as_str(), of.len());
-            for x in of.iter().take(12) {
+            for x in of.iter().take(per_kind) {
                 println!("  {}", line(x));
             }
-            if of.len() > 12 {
-                println!("  … {} more (use --json for all)", of.len() - 12);
+            if of.len() > per_kind {
+                println!(
+                    "  … {} more (--limit 0 lists all; --json prints all)",
+                    of.len() - per_kind
+                );
             }
         }
     } else {
         // One list across kinds, in the asked order.
-        for x in sugg.iter().take(30) {
+        let all = shown(30);
+        for x in sugg.iter().take(all) {
             println!("{:<18} {}", x.kind.as_str(), line(x));
         }
-        if sugg.len() > 30 {
-            println!("… {} more (use --json for all)", sugg.len() - 30);
+        if sugg.len() > all {
+            println!(
+                "… {} more (--limit 0 lists all; --json prints all)",
+                sugg.len() - all
+            );
         }
     }
     println!(

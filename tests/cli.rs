@@ -140,6 +140,36 @@ fn curate_lists_suggestions_in_the_asked_order() {
     assert!(t[..dated].windows(2).all(|w| w[0] <= w[1]));
     assert!(!dir.path().join("sample.labelbench.edits.jsonl").exists());
 
+    // The text listing: `--limit 0` lists every suggestion, `--limit 2` two per kind and says
+    // how many more there are.
+    let text = |args: &[&str]| {
+        let out = crate::common::run_ok(Command::new(bin()).arg("curate").args(args).arg(&proj));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = text(&["--limit", "0"]);
+    let listed = all
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.contains(" more ("))
+        .count();
+    assert_eq!(listed, by_kind.len(), "{all}");
+    assert!(!all.contains(" more ("));
+    let two = text(&["--limit", "2"]);
+    let mut kinds: Vec<&str> = by_kind
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    kinds.dedup();
+    let listed = two
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.contains(" more ("))
+        .count();
+    let want: usize = kinds
+        .iter()
+        .map(|k| by_kind.iter().filter(|s| s["kind"] == *k).count().min(2))
+        .sum();
+    assert_eq!(listed, want, "{two}");
+    assert!(two.contains(" more (--limit 0 lists all"), "{two}");
+
     let out = Command::new(bin())
         .args(["curate", "--order", "loudest"])
         .arg(&proj)
