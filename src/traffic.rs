@@ -618,7 +618,7 @@ impl Accumulator {
         match self.t.files.last_mut().filter(|_| continues) {
             Some(f) => {
                 f.packets += fp.cols.len() as u64;
-                f.bytes_read = fp.bytes_read;
+                f.bytes_read = f.bytes_read.max(fp.bytes_read);
                 f.first_ns = f.first_ns.or(fp.cols.first_ts());
                 f.last_ns = fp.cols.last_ts().or(f.last_ns);
                 if !fp.link_types.is_empty() {
