@@ -787,8 +787,8 @@ pub type Emit<'a> = &'a mut dyn FnMut(FileParse) -> Vec<PacketRow>;
 /// A piece is a [`FileParse`] whose `convs` are the conversations first seen in it (row
 /// `conv` ids count on from the earlier pieces), whose `bytes_read` is how far into the file it
 /// reaches (0 when the file is read rather than mapped), and which carries no issues or link
-/// types. The returned last piece
-/// carries the rest, the exact `bytes_read`, every issue and every link type.
+/// types. The returned last piece carries the rest, the exact `bytes_read`, every issue and
+/// every link type.
 ///
 /// `piece` is the packets per piece ([`PIECE`] for the ingest; at least `2 * ENDS` are used).
 pub fn read_capture_pieces(

@@ -321,7 +321,7 @@ fn ingest_in_pieces(
                         packet_index: 0,
                         byte_offset: 0,
                         reason: "internal error while reading this file (a bug: please report \
-                                 it); its packets were skipped"
+                                 it); its packets not yet handed on were skipped"
                             .into(),
                         fatal: true,
                     });
