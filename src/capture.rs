@@ -1794,6 +1794,23 @@ mod tests {
         b
     }
 
+    /// [`small_pcap`]`(n)` written to `dir`, opened (mapped), then cut to `cut` bytes by
+    /// "another program".
+    #[cfg(target_os = "linux")]
+    fn mapped_then_cut(dir: &Path, n: u32, cut: u64) -> (PathBuf, Chunked) {
+        let p = dir.join(format!("cut-{n}-{cut}.pcap"));
+        std::fs::write(&p, small_pcap(n)).unwrap();
+        let rd = Chunked::new(File::open(&p).unwrap());
+        assert!(rd.map.is_some(), "mapped");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        (p, rd)
+    }
+
     /// A capture cut by another program after it was mapped: the packets wholly before the
     /// cut are kept (none read from zeros past it), and the error names the packet and byte.
     /// Cuts inside a page that is followed by lost pages (SIGBUS, caught), inside the last
@@ -1803,16 +1820,7 @@ mod tests {
     fn a_capture_cut_while_mapped_keeps_what_precedes_the_cut() {
         let dir = tempfile::tempdir().unwrap();
         for (n, cut) in [(400u32, 3 * 4096 + 100u64), (200, 14_000), (400, 0)] {
-            let p = dir.path().join(format!("cut-{n}-{cut}.pcap"));
-            std::fs::write(&p, small_pcap(n)).unwrap();
-            let rd = Chunked::new(File::open(&p).unwrap());
-            assert!(rd.map.is_some(), "mapped");
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .unwrap()
-                .set_len(cut)
-                .unwrap();
+            let (p, rd) = mapped_then_cut(dir.path(), n, cut);
             let out = read_opened(&p, Ok(rd), None, Vec::new(), None);
             let whole = (cut.saturating_sub(24) / 76) as usize;
             let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
@@ -1838,15 +1846,7 @@ mod tests {
         // 2,000 whole records, then zeros to the page end: pieces are handed on every 512
         // records from the 1,024th, so one is handed on amid the records read from zeros.
         let (n, cut) = (3000u32, 24 + 76 * 2000 + 30u64);
-        let p = dir.path().join("cut.pcap");
-        std::fs::write(&p, small_pcap(n)).unwrap();
-        let rd = Chunked::new(File::open(&p).unwrap());
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_len(cut)
-            .unwrap();
+        let (p, rd) = mapped_then_cut(dir.path(), n, cut);
         let mut pieces: Vec<FileParse> = Vec::new();
         let mut emit = |fp: FileParse| {
             pieces.push(fp);
