@@ -131,79 +131,86 @@ pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
         .as_ref()
         .map(|c| c.1.clone())
         .unwrap_or_default();
-    ui.horizontal(|ui| {
-        for (c, (name, w)) in COLS.iter().enumerate() {
-            let arrow = if t.sort == c {
-                if t.desc {
-                    " v"
-                } else {
-                    " ^"
-                }
-            } else {
-                ""
-            };
-            if ui
-                .add_sized(
-                    [*w, 18.0],
-                    egui::Button::new(RichText::new(format!("{name}{arrow}")).strong())
-                        .frame(false),
-                )
-                .on_hover_text("Sort by this column (click again to reverse)")
-                .clicked()
-            {
-                if t.sort == c {
-                    t.desc = !t.desc;
-                } else {
-                    t.sort = c;
-                    t.desc = false;
-                }
-            }
-        }
-    });
     let dark = ui.visuals().dark_mode;
     let selected = app.ui.selected_event;
     let row_h = 18.0;
-    egui::ScrollArea::both()
-        .id_salt("events")
+    // The header scrolls sideways with the rows (the raw-text column is past the panel's
+    // edge); outside the scroll area it also widened the panel past its neighbours.
+    egui::ScrollArea::horizontal()
+        .id_salt("events-h")
         .auto_shrink([false, false])
-        .show_rows(ui, row_h, rows.len(), |ui, range| {
-            for &i in &rows[range] {
-                let e = &s.labels.events[i];
-                let sel = selected == Some(e.id);
-                ui.horizontal(|ui| {
-                    let status = match e.duplicate_of {
-                        Some(d) => format!("dup of {d}"),
-                        None => e.status.as_str().to_string(),
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for (c, (name, w)) in COLS.iter().enumerate() {
+                    let arrow = if t.sort == c {
+                        if t.desc {
+                            " v"
+                        } else {
+                            " ^"
+                        }
+                    } else {
+                        ""
                     };
-                    let cells = [
-                        e.id.to_string(),
-                        crate::timefmt::local(s.adjusted_ns(e), &tz),
-                        s.event_device_name(e).to_string(),
-                        e.class.clone(),
-                        s.source_kind_str(e).to_string(),
-                        e.line.to_string(),
-                        e.precision.as_str().to_string(),
-                        status,
-                        e.raw.clone(),
-                    ];
-                    for (c, (_, w)) in COLS.iter().enumerate() {
-                        let mut txt = RichText::new(&cells[c]).small();
-                        if c == 4 {
-                            txt = txt.color(theme::source_color(e.source as usize, dark));
-                        }
-                        if e.status != Status::Active {
-                            txt = txt.weak();
-                        }
-                        let r = ui.add_sized(
-                            [*w, row_h],
-                            egui::Button::selectable(sel, txt).frame(false),
-                        );
-                        if r.clicked() {
-                            cmds.push(Command::SelectEvent(Some(e.id)));
+                    if ui
+                        .add_sized(
+                            [*w, 18.0],
+                            egui::Button::new(RichText::new(format!("{name}{arrow}")).strong())
+                                .frame(false),
+                        )
+                        .on_hover_text("Sort by this column (click again to reverse)")
+                        .clicked()
+                    {
+                        if t.sort == c {
+                            t.desc = !t.desc;
+                        } else {
+                            t.sort = c;
+                            t.desc = false;
                         }
                     }
+                }
+            });
+            egui::ScrollArea::vertical()
+                .id_salt("events")
+                .auto_shrink([true, false])
+                .show_rows(ui, row_h, rows.len(), |ui, range| {
+                    for &i in &rows[range] {
+                        let e = &s.labels.events[i];
+                        let sel = selected == Some(e.id);
+                        ui.horizontal(|ui| {
+                            let status = match e.duplicate_of {
+                                Some(d) => format!("dup of {d}"),
+                                None => e.status.as_str().to_string(),
+                            };
+                            let cells = [
+                                e.id.to_string(),
+                                crate::timefmt::local(s.adjusted_ns(e), &tz),
+                                s.event_device_name(e).to_string(),
+                                e.class.clone(),
+                                s.source_kind_str(e).to_string(),
+                                e.line.to_string(),
+                                e.precision.as_str().to_string(),
+                                status,
+                                e.raw.clone(),
+                            ];
+                            for (c, (_, w)) in COLS.iter().enumerate() {
+                                let mut txt = RichText::new(&cells[c]).small();
+                                if c == 4 {
+                                    txt = txt.color(theme::source_color(e.source as usize, dark));
+                                }
+                                if e.status != Status::Active {
+                                    txt = txt.weak();
+                                }
+                                let r = ui.add_sized(
+                                    [*w, row_h],
+                                    egui::Button::selectable(sel, txt).frame(false),
+                                );
+                                if r.clicked() {
+                                    cmds.push(Command::SelectEvent(Some(e.id)));
+                                }
+                            }
+                        });
+                    }
                 });
-            }
         });
     app.commands.extend(cmds);
 }
