@@ -43,6 +43,31 @@ impl Packets {
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
     }
+    /// Makes room for `n` more packets in every column.
+    fn reserve_more(&mut self, n: usize) {
+        self.ts.reserve(n);
+        self.orig_len.reserve(n);
+        self.ip_len.reserve(n);
+        self.tcp_len.reserve(n);
+        self.ttl.reserve(n);
+        self.tcp_flags.reserve(n);
+        self.bits.reserve(n);
+        self.flow.reserve(n);
+    }
+    /// Sets the length of every column.
+    ///
+    /// # Safety
+    /// The first `n` elements of every column must be initialised.
+    unsafe fn set_len(&mut self, n: usize) {
+        self.ts.set_len(n);
+        self.orig_len.set_len(n);
+        self.ip_len.set_len(n);
+        self.tcp_len.set_len(n);
+        self.ttl.set_len(n);
+        self.tcp_flags.set_len(n);
+        self.bits.set_len(n);
+        self.flow.set_len(n);
+    }
     /// Bytes held per packet by the columns.
     pub const BYTES_PER_PACKET: usize = 8 + 4 + 2 + 2 + 1 + 1 + 2 + 4;
     /// Appends the columns a parsed row carries itself (the flow column and the device index
@@ -532,10 +557,6 @@ struct Local {
     info: ConvInfo,
 }
 
-/// Packets merged per block: each column is then filled by one tight loop over a block of
-/// rows still in cache, instead of ten checked pushes per packet.
-const BLOCK: usize = 4096;
-
 impl Accumulator {
     pub fn len(&self) -> usize {
         self.pk.ts.len()
@@ -639,41 +660,10 @@ impl Accumulator {
         let mut rows = fp.cols.rows;
         let mut i = 0;
         if !self.unordered {
-            let mut last = self.pk.ts.last().copied().unwrap_or(i64::MIN);
             let (pk, fl, lists) = (&mut self.pk, &mut self.fl, &mut self.by_device);
-            for block in rows.chunks(BLOCK) {
-                // The in-order prefix of the block.
-                let ok = block
-                    .iter()
-                    .position(|r| {
-                        let back = r.ts < last;
-                        last = r.ts;
-                        back
-                    })
-                    .unwrap_or(block.len());
-                let part = &block[..ok];
-                let base = pk.ts.len() as u32;
-                for (k, r) in part.iter().enumerate() {
-                    index_packet(lists, local[r.conv as usize].info, base + k as u32);
-                }
-                pk.flow.extend(part.iter().map(|r| {
-                    let l = &local[r.conv as usize];
-                    fl.step(
-                        r.ts,
-                        r.orig_len,
-                        r.bits,
-                        r.tcp_flags,
-                        l.conv,
-                        l.info.identity,
-                    )
-                }));
-                pk.append_rows(part);
-                i += ok;
-                if ok < block.len() {
-                    self.unordered = true;
-                    break;
-                }
-            }
+            let last = pk.ts.last().copied().unwrap_or(i64::MIN);
+            i = merge_in_order(pk, fl, lists, local, &rows, last);
+            self.unordered = i < rows.len();
         }
         let tail = &rows[i..];
         self.pk.append_rows(tail);
@@ -774,6 +764,73 @@ impl Accumulator {
         t.by_device = by_device;
         t
     }
+}
+
+/// Appends the leading in-order run of `rows` (none before `last`) to the columns, runs the
+/// flow state machine and indexes each packet, in one pass over the rows; returns how many
+/// rows it took. One pass writing every column through its spare capacity reads each row
+/// once, where a pass per column re-read the block from cache for each.
+fn merge_in_order(
+    pk: &mut Packets,
+    fl: &mut FlowState,
+    lists: &mut [Vec<u32>],
+    local: &[Local],
+    rows: &[capture::PacketRow],
+    mut last: i64,
+) -> usize {
+    let n = rows.len();
+    pk.reserve_more(n);
+    let base = pk.ts.len();
+    let mut taken = n;
+    {
+        let ts = &mut pk.ts.spare_capacity_mut()[..n];
+        let orig_len = &mut pk.orig_len.spare_capacity_mut()[..n];
+        let ip_len = &mut pk.ip_len.spare_capacity_mut()[..n];
+        let tcp_len = &mut pk.tcp_len.spare_capacity_mut()[..n];
+        let ttl = &mut pk.ttl.spare_capacity_mut()[..n];
+        let tcp_flags = &mut pk.tcp_flags.spare_capacity_mut()[..n];
+        let bits = &mut pk.bits.spare_capacity_mut()[..n];
+        let flow = &mut pk.flow.spare_capacity_mut()[..n];
+        for (k, r) in rows.iter().enumerate() {
+            if r.ts < last {
+                taken = k;
+                break;
+            }
+            last = r.ts;
+            prefetch(rows.as_ptr().wrapping_add(k + 64));
+            let l = &local[r.conv as usize];
+            ts[k].write(r.ts);
+            orig_len[k].write(r.orig_len);
+            ip_len[k].write(r.ip_len);
+            tcp_len[k].write(r.tcp_len);
+            ttl[k].write(r.ttl);
+            tcp_flags[k].write(r.tcp_flags);
+            bits[k].write(r.bits);
+            flow[k].write(fl.step(
+                r.ts,
+                r.orig_len,
+                r.bits,
+                r.tcp_flags,
+                l.conv,
+                l.info.identity,
+            ));
+            index_packet(lists, l.info, (base + k) as u32);
+        }
+    }
+    // SAFETY: the first `taken` spare elements of every column were written above.
+    unsafe { pk.set_len(base + taken) };
+    taken
+}
+
+/// Asks for the cache line at `p` ahead of use (the rows were written on another core, so the
+/// merge otherwise waited on each of their lines).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
 }
 
 impl FlowState {
