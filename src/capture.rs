@@ -236,6 +236,10 @@ pub struct FileParse {
     pub issues: Vec<CaptureIssue>,
     pub bytes_read: u64,
     pub link_types: Vec<i32>,
+    /// For a [`Part::Segment`] or [`Part::From`] read: the bytes `[start, end)` whose records
+    /// were read (the merge checks that each segment starts where the one before ended).
+    /// `None` for a whole file, and for a segment that read nothing.
+    pub span: Option<(u64, u64)>,
 }
 
 impl FileParse {
@@ -249,6 +253,7 @@ impl FileParse {
             issues: Vec::new(),
             bytes_read: 0,
             link_types: Vec::new(),
+            span: None,
         }
     }
 }
@@ -421,6 +426,29 @@ impl Chunked {
             self.release();
         }
     }
+    /// Moves on to file offset `to` (not before the current one), e.g. to a segment's start.
+    fn skip_to(&mut self, to: u64) -> std::io::Result<()> {
+        let ahead = to.saturating_sub(self.offset);
+        if self.map.is_some() || ahead <= (self.end - self.start) as u64 {
+            let to = (self.start as u64 + ahead).min(self.end as u64) as usize;
+            self.offset += (to - self.start) as u64;
+            self.start = to;
+            if self.map.is_some() {
+                // Nothing before `to` was read through this map: nothing to prefetch or
+                // release there (page-aligned for the release; 64 KiB covers any page size).
+                self.pf = self.pf.max(to);
+                self.released = self.released.max(to & !0xffff);
+            }
+            return Ok(());
+        }
+        use std::io::{Seek, SeekFrom};
+        self.file.seek(SeekFrom::Start(to))?;
+        self.offset = to;
+        self.start = 0;
+        self.end = 0;
+        self.released = 0;
+        Ok(())
+    }
     /// Releases the mapped pages already parsed, so the resident set holds a few MB of each
     /// capture being read rather than all of it.
     #[cold]
@@ -530,7 +558,14 @@ impl Sink {
     /// must still be here to be taken back.
     #[cold]
     #[inline(never)]
-    fn hand_off(&mut self, path: &Path, format: &'static str, bytes: u64, emit: Emit<'_>) {
+    fn hand_off(
+        &mut self,
+        path: &Path,
+        format: &'static str,
+        bytes: u64,
+        start: Option<u64>,
+        emit: Emit<'_>,
+    ) {
         let rows = &mut self.cols.rows;
         let kept: Vec<PacketRow> = rows[rows.len().saturating_sub(ENDS)..].to_vec();
         rows.truncate(rows.len() - kept.len());
@@ -542,6 +577,7 @@ impl Sink {
         let mut piece = FileParse::empty(path);
         piece.format = format;
         piece.bytes_read = bytes;
+        piece.span = start.map(|s| (s, bytes));
         piece.convs = convs;
         piece.cols.rows = std::mem::take(rows);
         let mut fresh = emit(piece);
@@ -766,11 +802,140 @@ pub fn read_capture(path: &Path, progress: Option<&Progress>) -> FileParse {
 pub fn read_capture_into(
     path: &Path,
     progress: Option<&Progress>,
+    rows: Vec<PacketRow>,
+) -> FileParse {
+    read_capture_part(path, progress, rows, Part::Whole)
+}
+
+/// [`read_capture_into`] for part of a file (see [`read_capture_pieces`]).
+pub fn read_capture_part(
+    path: &Path,
+    progress: Option<&Progress>,
     mut rows: Vec<PacketRow>,
+    part: Part,
 ) -> FileParse {
     rows.clear();
     let rd = File::open(path).map(Chunked::new);
-    read_opened(path, rd, progress, rows, None)
+    read_opened(path, rd, progress, rows, None, part)
+}
+
+/// Nominal bytes per segment when one large legacy pcap is read by several readers at once.
+pub const SEGMENT: u64 = 128 << 20;
+
+/// Which part of a capture a read covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    /// Segment `index` of `count` of a legacy pcap, each nominally `bytes` long: from the
+    /// first plausible record boundary at or after `index * bytes` to the next segment's
+    /// start (or the end of the file). Only a mapped file is split: unmapped, segment 0 reads
+    /// the whole file and the others read nothing.
+    Segment {
+        index: usize,
+        count: usize,
+        bytes: u64,
+    },
+    /// From byte offset `.0` (a record boundary) to the end of the file.
+    From(u64),
+}
+
+/// How many segments of `bytes` a capture is read in ([`Part::Segment`]): one unless it is a
+/// legacy pcap of at least two segments. pcapng is never split: its blocks depend on the
+/// interfaces described before them.
+pub fn segments_of(path: &Path, bytes: u64) -> usize {
+    let Ok(mut f) = File::open(path) else {
+        return 1;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut head = [0u8; 4];
+    if bytes == 0 || len < 2 * bytes || f.read_exact(&mut head).is_err() {
+        return 1;
+    }
+    match sniff_format(&head) {
+        Some("pcap") => len.div_ceil(bytes) as usize,
+        _ => 1,
+    }
+}
+
+/// Records a candidate segment start must lead through (each a plausible record header,
+/// ending where the next begins) to be taken. A wrong guess costs time, not correctness: the
+/// merge keeps a segment only if the segment before it ended exactly on its start.
+const CHAIN: usize = 32;
+
+/// Where segment `k` of `s` starts in `map` (a legacy pcap whose byte order and timestamp
+/// unit are `be` and `ns`), if a plausible record boundary lies in its nominal range.
+fn segment_start(map: &[u8], be: bool, ns: bool, s: (usize, u64), k: usize) -> Option<usize> {
+    let (count, bytes) = s;
+    if k == 0 {
+        return Some(24.min(map.len()));
+    }
+    if k >= count {
+        return Some(map.len());
+    }
+    let lo = (k as u64 * bytes).min(map.len() as u64) as usize;
+    let hi = ((k as u64 + 1) * bytes).min(map.len() as u64) as usize;
+    (lo..hi).find(|&p| plausible_chain(&map[p..], be, ns))
+}
+
+/// Whether `b` begins with [`CHAIN`] plausible records (or fewer that end exactly at its end).
+fn plausible_chain(mut b: &[u8], be: bool, ns: bool) -> bool {
+    let frac_limit = if ns { 1_000_000_000 } else { 1_000_000 };
+    let mut prev_sec: Option<u32> = None;
+    for _ in 0..CHAIN {
+        if b.is_empty() {
+            return true;
+        }
+        let parsed = if be {
+            pcap_parser::parse_pcap_frame_be(b)
+        } else {
+            pcap_parser::parse_pcap_frame(b)
+        };
+        let Ok((rest, blk)) = parsed else {
+            return false;
+        };
+        let plausible = blk.ts_usec < frac_limit
+            && blk.caplen as usize <= MAX_RECORD
+            && blk.origlen >= blk.caplen
+            && blk.origlen as usize <= MAX_RECORD
+            && prev_sec.is_none_or(|p| blk.ts_sec.abs_diff(p) <= 86_400);
+        if !plausible {
+            return false;
+        }
+        prev_sec = Some(blk.ts_sec);
+        b = rest;
+    }
+    true
+}
+
+/// The byte range `[start, end)` that segment `index` of `count` reads in `map`; `None` when
+/// no record boundary lies in its nominal range (the segment before reads on to the next).
+fn segment_range(
+    map: &[u8],
+    be: bool,
+    ns: bool,
+    index: usize,
+    count: usize,
+    bytes: u64,
+) -> Option<(usize, usize)> {
+    let s = (count, bytes);
+    let start = segment_start(map, be, ns, s, index)?;
+    let end = (index + 1..=count)
+        .find_map(|k| segment_start(map, be, ns, s, k))
+        .unwrap_or(map.len());
+    Some((start, end))
+}
+
+/// Where each of `count` segments of `bytes` of a legacy pcap starts (`None`: it reads
+/// nothing), as the readers locate them: for tests.
+#[cfg(test)]
+pub(crate) fn segment_starts(path: &Path, count: usize, bytes: u64) -> Vec<Option<u64>> {
+    let file = File::open(path).unwrap();
+    let map = GuardedMap::new(&file).unwrap();
+    let (_, hdr) = pcap_parser::parse_pcap_header(map.bytes()).unwrap();
+    let (be, ns) = (hdr.is_bigendian(), hdr.is_nanosecond_precision());
+    (0..count)
+        .map(|k| segment_start(map.bytes(), be, ns, (count, bytes), k).map(|x| x as u64))
+        .collect()
 }
 
 /// Packets per piece that [`read_capture_pieces`] hands on while it reads.
@@ -791,16 +956,20 @@ pub type Emit<'a> = &'a mut dyn FnMut(FileParse) -> Vec<PacketRow>;
 /// every link type.
 ///
 /// `piece` is the packets per piece ([`PIECE`] for the ingest; at least `2 * ENDS` are used).
+///
+/// `part` says which part of the file to read: a [`Part::Segment`] lets several readers read
+/// one large legacy pcap at once (its issues' packet indices count from the segment's start).
 pub fn read_capture_pieces(
     path: &Path,
     progress: Option<&Progress>,
     mut rows: Vec<PacketRow>,
     piece: usize,
+    part: Part,
     emit: Emit<'_>,
 ) -> FileParse {
     rows.clear();
     let rd = File::open(path).map(Chunked::new);
-    read_opened(path, rd, progress, rows, Some((piece, emit)))
+    read_opened(path, rd, progress, rows, Some((piece, emit)), part)
 }
 
 /// [`read_capture_into`] once the file is opened (tests cut the file at this point).
@@ -810,6 +979,7 @@ fn read_opened(
     progress: Option<&Progress>,
     rows: Vec<PacketRow>,
     pieces: Option<(usize, Emit<'_>)>,
+    part: Part,
 ) -> FileParse {
     let mut out = FileParse::empty(path);
     let issue = |idx: u64, off: u64, reason: String, fatal: bool| CaptureIssue {
@@ -857,6 +1027,8 @@ fn read_opened(
     // Where a piece ends in the file is read off its last record's address in the map (0
     // when the file is read, not mapped): nothing is added to the per-packet work.
     let map_base = rd.map.as_ref().map_or(0, |m| m.bytes().as_ptr() as usize);
+    // Where a read of part of the file began (set once the part is located).
+    let span_start: Cell<Option<u64>> = Cell::new(None);
     let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8]| {
         let mut iss = Vec::new();
         // A local per packet, with decoding inlined, so the compiler can keep the fields in
@@ -872,14 +1044,24 @@ fn read_opened(
         if sink.cols.rows.len() >= piece {
             if let Some(e) = emit.as_deref_mut() {
                 let end = (data.as_ptr() as usize + data.len()).saturating_sub(map_base);
-                sink.hand_off(path, format, if map_base == 0 { 0 } else { end as u64 }, e);
+                let end = if map_base == 0 { 0 } else { end as u64 };
+                sink.hand_off(path, format, end, span_start.get(), e);
             }
         }
     };
     out.format = format;
-    let res = match format {
-        "pcap" => read_pcap(&mut rd, &mut meta, progress, &mut visit),
-        "pcapng" => read_pcapng(&mut rd, &mut meta, progress, &mut visit),
+    let res = match (format, part) {
+        ("pcap", _) => read_pcap(
+            &mut rd,
+            &mut meta,
+            progress,
+            (part, &span_start),
+            &mut visit,
+        ),
+        // Only legacy pcap is split; a capture that is no longer one reads nothing here,
+        // and the merge reads on from where the segment before ended.
+        (_, Part::Segment { index: 1.., .. } | Part::From(_)) => Ok(()),
+        ("pcapng", _) => read_pcapng(&mut rd, &mut meta, progress, &mut visit),
         _ => {
             let head: Vec<String> = rd
                 .avail()
@@ -918,6 +1100,7 @@ fn read_opened(
         out.issues.push(issue(idx, off, reason, true));
     }
     out.bytes_read = rd.offset;
+    out.span = span_start.get().map(|start| (start, rd.offset));
     out.cols = sink.cols;
     out.convs = sink.convs[sink.handed_convs..]
         .iter()
@@ -945,6 +1128,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
     rd: &mut Chunked,
     out: &mut Meta,
     progress: Option<&Progress>,
+    (part, span_start): (Part, &Cell<Option<u64>>),
     visit: &mut V,
 ) -> ReadResult {
     let hdr = match pcap_parser::parse_pcap_header(rd.avail()) {
@@ -962,9 +1146,40 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
     let ns = hdr.is_nanosecond_precision();
     let lt = hdr.network;
     out.link_types.push(lt.0);
+    // The part to read: records from `start` until one would begin at `end`. A segment whose
+    // end is not a record boundary (the next one's start was a wrong guess) reads on to the
+    // end of the file; the merge then drops the segments after it.
+    let (start, mut end) = match part {
+        Part::Whole => (24, u64::MAX),
+        Part::From(at) => (at, u64::MAX),
+        Part::Segment {
+            index,
+            count,
+            bytes,
+        } => match &rd.map {
+            Some(m) => match segment_range(m.bytes(), be, ns, index, count, bytes) {
+                Some((a, b)) => (a as u64, b as u64),
+                None => return Ok(()),
+            },
+            None if index == 0 => (24, u64::MAX),
+            None => return Ok(()),
+        },
+    };
+    if part != Part::Whole {
+        if start > 24 {
+            rd.skip_to(start).map_err(|e| io_err(0, e))?;
+        }
+        span_start.set(Some(rd.offset));
+    }
     let mut idx: u64 = 0;
-    let mut last_report = 0u64;
+    let mut last_report = rd.offset;
     loop {
+        if rd.offset >= end {
+            if rd.offset == end {
+                break;
+            }
+            end = u64::MAX;
+        }
         rd.prefetch();
         let parsed = if be {
             pcap_parser::parse_pcap_frame_be(rd.avail())
@@ -1734,7 +1949,13 @@ pub fn for_each_record(
         link_types: Vec::new(),
     };
     let res = match sniff_format(rd.avail()) {
-        Some("pcap") => read_pcap(&mut rd, &mut meta, None, &mut visit),
+        Some("pcap") => read_pcap(
+            &mut rd,
+            &mut meta,
+            None,
+            (Part::Whole, &Cell::new(None)),
+            &mut visit,
+        ),
         Some(_) => read_pcapng(&mut rd, &mut meta, None, &mut visit),
         None => Err((0, "not a pcap or pcapng file".into())),
     };
@@ -1821,7 +2042,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (n, cut) in [(400u32, 3 * 4096 + 100u64), (200, 14_000), (400, 0)] {
             let (p, rd) = mapped_then_cut(dir.path(), n, cut);
-            let out = read_opened(&p, Ok(rd), None, Vec::new(), None);
+            let out = read_opened(&p, Ok(rd), None, Vec::new(), None, Part::Whole);
             let whole = (cut.saturating_sub(24) / 76) as usize;
             let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
             let want: Vec<i64> = (0..whole as i64)
@@ -1852,7 +2073,14 @@ mod tests {
             pieces.push(fp);
             Vec::new()
         };
-        let last = read_opened(&p, Ok(rd), None, Vec::new(), Some((1, &mut emit)));
+        let last = read_opened(
+            &p,
+            Ok(rd),
+            None,
+            Vec::new(),
+            Some((1, &mut emit)),
+            Part::Whole,
+        );
         assert!(pieces.len() >= 2, "{} pieces before the cut", pieces.len());
         assert!(pieces.iter().all(|f| f.issues.is_empty()));
         let whole = (cut.saturating_sub(24) / 76) as usize;
@@ -1910,7 +2138,14 @@ mod tests {
             assert_eq!(data[12..14], [0x08, 0x06]);
             count += 1;
         };
-        read_pcap(&mut rd, &mut meta, None, &mut visit).unwrap();
+        read_pcap(
+            &mut rd,
+            &mut meta,
+            None,
+            (Part::Whole, &Cell::new(None)),
+            &mut visit,
+        )
+        .unwrap();
         assert_eq!(count, n);
         for off in [0, 4096, RELEASE_STEP / 2, RELEASE_STEP - 4096] {
             assert!(!resident(base + off), "page at {off} still mapped in");

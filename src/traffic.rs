@@ -243,30 +243,70 @@ impl Traffic {
 /// (within one large capture too) and no thread waits at batch boundaries. Workers stay at
 /// most a few files and pieces ahead of the merge, which bounds the row buffers alive at
 /// once; those buffers are recycled, so their pages are faulted in only once.
+///
+/// A legacy pcap of at least two [`capture::SEGMENT`]s is read by several workers at once,
+/// a segment each ([`capture::Part::Segment`]); otherwise one large capture kept one core
+/// busy while the other waited on it.
 pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Progress>) -> Traffic {
-    ingest_in_pieces(files, registry, progress, capture::PIECE)
+    ingest_in_pieces(files, registry, progress, capture::PIECE, capture::SEGMENT)
 }
 
-/// [`ingest`] with files handed on in pieces of `piece` packets (tests use small pieces).
+/// [`ingest`] with files handed on in pieces of `piece` packets, and large legacy pcaps split
+/// into segments of `segment` bytes (0: never); tests use small pieces and segments.
 fn ingest_in_pieces(
     files: &[PathBuf],
     registry: &mut Registry,
     progress: Option<&Progress>,
     piece: usize,
+    segment: u64,
 ) -> Traffic {
+    use capture::Part;
+    // Work items in merge order: a whole file, or one segment of a large legacy pcap.
+    let items: Vec<(usize, Part)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(f, path)| {
+            let count = capture::segments_of(path, segment);
+            (0..count).map(move |index| {
+                let part = if count == 1 {
+                    Part::Whole
+                } else {
+                    Part::Segment {
+                        index,
+                        count,
+                        bytes: segment,
+                    }
+                };
+                (f, part)
+            })
+        })
+        .collect();
+    ingest_items(files, registry, progress, piece, &items)
+}
+
+/// [`ingest_in_pieces`] over the given work items: a file (by index into `files`) and the
+/// part of it to read, in merge order; a file's items are consecutive.
+fn ingest_items(
+    files: &[PathBuf],
+    registry: &mut Registry,
+    progress: Option<&Progress>,
+    piece: usize,
+    items: &[(usize, capture::Part)],
+) -> Traffic {
+    use capture::Part;
     use std::collections::VecDeque;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Condvar, Mutex};
 
     struct Shared {
-        /// Per file, its pieces parsed and not yet merged, in file order.
+        /// Per work item, its pieces parsed and not yet merged, in order.
         pieces: Vec<VecDeque<FileParse>>,
-        /// Per file, whether its last piece is among `pieces` (or merged).
+        /// Per work item, whether its last piece is among `pieces` (or merged).
         finished: Vec<bool>,
-        /// Pieces waiting in `pieces`, all files.
+        /// Pieces waiting in `pieces`, all items.
         pending: usize,
         pool: Vec<Vec<capture::PacketRow>>,
-        /// Files merged completely; the merge works on file `merged`.
+        /// Items merged completely; the merge works on item `merged`.
         merged: usize,
         stop: bool,
     }
@@ -277,16 +317,16 @@ fn ingest_in_pieces(
     if let Some(p) = progress {
         p.set_stage("reading captures", total_bytes);
     }
-    let workers = rayon::current_num_threads().clamp(1, files.len().max(1));
-    // Files read ahead of the merge, per reader: with 2 a reader often waited for the merge
+    let workers = rayon::current_num_threads().clamp(1, items.len().max(1));
+    // Items read ahead of the merge, per reader: with 2 a reader often waited for the merge
     // (65 waits, 0.39 s on the lab week) while the merge had nothing else to overlap with;
     // 4 cut that to 23 and 0.16 s and the wall time by 4-5 %, for ~30 MB more row buffers
     // (freed before the index build, where memory peaks). The same bound applies to the
-    // pieces waiting from files after the one being merged.
+    // pieces waiting from items after the one being merged.
     let window = workers * 4;
     let shared = Mutex::new(Shared {
-        pieces: (0..files.len()).map(|_| VecDeque::new()).collect(),
-        finished: vec![false; files.len()],
+        pieces: (0..items.len()).map(|_| VecDeque::new()).collect(),
+        finished: vec![false; items.len()],
         pending: 0,
         pool: Vec::new(),
         merged: 0,
@@ -301,9 +341,10 @@ fn ingest_in_pieces(
         for _ in 0..workers {
             let worker = || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= files.len() {
+                if i >= items.len() {
                     break;
                 }
+                let (f, part) = items[i];
                 let rows = {
                     let mut g = lock();
                     while !g.stop && i >= g.merged + window {
@@ -314,8 +355,8 @@ fn ingest_in_pieces(
                     }
                     g.pool.pop().unwrap_or_default()
                 };
-                // A piece of the file being merged is always taken (the merge waits for it);
-                // pieces of later files wait while enough are queued.
+                // A piece of the item being merged is always taken (the merge waits for it);
+                // pieces of later items wait while enough are queued.
                 let mut emit = |piece: FileParse| {
                     let mut g = lock();
                     while !g.stop && i > g.merged && g.pending >= window {
@@ -333,24 +374,8 @@ fn ingest_in_pieces(
                     changed.notify_all();
                     rows
                 };
-                // A reader that panicked would leave the merge waiting for its file for ever;
-                // a bug in decoding costs that file (what was handed on before stays),
-                // reported as an issue, and nothing else.
-                let fp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    capture::read_capture_pieces(&files[i], progress, rows, piece, &mut emit)
-                }))
-                .unwrap_or_else(|_| {
-                    let mut fp = FileParse::empty(&files[i]);
-                    fp.issues.push(CaptureIssue {
-                        file: files[i].clone(),
-                        packet_index: 0,
-                        byte_offset: 0,
-                        reason: "internal error while reading this file (a bug: please report \
-                                 it); its packets not yet handed on were skipped"
-                            .into(),
-                        fatal: true,
-                    });
-                    fp
+                let fp = read_guarded(&files[f], || {
+                    capture::read_capture_pieces(&files[f], progress, rows, piece, part, &mut emit)
                 });
                 {
                     let mut g = lock();
@@ -367,60 +392,119 @@ fn ingest_in_pieces(
         }
         // Bytes of the files merged completely.
         let mut bytes_done = 0u64;
-        'files: for (i, file) in files.iter().enumerate() {
-            let mut continues = false;
-            loop {
-                let (fp, last) = {
-                    let mut g = lock();
-                    loop {
-                        if let Some(fp) = g.pieces[i].pop_front() {
-                            g.pending -= 1;
-                            let last = g.finished[i] && g.pieces[i].is_empty();
-                            break (fp, last);
+        let mut item = 0;
+        'files: for (fi, file) in files.iter().enumerate() {
+            let mut follows = Follows::Nothing;
+            // Where the last segment kept ended; whether the file's reading ended for good
+            // (a fatal issue); the furthest byte read.
+            let (mut reached, mut fatal, mut file_bytes) = (None::<u64>, false, 0u64);
+            while item < items.len() && items[item].0 == fi {
+                let (i, part) = (item, items[item].1);
+                item += 1;
+                // Decided at the item's first piece: a segment is kept only if it starts
+                // where the segment kept before it ended (so its start is a record boundary).
+                let mut keep = None;
+                loop {
+                    let (fp, last) = {
+                        let mut g = lock();
+                        loop {
+                            if let Some(fp) = g.pieces[i].pop_front() {
+                                g.pending -= 1;
+                                let last = g.finished[i] && g.pieces[i].is_empty();
+                                break (fp, last);
+                            }
+                            if !spawned_any {
+                                // No reader thread could be started: read the item here.
+                                let rows = g.pool.pop().unwrap_or_default();
+                                drop(g);
+                                let fp = read_guarded(file, || {
+                                    capture::read_capture_part(file, progress, rows, part)
+                                });
+                                break (fp, true);
+                            }
+                            g = changed.wait(g).unwrap_or_else(|e| e.into_inner());
                         }
-                        if !spawned_any {
-                            // No reader thread could be started: read the file here.
-                            let rows = g.pool.pop().unwrap_or_default();
-                            drop(g);
-                            break (capture::read_capture_into(file, progress, rows), true);
+                    };
+                    // A reader may be waiting for room among the pending pieces.
+                    changed.notify_all();
+                    let kept = *keep.get_or_insert_with(|| match (part, fp.span) {
+                        (Part::Segment { index: 1.., .. }, Some((start, _))) => {
+                            !fatal && reached == Some(start)
                         }
-                        g = changed.wait(g).unwrap_or_else(|e| e.into_inner());
+                        (Part::Segment { index: 1.., .. }, None) => false,
+                        _ => true,
+                    });
+                    let rows = if kept {
+                        file_bytes = file_bytes.max(fp.bytes_read);
+                        if last {
+                            fatal |= fp.issues.iter().any(|x| x.fatal);
+                            reached = fp.span.map(|(_, end)| end);
+                        }
+                        // Reserve the whole store once, from the packets-per-byte of the first
+                        // piece.
+                        let seen = bytes_done + fp.bytes_read;
+                        let first = acc.is_empty() && seen > 0;
+                        let factor = total_bytes as f64 / seen.max(1) as f64 * 1.02;
+                        if first {
+                            acc.reserve((fp.cols.len() as f64 * factor) as usize);
+                        }
+                        let rows = acc.add_piece(fp, registry, follows);
+                        follows = Follows::Piece;
+                        if first {
+                            acc.reserve_index(factor);
+                        }
+                        rows
+                    } else {
+                        // A segment that did not start where the kept one before it ended
+                        // (a wrong guess at a record boundary, or a reader that could not map
+                        // the file): what follows that end is read below instead.
+                        let mut rows = fp.cols.rows;
+                        rows.clear();
+                        rows
+                    };
+                    let cancelled = progress.is_some_and(|p| p.cancelled());
+                    {
+                        let mut g = lock();
+                        g.pool.push(rows);
+                        if last {
+                            g.merged = i + 1;
+                        }
+                        g.stop = cancelled;
                     }
-                };
-                // A reader may be waiting for room among the pending pieces.
-                changed.notify_all();
-                // Reserve the whole store once, from the packets-per-byte of the first piece.
-                let seen = bytes_done + fp.bytes_read;
-                let first = acc.is_empty() && seen > 0;
-                let factor = total_bytes as f64 / seen.max(1) as f64 * 1.02;
-                if first {
-                    acc.reserve((fp.cols.len() as f64 * factor) as usize);
-                }
-                if last {
-                    bytes_done = seen;
-                }
-                let rows = acc.add_piece(fp, registry, continues);
-                continues = true;
-                if first {
-                    acc.reserve_index(factor);
-                }
-                let cancelled = progress.is_some_and(|p| p.cancelled());
-                {
-                    let mut g = lock();
-                    g.pool.push(rows);
+                    changed.notify_all();
+                    if cancelled {
+                        break 'files;
+                    }
                     if last {
-                        g.merged = i + 1;
+                        break;
                     }
-                    g.stop = cancelled;
                 }
-                changed.notify_all();
-                if cancelled {
-                    break 'files;
-                }
-                if last {
-                    break;
+                if matches!(part, Part::Segment { .. }) && follows == Follows::Piece {
+                    follows = Follows::Segment;
                 }
             }
+            // Segments dropped above left the end of the file unread: read it here.
+            let len = std::fs::metadata(file).map_or(0, |m| m.len());
+            if let Some(from) = reached.filter(|&r| !fatal && r < len) {
+                let mut emit = |fp: FileParse| {
+                    let rows = acc.add_piece(fp, registry, follows);
+                    follows = Follows::Piece;
+                    rows
+                };
+                let rest = read_guarded(file, || {
+                    capture::read_capture_pieces(
+                        file,
+                        progress,
+                        Vec::new(),
+                        piece,
+                        Part::From(from),
+                        &mut emit,
+                    )
+                });
+                file_bytes = file_bytes.max(rest.bytes_read);
+                acc.add_piece(rest, registry, follows);
+            }
+            bytes_done += file_bytes;
         }
         // Unblock workers if the merge stopped early.
         lock().stop = true;
@@ -439,6 +523,25 @@ fn ingest_in_pieces(
         p.set_stage("building flows", 1);
     }
     acc.finish(registry)
+}
+
+/// Runs a capture read, turning a panic in it (a bug in decoding) into a fatal issue of that
+/// file: a reader that panicked would otherwise leave the merge waiting for it for ever. What
+/// was handed on before stays.
+fn read_guarded(path: &std::path::Path, read: impl FnOnce() -> FileParse) -> FileParse {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|_| {
+        let mut fp = FileParse::empty(path);
+        fp.issues.push(CaptureIssue {
+            file: path.to_path_buf(),
+            packet_index: 0,
+            byte_offset: 0,
+            reason: "internal error while reading this file (a bug: please report it); its \
+                     packets not yet handed on were skipped"
+                .into(),
+            fatal: true,
+        });
+        fp
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -538,6 +641,20 @@ pub struct Accumulator {
     /// The conversations of the file being merged, by its own conversation ids (which its
     /// later pieces go on using).
     local: Vec<Local>,
+    /// Packets of the file being merged before the segment being merged.
+    segment_base: u64,
+}
+
+/// How a piece handed to [`Accumulator::add_piece`] relates to the one merged before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Follows {
+    /// Nothing: it begins a file.
+    Nothing,
+    /// The previous piece of the same read (conversation ids run on).
+    Piece,
+    /// The previous segment of the same file ([`capture::Part::Segment`]), read by another
+    /// reader: the file goes on, its conversation ids start afresh.
+    Segment,
 }
 
 /// The flows being assembled: per flow identity its open flow, per flow its running
@@ -589,19 +706,28 @@ impl Accumulator {
     /// Merges one parsed file and assembles flows over it. Returns the file's row buffer,
     /// emptied, for reuse.
     pub fn add(&mut self, fp: FileParse, registry: &mut Registry) -> Vec<capture::PacketRow> {
-        self.add_piece(fp, registry, false)
+        self.add_piece(fp, registry, Follows::Nothing)
     }
 
-    /// [`Accumulator::add`] for a piece of a file ([`capture::read_capture_pieces`]):
-    /// `continues` says it follows the previous piece of the same file.
+    /// [`Accumulator::add`] for a piece of a file ([`capture::read_capture_pieces`]);
+    /// `follows` says how it relates to the piece merged before it.
     pub fn add_piece(
         &mut self,
-        fp: FileParse,
+        mut fp: FileParse,
         registry: &mut Registry,
-        continues: bool,
+        follows: Follows,
     ) -> Vec<capture::PacketRow> {
-        if !continues {
+        let continues = follows != Follows::Nothing;
+        if follows != Follows::Piece {
             self.local.clear();
+            // A segment's reader counts its records from the segment's start.
+            self.segment_base = match self.t.files.last().filter(|_| continues) {
+                Some(f) => f.packets,
+                None => 0,
+            };
+        }
+        for i in &mut fp.issues {
+            i.packet_index += self.segment_base;
         }
         let (conv_map, ident_map, convs, conv_keys, ident_keys) = (
             &mut self.conv_map,
@@ -1062,23 +1188,130 @@ mod tests {
                 .collect();
             let whole = build(parsed, &mut reg);
             assert!(whole.packets.len() > 20_000);
-            for piece in [1024, 1500, 7000] {
+            // Segments of 64 KiB split every capture here (the smallest is 0.9 MB) into
+            // 14 or more, each read by its own reader.
+            for (piece, segment) in [(1024, 0), (1500, 0), (7000, 0), (1500, 65_536)] {
                 let mut reg2 = registry.clone();
-                let t = ingest_in_pieces(&files, &mut reg2, None, piece);
-                let what = format!("{files:?} in pieces of {piece}");
-                assert_eq!(t.packets.len(), whole.packets.len(), "{what}");
-                assert!(t.packets == whole.packets, "packet columns differ: {what}");
-                assert_eq!(t.flows.len(), whole.flows.len(), "{what}");
-                assert!(t.flows == whole.flows, "flows differ: {what}");
-                assert!(
-                    t.by_device == whole.by_device,
-                    "device index differs: {what}"
-                );
-                assert_eq!(t.files, whole.files, "{what}");
-                assert_eq!(t.issues, whole.issues, "{what}");
-                assert_eq!(t.unregistered_macs, whole.unregistered_macs, "{what}");
+                let t = ingest_in_pieces(&files, &mut reg2, None, piece, segment);
+                let what = format!("{files:?} in pieces of {piece}, segments of {segment}");
+                assert_same(&t, &whole, &what);
                 assert_eq!(reg2.len(), reg.len(), "{what}");
             }
         }
+    }
+
+    fn assert_same(t: &Traffic, whole: &Traffic, what: &str) {
+        assert_eq!(t.packets.len(), whole.packets.len(), "{what}");
+        assert!(t.packets == whole.packets, "packet columns differ: {what}");
+        assert_eq!(t.flows.len(), whole.flows.len(), "{what}");
+        assert!(t.flows == whole.flows, "flows differ: {what}");
+        assert!(
+            t.by_device == whole.by_device,
+            "device index differs: {what}"
+        );
+        assert_eq!(t.files, whole.files, "{what}");
+        assert_eq!(t.issues, whole.issues, "{what}");
+        assert_eq!(t.unregistered_macs, whole.unregistered_macs, "{what}");
+    }
+
+    /// A pcap holding the records of `src` with, after the first third of them, one UDP
+    /// packet whose payload is itself a run of 40 pcap records (a capture of someone copying
+    /// a capture). Returns the file and the offset of the first embedded record.
+    fn pcap_with_embedded_records(src: &Path, out: &Path) -> u64 {
+        use pcap_parser::{LegacyPcapBlock, PcapHeader, ToVec};
+        let mut recs: Vec<(i64, u32, Vec<u8>)> = Vec::new();
+        capture::for_each_record(src, |_, ts, orig, data| {
+            recs.push((ts, orig, data.to_vec()))
+        })
+        .unwrap();
+        let mut hdr = PcapHeader::new();
+        hdr.network = pcap_parser::Linktype::ETHERNET;
+        hdr.snaplen = 65_535;
+        let mut bytes = hdr.to_vec_raw().unwrap();
+        let block = |ts: i64, orig: u32, data: &[u8]| {
+            LegacyPcapBlock {
+                ts_sec: (ts / 1_000_000_000) as u32,
+                ts_usec: (ts % 1_000_000_000 / 1000) as u32,
+                caplen: data.len() as u32,
+                origlen: orig,
+                data,
+            }
+            .to_vec_raw()
+            .unwrap()
+        };
+        let third = recs.len() / 3;
+        let mut fake_at = 0;
+        for (k, (ts, orig, data)) in recs.iter().enumerate() {
+            if k == third {
+                let mut inner = vec![0xffu8; 8];
+                for j in 0..40 {
+                    inner.extend(block(*ts + j, 48, &[0u8; 48]));
+                }
+                let mut frame = vec![0u8; 42];
+                frame[12..14].copy_from_slice(&[0x08, 0x00]);
+                frame[14] = 0x45;
+                let ip_len = (28 + inner.len()) as u16;
+                frame[16..18].copy_from_slice(&ip_len.to_be_bytes());
+                frame[22] = 64;
+                frame[23] = 17;
+                frame[26..30].copy_from_slice(&[10, 0, 0, 1]);
+                frame[30..34].copy_from_slice(&[10, 0, 0, 2]);
+                frame[34..36].copy_from_slice(&4000u16.to_be_bytes());
+                frame[36..38].copy_from_slice(&4001u16.to_be_bytes());
+                frame[38..40].copy_from_slice(&(8 + inner.len() as u16).to_be_bytes());
+                frame.extend(&inner);
+                fake_at = (bytes.len() + 16 + 42 + 8) as u64;
+                bytes.extend(block(*ts, frame.len() as u32, &frame));
+            }
+            bytes.extend(block(*ts, *orig, data));
+        }
+        std::fs::write(out, bytes).unwrap();
+        fake_at
+    }
+
+    /// A segment that starts at a false record boundary (records embedded in a packet's
+    /// payload) is found out and dropped: the segment before it reads on past it, and the
+    /// result equals reading the file whole. Likewise when a segment's start does not follow
+    /// from the one before (here: items of mismatched sizes), the rest of the file is read
+    /// from where the last kept segment ended.
+    #[test]
+    fn a_false_segment_start_costs_time_not_packets() {
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real");
+        if !real.exists() {
+            eprintln!("skipped: {} is absent", real.display());
+            return;
+        }
+        let fit = real.join("fit-iot-dataset");
+        let registry = Registry::load(&fit.join("devices.json")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("embedded.pcap");
+        let fake_at = pcap_with_embedded_records(&fit.join("pcaps/blink-cam-01.pcap"), &file);
+        let files = vec![file.clone()];
+        let mut reg = registry.clone();
+        let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+        assert!(whole.issues.is_empty(), "{:?}", whole.issues);
+        // Segment 1's nominal start lies in the packet just before the embedded records.
+        let bytes = fake_at - 4;
+        let count = capture::segments_of(&file, bytes);
+        assert!(count >= 2, "{count} segments");
+        let starts = capture::segment_starts(&file, count, bytes);
+        assert_eq!(starts[1], Some(fake_at), "the false start is the one taken");
+        let mut reg2 = registry.clone();
+        let t = ingest_in_pieces(&files, &mut reg2, None, 1024, bytes);
+        assert_same(&t, &whole, "a false segment start");
+        // Items whose segment sizes disagree: the third starts where the second did not end.
+        let (b, count) = (65_536, capture::segments_of(&file, 65_536));
+        assert!(count >= 4, "{count} segments");
+        let part = |index, bytes| capture::Part::Segment {
+            index,
+            count,
+            bytes,
+        };
+        let items: Vec<_> = (0..count)
+            .map(|k| (0, part(k, if k == 2 { b + 1000 } else { b })))
+            .collect();
+        let mut reg3 = registry.clone();
+        let t = ingest_items(&files, &mut reg3, None, 1500, &items);
+        assert_same(&t, &whole, "mismatched segments");
     }
 }
