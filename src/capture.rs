@@ -447,6 +447,7 @@ impl Chunked {
         self.start = 0;
         self.end = 0;
         self.released = 0;
+        self.eof = false;
         Ok(())
     }
     /// Releases the mapped pages already parsed, so the resident set holds a few MB of each
@@ -2030,6 +2031,45 @@ mod tests {
             .set_len(cut)
             .unwrap();
         (p, rd)
+    }
+
+    /// Reading on from a record boundary ([`Part::From`]) gives the records from there, both
+    /// from a map and from a file read with `read` (which seeks past its first chunk), and a
+    /// segment of an unmapped file other than the first reads nothing.
+    #[test]
+    fn reading_from_an_offset_gives_the_records_from_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("from.pcap");
+        // 20,000 records of 76 bytes: 1.5 MB, more than the first 1 MiB chunk.
+        std::fs::write(&p, small_pcap(20_000)).unwrap();
+        for (mapped, first) in [(true, 100u64), (false, 100), (false, 19_000)] {
+            let mut rd = Chunked::new(File::open(&p).unwrap());
+            if !mapped {
+                rd.map = None;
+                rd.end = 0;
+                rd.eof = false;
+            }
+            let at = Part::From(24 + 76 * first);
+            let out = read_opened(&p, Ok(rd), None, Vec::new(), None, at);
+            assert!(out.issues.is_empty(), "{:?}", out.issues);
+            let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
+            let want: Vec<i64> = (first as i64..20_000)
+                .map(|i| (1000 + i) * 1_000_000_000)
+                .collect();
+            assert_eq!(ts, want, "mapped {mapped}, from record {first}");
+            assert_eq!(out.span, Some((24 + 76 * first, 24 + 76 * 20_000)));
+        }
+        let mut rd = Chunked::new(File::open(&p).unwrap());
+        rd.map = None;
+        rd.end = 0;
+        rd.eof = false;
+        let seg = Part::Segment {
+            index: 1,
+            count: 2,
+            bytes: 1 << 19,
+        };
+        let out = read_opened(&p, Ok(rd), None, Vec::new(), None, seg);
+        assert!(out.cols.is_empty() && out.span.is_none() && out.issues.is_empty());
     }
 
     /// A capture cut by another program after it was mapped: the packets wholly before the
