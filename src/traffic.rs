@@ -43,16 +43,24 @@ impl Packets {
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
     }
-    /// Makes room for `n` more packets in every column.
-    fn reserve_more(&mut self, n: usize) {
-        self.ts.reserve(n);
-        self.orig_len.reserve(n);
-        self.ip_len.reserve(n);
-        self.tcp_len.reserve(n);
-        self.ttl.reserve(n);
-        self.tcp_flags.reserve(n);
-        self.bits.reserve(n);
-        self.flow.reserve(n);
+    /// Makes room for `n` more packets in every column (`exact`: no more, for the one
+    /// reservation of the whole store; otherwise as `Vec::reserve` grows).
+    fn reserve_more(&mut self, n: usize, exact: bool) {
+        fn grow<T>(v: &mut Vec<T>, n: usize, exact: bool) {
+            if exact {
+                v.reserve_exact(n)
+            } else {
+                v.reserve(n)
+            }
+        }
+        grow(&mut self.ts, n, exact);
+        grow(&mut self.orig_len, n, exact);
+        grow(&mut self.ip_len, n, exact);
+        grow(&mut self.tcp_len, n, exact);
+        grow(&mut self.ttl, n, exact);
+        grow(&mut self.tcp_flags, n, exact);
+        grow(&mut self.bits, n, exact);
+        grow(&mut self.flow, n, exact);
     }
     /// Sets the length of every column.
     ///
@@ -684,15 +692,7 @@ impl Accumulator {
     /// Reserves room for `total` packets in all columns.
     pub fn reserve(&mut self, total: usize) {
         let more = total.saturating_sub(self.pk.ts.len());
-        let pk = &mut self.pk;
-        pk.ts.reserve_exact(more);
-        pk.orig_len.reserve_exact(more);
-        pk.ip_len.reserve_exact(more);
-        pk.tcp_len.reserve_exact(more);
-        pk.ttl.reserve_exact(more);
-        pk.tcp_flags.reserve_exact(more);
-        pk.bits.reserve_exact(more);
-        pk.flow.reserve_exact(more);
+        self.pk.reserve_more(more, true);
     }
 
     /// Reserves room in every device's index list for `factor` times its current length
@@ -905,7 +905,7 @@ fn merge_in_order(
     mut last: i64,
 ) -> usize {
     let n = rows.len();
-    pk.reserve_more(n);
+    pk.reserve_more(n, false);
     let base = pk.ts.len();
     let mut taken = n;
     {
