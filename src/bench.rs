@@ -58,10 +58,16 @@ pub struct IngestBench {
     pub labelbench_cpu_s: Option<(f64, f64)>,
     pub labelbench_pkts_per_s: f64,
     pub labelbench_mb_per_s: f64,
+    /// Median of the `cat` times, each taken right before a run.
     pub cat_s: f64,
+    /// Every run's `cat` time, in run order.
+    pub cat_runs_s: Vec<f64>,
     pub tshark_s: Option<f64>,
     pub tshark_pkts_per_s: Option<f64>,
+    /// Median of the runs' ratios to the `cat` timed right before each.
     pub ratio_vs_cat: f64,
+    /// Every run's ratio to its `cat`, in run order.
+    pub ratios_vs_cat: Vec<f64>,
     pub speedup_vs_tshark: Option<f64>,
     pub peak_rss_bytes: u64,
     pub rss_before_bytes: u64,
@@ -108,15 +114,17 @@ pub fn ingest(
     let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let refs: Vec<&str> = paths.iter().map(|s| s.as_str()).collect();
     let _ = time_cmd("cat", &refs);
-    let cat_s = (0..3)
-        .filter_map(|_| time_cmd("cat", &refs))
-        .fold(f64::INFINITY, f64::min);
     let rss_before = rss().unwrap_or(0);
     let mut times = Vec::new();
     let mut cpus = Vec::new();
+    // `cat` is timed right before each run, so each run has a baseline from the same minute:
+    // this VM's speed, and `cat`'s with it, drifts by a quarter within the hour. It also
+    // keeps the input in the page cache for the run.
+    let mut cat_times = Vec::new();
     let (mut reg, mut tr) = (registry.clone(), traffic::Traffic::default());
     for _ in 0..runs.max(1) {
         drop(std::mem::take(&mut tr));
+        cat_times.push(time_cmd("cat", &refs).unwrap_or(f64::NAN));
         reg = registry.clone();
         let c0 = cpu_times();
         let t = Instant::now();
@@ -124,11 +132,21 @@ pub fn ingest(
         times.push(t.elapsed().as_secs_f64());
         cpus.push(c0.zip(cpu_times()).map(|(a, b)| (b.0 - a.0, b.1 - a.1)));
     }
-    let mut order: Vec<usize> = (0..times.len()).collect();
-    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
-    let median = order[order.len() / 2];
+    let median_of = |v: &[f64]| {
+        let mut o: Vec<usize> = (0..v.len()).collect();
+        o.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        o[o.len() / 2]
+    };
+    let median = median_of(&times);
     let labelbench_s = times[median];
     let labelbench_cpu_s = cpus[median];
+    let cat_s = cat_times[median_of(&cat_times)];
+    let ratios: Vec<f64> = times
+        .iter()
+        .zip(&cat_times)
+        .map(|(t, c)| t / c.max(1e-9))
+        .collect();
+    let ratio_vs_cat = ratios[median_of(&ratios)];
     let peak = peak_rss().unwrap_or(0);
     let packets = tr.packets.len() as u64;
     let flows = tr.flows.len() as u64;
@@ -209,9 +227,11 @@ pub fn ingest(
         labelbench_pkts_per_s: pk / labelbench_s,
         labelbench_mb_per_s: file_bytes as f64 / 1e6 / labelbench_s,
         cat_s,
+        cat_runs_s: cat_times,
         tshark_s,
         tshark_pkts_per_s: tshark_s.map(|s| pk / s),
-        ratio_vs_cat: labelbench_s / cat_s.max(1e-9),
+        ratio_vs_cat,
+        ratios_vs_cat: ratios,
         speedup_vs_tshark: tshark_s.map(|s| s / labelbench_s),
         peak_rss_bytes: peak,
         rss_before_bytes: rss_before,
@@ -265,9 +285,21 @@ impl IngestBench {
                 (u + k) * 1e9 / self.packets.max(1) as f64
             );
         }
+        let list = |v: &[f64], prec: usize| {
+            v.iter()
+                .map(|x| format!("{x:.prec$}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         s += &format!(
-            "cat          {:.3} s  → labelbench/cat time ratio {:.2}×\n",
-            self.cat_s, self.ratio_vs_cat
+            "cat          {:.3} s (median; before each run: {} s)\n",
+            self.cat_s,
+            list(&self.cat_runs_s, 3)
+        );
+        s += &format!(
+            "ratio        labelbench/cat {:.2}× (median of the runs' ratios to their own cat: {})\n",
+            self.ratio_vs_cat,
+            list(&self.ratios_vs_cat, 2)
         );
         match (
             self.tshark_s,
