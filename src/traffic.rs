@@ -1074,6 +1074,16 @@ mod tests {
         }
     }
 
+    /// `../shared/real`, or `None` (after saying so) when it is absent.
+    fn shared_real() -> Option<std::path::PathBuf> {
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real");
+        if !real.exists() {
+            eprintln!("skipped: {} is absent", real.display());
+            return None;
+        }
+        Some(real)
+    }
+
     /// Ports only where the protocol has them: ICMP's type and code (kept in the port fields)
     /// are named as such and attributed to the first packet's sender.
     #[test]
@@ -1148,11 +1158,7 @@ mod tests {
     /// a file whose last record is cut (the issue comes with its last piece) and for pcapng.
     #[test]
     fn pieces_merge_like_whole_files() {
-        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real");
-        if !real.exists() {
-            eprintln!("skipped: {} is absent", real.display());
-            return;
-        }
+        let Some(real) = shared_real() else { return };
         let fit = real.join("fit-iot-dataset");
         let dir = tempfile::tempdir().unwrap();
         let cut = dir.path().join("blink-cut.pcap");
@@ -1276,11 +1282,7 @@ mod tests {
     /// from where the last kept segment ended.
     #[test]
     fn a_false_segment_start_costs_time_not_packets() {
-        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real");
-        if !real.exists() {
-            eprintln!("skipped: {} is absent", real.display());
-            return;
-        }
+        let Some(real) = shared_real() else { return };
         let fit = real.join("fit-iot-dataset");
         let registry = Registry::load(&fit.join("devices.json")).unwrap();
         let dir = tempfile::tempdir().unwrap();
