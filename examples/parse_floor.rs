@@ -10,8 +10,15 @@
 //! its decoding and conversation interning into rows) on all cores, the rows dropped: what
 //! is left of ingest after it is the merge (columns, flows, index) and its fresh memory.
 //!
+//! The last lines put the floor in `cat`'s units, measured in the same run: `cat` of the
+//! files, and the page faults of a store of [`STORE_BYTES_PER_PACKET`] bytes a packet (the
+//! columns and the device index ingest fills) touched on all cores. The crates' least work
+//! plus those faults is what any ingest that keeps DESIGN.md's store must spend at least,
+//! before interning a conversation, building a flow or copying a column.
+//!
 //! `cargo run --release --example parse_floor -- /tmp/lab57/pcaps/*.pcap`
 
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -96,6 +103,7 @@ fn main() {
         "slices only  {best:.3} s  {n} packets  {:.2} M packets/s  (pcap-parser frames + etherparse layer slices, mapped, best of 3)",
         n as f64 / best / 1e6
     );
+    let slices_best = best;
     // labelbench's reader, best of three (row buffers recycled per thread, as ingest does).
     let paths: Vec<std::path::PathBuf> = files.iter().map(Into::into).collect();
     let mut best = f64::INFINITY;
@@ -117,7 +125,48 @@ fn main() {
         "reader only  {best:.3} s  {n} packets  {:.2} M packets/s  (labelbench's reader, rows dropped)",
         n as f64 / best / 1e6
     );
+    // Fresh memory for the store, each page written once, on all cores; `vec!` of zeros
+    // gets untouched pages from the kernel, so every first write is a page fault, as in
+    // ingest.
+    let bytes = n * STORE_BYTES_PER_PACKET;
+    let mut faults = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut store = vec![0u8; bytes];
+        store.par_chunks_mut(1 << 20).for_each(|c| {
+            for page in c.chunks_mut(4096) {
+                page[0] = 1;
+            }
+        });
+        faults = faults.min(t.elapsed().as_secs_f64());
+        sum.fetch_add(store[bytes / 2] as u64, Ordering::Relaxed);
+    }
+    println!(
+        "store faults {faults:.3} s  {:.0} MB of fresh memory ({STORE_BYTES_PER_PACKET} bytes a packet), first write of each page on all cores, best of 3",
+        bytes as f64 / 1e6
+    );
+    let mut cat = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let ok = Command::new("cat")
+            .args(&files)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            cat = cat.min(t.elapsed().as_secs_f64());
+        }
+    }
+    let floor = slices_best + faults;
+    println!(
+        "cat          {cat:.3} s  (best of 3)\nfloor        {floor:.3} s = {:.2}× cat  (slices only + store faults: no conversations, flows, index or column copies yet)",
+        floor / cat
+    );
 }
+
+/// The columns and one device-index entry per packet (with a registry, nearly every packet
+/// has one entry).
+const STORE_BYTES_PER_PACKET: usize = labelbench::traffic::Packets::BYTES_PER_PACKET + 4;
 
 /// One file through `parse_pcap_frame` and etherparse's layer slices; returns (packets, checksum).
 fn slices_only(path: &str) -> (u64, u64) {
