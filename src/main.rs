@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use labelbench::labels::SourceSpec;
 use labelbench::progress::Progress;
@@ -260,7 +260,7 @@ fn bad(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_gui_shorthand(std::env::args_os().collect()));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -273,6 +273,22 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `labelbench PROJECT` means `labelbench gui PROJECT`: how a file manager's "Open with", or a
+/// user who just made a project, calls it. A lone argument that is no subcommand or option
+/// and is a file (or names a project, `*.json`, so a missing one is reported as such) gets
+/// `gui` put in front; anything else is left for clap to parse or reject.
+fn with_gui_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if let [_, arg] = args.as_slice() {
+        let s = arg.to_string_lossy();
+        let cmd = Cli::command();
+        let known = s == "help" || cmd.get_subcommands().any(|c| c.get_name() == s);
+        if !known && !s.starts_with('-') && (Path::new(arg).is_file() || s.ends_with(".json")) {
+            args.insert(1, "gui".into());
+        }
+    }
+    args
 }
 
 /// Runs `f` on a worker thread while drawing a progress bar on stderr (only on a terminal).
@@ -321,6 +337,9 @@ fn default_project() -> PathBuf {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         None => run_gui(Some(default_project())),
+        Some(Cmd::Gui { project: Some(p) }) if !p.is_file() => {
+            Err(bad(format!("{}: project file not found", p.display())))
+        }
         Some(Cmd::Gui { project }) => run_gui(project.or_else(|| Some(default_project()))),
         Some(Cmd::New {
             project,
@@ -892,4 +911,42 @@ fn bench_frames(project: &Path, frames: usize) -> anyhow::Result<()> {
 #[cfg(not(feature = "gui"))]
 fn bench_frames(_project: &Path, _frames: usize) -> anyhow::Result<()> {
     Err(anyhow!("this build has no GUI"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_gui_shorthand;
+    use std::ffi::OsString;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_lone_project_path_opens_the_gui() {
+        let sample = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample-data/sample.labelbench.json"
+        );
+        assert_eq!(
+            with_gui_shorthand(args(&["labelbench", sample])),
+            args(&["labelbench", "gui", sample])
+        );
+        // A missing project goes to `gui` too, which reports it as not found.
+        assert_eq!(
+            with_gui_shorthand(args(&["labelbench", "lab.labelbench.json"])),
+            args(&["labelbench", "gui", "lab.labelbench.json"])
+        );
+        // Subcommands, options and other words are clap's.
+        for a in [
+            &["labelbench", "inspect"][..],
+            &["labelbench", "help"],
+            &["labelbench", "--version"],
+            &["labelbench", "inspct"],
+            &["labelbench"],
+            &["labelbench", "inspect", sample],
+        ] {
+            assert_eq!(with_gui_shorthand(args(a)), args(a));
+        }
+    }
 }

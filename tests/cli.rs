@@ -102,6 +102,30 @@ fn bad_input_exits_2_naming_the_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope/*.pcap"));
 }
 
+/// `labelbench PROJECT` is `labelbench gui PROJECT`; a project that is not there is reported
+/// before any window opens (so this runs without a display), and a mistyped subcommand is
+/// still a usage error, not a project.
+#[test]
+fn a_missing_project_is_reported_before_a_window_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("gone.labelbench.json");
+    for args in [
+        vec![proj.as_os_str()],
+        vec!["gui".as_ref(), proj.as_os_str()],
+    ] {
+        let out = Command::new(bin()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("gone.labelbench.json: project file not found"),
+            "{args:?}: {e}"
+        );
+    }
+    let out = Command::new(bin()).arg("inspct").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
+}
+
 /// `curate --order` lists suggestions in the asked order and changes nothing without
 /// `--accept`; an unknown order is a usage error.
 #[test]
