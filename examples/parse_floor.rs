@@ -158,10 +158,16 @@ fn main() {
         }
     }
     let floor = slices_best + faults;
-    println!(
-        "cat          {cat:.3} s  (best of 3)\nfloor        {floor:.3} s = {:.2}× cat  (slices only + store faults: no conversations, flows, index or column copies yet)",
-        floor / cat
-    );
+    if cat.is_finite() {
+        println!(
+            "cat          {cat:.3} s  (best of 3)\nfloor        {floor:.3} s = {:.2}× cat  (slices only + store faults: no conversations, flows, index or column copies yet)",
+            floor / cat
+        );
+    } else {
+        println!(
+            "cat          not available\nfloor        {floor:.3} s  (slices only + store faults)"
+        );
+    }
 }
 
 /// The columns and one device-index entry per packet (with a registry, nearly every packet

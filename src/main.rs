@@ -318,12 +318,19 @@ fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 
 
 /// Opens a project; benchmarks pass `cache: false` so they measure parsing.
 fn open_session(path: &Path, journal: bool, cache: bool) -> anyhow::Result<Session> {
-    if !path.is_file() {
-        return Err(bad(format!("{}: project file not found", path.display())));
-    }
+    require_project(path)?;
     let p = path.to_path_buf();
     with_progress(move |pr| Session::open(&p, OpenOptions { journal, cache }, Some(&pr)))
         .map_err(bad)
+}
+
+/// The one check (and message) for a project path given on the command line.
+fn require_project(path: &Path) -> anyhow::Result<()> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(bad(format!("{}: project file not found", path.display())))
+    }
 }
 
 fn default_project() -> PathBuf {
@@ -337,10 +344,11 @@ fn default_project() -> PathBuf {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         None => run_gui(Some(default_project())),
-        Some(Cmd::Gui { project: Some(p) }) if !p.is_file() => {
-            Err(bad(format!("{}: project file not found", p.display())))
+        Some(Cmd::Gui { project: Some(p) }) => {
+            require_project(&p)?;
+            run_gui(Some(p))
         }
-        Some(Cmd::Gui { project }) => run_gui(project.or_else(|| Some(default_project()))),
+        Some(Cmd::Gui { project: None }) => run_gui(Some(default_project())),
         Some(Cmd::New {
             project,
             captures,
