@@ -1,7 +1,7 @@
 //! Read-only file maps that survive the file shrinking underneath them.
 //!
-//! Captures are parsed from memory maps (no copy out of page cache). If another program
-//! truncates a mapped file (tcpdump's `-W` ring buffer reuses its oldest file this way), or the
+//! Large pcaps read in segments are parsed from memory maps (see `capture::Chunked`). If
+//! another program truncates a mapped file (tcpdump's `-W` ring buffer reuses its oldest file this way), or the
 //! storage fails, touching the lost pages raises SIGBUS, which would kill the whole program.
 //! A SIGBUS handler puts zero pages over the rest of such a map instead and records where the
 //! loss begins; the reader checks each record against that offset before using it, so a
