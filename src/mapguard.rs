@@ -1,13 +1,13 @@
 //! Read-only file maps that survive the file shrinking underneath them.
 //!
-//! Large pcaps read in segments are parsed from memory maps (see `capture::Chunked`). If
-//! another program truncates a mapped file (tcpdump's `-W` ring buffer reuses its oldest file this way), or the
-//! storage fails, touching the lost pages raises SIGBUS, which would kill the whole program.
-//! A SIGBUS handler puts zero pages over the rest of such a map instead and records where the
-//! loss begins; the reader checks each record against that offset before using it, so a
-//! shrunken capture becomes an error naming the file and packet, like any other bad input.
-//! Faults outside these maps go on to the handler that was installed before (Rust's own, for
-//! stack overflows) or to the default action.
+//! Large pcaps read in segments are parsed from memory maps (see `capture::Chunked`). If another
+//! program truncates a mapped file (tcpdump's `-W` ring buffer reuses its oldest file this way), or
+//! the storage fails, touching the lost pages raises SIGBUS, which would kill the whole program. A
+//! SIGBUS handler puts zero pages over the rest of such a map instead and records where the loss
+//! begins; the reader checks each record against that offset before using it, so a shrunken capture
+//! becomes an error naming the file and packet, like any other bad input. Faults outside these maps
+//! go on to the handler that was installed before (Rust's own, for stack overflows) or to the
+//! default action.
 
 use std::fs::File;
 
