@@ -296,6 +296,9 @@ struct Chunked {
     /// the first of them.
     dropped: Cell<usize>,
     dropped_from: Cell<u64>,
+    /// The file's length when a read (not mapped) file was opened: a read file that is shorter
+    /// at the end was cut while it was read (0 for pipes and unknown lengths: never checked).
+    open_len: u64,
 }
 
 /// Records remembered for taking back: a file cut inside a page reads as zeros up to the page
@@ -305,7 +308,11 @@ const ENDS: usize = 512;
 impl Chunked {
     /// Reads `file` in chunks.
     fn read(file: File) -> Self {
-        Self::with_map(file, None)
+        let open_len = file.metadata().map_or(0, |m| m.len());
+        Chunked {
+            open_len,
+            ..Self::with_map(file, None)
+        }
     }
     /// Maps `file` (read in chunks if it cannot be mapped).
     fn mapped(file: File) -> Self {
@@ -336,6 +343,7 @@ impl Chunked {
             records: Cell::new(0),
             dropped: Cell::new(0),
             dropped_from: Cell::new(0),
+            open_len: 0,
         }
     }
     /// Checks that the next `used` bytes (a record or block about to be used) are still
@@ -357,15 +365,20 @@ impl Chunked {
         }
     }
     /// After the last record: a mapped file that is now shorter than its map was partly read
-    /// from zeros.
+    /// from zeros; a read file that is shorter than when it was opened lost its tail (what was
+    /// read before the cut is the file's own bytes, so it is all kept).
     fn check_end(&self) -> Result<(), String> {
-        if let Some(m) = &self.map {
-            let now = self.file.metadata().map_or(u64::MAX, |x| x.len());
-            if now < m.bytes().len() as u64 || m.lost_from().is_some() {
-                return Err(self.lost());
-            }
+        let now = self.file.metadata().map_or(u64::MAX, |x| x.len());
+        match &self.map {
+            Some(m) if now < m.bytes().len() as u64 || m.lost_from().is_some() => Err(self.lost()),
+            None if now < self.open_len => Err(format!(
+                "the capture shrank from {} to {now} bytes while it was read (another program \
+                 truncated or rewrote it); what followed byte {} was not read",
+                self.open_len,
+                self.offset.min(now)
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
     /// The reason for a lost part of the map; sets `dropped` to the records handed out past
     /// the cut.
@@ -2110,6 +2123,36 @@ mod tests {
             if cut > 0 {
                 assert_eq!(i.byte_offset, 24 + 76 * whole as u64, "{i}");
             }
+        }
+    }
+
+    /// A capture cut by another program while it is read (not mapped): what was read is the
+    /// file's own bytes and is kept, and the shrink is an error naming the packet and byte,
+    /// whether the cut falls on a record boundary (otherwise a silent early end) or inside one.
+    #[test]
+    fn a_capture_cut_while_read_keeps_what_precedes_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        // 20,000 records of 76 bytes: 1.5 MB, so the cut lies past the first 1 MiB chunk.
+        for cut in [24 + 76 * 15_000u64, 24 + 76 * 15_000 + 30] {
+            let p = dir.path().join(format!("read-cut-{cut}.pcap"));
+            std::fs::write(&p, small_pcap(20_000)).unwrap();
+            let mut rd = Chunked::read(File::open(&p).unwrap());
+            assert!(rd.map.is_none());
+            rd.fill(CHUNK).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
+            let out = read_opened(&p, Ok(rd), None, Vec::new(), None, Part::Whole);
+            let ts: Vec<i64> = out.cols.rows.iter().map(|r| r.ts).collect();
+            let want: Vec<i64> = (0..15_000).map(|i| (1000 + i) * 1_000_000_000).collect();
+            assert_eq!(ts, want, "cut {cut}");
+            let i = out.issues.last().expect("an issue");
+            assert!(i.fatal && i.reason.contains("shrank"), "{i}");
+            assert_eq!(i.packet_index, 15_000, "{i}");
+            assert_eq!(i.byte_offset, 24 + 76 * 15_000, "{i}");
         }
     }
 
