@@ -457,6 +457,7 @@ pub fn default_rules() -> Vec<NotificationRule> {
     ]
 }
 
+#[derive(Clone)]
 struct CompiledRule {
     package: String,
     field_title: bool,
@@ -464,19 +465,32 @@ struct CompiledRule {
     class: String,
 }
 
+fn compile_rule(r: &NotificationRule) -> Result<CompiledRule, String> {
+    Ok(CompiledRule {
+        package: r.package.clone(),
+        field_title: r.field == "title",
+        re: Regex::new(&r.pattern)
+            .map_err(|e| format!("bad notification rule {:?}: {e}", r.pattern))?,
+        class: r.class.clone(),
+    })
+}
+
+/// The user's rules, then the defaults. The defaults are compiled once per process: building
+/// their automata cost more than reading a notification log of a few thousand rows.
 fn compile_rules(user: &[NotificationRule]) -> Result<Vec<CompiledRule>, String> {
-    user.iter()
-        .chain(default_rules().iter())
-        .map(|r| {
-            Ok(CompiledRule {
-                package: r.package.clone(),
-                field_title: r.field == "title",
-                re: Regex::new(&r.pattern)
-                    .map_err(|e| format!("bad notification rule {:?}: {e}", r.pattern))?,
-                class: r.class.clone(),
-            })
-        })
-        .collect()
+    static DEFAULTS: std::sync::OnceLock<Vec<CompiledRule>> = std::sync::OnceLock::new();
+    let defaults = DEFAULTS.get_or_init(|| {
+        default_rules()
+            .iter()
+            .map(|r| compile_rule(r).expect("the default notification rules compile"))
+            .collect()
+    });
+    let mut rules = user
+        .iter()
+        .map(compile_rule)
+        .collect::<Result<Vec<_>, _>>()?;
+    rules.extend(defaults.iter().cloned());
+    Ok(rules)
 }
 
 /// A row before device matching and id assignment.
