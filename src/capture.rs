@@ -176,6 +176,18 @@ pub struct CaptureIssue {
     pub fatal: bool,
 }
 
+/// How the warning for a link type this reader cannot decode begins: it is given once per file,
+/// at the first packet of that type.
+const UNSUPPORTED_LINK: &str = "unsupported link type";
+
+impl CaptureIssue {
+    /// A warning about a link type given once per file (see [`UNSUPPORTED_LINK`]): readers of
+    /// later segments of the same file give it again, and the merge keeps only the first.
+    pub fn once_per_file(&self) -> bool {
+        !self.fatal && self.reason.starts_with(UNSUPPORTED_LINK)
+    }
+}
+
 impl std::fmt::Display for CaptureIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -1061,7 +1073,9 @@ fn read_opened(
     let map_base = rd.map.as_ref().map_or(0, |m| m.bytes().as_ptr() as usize);
     // Where a read of part of the file began (set once the part is located).
     let span_start: Cell<Option<u64>> = Cell::new(None);
-    let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8]| {
+    // Records visited so far (this part's packet index of the next one).
+    let mut seen: u64 = 0;
+    let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8], at: u64| {
         let mut iss = Vec::new();
         // A local per packet, with decoding inlined, so the compiler can keep the fields in
         // registers: read back from memory, fields just written piecewise stalled on store
@@ -1070,8 +1084,15 @@ fn read_opened(
         decode_link_into(lt, data, path, &mut iss, &mut d);
         if !iss.is_empty() && !warned.contains(&lt.0) {
             warned.push(lt.0);
-            link_issues.extend(iss);
+            // Named by the first packet of the link type (a pcapng interface may be added
+            // after thousands of packets of others).
+            link_issues.extend(iss.into_iter().map(|i| CaptureIssue {
+                packet_index: seen,
+                byte_offset: at,
+                ..i
+            }));
         }
+        seen += 1;
         sink.push(ts, orig, &d);
         if sink.cols.rows.len() >= piece {
             if let Some(e) = emit.as_deref_mut() {
@@ -1156,7 +1177,7 @@ struct Meta {
 
 /// `visit` receives each record: link type, timestamp (ns), original length, captured bytes.
 /// It is generic so that decoding inlines into the record loop.
-fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
+fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
     rd: &mut Chunked,
     out: &mut Meta,
     progress: Option<&Progress>,
@@ -1239,7 +1260,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8])>(
                         fatal: false,
                     });
                 }
-                visit(lt, ts, blk.origlen.max(blk.caplen), blk.data);
+                visit(lt, ts, blk.origlen.max(blk.caplen), blk.data, rd.offset);
                 rd.consume(used);
                 idx += 1;
             }
@@ -1297,7 +1318,7 @@ struct Iface {
     offset_s: i64,
 }
 
-fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
+fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
     rd: &mut Chunked,
     out: &mut Meta,
     progress: Option<&Progress>,
@@ -1357,7 +1378,13 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
                         let ns = (units as u128 * 1_000_000_000u128 / ifc.resol as u128) as i64
                             + ifc.offset_s * 1_000_000_000;
                         last_ts = ns;
-                        visit(ifc.linktype, ns, epb.origlen.max(epb.caplen), epb.data);
+                        visit(
+                            ifc.linktype,
+                            ns,
+                            epb.origlen.max(epb.caplen),
+                            epb.data,
+                            rd.offset,
+                        );
                         idx += 1;
                         rd.note_record(used);
                     }
@@ -1366,7 +1393,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8])>(
                             return Err((idx, "simple packet before any interface".into()));
                         };
                         // Simple packets have no timestamp; keep the previous one.
-                        visit(ifc.linktype, last_ts, spb.origlen, spb.data);
+                        visit(ifc.linktype, last_ts, spb.origlen, spb.data, rd.offset);
                         idx += 1;
                         rd.note_record(used);
                     }
@@ -1677,7 +1704,7 @@ pub fn decode_link_full(
                 packet_index: 0,
                 byte_offset: 0,
                 reason: format!(
-                    "unsupported link type {other}: packets kept with timestamps and lengths only"
+                    "{UNSUPPORTED_LINK} {other}: packets kept with timestamps and lengths only"
                 ),
                 fatal: false,
             });
@@ -1980,6 +2007,8 @@ pub fn for_each_record(
         issues: Vec::new(),
         link_types: Vec::new(),
     };
+    let mut visit =
+        |lt: Linktype, ts: i64, orig: u32, data: &[u8], _at: u64| visit(lt, ts, orig, data);
     let res = match sniff_format(rd.avail()) {
         Some("pcap") => read_pcap(
             &mut rd,
@@ -2232,7 +2261,7 @@ mod tests {
             link_types: Vec::new(),
         };
         let mut count = 0u32;
-        let mut visit = |_: Linktype, _: i64, _: u32, data: &[u8]| {
+        let mut visit = |_: Linktype, _: i64, _: u32, data: &[u8], _: u64| {
             assert_eq!(data[12..14], [0x08, 0x06]);
             count += 1;
         };

@@ -260,8 +260,9 @@ pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Prog
 }
 
 /// [`ingest`] with files handed on in pieces of `piece` packets, and large legacy pcaps split
-/// into segments of `segment` bytes (0: never); tests use small pieces and segments.
-fn ingest_in_pieces(
+/// into segments of `segment` bytes (0: never). Tests and the fuzz targets (`fuzz/`) use small
+/// pieces and segments, whose result must equal [`build`] over whole files.
+pub fn ingest_in_pieces(
     files: &[PathBuf],
     registry: &mut Registry,
     progress: Option<&Progress>,
@@ -728,6 +729,20 @@ impl Accumulator {
         }
         for i in &mut fp.issues {
             i.packet_index += self.segment_base;
+        }
+        if continues {
+            // A later segment of a file repeats the file's once-only warnings (the file's
+            // earlier issues are the last ones recorded).
+            let earlier = &self.t.issues;
+            let path = &fp.path;
+            fp.issues.retain(|i| {
+                !(i.once_per_file()
+                    && earlier
+                        .iter()
+                        .rev()
+                        .take_while(|e| &e.file == path)
+                        .any(|e| e.reason == i.reason))
+            });
         }
         let (conv_map, ident_map, convs, conv_keys, ident_keys) = (
             &mut self.conv_map,
@@ -1315,5 +1330,45 @@ mod tests {
         let mut reg3 = registry.clone();
         let t = ingest_items(&files, &mut reg3, None, 1500, &items);
         assert_same(&t, &whole, "mismatched segments");
+    }
+
+    /// A legacy pcap of a link type the reader cannot decode, read by several readers in
+    /// segments, gives the one warning (at its first packet) and the packets a whole-file
+    /// read gives. Found by the `capture` fuzz target: every segment repeated the warning.
+    #[test]
+    fn segments_warn_about_a_link_type_once() {
+        use pcap_parser::{LegacyPcapBlock, PcapHeader, ToVec};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("user0.pcap");
+        let mut hdr = PcapHeader::new();
+        hdr.network = pcap_parser::Linktype(147);
+        hdr.snaplen = 65_535;
+        let mut bytes = hdr.to_vec_raw().unwrap();
+        for k in 0..3000u32 {
+            let data = vec![k as u8; 10 + (k % 7) as usize];
+            let block = LegacyPcapBlock {
+                ts_sec: 1_600_000_000 + k / 10,
+                ts_usec: k % 10,
+                caplen: data.len() as u32,
+                origlen: data.len() as u32,
+                data: &data,
+            };
+            bytes.extend(block.to_vec_raw().unwrap());
+        }
+        std::fs::write(&file, bytes).unwrap();
+        let files = vec![file.clone()];
+        let mut reg = Registry::default();
+        let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+        assert_eq!(whole.packets.len(), 3000);
+        assert_eq!(whole.issues.len(), 1, "{:?}", whole.issues);
+        assert_eq!(
+            (whole.issues[0].packet_index, whole.issues[0].byte_offset),
+            (0, 24)
+        );
+        let count = capture::segments_of(&file, 4096);
+        assert!(count >= 10, "{count} segments");
+        let mut reg2 = Registry::default();
+        let t = ingest_in_pieces(&files, &mut reg2, None, 1024, 4096);
+        assert_same(&t, &whole, "segments of 4 KiB");
     }
 }
