@@ -546,6 +546,8 @@ struct Sink {
     recent: Vec<Slot>,
     /// Conversations already handed on with earlier pieces.
     handed_convs: usize,
+    /// Rows already handed on with earlier pieces.
+    handed_rows: u64,
 }
 
 /// A [`Sink::recent`] entry: a key and its id in one aligned cache line. As `(RawKey, u32)`
@@ -594,7 +596,13 @@ impl Sink {
             table: hashbrown::HashTable::new(),
             recent: vec![Slot::EMPTY; RECENT],
             handed_convs: 0,
+            handed_rows: 0,
         }
+    }
+
+    /// Packets taken so far (the index in the part read of the next one).
+    fn packets(&self) -> u64 {
+        self.handed_rows + self.cols.rows.len() as u64
     }
 
     /// Hands the rows so far on as a piece (see [`read_capture_pieces`]), keeping back the
@@ -613,6 +621,7 @@ impl Sink {
         let rows = &mut self.cols.rows;
         let kept: Vec<PacketRow> = rows[rows.len().saturating_sub(ENDS)..].to_vec();
         rows.truncate(rows.len() - kept.len());
+        self.handed_rows += rows.len() as u64;
         let convs = self.convs[self.handed_convs..]
             .iter()
             .map(|&k| k.to_conv())
@@ -1073,8 +1082,6 @@ fn read_opened(
     let map_base = rd.map.as_ref().map_or(0, |m| m.bytes().as_ptr() as usize);
     // Where a read of part of the file began (set once the part is located).
     let span_start: Cell<Option<u64>> = Cell::new(None);
-    // Records visited so far (this part's packet index of the next one).
-    let mut seen: u64 = 0;
     let mut visit = |lt: Linktype, ts: i64, orig: u32, data: &[u8], at: u64| {
         let mut iss = Vec::new();
         // A local per packet, with decoding inlined, so the compiler can keep the fields in
@@ -1082,17 +1089,10 @@ fn read_opened(
         // forwarding.
         let mut d = Decoded::default();
         decode_link_into(lt, data, path, &mut iss, &mut d);
-        if !iss.is_empty() && !warned.contains(&lt.0) {
-            warned.push(lt.0);
-            // Named by the first packet of the link type (a pcapng interface may be added
-            // after thousands of packets of others).
-            link_issues.extend(iss.into_iter().map(|i| CaptureIssue {
-                packet_index: seen,
-                byte_offset: at,
-                ..i
-            }));
+        if !iss.is_empty() {
+            let at = (sink.packets(), at);
+            note_link_issues(&mut warned, &mut link_issues, lt, iss, at);
         }
-        seen += 1;
         sink.push(ts, orig, &d);
         if sink.cols.rows.len() >= piece {
             if let Some(e) = emit.as_deref_mut() {
@@ -1160,6 +1160,28 @@ fn read_opened(
         .map(|k| k.to_conv())
         .collect();
     out
+}
+
+/// Keeps the first warning about each link type, named by the packet it was first seen at
+/// (`at`: packet index in the part read, byte offset): a pcapng interface may be added after
+/// thousands of packets of others. Out of line, off the per-packet path.
+#[cold]
+#[inline(never)]
+fn note_link_issues(
+    warned: &mut Vec<i32>,
+    link_issues: &mut Vec<CaptureIssue>,
+    lt: Linktype,
+    issues: Vec<CaptureIssue>,
+    (packet_index, byte_offset): (u64, u64),
+) {
+    if !warned.contains(&lt.0) {
+        warned.push(lt.0);
+        link_issues.extend(issues.into_iter().map(|i| CaptureIssue {
+            packet_index,
+            byte_offset,
+            ..i
+        }));
+    }
 }
 
 type ReadResult = Result<(), (u64, String)>;

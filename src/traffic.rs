@@ -1371,4 +1371,60 @@ mod tests {
         let t = ingest_in_pieces(&files, &mut reg2, None, 1024, 4096);
         assert_same(&t, &whole, "segments of 4 KiB");
     }
+
+    /// In a pcapng read in pieces, the warning about an interface of an unknown link type
+    /// added after 3,000 packets names packet 3,000, as a whole-file read does.
+    #[test]
+    fn pieces_name_the_first_packet_of_an_unknown_link_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("late-iface.pcapng");
+        let mut ng = Vec::new();
+        let block = |ng: &mut Vec<u8>, kind: u32, body: &[u8]| {
+            let len = (12 + body.len()) as u32;
+            ng.extend(kind.to_le_bytes());
+            ng.extend(len.to_le_bytes());
+            ng.extend(body);
+            ng.extend(len.to_le_bytes());
+        };
+        let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+        shb.extend([1, 0, 0, 0]);
+        shb.extend((-1i64).to_le_bytes());
+        block(&mut ng, 0x0A0D_0D0A, &shb);
+        let epb = |ng: &mut Vec<u8>, iface: u32, k: u32, data: &[u8]| {
+            let mut b = iface.to_le_bytes().to_vec();
+            b.extend(0u32.to_le_bytes());
+            b.extend((1000 * k).to_le_bytes());
+            b.extend((data.len() as u32).to_le_bytes());
+            b.extend((data.len() as u32).to_le_bytes());
+            b.extend(data);
+            b.resize(b.len().next_multiple_of(4), 0);
+            block(ng, 6, &b);
+        };
+        let idb = |ng: &mut Vec<u8>, lt: u16| {
+            let mut b = lt.to_le_bytes().to_vec();
+            b.extend([0, 0]);
+            b.extend(65_535u32.to_le_bytes());
+            block(ng, 1, &b);
+        };
+        idb(&mut ng, 1);
+        let mut eth = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06];
+        eth.extend([0u8; 28]);
+        for k in 0..3000 {
+            epb(&mut ng, 0, k, &eth);
+        }
+        idb(&mut ng, 147);
+        let at = ng.len() as u64;
+        epb(&mut ng, 1, 3000, &[7; 9]);
+        epb(&mut ng, 0, 3001, &eth);
+        std::fs::write(&file, &ng).unwrap();
+        let mut reg = Registry::default();
+        let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+        assert_eq!(whole.packets.len(), 3002);
+        assert_eq!(whole.issues.len(), 1, "{:?}", whole.issues);
+        let i = &whole.issues[0];
+        assert_eq!((i.packet_index, i.byte_offset), (3000, at), "{i}");
+        let mut reg2 = Registry::default();
+        let t = ingest_in_pieces(std::slice::from_ref(&file), &mut reg2, None, 1024, 0);
+        assert_same(&t, &whole, "pieces of 1,024 packets");
+    }
 }
