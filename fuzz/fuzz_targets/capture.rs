@@ -7,8 +7,11 @@ use labelbench::devices::Registry;
 use labelbench::traffic;
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common.rs"]
+mod common;
+
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir_in(shm()).unwrap();
+    let dir = common::scratch();
     let path = dir.path().join("input.cap");
     std::fs::write(&path, data).unwrap();
     let files = vec![path.clone()];
@@ -30,13 +33,3 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(t.unregistered_macs, whole.unregistered_macs);
     assert_eq!(reg2.devices.len(), reg.devices.len());
 });
-
-/// Memory-backed when there is one, so each input costs no disk write.
-fn shm() -> std::path::PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.into()
-    } else {
-        std::env::temp_dir()
-    }
-}

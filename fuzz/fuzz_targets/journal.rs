@@ -7,6 +7,9 @@ use labelbench::edits::{History, Journal, LabelSet};
 use labelbench::labels::{Event, Precision, Status};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common.rs"]
+mod common;
+
 fn event(id: u64, device: u16, class: &str, ns: i64) -> Event {
     Event {
         id,
@@ -28,7 +31,7 @@ fn event(id: u64, device: u16, class: &str, ns: i64) -> Event {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir_in(shm()).unwrap();
+    let dir = common::scratch();
     let path = dir.path().join("p.labelbench.edits.jsonl");
     std::fs::write(&path, data).unwrap();
     let Ok((_journal, replay)) = Journal::open(&path) else {
@@ -49,12 +52,3 @@ fuzz_target!(|data: &[u8]| {
     while history.redo(&mut set).unwrap_or(false) {}
     assert!(set.events.windows(2).all(|w| w[0].id < w[1].id));
 });
-
-fn shm() -> std::path::PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.into()
-    } else {
-        std::env::temp_dir()
-    }
-}

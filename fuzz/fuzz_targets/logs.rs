@@ -8,8 +8,11 @@ use labelbench::devices::Registry;
 use labelbench::labels::{load_source, SourceKind, SourceSpec};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common.rs"]
+mod common;
+
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir_in(shm()).unwrap();
+    let dir = common::scratch();
     let path = dir.path().join("log.txt");
     std::fs::write(&path, data).unwrap();
     // A registry that the log's device names can match.
@@ -48,12 +51,3 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes as a registry (JSON or CSV, chosen by content).
     let _ = Registry::load(&path);
 });
-
-fn shm() -> std::path::PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.into()
-    } else {
-        std::env::temp_dir()
-    }
-}
