@@ -1133,6 +1133,9 @@ fn read_opened(
     };
     out.issues.extend(meta.issues);
     out.issues.extend(link_issues);
+    // In packet order (a fatal issue, pushed below, comes last anyway): the link-type warnings
+    // were gathered apart, and a file read in segments lists its issues segment by segment.
+    out.issues.sort_by_key(|i| i.packet_index);
     out.link_types = meta.link_types;
     if let Err((idx, mut reason)) = res {
         // A header that read as zeros because the file was cut meanwhile: say so.
