@@ -475,8 +475,8 @@ fn compile_rule(r: &NotificationRule) -> Result<CompiledRule, String> {
     })
 }
 
-/// The user's rules, then the defaults. The defaults are compiled once per process: building
-/// their automata cost more than reading a notification log of a few thousand rows.
+/// The user's rules, then the defaults. The defaults are compiled once per process: compiled on
+/// every load, their automata held the `logs` fuzz target to 9 small logs a second.
 fn compile_rules(user: &[NotificationRule]) -> Result<Vec<CompiledRule>, String> {
     static DEFAULTS: std::sync::OnceLock<Vec<CompiledRule>> = std::sync::OnceLock::new();
     let defaults = DEFAULTS.get_or_init(|| {
