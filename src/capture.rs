@@ -2048,7 +2048,11 @@ pub fn for_each_record(
     res.map_err(|(i, r)| format!("packet {i} at byte offset {}: {r}", rd.offset))
 }
 
-/// Expands capture arguments (paths or globs, relative to `base`) into sorted file paths.
+/// Expands capture arguments (paths or globs, relative to `base`) into file paths: each
+/// pattern's matches sorted, patterns in the order given. A file named twice (a repeated or
+/// overlapping pattern, or another spelling of its path) is kept once, where it first appears:
+/// read twice, every packet would be counted twice. Directories a glob matches are not
+/// captures and are passed over; a folder a glob cannot list is an error, not a silent gap.
 pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for pat in patterns {
@@ -2060,7 +2064,15 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
         let s = full.to_string_lossy().to_string();
         if s.contains(['*', '?', '[']) {
             let g = glob::glob(&s).map_err(|e| format!("{pat}: bad glob: {e}"))?;
-            let mut hits: Vec<PathBuf> = g.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            let mut hits = Vec::new();
+            for hit in g {
+                let p = hit.map_err(|e| {
+                    format!("{pat}: cannot list {}: {}", e.path().display(), e.error())
+                })?;
+                if p.is_file() {
+                    hits.push(p);
+                }
+            }
             if hits.is_empty() {
                 return Err(format!("{pat}: no file matches"));
             }
@@ -2073,7 +2085,8 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
             out.push(full);
         }
     }
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(out)
 }
 
@@ -2116,6 +2129,40 @@ mod tests {
             .set_len(cut)
             .unwrap();
         (p, rd)
+    }
+
+    /// Capture arguments name each file once, in the order first given, whatever mix of
+    /// globs and paths names it; folders a glob matches are passed over; a pattern with no
+    /// file, or a missing file, is an error naming it.
+    #[test]
+    fn capture_arguments_name_each_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        for f in ["b.pcap", "a.pcap", "c.pcapng"] {
+            std::fs::write(base.join(f), small_pcap(1)).unwrap();
+        }
+        std::fs::create_dir(base.join("d.pcap")).unwrap();
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |a: &[&str]| -> Vec<String> {
+            expand_captures(base, &args(a))
+                .unwrap()
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(&["*.pcap"]), ["a.pcap", "b.pcap"]);
+        assert_eq!(
+            names(&["c.pcapng", "*.pcap", "./b.pcap", "*"]),
+            ["c.pcapng", "a.pcap", "b.pcap"]
+        );
+        let abs = base.join("a.pcap").to_string_lossy().into_owned();
+        assert_eq!(names(&[&abs, "a.pcap", "[ab].pcap"]), ["a.pcap", "b.pcap"]);
+        let e = expand_captures(base, &args(&["*.pcap", "x/*.pcap"])).unwrap_err();
+        assert_eq!(e, "x/*.pcap: no file matches");
+        let e = expand_captures(base, &args(&["d.*"])).unwrap_err();
+        assert_eq!(e, "d.*: no file matches");
+        let e = expand_captures(base, &args(&["gone.pcap"])).unwrap_err();
+        assert!(e.ends_with("gone.pcap: capture file not found"), "{e}");
     }
 
     /// Reading on from a record boundary ([`Part::From`]) gives the records from there, both

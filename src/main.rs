@@ -743,7 +743,7 @@ fn cmd_new(
             .trim_end_matches(".labelbench"),
     );
     // Check that every capture argument names something, then store it relative to the project.
-    labelbench::capture::expand_captures(Path::new("."), captures).map_err(bad)?;
+    let files = labelbench::capture::expand_captures(Path::new("."), captures).map_err(bad)?;
     p.captures = captures
         .iter()
         .map(|c| relative_to(dir, Path::new(c)))
@@ -765,11 +765,13 @@ fn cmd_new(
     }
     p.save(project)
         .with_context(|| format!("writing {}", project.display()))?;
+    let n = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
     println!(
-        "wrote {} ({} capture patterns, {} label sources)",
+        "wrote {} ({} naming {}, {})",
         project.display(),
-        p.captures.len(),
-        p.sources.len()
+        n(p.captures.len(), "capture pattern"),
+        n(files.len(), "file"),
+        n(p.sources.len(), "label source")
     );
     Ok(())
 }

@@ -10,12 +10,15 @@ fn new_then_inspect_json_on_real_lab_data() {
     let dir = tempfile::tempdir().unwrap();
     let lab = r.join("fit-iot-dataset");
     let proj = dir.path().join("lab.labelbench.json");
-    crate::common::run_ok(
+    // A file named again by a second argument is read once (its packets are not doubled).
+    let made = crate::common::run_ok(
         Command::new(bin())
             .arg("new")
             .arg(&proj)
             .arg("--capture")
             .arg(lab.join("pcaps/*.pcap"))
+            .arg("--capture")
+            .arg(lab.join("pcaps/blink-cam-01.pcap"))
             .arg("--devices")
             .arg(lab.join("devices.json"))
             .arg("--source")
@@ -28,6 +31,11 @@ fn new_then_inspect_json_on_real_lab_data() {
                 "ifttt-trigger:{}@America/New_York",
                 lab.join("labels/ifttt-actions.csv").display()
             )),
+    );
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        said.contains("(2 capture patterns naming 2 files, 2 label sources)"),
+        "{said}"
     );
     let text = std::fs::read_to_string(&proj).unwrap();
     assert!(
