@@ -763,6 +763,7 @@ fn cmd_new(
         spec.path = relative_to(dir, Path::new(&spec.path));
         p.sources.push(spec);
     }
+    p.check_sources(dir).map_err(bad)?;
     p.save(project)
         .with_context(|| format!("writing {}", project.display()))?;
     let n = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });

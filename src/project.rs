@@ -105,6 +105,33 @@ impl Project {
         }
     }
 
+    /// The first label source that repeats an earlier one (same kind, same file however its
+    /// path is spelled), as (earlier, later) indices: its events would be loaded twice and
+    /// every one of them would look like a duplicate. `base` is the project's folder.
+    pub fn repeated_source(&self, base: &Path) -> Option<(usize, usize)> {
+        let key = |s: &SourceSpec| {
+            let p = crate::labels::source_path(base, s);
+            (s.kind, std::fs::canonicalize(&p).unwrap_or(p))
+        };
+        let keys: Vec<_> = self.sources.iter().map(key).collect();
+        (1..keys.len()).find_map(|j| (0..j).find(|&i| keys[i] == keys[j]).map(|i| (i, j)))
+    }
+
+    /// [`Project::repeated_source`] as an error message for the tools that build a project.
+    pub fn check_sources(&self, base: &Path) -> std::result::Result<(), String> {
+        match self.repeated_source(base) {
+            Some((_, j)) => {
+                let s = &self.sources[j];
+                Err(format!(
+                    "{}: label source given twice as {} (its events would be loaded twice)",
+                    crate::labels::source_path(base, s).display(),
+                    s.kind.as_str()
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Project> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let p: Project = serde_json::from_str(&text).map_err(|e| Error::Parse {
@@ -190,6 +217,43 @@ pub fn relative_to(base_dir: &Path, target: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two sources repeat each other when kind and file are the same, however the path is
+    /// spelled; the same file as another kind is another source.
+    #[test]
+    fn a_repeated_source_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir(base.join("labels")).unwrap();
+        std::fs::write(base.join("labels/a.csv"), "x\n").unwrap();
+        std::fs::write(base.join("labels/b.csv"), "x\n").unwrap();
+        let spec = |kind: &str, path: &str| SourceSpec {
+            kind: crate::labels::SourceKind::parse(kind).unwrap(),
+            path: path.into(),
+            tz: "UTC".into(),
+            offset_ns: 0,
+            csv: None,
+            rules: vec![],
+        };
+        let mut p = Project::new("t");
+        p.sources = vec![
+            spec("ifttt", "labels/a.csv"),
+            spec("ifttt-trigger", "labels/a.csv"),
+            spec("ifttt", "labels/b.csv"),
+        ];
+        assert_eq!(p.repeated_source(base), None);
+        assert!(p.check_sources(base).is_ok());
+        p.sources.push(spec("ifttt", "labels/../labels/b.csv"));
+        assert_eq!(p.repeated_source(base), Some((2, 3)));
+        let e = p.check_sources(base).unwrap_err();
+        assert!(
+            e.ends_with(
+                "b.csv: label source given twice as ifttt (its events would be \
+                             loaded twice)"
+            ),
+            "{e}"
+        );
+    }
 
     #[test]
     fn relative_paths() {

@@ -142,6 +142,17 @@ impl Session {
                 load,
             });
         }
+        if let Some((i, j)) = project.repeated_source(base) {
+            // Not dropped here: edits in the journal name sources by their place in the list.
+            warnings.push(format!(
+                "{}: label sources {} and {} are the same file read as {}: its events are \
+                 loaded twice (remove one from the project)",
+                sources[j].path.display(),
+                i + 1,
+                j + 1,
+                project.sources[j].kind.as_str()
+            ));
+        }
         let offsets = project.sources.iter().map(|s| s.offset_ns).collect();
         Ok(Session {
             project_path: None,

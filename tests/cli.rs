@@ -110,6 +110,63 @@ fn bad_input_exits_2_naming_the_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope/*.pcap"));
 }
 
+/// A label source given twice (same kind, same file, however spelled) is refused by `new`,
+/// which would otherwise load each of its events twice; a project edited by hand to list one
+/// twice still loads, with a warning naming both.
+#[test]
+fn a_label_source_given_twice_is_refused() {
+    let Some(r) = real() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lab = r.join("fit-iot-dataset");
+    let proj = dir.path().join("twice.labelbench.json");
+    let src = |p: std::path::PathBuf| format!("ifttt:{}@America/New_York", p.display());
+    let events = lab.join("labels/ifttt-events.csv");
+    let again = lab.join("labels/../labels/ifttt-events.csv");
+    let out = Command::new(bin())
+        .arg("new")
+        .arg(&proj)
+        .arg("--capture")
+        .arg(lab.join("pcaps/*.pcap"))
+        .args(["--source", &src(events.clone()), "--source", &src(again)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("ifttt-events.csv: label source given twice as ifttt"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1);
+    assert!(!proj.exists());
+    // The same file as another kind is another source.
+    let trig = format!("ifttt-trigger:{}@America/New_York", events.display());
+    crate::common::run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(lab.join("pcaps/*.pcap"))
+            .args(["--source", &src(events.clone()), "--source", &trig]),
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proj).unwrap()).unwrap();
+    v["sources"][1]["kind"] = "ifttt".into();
+    std::fs::write(&proj, v.to_string()).unwrap();
+    let out = crate::common::run_ok(
+        Command::new(bin())
+            .arg("inspect")
+            .arg(&proj)
+            .args(["--json", "--no-cache"]),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warned = v["warnings"].as_array().unwrap().iter().any(|w| {
+        w.as_str()
+            .unwrap()
+            .contains("label sources 1 and 2 are the same file read as ifttt")
+    });
+    assert!(warned, "{}", v["warnings"]);
+}
+
 /// `labelbench PROJECT` is `labelbench gui PROJECT`; a project that is not there is reported
 /// before any window opens (so this runs without a display), and a mistyped subcommand is
 /// still a usage error, not a project.

@@ -67,6 +67,7 @@ impl NewProjectSpec {
                 rules: vec![],
             });
         }
+        p.check_sources(dir)?;
         p.save(&self.project).map_err(|e| e.to_string())?;
         Ok(self.project.clone())
     }
