@@ -177,7 +177,9 @@ impl Registry {
         extra.sort();
         names.sort();
         let mut devices = Vec::new();
+        let mut lines = Vec::new();
         for n in names {
+            lines.push(find_key_line(text, n));
             let d = &lab.devices[n];
             let mac = match d.ether.as_deref() {
                 Some(s) if !s.trim().is_empty() => {
@@ -205,6 +207,7 @@ impl Registry {
             });
         }
         for n in extra {
+            lines.push(find_line(text, &format!("\"{n}\"")));
             devices.push(Device {
                 hub: hub_of.get(n.as_str()).map(|h| h.to_string()),
                 name: n,
@@ -214,6 +217,8 @@ impl Registry {
                 registered: true,
             });
         }
+        add_missing_hubs(&mut devices, &mut lines);
+        check_devices(path, &devices, &lines)?;
         Ok(Registry::new(devices))
     }
 
@@ -224,13 +229,15 @@ impl Registry {
             .flexible(true)
             .from_reader(text.as_bytes());
         let mut devices = Vec::new();
+        let mut lines = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
-            let line = i + 1;
             let rec = rec.map_err(|e| Error::Parse {
                 file: path.to_path_buf(),
-                line,
+                line: e.position().map_or(i + 1, |p| p.line() as usize),
                 reason: e.to_string(),
             })?;
+            // A quoted field may hold line breaks: the record's own line, not its index.
+            let line = rec.position().map_or(i + 1, |p| p.line() as usize);
             if rec.iter().all(|f| f.trim().is_empty()) {
                 continue;
             }
@@ -273,6 +280,7 @@ impl Registry {
                 })?]
             };
             let hub = Some(g(4)).filter(|h| !h.is_empty());
+            lines.push(line);
             devices.push(Device {
                 name: g(0),
                 mac,
@@ -282,6 +290,8 @@ impl Registry {
                 registered: true,
             });
         }
+        add_missing_hubs(&mut devices, &mut lines);
+        check_devices(path, &devices, &lines)?;
         Ok(Registry::new(devices))
     }
 
@@ -339,6 +349,94 @@ impl Registry {
     }
 }
 
+/// Refuses a registry whose devices cannot be told apart: a device without a name, two names
+/// that labels would match to either (the same after [`norm_name`]), or one MAC given to two
+/// devices (its packets would silently go to the first).
+/// `lines[i]` is the line of `devices[i]` in `path`.
+fn check_devices(path: &Path, devices: &[Device], lines: &[usize]) -> Result<()> {
+    let err = |i: usize, reason: String| Error::Parse {
+        file: path.to_path_buf(),
+        line: lines[i],
+        reason,
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut macs: HashMap<[u8; 6], usize> = HashMap::new();
+    for (i, d) in devices.iter().enumerate() {
+        if d.name.is_empty() {
+            return Err(err(i, "device without a name".into()));
+        }
+        if let Some(&j) = names.get(&norm_name(&d.name)) {
+            let same = if devices[j].name == d.name {
+                String::new()
+            } else {
+                format!(" {:?}", devices[j].name)
+            };
+            return Err(err(
+                i,
+                format!(
+                    "device name {:?} repeats device{same} at line {}",
+                    d.name, lines[j]
+                ),
+            ));
+        }
+        names.insert(norm_name(&d.name), i);
+        if let Some(m) = d.mac {
+            if let Some(&j) = macs.get(&m) {
+                return Err(err(
+                    i,
+                    format!(
+                        "device {:?} has MAC {}, already device {:?}'s (line {})",
+                        d.name,
+                        fmt_mac(&m),
+                        devices[j].name,
+                        lines[j]
+                    ),
+                ));
+            }
+            macs.insert(m, i);
+        }
+    }
+    Ok(())
+}
+
+/// Adds each hub that devices name but the file does not list, as a device without a MAC (as
+/// the lab format does for a hub's children that `devices` leaves out), so its devices still
+/// group under it; `lines` gets the line of the first device naming it.
+fn add_missing_hubs(devices: &mut Vec<Device>, lines: &mut Vec<usize>) {
+    let mut missing: Vec<(String, usize)> = Vec::new();
+    for (d, &line) in devices.iter().zip(lines.iter()) {
+        if let Some(h) = &d.hub {
+            if !devices.iter().any(|x| &x.name == h) && !missing.iter().any(|(m, _)| m == h) {
+                missing.push((h.clone(), line));
+            }
+        }
+    }
+    missing.sort();
+    for (name, line) in missing {
+        devices.push(Device {
+            name,
+            mac: None,
+            ips: vec![],
+            description: String::new(),
+            hub: None,
+            registered: true,
+        });
+        lines.push(line);
+    }
+}
+
+/// The line of `"key":` in a JSON text (0 if absent).
+fn find_key_line(text: &str, key: &str) -> usize {
+    let quoted = format!("\"{key}\"");
+    text.lines()
+        .position(|l| {
+            l.match_indices(&quoted)
+                .any(|(at, _)| l[at + quoted.len()..].trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
 fn find_line(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
@@ -377,6 +475,66 @@ mod tests {
         assert_eq!(r.match_name("LOCK"), Some(0));
         let e = Registry::from_csv(p, "a,aa:bb\n").unwrap_err().to_string();
         assert!(e.contains("d.csv") && e.contains("line 1"), "{e}");
+    }
+
+    /// Devices that cannot be told apart are refused at the line that repeats them.
+    #[test]
+    fn registries_that_confuse_devices_are_refused() {
+        let p = Path::new("d.csv");
+        let head = "name,mac,ip,description,hub\n";
+        for (body, want) in [
+            (
+                "cam,aa:bb:cc:dd:ee:01,,,\nplug,AA-BB-CC-DD-EE-01,,,\n",
+                "line 3: device \"plug\" has MAC aa:bb:cc:dd:ee:01, already device \"cam\"'s \
+                 (line 2)",
+            ),
+            (
+                "cam,aa:bb:cc:dd:ee:01,,,\n\"cam\",aa:bb:cc:dd:ee:02,,,\n",
+                "line 3: device name \"cam\" repeats device at line 2",
+            ),
+            (
+                "kasa-cam,,,\"two\nlines\",\nKasa Cam,,,,\n",
+                "line 4: device name \"Kasa Cam\" repeats device \"kasa-cam\" at line 2",
+            ),
+            (",aa:bb:cc:dd:ee:01,,,\n", "line 2: device without a name"),
+        ] {
+            let e = Registry::from_csv(p, &format!("{head}{body}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("d.csv") && e.ends_with(want), "{e}");
+        }
+        let j = Path::new("devices.json");
+        let text = r#"{"devices": {
+            "cam": {"ether": "aa:bb:cc:dd:ee:01"},
+            "plug": {"ether": "aa:bb:cc:dd:ee:01"}
+        }}"#;
+        let e = Registry::from_lab_json(j, text).unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("already device \"cam\"'s (line 2)"),
+            "{e}"
+        );
+    }
+
+    /// A hub that devices name but the file leaves out is a device without a MAC, so they
+    /// still group under it (CSV and lab JSON alike).
+    #[test]
+    fn hubs_not_listed_are_devices() {
+        let r = Registry::from_csv(
+            Path::new("d.csv"),
+            "lock,aa:bb:cc:dd:ee:01,,,bridge\nkeypad,,,,bridge\nplug,,,,\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = r.devices.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["lock", "keypad", "plug", "bridge"]);
+        assert_eq!(r.children(3), [0, 1]);
+        assert_eq!(r.devices[3].mac, None);
+        let text = r#"{"devices": {"cam": {"ether": "aa:bb:cc:dd:ee:01"}},
+            "hubs": {"bridge": ["lock", "cam"]}}"#;
+        let r = Registry::from_lab_json(Path::new("devices.json"), text).unwrap();
+        let names: Vec<&str> = r.devices.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["cam", "lock", "bridge"]);
+        assert_eq!(r.hub_of(0), Some(2));
+        assert_eq!(r.hub_of(1), Some(2));
     }
 
     #[test]
