@@ -191,12 +191,16 @@ impl Registry {
                 }
                 _ => None,
             };
-            let ips = d
-                .address
-                .as_deref()
-                .and_then(|a| a.trim().parse::<IpAddr>().ok())
-                .into_iter()
-                .collect();
+            let ips = match d.address.as_deref().map(str::trim) {
+                Some(a) if !a.is_empty() => {
+                    vec![a.parse::<IpAddr>().map_err(|_| Error::Parse {
+                        file: path.to_path_buf(),
+                        line: find_line(text, a),
+                        reason: format!("device {n}: bad IP address {a:?}"),
+                    })?]
+                }
+                _ => vec![],
+            };
             devices.push(Device {
                 name: n.clone(),
                 mac,
@@ -511,6 +515,12 @@ mod tests {
         let e = Registry::from_lab_json(j, text).unwrap_err().to_string();
         assert!(
             e.contains("line 3") && e.contains("already device \"cam\"'s (line 2)"),
+            "{e}"
+        );
+        let text = "{\"devices\": {\n\"cam\": {\"address\": \" 10.0.0.300\"}}}";
+        let e = Registry::from_lab_json(j, text).unwrap_err().to_string();
+        assert!(
+            e.ends_with("line 2: device cam: bad IP address \"10.0.0.300\""),
             "{e}"
         );
     }
