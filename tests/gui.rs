@@ -369,7 +369,8 @@ impl egui::DroppedFile for Dropped {
 }
 
 /// Dropping captures, a registry and logs on the window fills the New project dialog (each
-/// file sorted by kind), and creating it loads the new project.
+/// file sorted by kind, once however often it is dropped), and creating it loads the new
+/// project.
 #[test]
 fn dropping_files_fills_the_new_project_dialog() {
     use labelbench::labels::SourceKind;
@@ -390,6 +391,13 @@ fn dropping_files_fills_the_new_project_dialog() {
     let mut h = harness(App::with_settings(Settings::default(), None));
     h.run_steps(2);
     assert!(!h.state().ui.new_project.open);
+    for f in &files {
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(f.clone())));
+    }
+    h.run_steps(2);
+    // The same files dropped again add nothing.
     for f in &files {
         h.input_mut()
             .dropped_files

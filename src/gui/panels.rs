@@ -85,11 +85,15 @@ pub struct NewProjectDialog {
 }
 
 impl NewProjectDialog {
-    /// Files dropped on the window fill the dialog: captures, registry, logs.
+    /// Files dropped on the window fill the dialog: captures, registry, logs. A file already in
+    /// the dialog is not added again (dropped twice, a log would be loaded twice).
     pub fn add_dropped(&mut self, files: &[PathBuf]) {
         self.open = true;
         for f in files {
             let s = f.display().to_string();
+            if self.spec.captures.contains(&s) || self.spec.sources.iter().any(|x| x.1 == s) {
+                continue;
+            }
             let name = f
                 .file_name()
                 .map(|n| n.to_string_lossy().to_lowercase())
