@@ -80,6 +80,9 @@ pub struct IngestBench {
     /// Reopening from the derived cache: validating every input's stamp, then reading it.
     pub cache_load_s: Option<f64>,
     pub cache_ratio_vs_cat: Option<f64>,
+    /// The captures' warnings and errors (as `inspect` lists them): the figures count only
+    /// the packets that were read.
+    pub warnings: Vec<String>,
 }
 
 fn time_cmd(cmd: &str, args: &[&str]) -> Option<f64> {
@@ -151,6 +154,7 @@ pub fn ingest(
     let packets = tr.packets.len() as u64;
     let flows = tr.flows.len() as u64;
     let index_entries = tr.by_device.iter().map(|v| v.len() as u64).sum();
+    let warnings = tr.issues.iter().map(|i| i.to_string()).collect();
     let flow_table_bytes = flows * std::mem::size_of::<traffic::Flow>() as u64;
     // The derived cache, in a scratch folder: write it, then time a reopen that validates the
     // inputs' stamps and reads the columns back.
@@ -245,6 +249,7 @@ pub fn ingest(
         cache_bytes,
         cache_load_s,
         cache_ratio_vs_cat: cache_load_s.map(|c| c / cat_s.max(1e-9)),
+        warnings,
     }
 }
 
@@ -325,14 +330,35 @@ impl IngestBench {
                 b as f64 / 1e6
             );
         }
-        s += &format!(
-            "memory       peak RSS {:.1} MB (before {:.1} MB); {:.1} bytes/packet above baseline excluding the flow table ({:.1} MB); store {} bytes/packet\n",
+        let rss = format!(
+            "memory       peak RSS {:.1} MB (before {:.1} MB); ",
             self.peak_rss_bytes as f64 / 1e6,
             self.rss_before_bytes as f64 / 1e6,
-            self.peak_bytes_per_packet,
-            self.flow_table_bytes as f64 / 1e6,
-            self.packet_store_bytes_per_packet
         );
+        s += &rss;
+        s += &if self.packets == 0 {
+            "no packets read, so no figure per packet\n".to_string()
+        } else {
+            format!(
+                "{:.1} bytes/packet above baseline excluding the flow table ({:.1} MB); store {} bytes/packet\n",
+                self.peak_bytes_per_packet,
+                self.flow_table_bytes as f64 / 1e6,
+                self.packet_store_bytes_per_packet
+            )
+        };
+        if !self.warnings.is_empty() {
+            // The figures count only what was read: say what was not.
+            s += &format!(
+                "warnings     {} (the figures count only the packets read):\n",
+                self.warnings.len()
+            );
+            for w in self.warnings.iter().take(5) {
+                s += &format!("  {w}\n");
+            }
+            if self.warnings.len() > 5 {
+                s += &format!("  … and {} more\n", self.warnings.len() - 5);
+            }
+        }
         s
     }
 }

@@ -273,6 +273,25 @@ fn curate_lists_suggestions_in_the_asked_order() {
 /// one index entry per attributed packet instead of a second one for the unregistered gateway.
 #[test]
 fn bench_ingest_reports_figures_with_and_without_a_registry() {
+    // Inputs that do not read whole: the report says so, and gives no figure per packet
+    // when no packet was read.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"hello, not a capture").unwrap();
+    let out = crate::common::run_ok(
+        Command::new(bin())
+            .args(["bench", "ingest"])
+            .arg(&junk)
+            .args(["--runs", "1", "--no-tshark", "--no-cache"]),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warnings     1 (the figures count only the packets read):")
+            && text.contains("junk.pcap: packet 0 at byte offset 0: not a pcap or pcapng file")
+            && text.contains("no packets read, so no figure per packet"),
+        "{text}"
+    );
+
     let Some(r) = real() else { return };
     let lab = r.join("fit-iot-dataset");
     let pcaps = [
@@ -308,6 +327,7 @@ fn bench_ingest_reports_figures_with_and_without_a_registry() {
             "the cache reopen failed: {v}"
         );
         assert!(v["peak_bytes_per_packet"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["warnings"].as_array().unwrap().len(), 0);
     }
     assert_eq!(bare["flows"], lab_reg["flows"]);
     assert_eq!(bare["registered_devices"], 0);
