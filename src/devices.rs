@@ -147,7 +147,11 @@ impl Registry {
 
     /// Loads a registry; the format is chosen by content (JSON object vs CSV).
     pub fn load(path: &Path) -> Result<Registry> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            // Say what is missing: a project names its registry, and it may have moved.
+            std::io::ErrorKind::NotFound => Error::invalid(path, "device registry not found"),
+            _ => Error::io(path, e),
+        })?;
         if text.trim_start().starts_with('{') {
             Self::from_lab_json(path, &text)
         } else {

@@ -169,7 +169,7 @@ fn a_label_source_given_twice_is_refused() {
 
 /// `labelbench PROJECT` is `labelbench gui PROJECT`; a project that is not there is reported
 /// before any window opens (so this runs without a display), and a mistyped subcommand is
-/// still a usage error, not a project.
+/// still a usage error, not a project. A project whose registry has gone names it.
 #[test]
 fn a_missing_project_is_reported_before_a_window_opens() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,6 +185,32 @@ fn a_missing_project_is_reported_before_a_window_opens() {
             e.contains("gone.labelbench.json: project file not found"),
             "{args:?}: {e}"
         );
+    }
+    // A project whose device registry has gone says which file is missing, and what it is.
+    let reg = dir.path().join("devices.csv");
+    std::fs::write(&reg, "cam,aa:bb:cc:dd:ee:01,,,\n").unwrap();
+    let pcap = real()
+        .map(|r| r.join("fit-iot-dataset/pcaps/schlage-lock-01.pcap"))
+        .filter(|p| p.is_file());
+    if let Some(pcap) = pcap {
+        crate::common::run_ok(
+            Command::new(bin())
+                .arg("new")
+                .arg(&proj)
+                .arg("--capture")
+                .arg(&pcap)
+                .arg("--devices")
+                .arg(&reg),
+        );
+        std::fs::remove_file(&reg).unwrap();
+        let out = Command::new(bin())
+            .arg("inspect")
+            .arg(&proj)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("devices.csv: device registry not found"), "{e}");
     }
     let out = Command::new(bin()).arg("inspct").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
