@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::common::{bin, real};
+use crate::common::{bin, real, run_bad};
 
 #[test]
 fn new_then_inspect_json_on_real_lab_data() {
@@ -89,25 +89,18 @@ fn bad_input_exits_2_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("p.labelbench.json");
     std::fs::write(&proj, "{ not json").unwrap();
-    let out = Command::new(bin())
-        .arg("inspect")
-        .arg(&proj)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let e = String::from_utf8_lossy(&out.stderr);
+    let e = run_bad(Command::new(bin()).arg("inspect").arg(&proj));
     assert!(
         e.contains("p.labelbench.json") && e.contains("line 1"),
         "{e}"
     );
     assert_eq!(e.trim().lines().count(), 1);
-    let out = Command::new(bin())
-        .args(["new", "x.json", "--capture", "nope/*.pcap"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nope/*.pcap"));
+    let e = run_bad(
+        Command::new(bin())
+            .args(["new", "x.json", "--capture", "nope/*.pcap"])
+            .current_dir(dir.path()),
+    );
+    assert!(e.contains("nope/*.pcap"), "{e}");
 }
 
 /// A label source given twice (same kind, same file, however spelled) is refused by `new`,
@@ -122,16 +115,14 @@ fn a_label_source_given_twice_is_refused() {
     let src = |p: std::path::PathBuf| format!("ifttt:{}@America/New_York", p.display());
     let events = lab.join("labels/ifttt-events.csv");
     let again = lab.join("labels/../labels/ifttt-events.csv");
-    let out = Command::new(bin())
-        .arg("new")
-        .arg(&proj)
-        .arg("--capture")
-        .arg(lab.join("pcaps/*.pcap"))
-        .args(["--source", &src(events.clone()), "--source", &src(again)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let e = String::from_utf8_lossy(&out.stderr);
+    let e = run_bad(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(lab.join("pcaps/*.pcap"))
+            .args(["--source", &src(events.clone()), "--source", &src(again)]),
+    );
     assert!(
         e.contains("ifttt-events.csv: label source given twice as ifttt"),
         "{e}"
@@ -203,13 +194,7 @@ fn a_missing_project_is_reported_before_a_window_opens() {
                 .arg(&reg),
         );
         std::fs::remove_file(&reg).unwrap();
-        let out = Command::new(bin())
-            .arg("inspect")
-            .arg(&proj)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2));
-        let e = String::from_utf8_lossy(&out.stderr);
+        let e = run_bad(Command::new(bin()).arg("inspect").arg(&proj));
         assert!(e.contains("devices.csv: device registry not found"), "{e}");
     }
     let out = Command::new(bin()).arg("inspct").output().unwrap();
@@ -285,13 +270,12 @@ fn curate_lists_suggestions_in_the_asked_order() {
     assert_eq!(listed, want, "{two}");
     assert!(two.contains(" more (--limit 0 lists all"), "{two}");
 
-    let out = Command::new(bin())
-        .args(["curate", "--order", "loudest"])
-        .arg(&proj)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--order"));
+    let e = run_bad(
+        Command::new(bin())
+            .args(["curate", "--order", "loudest"])
+            .arg(&proj),
+    );
+    assert!(e.contains("--order"), "{e}");
 }
 
 /// `bench ingest` reports what it measured, with and without a registry: the same packets and
@@ -368,13 +352,12 @@ fn bench_ingest_reports_figures_with_and_without_a_registry() {
     );
     assert!(l <= 35_172 && l > 30_000, "{l}");
     // A registry that cannot be read is bad input naming the file.
-    let out = Command::new(bin())
-        .args(["bench", "ingest"])
-        .args(&pcaps)
-        .args(["--runs", "1", "--no-tshark", "--no-cache", "--devices"])
-        .arg(lab.join("no-such-devices.json"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-devices.json"));
+    let e = run_bad(
+        Command::new(bin())
+            .args(["bench", "ingest"])
+            .args(&pcaps)
+            .args(["--runs", "1", "--no-tshark", "--no-cache", "--devices"])
+            .arg(lab.join("no-such-devices.json")),
+    );
+    assert!(e.contains("no-such-devices.json"), "{e}");
 }

@@ -95,6 +95,14 @@ pub fn open_journaled(p: &std::path::Path) -> labelbench::session::Session {
 }
 
 /// Runs a command, asserting it succeeds (stderr in the message), and returns its output.
+/// Runs a command that must fail as bad input (exit code 2); returns its stderr.
+pub fn run_bad(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
 pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
     let out = cmd.output().unwrap();
     assert!(
