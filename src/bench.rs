@@ -72,7 +72,8 @@ pub struct IngestBench {
     pub peak_rss_bytes: u64,
     pub rss_before_bytes: u64,
     pub packet_store_bytes_per_packet: usize,
-    pub peak_bytes_per_packet: f64,
+    /// None when no packet was read (there is nothing to divide by).
+    pub peak_bytes_per_packet: Option<f64>,
     pub flow_table_bytes: u64,
     /// Writing the derived cache after the parse.
     pub cache_write_s: Option<f64>,
@@ -240,10 +241,11 @@ pub fn ingest(
         peak_rss_bytes: peak,
         rss_before_bytes: rss_before,
         packet_store_bytes_per_packet: traffic::Packets::BYTES_PER_PACKET,
-        peak_bytes_per_packet: (peak
-            .saturating_sub(rss_before)
-            .saturating_sub(flow_table_bytes)) as f64
-            / pk,
+        peak_bytes_per_packet: (packets > 0).then(|| {
+            peak.saturating_sub(rss_before)
+                .saturating_sub(flow_table_bytes) as f64
+                / pk
+        }),
         flow_table_bytes,
         cache_write_s,
         cache_bytes,
@@ -336,15 +338,13 @@ impl IngestBench {
             self.rss_before_bytes as f64 / 1e6,
         );
         s += &rss;
-        s += &if self.packets == 0 {
-            "no packets read, so no figure per packet\n".to_string()
-        } else {
-            format!(
-                "{:.1} bytes/packet above baseline excluding the flow table ({:.1} MB); store {} bytes/packet\n",
-                self.peak_bytes_per_packet,
+        s += &match self.peak_bytes_per_packet {
+            None => "no packets read, so no figure per packet\n".to_string(),
+            Some(b) => format!(
+                "{b:.1} bytes/packet above baseline excluding the flow table ({:.1} MB); store {} bytes/packet\n",
                 self.flow_table_bytes as f64 / 1e6,
                 self.packet_store_bytes_per_packet
-            )
+            ),
         };
         if !self.warnings.is_empty() {
             // The figures count only what was read: say what was not.

@@ -295,6 +295,15 @@ fn bench_ingest_reports_figures_with_and_without_a_registry() {
             .args(["--runs", "1", "--no-tshark", "--no-cache"]),
     );
     let text = String::from_utf8_lossy(&out.stdout);
+    let out = crate::common::run_ok(
+        Command::new(bin())
+            .args(["bench", "ingest"])
+            .arg(&junk)
+            .args(["--runs", "1", "--no-tshark", "--no-cache", "--json"]),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["peak_bytes_per_packet"].is_null(), "{v}");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
     assert!(
         text.contains("warnings     1 (the figures count only the packets read):")
             && text.contains("junk.pcap: packet 0 at byte offset 0: not a pcap or pcapng file")
