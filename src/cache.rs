@@ -39,8 +39,9 @@ use crate::progress::Progress;
 use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
 
 const MAGIC: &[u8; 8] = b"LBCACHE\x01";
-/// Bump whenever ingest's output changes, so caches of older builds are not used.
-const FORMAT: u32 = 5;
+/// Bump whenever ingest's output changes, so caches of older builds are not used (6: pcapng
+/// interface clocks and out-of-range times).
+const FORMAT: u32 = 6;
 const SAMPLE: u64 = 64 * 1024;
 const FLOW_RECORD: usize = 104;
 

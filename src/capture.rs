@@ -1355,6 +1355,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
     let mut idx: u64 = 0;
     let mut last_report = 0u64;
     let mut seen_shb = false;
+    let mut unrepresentable = OutOfRange::default();
     loop {
         rd.prefetch();
         let avail = rd.avail();
@@ -1384,12 +1385,29 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                         seen_shb = true;
                     }
                     Block::InterfaceDescription(idb) => {
-                        let resol = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                        let n = ifaces.len();
+                        let mut warn = |why: String, then: &str| {
+                            out.issues.push(CaptureIssue {
+                                file: out.path.clone(),
+                                packet_index: idx,
+                                byte_offset: rd.offset,
+                                reason: format!("interface {n}: {why}; {then}"),
+                                fatal: false,
+                            })
+                        };
+                        let resol = iface_resolution(&idb).unwrap_or_else(|why| {
+                            warn(why, "its times are read as microseconds");
+                            1_000_000
+                        });
+                        let offset_s = iface_offset(&idb, be).unwrap_or_else(|why| {
+                            warn(why, "no offset is added to its times");
+                            0
+                        });
                         out.link_types.push(idb.linktype.0);
                         ifaces.push(Iface {
                             linktype: idb.linktype,
                             resol,
-                            offset_s: idb.ts_offset(),
+                            offset_s,
                         });
                     }
                     Block::EnhancedPacket(epb) => {
@@ -1400,8 +1418,13 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                             ));
                         };
                         let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                        let ns = (units as u128 * 1_000_000_000u128 / ifc.resol as u128) as i64
-                            + ifc.offset_s * 1_000_000_000;
+                        let ns = match epb_time(units, ifc) {
+                            Some(ns) => ns,
+                            None => {
+                                unrepresentable.note(out, idx, rd.offset);
+                                last_ts
+                            }
+                        };
                         last_ts = ns;
                         visit(
                             ifc.linktype,
@@ -1477,6 +1500,81 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         p.add(rd.offset - last_report);
     }
     rd.check_end().map_err(|r| (idx, r))
+}
+
+/// An interface's timestamp units per second (`if_tsresol`), or why it cannot be used. Read
+/// from the option here because pcap-parser 0.17 rejects every power-of-two resolution (its
+/// bound check includes the mode bit).
+fn iface_resolution(idb: &pcap_parser::InterfaceDescriptionBlock<'_>) -> Result<u64, String> {
+    match idb.if_tsresol() {
+        None => Ok(1_000_000),
+        Some(Err(_)) => Err("its if_tsresol option is not one byte long".into()),
+        Some(Ok(r)) if r & 0x80 != 0 && r & 0x7f <= 63 => Ok(1u64 << (r & 0x7f)),
+        Some(Ok(r)) if r <= 19 => Ok(10u64.pow(r.into())),
+        Some(Ok(r)) => Err(format!(
+            "its timestamp resolution {r:#04x} is not supported"
+        )),
+    }
+}
+
+/// An interface's `if_tsoffset` in seconds, or why it cannot be used. Read from the option
+/// in the section's byte order: pcap-parser 0.17 reads it little-endian in every section.
+fn iface_offset(idb: &pcap_parser::InterfaceDescriptionBlock<'_>, be: bool) -> Result<i64, String> {
+    let code = pcap_parser::pcapng::OptionCode::IfTsoffset;
+    let Some(o) = idb.options.iter().find(|o| o.code == code) else {
+        return Ok(0);
+    };
+    match o.as_bytes().ok().and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+        Some(v) if be => Ok(i64::from_be_bytes(v)),
+        Some(v) => Ok(i64::from_le_bytes(v)),
+        None => Err("its if_tsoffset option is not eight bytes long".into()),
+    }
+}
+
+/// An enhanced packet block's time in ns since the epoch: its units at the interface's
+/// resolution plus the interface's `if_tsoffset`. `None` beyond what an `i64` of ns holds
+/// (years 1677 to 2262): a corrupt timestamp or offset, which plain arithmetic would wrap
+/// into a plausible but wrong time.
+fn epb_time(units: u64, ifc: &Iface) -> Option<i64> {
+    let ns = (units as u128 * 1_000_000_000 / ifc.resol as u128) as i128;
+    i64::try_from(ns + ifc.offset_s as i128 * 1_000_000_000).ok()
+}
+
+/// Packets of one pcapng file whose time is out of range ([`epb_time`]). They are kept, with
+/// the previous packet's time (as simple packets are), so packet counts still match other
+/// tools; one warning per file names the first and counts them all.
+#[derive(Default)]
+struct OutOfRange {
+    /// The warning's place in [`Meta::issues`], once there is one.
+    at: Option<usize>,
+    count: u64,
+}
+
+impl OutOfRange {
+    #[cold]
+    #[inline(never)]
+    fn note(&mut self, out: &mut Meta, idx: u64, offset: u64) {
+        self.count += 1;
+        let reason = format!(
+            "timestamp out of range (before 1677 or after 2262: a corrupt time or interface \
+             offset): {} packet(s) from here on given the previous packet's time (the epoch before \
+             any)",
+            self.count
+        );
+        match self.at {
+            Some(i) => out.issues[i].reason = reason,
+            None => {
+                self.at = Some(out.issues.len());
+                out.issues.push(CaptureIssue {
+                    file: out.path.clone(),
+                    packet_index: idx,
+                    byte_offset: offset,
+                    reason,
+                    fatal: false,
+                });
+            }
+        }
+    }
 }
 
 const LT_ETHERNET: i32 = 1;
@@ -2350,6 +2448,137 @@ mod tests {
             assert!(!resident(base + off), "page at {off} still mapped in");
         }
         assert!(resident(base + len - 1), "the last page was just read");
+    }
+
+    /// A pcapng block of type `t` (body padded to 4 bytes) in either byte order.
+    fn ng_block(be: bool, t: u32, mut body: Vec<u8>) -> Vec<u8> {
+        let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        body.resize(body.len().next_multiple_of(4), 0);
+        let len = (12 + body.len()) as u32;
+        let mut b = [w(t), w(len)].concat();
+        b.extend(body);
+        b.extend(w(len));
+        b
+    }
+
+    /// A pcapng with one Ethernet interface whose options are `if_tsresol` and `if_tsoffset`
+    /// when given, and one ARP frame per timestamp (in the interface's units).
+    fn pcapng_clock(be: bool, resol: Option<u8>, offset_s: Option<i64>, units: &[u64]) -> Vec<u8> {
+        let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut shb = w32(0x1A2B_3C4D).to_vec();
+        shb.extend([w16(1), w16(0)].concat());
+        shb.extend((-1i64).to_le_bytes());
+        let mut idb = [w16(1), w16(0)].concat();
+        idb.extend(w32(65535));
+        if let Some(r) = resol {
+            idb.extend([w16(9), w16(1)].concat());
+            idb.extend([r, 0, 0, 0]);
+        }
+        if let Some(o) = offset_s {
+            idb.extend([w16(14), w16(8)].concat());
+            idb.extend(if be { o.to_be_bytes() } else { o.to_le_bytes() });
+        }
+        idb.extend([0; 4]);
+        let mut out = [ng_block(be, 0x0A0D_0D0A, shb), ng_block(be, 1, idb)].concat();
+        let mut frame = vec![0xff; 6];
+        frame.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        frame.resize(42, 0);
+        for &u in units {
+            let mut epb = w32(0).to_vec();
+            epb.extend(w32((u >> 32) as u32));
+            epb.extend(w32(u as u32));
+            epb.extend([w32(42), w32(42)].concat());
+            epb.extend(&frame);
+            out.extend(ng_block(be, 6, epb));
+        }
+        out
+    }
+
+    fn pcapng_with_offset(offset_s: i64, units: &[u64]) -> Vec<u8> {
+        pcapng_clock(false, None, Some(offset_s), units)
+    }
+
+    #[test]
+    fn pcapng_times_out_of_range_are_warned_not_wrapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = |name: &str, bytes: Vec<u8>| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            read_capture(&p, None)
+        };
+        let us = 1_600_000_000_000_000u64;
+        // A sane offset is added to every packet.
+        let ok = read("ok.pcapng", pcapng_with_offset(100, &[us, us + 1_000_000]));
+        let ts: Vec<i64> = ok.cols.rows.iter().map(|r| r.ts).collect();
+        assert_eq!(ts, [1_600_000_100_000_000_000, 1_600_000_101_000_000_000]);
+        assert!(ok.issues.is_empty(), "{:?}", ok.issues);
+        // 2^62 s times 1e9 wraps to exactly 0 in i64: it used to be silently ignored.
+        let bad = read("offset.pcapng", pcapng_with_offset(1 << 62, &[us, us]));
+        assert_eq!(bad.cols.len(), 2);
+        assert!(bad.cols.rows.iter().all(|r| r.ts == 0));
+        assert_eq!(bad.issues.len(), 1, "{:?}", bad.issues);
+        let i = &bad.issues[0];
+        assert_eq!((i.packet_index, i.byte_offset, i.fatal), (0, 64, false));
+        assert!(i.reason.contains("out of range") && i.reason.contains("2 packet(s)"));
+        // One corrupt time among good ones: it takes the time before it; counts are kept.
+        let one = read("one.pcapng", pcapng_with_offset(0, &[us, u64::MAX, us + 2]));
+        let ts: Vec<i64> = one.cols.rows.iter().map(|r| r.ts).collect();
+        let t0 = us as i64 * 1000;
+        assert_eq!(ts, [t0, t0, t0 + 2000]);
+        assert_eq!(one.issues.len(), 1);
+        assert_eq!(one.issues[0].packet_index, 1);
+        assert!(one.issues[0].reason.contains("1 packet(s)"));
+    }
+
+    #[test]
+    fn pcapng_interface_clocks_in_both_byte_orders() {
+        let dir = tempfile::tempdir().unwrap();
+        let times = |name: &str, bytes: Vec<u8>| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let fp = read_capture(&p, None);
+            let ts: Vec<i64> = fp.cols.rows.iter().map(|r| r.ts).collect();
+            (ts, fp.issues)
+        };
+        let s = 1_600_000_000u64;
+        let want = vec![1_600_000_100_000_000_000i64, 1_600_000_100_500_000_000];
+        // Microseconds (the default) and nanoseconds, an offset, both byte orders.
+        for be in [false, true] {
+            let us = pcapng_clock(
+                be,
+                None,
+                Some(100),
+                &[s * 1_000_000, s * 1_000_000 + 500_000],
+            );
+            assert_eq!(times("us.pcapng", us), (want.clone(), vec![]), "be {be}");
+            let ns = pcapng_clock(
+                be,
+                Some(9),
+                Some(100),
+                &[s * 1_000_000_000, s * 1_000_000_000 + 500_000_000],
+            );
+            assert_eq!(times("ns.pcapng", ns), (want.clone(), vec![]), "be {be}");
+            // A power-of-two resolution: 2^20 units a second.
+            let p2 = pcapng_clock(
+                be,
+                Some(0x80 | 20),
+                Some(100),
+                &[s << 20, (s << 20) + (1 << 19)],
+            );
+            assert_eq!(times("p2.pcapng", p2), (want.clone(), vec![]), "be {be}");
+        }
+        // A resolution no integer holds: a warning naming the interface, then microseconds.
+        let (ts, issues) = times(
+            "bad.pcapng",
+            pcapng_clock(false, Some(25), None, &[s * 1_000_000]),
+        );
+        assert_eq!(ts, [1_600_000_000_000_000_000]);
+        assert_eq!(issues.len(), 1);
+        assert_eq!((issues[0].packet_index, issues[0].byte_offset), (0, 28));
+        assert!(issues[0]
+            .reason
+            .starts_with("interface 0: its timestamp resolution 0x19"));
     }
 
     #[test]
