@@ -1411,26 +1411,43 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                         });
                     }
                     Block::EnhancedPacket(epb) => {
-                        let Some(ifc) = ifaces.get(epb.if_id as usize) else {
-                            return Err((
-                                idx,
-                                format!("packet refers to unknown interface {}", epb.if_id),
-                            ));
-                        };
                         let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                        let ns = match epb_time(units, ifc) {
-                            Some(ns) => ns,
-                            None => {
-                                unrepresentable.note(out, idx, rd.offset);
-                                last_ts
-                            }
-                        };
+                        let (lt, ns) = packet_clock(&ifaces, epb.if_id, units, idx)?;
+                        let ns = ns.unwrap_or_else(|| {
+                            unrepresentable.note(out, idx, rd.offset);
+                            last_ts
+                        });
+                        last_ts = ns;
+                        visit(lt, ns, epb.origlen.max(epb.caplen), epb.data, rd.offset);
+                        idx += 1;
+                        rd.note_record(used);
+                    }
+                    // pcap-parser gives an unknown block's type as read little-endian.
+                    Block::Unknown(ub)
+                        if OBSOLETE_PACKET_BLOCK
+                            == if be {
+                                ub.block_type.swap_bytes()
+                            } else {
+                                ub.block_type
+                            } =>
+                    {
+                        let pb = ObsoletePacket::parse(ub.data, be).ok_or_else(|| {
+                            (
+                                idx,
+                                "corrupt block (packet block shorter than its lengths)".into(),
+                            )
+                        })?;
+                        let (lt, ns) = packet_clock(&ifaces, pb.if_id.into(), pb.units, idx)?;
+                        let ns = ns.unwrap_or_else(|| {
+                            unrepresentable.note(out, idx, rd.offset);
+                            last_ts
+                        });
                         last_ts = ns;
                         visit(
-                            ifc.linktype,
+                            lt,
                             ns,
-                            epb.origlen.max(epb.caplen),
-                            epb.data,
+                            pb.orig_len.max(pb.data.len() as u32),
+                            pb.data,
                             rd.offset,
                         );
                         idx += 1;
@@ -1528,6 +1545,64 @@ fn iface_offset(idb: &pcap_parser::InterfaceDescriptionBlock<'_>, be: bool) -> R
         Some(v) if be => Ok(i64::from_be_bytes(v)),
         Some(v) => Ok(i64::from_le_bytes(v)),
         None => Err("its if_tsoffset option is not eight bytes long".into()),
+    }
+}
+
+/// pcapng's obsolete Packet Block, written by old tools (Wireshark before 1.0 among them) and
+/// read by tshark; pcap-parser hands it over as an unknown block.
+const OBSOLETE_PACKET_BLOCK: u32 = 2;
+
+/// The fields of an obsolete Packet Block: an enhanced packet block with a 16-bit interface id
+/// and a drop count.
+struct ObsoletePacket<'a> {
+    if_id: u16,
+    units: u64,
+    orig_len: u32,
+    data: &'a [u8],
+}
+
+impl<'a> ObsoletePacket<'a> {
+    /// From the block's body (after type and length) in the section's byte order; `None`
+    /// when the body is shorter than its fixed fields and captured length.
+    fn parse(body: &'a [u8], be: bool) -> Option<Self> {
+        let u16_at = |i: usize| -> Option<u16> {
+            let b = body.get(i..i + 2)?.try_into().ok()?;
+            Some(if be {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            })
+        };
+        let u32_at = |i: usize| -> Option<u32> {
+            let b = body.get(i..i + 4)?.try_into().ok()?;
+            Some(if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        let cap = u32_at(12)? as usize;
+        Some(ObsoletePacket {
+            if_id: u16_at(0)?,
+            units: (u32_at(4)? as u64) << 32 | u32_at(8)? as u64,
+            orig_len: u32_at(16)?,
+            data: body.get(20..20usize.checked_add(cap)?)?,
+        })
+    }
+}
+
+/// A packet's link type and time ([`epb_time`]) from its interface; an unknown interface
+/// ends the read at packet `idx`.
+#[inline]
+fn packet_clock(
+    ifaces: &[Iface],
+    if_id: u32,
+    units: u64,
+    idx: u64,
+) -> Result<(Linktype, Option<i64>), (u64, String)> {
+    match ifaces.get(if_id as usize) {
+        Some(ifc) => Ok((ifc.linktype, epb_time(units, ifc))),
+        None => Err((idx, format!("packet refers to unknown interface {if_id}"))),
     }
 }
 
@@ -2579,6 +2654,51 @@ mod tests {
         assert!(issues[0]
             .reason
             .starts_with("interface 0: its timestamp resolution 0x19"));
+    }
+
+    #[test]
+    fn obsolete_packet_blocks_read_like_enhanced_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = |name: &str, bytes: Vec<u8>| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            read_capture(&p, None)
+        };
+        let units = [1_600_000_000_000_000u64, 1_600_000_000_250_000];
+        for be in [false, true] {
+            let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let enhanced = read("epb.pcapng", pcapng_clock(be, None, None, &units));
+            // The same packets as obsolete Packet Blocks (type 2).
+            let mut old = pcapng_clock(be, None, None, &[]);
+            let mut frame = vec![0xff; 6];
+            frame.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+            frame.resize(42, 0);
+            for u in units {
+                let mut body = [w16(0), w16(0)].concat();
+                body.extend([w32((u >> 32) as u32), w32(u as u32), w32(42), w32(42)].concat());
+                body.extend(&frame);
+                old.extend(ng_block(be, 2, body));
+            }
+            let obsolete = read("pb.pcapng", old.clone());
+            assert_eq!(enhanced.cols.len(), 2);
+            assert_eq!(obsolete.cols.rows, enhanced.cols.rows, "be {be}");
+            assert_eq!(obsolete.convs, enhanced.convs);
+            assert!(obsolete.issues.is_empty(), "{:?}", obsolete.issues);
+            // A block whose captured length runs past its end: the packets before it stay.
+            let mut body = [w16(0), w16(0)].concat();
+            body.extend([w32(0), w32(0), w32(400), w32(400)].concat());
+            body.extend(&frame);
+            old.extend(ng_block(be, 2, body));
+            let cut = read("cut.pcapng", old);
+            assert_eq!(cut.cols.rows, enhanced.cols.rows);
+            let i = cut.issues.last().unwrap();
+            assert!(i.fatal && i.packet_index == 2, "{i:?}");
+            assert!(
+                i.reason.contains("packet block shorter than its lengths"),
+                "{i:?}"
+            );
+        }
     }
 
     #[test]
