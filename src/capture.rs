@@ -2252,6 +2252,14 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
             hits.sort();
             out.extend(hits);
         } else {
+            if full.is_dir() {
+                let glob = Path::new(pat).join("*.pcap*");
+                return Err(format!(
+                    "{}: is a folder; name its captures with a glob, such as '{}'",
+                    full.display(),
+                    glob.display()
+                ));
+            }
             if !full.is_file() {
                 return Err(format!("{}: capture file not found", full.display()));
             }
@@ -2336,6 +2344,13 @@ mod tests {
         assert_eq!(e, "d.*: no file matches");
         let e = expand_captures(base, &args(&["gone.pcap"])).unwrap_err();
         assert!(e.ends_with("gone.pcap: capture file not found"), "{e}");
+        let e = expand_captures(base, &args(&["d.pcap"])).unwrap_err();
+        assert!(
+            e.ends_with(
+                "d.pcap: is a folder; name its captures with a glob, such as 'd.pcap/*.pcap*'"
+            ),
+            "{e}"
+        );
     }
 
     /// Reading on from a record boundary ([`Part::From`]) gives the records from there, both

@@ -439,6 +439,64 @@ fn dropping_files_fills_the_new_project_dialog() {
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
 }
 
+/// Dropping a lab's folder fills the dialog with a glob for its captures, its registry and
+/// its logs (not its ground truth or project file); a folder with none of these is reported.
+#[test]
+fn dropping_a_folder_adds_its_captures_registry_and_logs() {
+    use labelbench::labels::SourceKind;
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let r = crate::common::sim(&lab, 2, 1, 4, Some(10_000));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("README.txt"), "notes").unwrap();
+    let mut h = harness(App::with_settings(Settings::default(), None));
+    h.run_steps(2);
+    for f in [&lab, &empty, &lab] {
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(f.clone())));
+    }
+    h.run_steps(2);
+    let d = &h.state().ui.new_project;
+    assert!(d.open);
+    let glob = lab.join("pcaps").join("*.pcap").display().to_string();
+    assert_eq!(d.spec.captures, [glob]);
+    assert_eq!(
+        d.spec.devices,
+        lab.join("devices.json").display().to_string()
+    );
+    let mut kinds: Vec<SourceKind> = d.spec.sources.iter().map(|s| s.0).collect();
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(
+        kinds,
+        vec![
+            SourceKind::Ifttt,
+            SourceKind::IftttTrigger,
+            SourceKind::NotificationsJsonl,
+            SourceKind::Smartthings
+        ]
+    );
+    let errors = &h.state().errors;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("empty: no captures"), "{errors:?}");
+    h.state_mut().errors.clear();
+    let proj = lab.join("project.labelbench.json");
+    assert_eq!(
+        h.state().ui.new_project.project_text,
+        proj.display().to_string()
+    );
+    h.get_by_label("Create and open").click();
+    settle(&mut h);
+    let s = h
+        .state()
+        .session
+        .as_ref()
+        .expect("the new project is loaded");
+    assert_eq!(s.traffic.packets.len() as u64, r.packets);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}
+
 /// A lab with more devices than fit: lanes keep a readable height, the toolbar pages through
 /// them, and selecting an event elsewhere scrolls its lane into view. Strict glyph policy, so
 /// the paging buttons' arrows must be in the bundled fonts.

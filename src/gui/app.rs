@@ -900,7 +900,8 @@ impl App {
             }) {
                 self.commands.push(Command::Open(p.clone()));
             } else {
-                self.ui.new_project.add_dropped(&dropped);
+                let problems = self.ui.new_project.add_dropped(&dropped);
+                self.errors.extend(problems);
             }
         }
     }

@@ -84,48 +84,147 @@ pub struct NewProjectDialog {
     pub new_tz: String,
 }
 
+/// What a dropped file is taken for, by its name.
+enum DroppedKind {
+    Capture,
+    Registry,
+    /// A label log; `named` when its name says which kind (not the generic CSV fallback).
+    Log {
+        kind: SourceKind,
+        named: bool,
+    },
+}
+
+impl DroppedKind {
+    fn of(path: &Path) -> DroppedKind {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap") {
+            return DroppedKind::Capture;
+        }
+        if name.contains("device") {
+            return DroppedKind::Registry;
+        }
+        let named = |kind| DroppedKind::Log { kind, named: true };
+        if name.contains("action") {
+            named(SourceKind::IftttTrigger)
+        } else if name.contains("ifttt") {
+            named(SourceKind::Ifttt)
+        } else if name.contains("smartthings") {
+            named(SourceKind::Smartthings)
+        } else if name.ends_with(".jsonl") {
+            named(SourceKind::NotificationsJsonl)
+        } else if name.contains("android") || name.contains("notif") {
+            named(SourceKind::NotificationsCsv)
+        } else if name.ends_with(".txt") {
+            DroppedKind::Log {
+                kind: SourceKind::Experiments,
+                named: false,
+            }
+        } else {
+            DroppedKind::Log {
+                kind: SourceKind::Csv,
+                named: false,
+            }
+        }
+    }
+}
+
 impl NewProjectDialog {
     /// Files dropped on the window fill the dialog: captures, registry, logs. A file already in
-    /// the dialog is not added again (dropped twice, a log would be loaded twice).
-    pub fn add_dropped(&mut self, files: &[PathBuf]) {
+    /// the dialog is not added again (dropped twice, a log would be loaded twice). A dropped
+    /// folder adds a glob per capture extension in it and in its subfolders, and the registry
+    /// and logs whose names say what they are (a README or a ground-truth table is not taken
+    /// for a log). Returns what could not be used, for the error list.
+    pub fn add_dropped(&mut self, files: &[PathBuf]) -> Vec<String> {
         self.open = true;
+        let mut problems = Vec::new();
         for f in files {
-            let s = f.display().to_string();
-            if self.spec.captures.contains(&s) || self.spec.sources.iter().any(|x| x.1 == s) {
-                continue;
-            }
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().to_lowercase())
-                .unwrap_or_default();
-            if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap") {
-                self.spec.captures.push(s);
-            } else if name.contains("device") {
-                self.spec.devices = s;
+            if f.is_dir() {
+                if !self.add_folder(f) {
+                    problems.push(format!(
+                        "{}: no captures, device registry or label logs recognised in this folder",
+                        f.display()
+                    ));
+                }
             } else {
-                let kind = if name.contains("action") {
-                    SourceKind::IftttTrigger
-                } else if name.contains("ifttt") {
-                    SourceKind::Ifttt
-                } else if name.contains("smartthings") {
-                    SourceKind::Smartthings
-                } else if name.ends_with(".jsonl") {
-                    SourceKind::NotificationsJsonl
-                } else if name.contains("android") || name.contains("notif") {
-                    SourceKind::NotificationsCsv
-                } else if name.ends_with(".txt") {
-                    SourceKind::Experiments
-                } else {
-                    SourceKind::Csv
-                };
-                self.spec.sources.push((kind, s, "America/New_York".into()));
+                self.add_file(f, DroppedKind::of(f));
             }
             if self.project_text.is_empty() {
-                if let Some(dir) = f.parent() {
+                let dir = if f.is_dir() {
+                    Some(f.as_path())
+                } else {
+                    f.parent()
+                };
+                if let Some(dir) = dir {
                     self.project_text = dir.join("project.labelbench.json").display().to_string();
                 }
             }
         }
+        problems
+    }
+
+    /// Adds one file as what `kind` says; false when it was in the dialog already.
+    fn add_file(&mut self, f: &Path, kind: DroppedKind) -> bool {
+        let s = f.display().to_string();
+        if self.spec.captures.contains(&s) || self.spec.sources.iter().any(|x| x.1 == s) {
+            return false;
+        }
+        match kind {
+            DroppedKind::Capture => self.spec.captures.push(s),
+            DroppedKind::Registry => self.spec.devices = s,
+            DroppedKind::Log { kind, .. } => {
+                self.spec.sources.push((kind, s, "America/New_York".into()))
+            }
+        }
+        true
+    }
+
+    /// See [`NewProjectDialog::add_dropped`]; false when nothing in the folder was usable.
+    fn add_folder(&mut self, dir: &Path) -> bool {
+        let listing = |d: &Path| -> Vec<PathBuf> {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let mut found = false;
+        let top = listing(dir);
+        let subs = top.iter().filter(|p| p.is_dir());
+        for d in std::iter::once(dir).chain(subs.map(PathBuf::as_path)) {
+            let mut globs: Vec<String> = Vec::new();
+            for f in listing(d).into_iter().filter(|p| p.is_file()) {
+                match DroppedKind::of(&f) {
+                    DroppedKind::Capture => {
+                        let ext = f.extension().map(|e| e.to_string_lossy().into_owned());
+                        let g = d.join(format!("*.{}", ext.unwrap_or_default()));
+                        let g = g.display().to_string();
+                        if !globs.contains(&g) {
+                            globs.push(g);
+                        }
+                    }
+                    DroppedKind::Registry if self.spec.devices.is_empty() => {
+                        self.spec.devices = f.display().to_string();
+                        found = true;
+                    }
+                    k @ DroppedKind::Log { named: true, .. } => {
+                        self.add_file(&f, k);
+                        found = true;
+                    }
+                    _ => {}
+                }
+            }
+            for g in globs {
+                found = true;
+                if !self.spec.captures.contains(&g) {
+                    self.spec.captures.push(g);
+                }
+            }
+        }
+        found
     }
 }
 
