@@ -328,6 +328,24 @@ fn open_session(path: &Path, journal: bool, cache: bool) -> anyhow::Result<Sessi
 fn require_project(path: &Path) -> anyhow::Result<()> {
     if path.is_file() {
         Ok(())
+    } else if path.is_dir() {
+        let mut inside: Vec<String> = std::fs::read_dir(path)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        inside.retain(|n| n.ends_with(".labelbench.json"));
+        inside.sort();
+        let hint = match inside.len() {
+            0 => String::new(),
+            _ => format!(" (project files in it: {})", inside.join(", ")),
+        };
+        Err(bad(format!(
+            "{}: is a folder, not a project file{hint}",
+            path.display()
+        )))
     } else {
         Err(bad(format!("{}: project file not found", path.display())))
     }

@@ -177,6 +177,17 @@ fn a_missing_project_is_reported_before_a_window_opens() {
             "{args:?}: {e}"
         );
     }
+    // A folder is named as one, with the project files it holds.
+    std::fs::write(dir.path().join("b.labelbench.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("a.labelbench.json"), "{}").unwrap();
+    for args in [["inspect"], ["gui"]] {
+        let mut cmd = Command::new(bin());
+        let e = run_bad(cmd.args(args).arg(dir.path()));
+        assert!(
+            e.contains("is a folder, not a project file (project files in it: a.labelbench.json, b.labelbench.json)"),
+            "{args:?}: {e}"
+        );
+    }
     // A project whose device registry has gone says which file is missing, and what it is.
     let reg = dir.path().join("devices.csv");
     std::fs::write(&reg, "cam,aa:bb:cc:dd:ee:01,,,\n").unwrap();
