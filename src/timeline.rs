@@ -17,12 +17,32 @@ pub enum Metric {
     Packets,
 }
 
+/// One device's non-empty bins at one level, in time order. Sparse, so a capture whose clock
+/// jumped (a capture box that starts in 1970 until NTP sets its clock) costs what its packets
+/// cost, not a bin for every 10 s of the decades in between.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Bins {
+    /// Bin index counted from [`Pyramid::start_ns`] (584 years of 10-s bins fit a `u32`).
+    pub k: Vec<u32>,
+    pub bytes: Vec<f32>,
+    pub packets: Vec<u32>,
+}
+
+impl Bins {
+    pub fn is_empty(&self) -> bool {
+        self.k.is_empty()
+    }
+    /// Positions of the bins with index in `[a, b)`.
+    fn within(&self, a: u32, b: u32) -> std::ops::Range<usize> {
+        self.k.partition_point(|&k| k < a)..self.k.partition_point(|&k| k < b)
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Level {
     pub width_ns: i64,
-    /// Per device: bytes and packets per bin (empty for devices without traffic).
-    pub bytes: Vec<Vec<f32>>,
-    pub packets: Vec<Vec<u32>>,
+    /// Per device (empty for devices without traffic).
+    pub bins: Vec<Bins>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -30,6 +50,12 @@ pub struct Pyramid {
     pub start_ns: i64,
     pub end_ns: i64,
     pub levels: Vec<Level>,
+}
+
+/// Bin `k` of width `w` counted from `start` holding time `x` (no overflow for any two
+/// times).
+fn bin_of(x: i64, start: i64, w: i64) -> u32 {
+    (x.abs_diff(start) / w as u64).min(u32::MAX as u64) as u32
 }
 
 impl Pyramid {
@@ -43,58 +69,64 @@ impl Pyramid {
             return Pyramid::default();
         };
         let fine = LEVELS_NS[0];
-        let n0 = ((end - start) / fine + 1) as usize;
         let (ts, len) = (&t.packets.ts, &t.packets.orig_len);
-        let finest: Vec<(Vec<f64>, Vec<u32>)> = t
+        // Per device: its non-empty finest bins as (index, bytes, packets).
+        let finest: Vec<Vec<(u32, f64, u32)>> = t
             .by_device
             .par_iter()
             .map(|idx| {
-                if idx.is_empty() {
-                    return (vec![], vec![]);
-                }
-                let mut b = vec![0f64; n0];
-                let mut p = vec![0u32; n0];
+                let mut out: Vec<(u32, f64, u32)> = Vec::new();
                 // A device's packets are in time order: divide only when a packet leaves the
-                // current bin.
-                let (mut k, mut bin_end) = (0usize, i64::MIN);
+                // current bin, whose sums are kept in registers until then.
+                let (mut k, mut b, mut p, mut bin_end) = (0u32, 0f64, 0u32, i64::MIN);
                 for &i in idx {
                     let x = ts[i as usize];
                     if x >= bin_end {
-                        k = ((x - start) / fine) as usize;
-                        bin_end = start + (k as i64 + 1) * fine;
+                        let next = bin_of(x, start, fine);
+                        // (The same bin again only where its end saturated at i64::MAX.)
+                        if next != k || p == 0 {
+                            if p > 0 {
+                                out.push((k, b, p));
+                            }
+                            (k, b, p) = (next, 0.0, 0);
+                            bin_end = start.saturating_add((k as i64 + 1).saturating_mul(fine));
+                        }
                     }
-                    b[k] += len[i as usize] as f64;
-                    p[k] += 1;
+                    b += len[i as usize] as f64;
+                    p += 1;
                 }
-                (b, p)
+                if p > 0 {
+                    out.push((k, b, p));
+                }
+                out
             })
             .collect();
         let levels = LEVELS_NS
             .iter()
             .map(|&w| {
                 debug_assert_eq!(w % fine, 0);
-                let ratio = (w / fine) as usize;
-                let n = ((end - start) / w + 1) as usize;
-                let (bytes, packets) = finest
+                let ratio = (w / fine) as u32;
+                let bins = finest
                     .par_iter()
-                    .map(|(fb, fp)| {
-                        if fb.is_empty() {
-                            return (vec![], vec![]);
+                    .map(|fb| {
+                        let mut sums: Vec<(u32, f64, u32)> = Vec::new();
+                        for &(k, b, p) in fb {
+                            match sums.last_mut() {
+                                Some(l) if l.0 == k / ratio => {
+                                    l.1 += b;
+                                    l.2 += p;
+                                }
+                                _ => sums.push((k / ratio, b, p)),
+                            }
                         }
-                        let mut b = vec![0f64; n];
-                        let mut p = vec![0u32; n];
-                        for (k, (&x, &c)) in fb.iter().zip(fp).enumerate() {
-                            b[k / ratio] += x;
-                            p[k / ratio] += c;
+                        Bins {
+                            k: sums.iter().map(|s| s.0).collect(),
+                            bytes: sums.iter().map(|s| s.1 as f32).collect(),
+                            packets: sums.iter().map(|s| s.2).collect(),
                         }
-                        (b.into_iter().map(|x| x as f32).collect(), p)
                     })
-                    .unzip();
-                Level {
-                    width_ns: w,
-                    bytes,
-                    packets,
-                }
+                    .collect();
+                Level { width_ns: w, bins }
             })
             .collect();
         Pyramid {
@@ -116,7 +148,7 @@ impl Pyramid {
         max_bins: usize,
         m: Metric,
     ) -> Vec<(i64, i64, f64)> {
-        let span = (hi - lo).max(1);
+        let span = hi.saturating_sub(lo).max(1);
         let want = (span / max_bins.max(1) as i64).max(1);
         let level = self.levels.iter().find(|l| l.width_ns >= want);
         let fine = self.levels.first().map(|l| l.width_ns).unwrap_or(1);
@@ -143,36 +175,52 @@ impl Pyramid {
         let Some(l) = level.or(self.levels.last()) else {
             return vec![];
         };
-        let d = dev as usize;
-        if l.bytes.get(d).is_none_or(|v| v.is_empty()) {
+        let Some(bins) = l.bins.get(dev as usize) else {
             return vec![];
-        }
-        let n = l.bytes[d].len() as i64;
-        let a = ((lo - self.start_ns) / l.width_ns - 1).clamp(0, n);
-        let b = ((hi - self.start_ns) / l.width_ns + 2).clamp(0, n);
-        (a..b)
-            .filter_map(|k| {
+        };
+        let w = l.width_ns;
+        // One bin either side of the view, as lines and bars reach into it.
+        let a = if lo <= self.start_ns {
+            0
+        } else {
+            bin_of(lo, self.start_ns, w).saturating_sub(1)
+        };
+        let b = if hi < self.start_ns {
+            0
+        } else {
+            bin_of(hi, self.start_ns, w).saturating_add(2)
+        };
+        bins.within(a, b)
+            .filter_map(|j| {
                 let v = match m {
-                    Metric::Bytes => l.bytes[d][k as usize] as f64,
-                    Metric::Packets => l.packets[d][k as usize] as f64,
+                    Metric::Bytes => bins.bytes[j] as f64,
+                    Metric::Packets => bins.packets[j] as f64,
                 };
-                (v > 0.0).then_some((self.start_ns + k * l.width_ns, l.width_ns, v))
+                let at = self
+                    .start_ns
+                    .saturating_add((bins.k[j] as i64).saturating_mul(w));
+                (v > 0.0).then_some((at, w, v))
             })
             .collect()
     }
 
-    /// Total traffic over all devices per bin of the coarsest level (the overview strip).
-    pub fn overview(&self, m: Metric) -> Vec<f64> {
+    /// Total traffic over all devices for the overview strip: one value per bin of the
+    /// coarsest level, or per `max` equal parts of the capture when there are more such bins
+    /// (a capture spanning years would otherwise draw a bar per hour every frame).
+    pub fn overview(&self, m: Metric, max: usize) -> Vec<f64> {
         let Some(l) = self.levels.last() else {
             return vec![];
         };
-        let n = l.bytes.iter().map(|v| v.len()).max().unwrap_or(0);
-        let mut out = vec![0f64; n];
-        for d in 0..l.bytes.len() {
-            for (k, o) in out.iter_mut().enumerate().take(l.bytes[d].len()) {
-                *o += match m {
-                    Metric::Bytes => l.bytes[d][k] as f64,
-                    Metric::Packets => l.packets[d][k] as f64,
+        let n = bin_of(self.end_ns, self.start_ns, l.width_ns) as u64 + 1;
+        let parts = n.min(max.max(1) as u64);
+        let mut out = vec![0f64; parts as usize];
+        let last = out.len() - 1;
+        for bins in &l.bins {
+            for j in 0..bins.k.len() {
+                let part = (bins.k[j] as u64 * parts / n) as usize;
+                out[part.min(last)] += match m {
+                    Metric::Bytes => bins.bytes[j] as f64,
+                    Metric::Packets => bins.packets[j] as f64,
                 };
             }
         }
@@ -197,7 +245,7 @@ pub fn recentre_view(start: i64, end: i64, (a, b): (i64, i64), at: i64) -> (i64,
 
 #[cfg(test)]
 mod tests {
-    use super::{recentre_view, Pyramid, LEVELS_NS};
+    use super::{recentre_view, Metric, Pyramid, LEVELS_NS};
     use crate::traffic::Traffic;
     use rand::{Rng, SeedableRng};
 
@@ -239,20 +287,84 @@ mod tests {
                     b[k] += t.packets.orig_len[i as usize] as f64;
                     p[k] += 1;
                 }
+                let bs = &l.bins[d];
                 if idx.is_empty() {
-                    assert!(l.packets[d].is_empty() && l.bytes[d].is_empty());
+                    assert!(bs.is_empty());
                     continue;
                 }
-                let want: Vec<f32> = b.iter().map(|&v| v as f32).collect();
+                // The stored bins are exactly the non-empty direct bins, in order.
+                let want: Vec<(u32, f32, u32)> = (0..bins)
+                    .filter(|&k| p[k] > 0)
+                    .map(|k| (k as u32, b[k] as f32, p[k]))
+                    .collect();
+                assert_eq!(bs.k.len(), want.len(), "width {} device {d}", l.width_ns);
                 // Compared bin by bin, so a failure names one bin, not 17 K of them.
-                assert_eq!(l.packets[d].len(), bins);
-                for k in 0..bins {
-                    let at = format!("width {} device {d} bin {k}", l.width_ns);
-                    assert_eq!(l.packets[d][k], p[k], "{at}");
-                    assert_eq!(l.bytes[d][k], want[k], "{at}");
+                for (j, w) in want.iter().enumerate() {
+                    let at = format!("width {} device {d} bin {}", l.width_ns, w.0);
+                    assert_eq!((bs.k[j], bs.bytes[j], bs.packets[j]), *w, "{at}");
                 }
             }
         }
+        // The overview strip: one value per coarsest bin, summed over devices.
+        let coarse = py.levels.last().unwrap();
+        let n = ((end - start) / coarse.width_ns + 1) as usize;
+        let mut want = vec![0f64; n];
+        for bs in &coarse.bins {
+            for j in 0..bs.k.len() {
+                want[bs.k[j] as usize] += bs.packets[j] as f64;
+            }
+        }
+        assert_eq!(py.overview(Metric::Packets, 10_000), want);
+        // Fewer parts than bins: each part sums whole bins, and nothing is lost.
+        let parts = py.overview(Metric::Packets, 7);
+        assert_eq!(parts.len(), 7);
+        assert_eq!(parts.iter().sum::<f64>(), want.iter().sum::<f64>());
+    }
+
+    /// A capture box without a clock writes 1970 until NTP sets it: the bins cost what the
+    /// packets cost, not a bin per 10 s of the 51 years between, and every view still finds
+    /// its packets.
+    #[test]
+    fn a_clock_jump_of_decades_stays_small() {
+        let mut t = Traffic::default();
+        let late = 1_615_180_000_000_000_000i64;
+        for x in [5_000_000_000i64, 6_000_000_000, late, late + 30_000_000_000] {
+            t.packets.ts.push(x);
+            t.packets.orig_len.push(100);
+        }
+        t.by_device = vec![vec![0, 1, 2, 3], vec![2]];
+        let py = Pyramid::build(&t);
+        for l in &py.levels {
+            assert!(l.bins.iter().all(|b| b.k.len() <= 3), "{l:?}");
+        }
+        let whole = py.series(&t, 0, py.start_ns, py.end_ns, 800, Metric::Packets);
+        assert_eq!(whole.iter().map(|b| b.2).sum::<f64>(), 4.0);
+        let week = py.series(
+            &t,
+            0,
+            late - 3_600_000_000_000,
+            late + 3_600_000_000_000,
+            800,
+            Metric::Bytes,
+        );
+        assert_eq!(week.iter().map(|b| b.2).sum::<f64>(), 200.0);
+        assert!(week.iter().all(|b| b.0 >= late - 4_000_000_000_000));
+        let dev1 = py.series(
+            &t,
+            1,
+            late - 3_600_000_000_000,
+            late + 3_600_000_000_000,
+            800,
+            Metric::Packets,
+        );
+        assert_eq!(dev1.iter().map(|b| b.2).sum::<f64>(), 1.0);
+        let strip = py.overview(Metric::Packets, 1000);
+        assert_eq!(strip.len(), 1000);
+        // Summed over devices: the second holds one of the late packets too.
+        assert_eq!(
+            (strip[0], strip[999], strip.iter().sum::<f64>()),
+            (2.0, 3.0, 5.0)
+        );
     }
 
     #[test]

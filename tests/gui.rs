@@ -497,6 +497,52 @@ fn dropping_a_folder_adds_its_captures_registry_and_logs() {
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
 }
 
+/// A capture box that wrote 1970 until NTP set its clock: the window opens at once on the
+/// 51 years between, with a few bins, the device's lane and the capture's span; it used to
+/// build a bin per 10 s of those years (gigabytes) before the first frame.
+#[test]
+fn a_clock_jump_of_decades_opens_at_once() {
+    use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = PcapHeader::new();
+    h.network = Linktype(1);
+    let mut pcap = h.to_vec_raw().unwrap();
+    let mut frame = vec![0xff; 6];
+    frame.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    frame.resize(60, 0);
+    for ts_sec in [5, 6, 1_615_180_000, 1_615_180_030] {
+        let b = LegacyPcapBlock {
+            ts_sec,
+            ts_usec: 0,
+            caplen: 60,
+            origlen: 60,
+            data: &frame,
+        };
+        pcap.extend(b.to_vec_raw().unwrap());
+    }
+    std::fs::write(dir.path().join("boot.pcap"), pcap).unwrap();
+    std::fs::write(
+        dir.path().join("devices.csv"),
+        "name,mac,ip,description,hub\nplug,02:00:00:00:00:01,,,\n",
+    )
+    .unwrap();
+    let mut p = labelbench::project::Project::new("boot");
+    p.captures = vec!["boot.pcap".into()];
+    p.devices = Some("devices.csv".into());
+    let proj = dir.path().join("boot.labelbench.json");
+    p.save(&proj).unwrap();
+    let s = crate::common::open_journaled(&proj);
+    let mut h = harness(App::with_session(Settings::default(), s));
+    settle(&mut h);
+    let py = h.state().pyramid.clone().expect("bins built");
+    for l in &py.levels {
+        assert!(l.bins.iter().map(|b| b.k.len()).sum::<usize>() <= 4);
+    }
+    assert_eq!(py.end_ns - py.start_ns, (1_615_180_030 - 5) * 1_000_000_000);
+    assert!(h.query_by_label_contains("plug").is_some());
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}
+
 /// A lab with more devices than fit: lanes keep a readable height, the toolbar pages through
 /// them, and selecting an event elsewhere scrolls its lane into view. Strict glyph policy, so
 /// the paging buttons' arrows must be in the bundled fonts.

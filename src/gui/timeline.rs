@@ -92,7 +92,12 @@ pub fn lanes(app: &App) -> Vec<Lane> {
 
 pub fn format_time(ns: i64, tz: &chrono_tz::Tz, span_s: f64) -> String {
     let d = tz.timestamp_nanos(ns);
-    if span_s > 3.0 * 86400.0 {
+    // Years when a clock jump (or a long study) spans them.
+    if span_s > 3.0 * 365.0 * 86400.0 {
+        d.format("%Y").to_string()
+    } else if span_s > 90.0 * 86400.0 {
+        d.format("%d %b %Y").to_string()
+    } else if span_s > 3.0 * 86400.0 {
         d.format("%a %d %b").to_string()
     } else if span_s > 6.0 * 3600.0 {
         d.format("%a %H:%M").to_string()
@@ -648,7 +653,7 @@ fn overview(
     );
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-    let bins = py.overview(app.metric());
+    let bins = py.overview(app.metric(), rect.width().max(1.0) as usize);
     let total = (py.end_ns - origin).max(1) as f64;
     if !bins.is_empty() {
         let max = bins.iter().cloned().fold(0.0, f64::max).max(1.0);
