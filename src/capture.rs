@@ -1548,8 +1548,8 @@ fn iface_offset(idb: &pcap_parser::InterfaceDescriptionBlock<'_>, be: bool) -> R
     }
 }
 
-/// pcapng's obsolete Packet Block, written by old tools (Wireshark before 1.0 among them) and
-/// read by tshark; pcap-parser hands it over as an unknown block.
+/// pcapng's obsolete Packet Block (the format's first packet block, replaced by the enhanced
+/// one), still read by tshark; pcap-parser hands it over as an unknown block.
 const OBSOLETE_PACKET_BLOCK: u32 = 2;
 
 /// The fields of an obsolete Packet Block: an enhanced packet block with a 16-bit interface id
