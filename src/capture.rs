@@ -2226,6 +2226,8 @@ pub fn for_each_record(
 /// overlapping pattern, or another spelling of its path) is kept once, where it first appears:
 /// read twice, every packet would be counted twice. Directories a glob matches are not
 /// captures and are passed over; a folder a glob cannot list is an error, not a silent gap.
+/// A pattern naming an existing file is that file, whatever characters its name holds; a
+/// folder is an error that suggests a glob.
 pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for pat in patterns {
@@ -2234,8 +2236,16 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
         } else {
             base.join(pat)
         };
-        let s = full.to_string_lossy().to_string();
-        if s.contains(['*', '?', '[']) {
+        // A file that exists under the name as written is taken literally: `lab [2021]/a.pcap`
+        // read as a glob would look for `lab 2/a.pcap` and the like.
+        if pat.contains(['*', '?', '[']) && !full.is_file() {
+            // The base folder is taken literally too; only the pattern is a glob.
+            let s = if Path::new(pat).is_absolute() {
+                pat.clone()
+            } else {
+                let b = glob::Pattern::escape(&base.to_string_lossy());
+                Path::new(&b).join(pat).to_string_lossy().into_owned()
+            };
             let g = glob::glob(&s).map_err(|e| format!("{pat}: bad glob: {e}"))?;
             let mut hits = Vec::new();
             for hit in g {
@@ -2344,6 +2354,13 @@ mod tests {
         assert_eq!(e, "d.*: no file matches");
         let e = expand_captures(base, &args(&["gone.pcap"])).unwrap_err();
         assert!(e.ends_with("gone.pcap: capture file not found"), "{e}");
+        std::fs::create_dir(base.join("lab [1]")).unwrap();
+        std::fs::write(base.join("lab [1]").join("x.pcap"), small_pcap(1)).unwrap();
+        assert_eq!(names(&["lab [1]/x.pcap"]), ["x.pcap"]);
+        assert_eq!(names(&["lab [[]1[]]/*.pcap"]), ["x.pcap"]);
+        // The base folder (the project's) is taken literally under a relative glob.
+        let lab = expand_captures(&base.join("lab [1]"), &args(&["*.pcap"])).unwrap();
+        assert_eq!(lab, [base.join("lab [1]").join("x.pcap")]);
         let e = expand_captures(base, &args(&["d.pcap"])).unwrap_err();
         assert!(
             e.ends_with(

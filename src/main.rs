@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use labelbench::labels::SourceSpec;
 use labelbench::progress::Progress;
-use labelbench::project::{relative_to, Project};
+use labelbench::project::{relative_capture, relative_to, Project};
 use labelbench::session::{OpenOptions, Session};
 
 #[derive(Parser)]
@@ -762,10 +762,7 @@ fn cmd_new(
     );
     // Check that every capture argument names something, then store it relative to the project.
     let files = labelbench::capture::expand_captures(Path::new("."), captures).map_err(bad)?;
-    p.captures = captures
-        .iter()
-        .map(|c| relative_to(dir, Path::new(c)))
-        .collect();
+    p.captures = captures.iter().map(|c| relative_capture(dir, c)).collect();
     if let Some(d) = devices {
         if !d.is_file() {
             return Err(bad(format!("{}: device registry not found", d.display())));

@@ -214,6 +214,20 @@ pub fn relative_to(base_dir: &Path, target: &Path) -> String {
     out.to_string_lossy().to_string()
 }
 
+/// A capture argument (a file or a glob) as stored in a project in `base_dir`: relative to
+/// it. A glob is made relative to the folder's name as a glob spells it, so that a folder
+/// whose name holds `[` or `*` (escaped in the pattern) still prefixes it, and
+/// [`crate::capture::expand_captures`] reads the rest against the folder taken literally.
+pub fn relative_capture(base_dir: &Path, pattern: &str) -> String {
+    let p = Path::new(pattern);
+    if !pattern.contains(['*', '?', '[']) || p.is_file() {
+        return relative_to(base_dir, p);
+    }
+    let abs_base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
+    let escaped = glob::Pattern::escape(&abs_base.to_string_lossy());
+    relative_to(Path::new(&escaped), p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +283,15 @@ mod tests {
         assert_eq!(
             relative_to(Path::new("/tmp/lab"), Path::new("/data/pcaps/a.pcap")),
             "/data/pcaps/a.pcap"
+        );
+        // A glob under a folder whose name a glob must escape.
+        assert_eq!(
+            relative_capture(Path::new("/tmp/lab [1]"), "/tmp/lab [[]1[]]/pcaps/*.pcap"),
+            "pcaps/*.pcap"
+        );
+        assert_eq!(
+            relative_capture(Path::new("/tmp/lab"), "/tmp/lab/pcaps/*.pcap"),
+            "pcaps/*.pcap"
         );
     }
 

@@ -439,13 +439,15 @@ fn dropping_files_fills_the_new_project_dialog() {
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
 }
 
-/// Dropping a lab's folder fills the dialog with a glob for its captures, its registry and
-/// its logs (not its ground truth or project file); a folder with none of these is reported.
+/// Dropping a lab's folder fills the dialog with a glob for its captures (the folder's name
+/// taken literally), its registry and its logs (not its ground truth or project file); a
+/// folder with none of these is reported.
 #[test]
 fn dropping_a_folder_adds_its_captures_registry_and_logs() {
     use labelbench::labels::SourceKind;
     let dir = tempfile::tempdir().unwrap();
-    let lab = dir.path().join("lab");
+    // Brackets in the folder's name must not be read as a glob's character class.
+    let lab = dir.path().join("lab [2021]");
     let r = crate::common::sim(&lab, 2, 1, 4, Some(10_000));
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -460,7 +462,8 @@ fn dropping_a_folder_adds_its_captures_registry_and_logs() {
     h.run_steps(2);
     let d = &h.state().ui.new_project;
     assert!(d.open);
-    let glob = lab.join("pcaps").join("*.pcap").display().to_string();
+    let lit = dir.path().join("lab [[]2021[]]").join("pcaps");
+    let glob = lit.join("*.pcap").display().to_string();
     assert_eq!(d.spec.captures, [glob]);
     assert_eq!(
         d.spec.devices,

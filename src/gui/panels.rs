@@ -11,7 +11,7 @@ use crate::edits::Edit;
 use crate::export::Format;
 use crate::labels::{SourceKind, SourceSpec, Status};
 use crate::numfmt::{grouped, human_bytes};
-use crate::project::{relative_to, Project};
+use crate::project::{relative_capture, relative_to, Project};
 use crate::traffic::NO_DEVICE;
 
 // ---------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ impl NewProjectSpec {
             .captures
             .iter()
             .filter(|c| !c.trim().is_empty())
-            .map(|c| relative_to(dir, Path::new(c.trim())))
+            .map(|c| relative_capture(dir, c.trim()))
             .collect();
         if !self.devices.trim().is_empty() {
             crate::devices::Registry::load(Path::new(self.devices.trim()))
@@ -166,11 +166,11 @@ impl NewProjectDialog {
         problems
     }
 
-    /// Adds one file as what `kind` says; false when it was in the dialog already.
-    fn add_file(&mut self, f: &Path, kind: DroppedKind) -> bool {
+    /// Adds one file as what `kind` says, unless it is in the dialog already.
+    fn add_file(&mut self, f: &Path, kind: DroppedKind) {
         let s = f.display().to_string();
         if self.spec.captures.contains(&s) || self.spec.sources.iter().any(|x| x.1 == s) {
-            return false;
+            return;
         }
         match kind {
             DroppedKind::Capture => self.spec.captures.push(s),
@@ -179,7 +179,6 @@ impl NewProjectDialog {
                 self.spec.sources.push((kind, s, "America/New_York".into()))
             }
         }
-        true
     }
 
     /// See [`NewProjectDialog::add_dropped`]; false when nothing in the folder was usable.
@@ -200,7 +199,9 @@ impl NewProjectDialog {
                 match DroppedKind::of(&f) {
                     DroppedKind::Capture => {
                         let ext = f.extension().map(|e| e.to_string_lossy().into_owned());
-                        let g = d.join(format!("*.{}", ext.unwrap_or_default()));
+                        // The folder's own name taken literally, should it hold `[` or `*`.
+                        let lit = glob::Pattern::escape(&d.display().to_string());
+                        let g = Path::new(&lit).join(format!("*.{}", ext.unwrap_or_default()));
                         let g = g.display().to_string();
                         if !globs.contains(&g) {
                             globs.push(g);
