@@ -2588,9 +2588,7 @@ mod tests {
         }
         idb.extend([0; 4]);
         let mut out = [ng_block(be, 0x0A0D_0D0A, shb), ng_block(be, 1, idb)].concat();
-        let mut frame = vec![0xff; 6];
-        frame.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
-        frame.resize(42, 0);
+        let frame = arp_frame();
         for &u in units {
             let mut epb = w32(0).to_vec();
             epb.extend(w32((u >> 32) as u32));
@@ -2602,6 +2600,21 @@ mod tests {
         out
     }
 
+    /// A 42-byte broadcast ARP frame from 02:00:00:00:00:01.
+    fn arp_frame() -> Vec<u8> {
+        let mut frame = vec![0xff; 6];
+        frame.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        frame.resize(42, 0);
+        frame
+    }
+
+    /// `bytes` written to `dir/name` and read back as a capture.
+    fn read_bytes(dir: &Path, name: &str, bytes: Vec<u8>) -> FileParse {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        read_capture(&p, None)
+    }
+
     fn pcapng_with_offset(offset_s: i64, units: &[u64]) -> Vec<u8> {
         pcapng_clock(false, None, Some(offset_s), units)
     }
@@ -2609,11 +2622,7 @@ mod tests {
     #[test]
     fn pcapng_times_out_of_range_are_warned_not_wrapped() {
         let dir = tempfile::tempdir().unwrap();
-        let read = |name: &str, bytes: Vec<u8>| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, bytes).unwrap();
-            read_capture(&p, None)
-        };
+        let read = |name: &str, bytes: Vec<u8>| read_bytes(dir.path(), name, bytes);
         let us = 1_600_000_000_000_000u64;
         // A sane offset is added to every packet.
         let ok = read("ok.pcapng", pcapng_with_offset(100, &[us, us + 1_000_000]));
@@ -2642,9 +2651,7 @@ mod tests {
     fn pcapng_interface_clocks_in_both_byte_orders() {
         let dir = tempfile::tempdir().unwrap();
         let times = |name: &str, bytes: Vec<u8>| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, bytes).unwrap();
-            let fp = read_capture(&p, None);
+            let fp = read_bytes(dir.path(), name, bytes);
             let ts: Vec<i64> = fp.cols.rows.iter().map(|r| r.ts).collect();
             (ts, fp.issues)
         };
@@ -2691,11 +2698,7 @@ mod tests {
     #[test]
     fn obsolete_packet_blocks_read_like_enhanced_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let read = |name: &str, bytes: Vec<u8>| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, bytes).unwrap();
-            read_capture(&p, None)
-        };
+        let read = |name: &str, bytes: Vec<u8>| read_bytes(dir.path(), name, bytes);
         let units = [1_600_000_000_000_000u64, 1_600_000_000_250_000];
         for be in [false, true] {
             let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
@@ -2703,9 +2706,7 @@ mod tests {
             let enhanced = read("epb.pcapng", pcapng_clock(be, None, None, &units));
             // The same packets as obsolete Packet Blocks (type 2).
             let mut old = pcapng_clock(be, None, None, &[]);
-            let mut frame = vec![0xff; 6];
-            frame.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
-            frame.resize(42, 0);
+            let frame = arp_frame();
             for u in units {
                 let mut body = [w16(0), w16(0)].concat();
                 body.extend([w32((u >> 32) as u32), w32(u as u32), w32(42), w32(42)].concat());

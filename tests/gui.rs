@@ -368,12 +368,27 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
+/// The dialog holds the simulator's four logs, each as its own kind.
+fn assert_sim_log_kinds(sources: &[(labelbench::labels::SourceKind, String, String)]) {
+    use labelbench::labels::SourceKind;
+    let mut kinds: Vec<SourceKind> = sources.iter().map(|s| s.0).collect();
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(
+        kinds,
+        vec![
+            SourceKind::Ifttt,
+            SourceKind::IftttTrigger,
+            SourceKind::NotificationsJsonl,
+            SourceKind::Smartthings
+        ]
+    );
+}
+
 /// Dropping captures, a registry and logs on the window fills the New project dialog (each
 /// file sorted by kind, once however often it is dropped), and creating it loads the new
 /// project.
 #[test]
 fn dropping_files_fills_the_new_project_dialog() {
-    use labelbench::labels::SourceKind;
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(dir.path(), 2, 1, 4, Some(10_000));
     let listing = |sub: &str| -> Vec<std::path::PathBuf> {
@@ -412,17 +427,7 @@ fn dropping_files_fills_the_new_project_dialog() {
         "{}",
         d.spec.devices
     );
-    let mut kinds: Vec<SourceKind> = d.spec.sources.iter().map(|s| s.0).collect();
-    kinds.sort_by_key(|k| format!("{k:?}"));
-    assert_eq!(
-        kinds,
-        vec![
-            SourceKind::Ifttt,
-            SourceKind::IftttTrigger,
-            SourceKind::NotificationsJsonl,
-            SourceKind::Smartthings
-        ]
-    );
+    assert_sim_log_kinds(&d.spec.sources);
     let proj = dir.path().join("dropped.labelbench.json");
     h.state_mut().ui.new_project.project_text = proj.display().to_string();
     h.run_steps(1);
@@ -444,7 +449,6 @@ fn dropping_files_fills_the_new_project_dialog() {
 /// folder with none of these is reported.
 #[test]
 fn dropping_a_folder_adds_its_captures_registry_and_logs() {
-    use labelbench::labels::SourceKind;
     let dir = tempfile::tempdir().unwrap();
     // Brackets in the folder's name must not be read as a glob's character class.
     let lab = dir.path().join("lab [2021]");
@@ -469,17 +473,7 @@ fn dropping_a_folder_adds_its_captures_registry_and_logs() {
         d.spec.devices,
         lab.join("devices.json").display().to_string()
     );
-    let mut kinds: Vec<SourceKind> = d.spec.sources.iter().map(|s| s.0).collect();
-    kinds.sort_by_key(|k| format!("{k:?}"));
-    assert_eq!(
-        kinds,
-        vec![
-            SourceKind::Ifttt,
-            SourceKind::IftttTrigger,
-            SourceKind::NotificationsJsonl,
-            SourceKind::Smartthings
-        ]
-    );
+    assert_sim_log_kinds(&d.spec.sources);
     let errors = &h.state().errors;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("empty: no captures"), "{errors:?}");
