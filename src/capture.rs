@@ -1608,11 +1608,14 @@ fn packet_clock(
 
 /// An enhanced packet block's time in ns since the epoch: its units at the interface's
 /// resolution plus the interface's `if_tsoffset`. `None` beyond what an `i64` of ns holds
-/// (years 1677 to 2262): a corrupt timestamp or offset, which plain arithmetic would wrap
-/// into a plausible but wrong time.
+/// (after 2262), which plain arithmetic would wrap into a plausible but wrong time, and
+/// before 1970 (only a negative offset gets there): a corrupt timestamp or offset. Packet
+/// times are then never negative, as in legacy pcap, and any two of them are less than
+/// `i64::MAX` ns apart, so spans never overflow.
 fn epb_time(units: u64, ifc: &Iface) -> Option<i64> {
     let ns = (units as u128 * 1_000_000_000 / ifc.resol as u128) as i128;
-    i64::try_from(ns + ifc.offset_s as i128 * 1_000_000_000).ok()
+    let ns = i64::try_from(ns + ifc.offset_s as i128 * 1_000_000_000).ok()?;
+    (ns >= 0).then_some(ns)
 }
 
 /// Packets of one pcapng file whose time is out of range ([`epb_time`]). They are kept, with
@@ -1631,7 +1634,7 @@ impl OutOfRange {
     fn note(&mut self, out: &mut Meta, idx: u64, offset: u64) {
         self.count += 1;
         let reason = format!(
-            "timestamp out of range (before 1677 or after 2262: a corrupt time or interface \
+            "timestamp out of range (before 1970 or after 2262: a corrupt time or interface \
              offset): {} packet(s) from here on given the previous packet's time (the epoch before \
              any)",
             self.count
@@ -2645,6 +2648,20 @@ mod tests {
         assert_eq!(one.issues.len(), 1);
         assert_eq!(one.issues[0].packet_index, 1);
         assert!(one.issues[0].reason.contains("1 packet(s)"));
+        // A negative offset that takes packets before 1970: out of range as well.
+        let early = read(
+            "early.pcapng",
+            pcapng_with_offset(-2_000_000_000, &[us, us]),
+        );
+        assert!(early.cols.rows.iter().all(|r| r.ts == 0));
+        assert!(
+            early.issues[0].reason.contains("before 1970")
+                && early.issues[0].reason.contains("2 packet(s)")
+        );
+        // A small negative offset that stays after 1970 is applied.
+        let fine = read("fine.pcapng", pcapng_with_offset(-100, &[us]));
+        assert_eq!(fine.cols.rows[0].ts, 1_599_999_900_000_000_000);
+        assert!(fine.issues.is_empty());
     }
 
     #[test]
