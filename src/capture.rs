@@ -1565,22 +1565,16 @@ impl<'a> ObsoletePacket<'a> {
     /// From the block's body (after type and length) in the section's byte order; `None`
     /// when the body is shorter than its fixed fields and captured length.
     fn parse(body: &'a [u8], be: bool) -> Option<Self> {
-        let u16_at = |i: usize| -> Option<u16> {
-            let b = body.get(i..i + 2)?.try_into().ok()?;
-            Some(if be {
-                u16::from_be_bytes(b)
-            } else {
-                u16::from_le_bytes(b)
-            })
-        };
-        let u32_at = |i: usize| -> Option<u32> {
-            let b = body.get(i..i + 4)?.try_into().ok()?;
-            Some(if be {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            })
-        };
+        // The `N` bytes at `i`, most significant first whatever the section's byte order.
+        fn at<const N: usize>(body: &[u8], i: usize, be: bool) -> Option<[u8; N]> {
+            let mut w: [u8; N] = body.get(i..i + N)?.try_into().ok()?;
+            if !be {
+                w.reverse();
+            }
+            Some(w)
+        }
+        let u16_at = |i| at(body, i, be).map(u16::from_be_bytes);
+        let u32_at = |i| at(body, i, be).map(u32::from_be_bytes);
         let cap = u32_at(12)? as usize;
         Some(ObsoletePacket {
             if_id: u16_at(0)?,

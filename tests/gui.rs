@@ -368,6 +368,20 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
+/// Clicks "Create and open" in the New project dialog and checks that the new project is
+/// loaded with `packets` packets and no error.
+fn create_and_open(h: &mut Harness<'_, App>, packets: u64) {
+    h.get_by_label("Create and open").click();
+    settle(h);
+    let s = h
+        .state()
+        .session
+        .as_ref()
+        .expect("the new project is loaded");
+    assert_eq!(s.traffic.packets.len() as u64, packets);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}
+
 /// The dialog holds the simulator's four logs, each as its own kind.
 fn assert_sim_log_kinds(sources: &[(labelbench::labels::SourceKind, String, String)]) {
     use labelbench::labels::SourceKind;
@@ -431,17 +445,10 @@ fn dropping_files_fills_the_new_project_dialog() {
     let proj = dir.path().join("dropped.labelbench.json");
     h.state_mut().ui.new_project.project_text = proj.display().to_string();
     h.run_steps(1);
-    h.get_by_label("Create and open").click();
-    settle(&mut h);
+    create_and_open(&mut h, r.packets);
     assert!(proj.is_file());
-    let s = h
-        .state()
-        .session
-        .as_ref()
-        .expect("the new project is loaded");
-    assert_eq!(s.traffic.packets.len() as u64, r.packets);
+    let s = h.state().session.as_ref().unwrap();
     assert!(s.labels.events.len() > 10);
-    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
 }
 
 /// Dropping a lab's folder fills the dialog with a glob for its captures (the folder's name
@@ -483,15 +490,7 @@ fn dropping_a_folder_adds_its_captures_registry_and_logs() {
         h.state().ui.new_project.project_text,
         proj.display().to_string()
     );
-    h.get_by_label("Create and open").click();
-    settle(&mut h);
-    let s = h
-        .state()
-        .session
-        .as_ref()
-        .expect("the new project is loaded");
-    assert_eq!(s.traffic.packets.len() as u64, r.packets);
-    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    create_and_open(&mut h, r.packets);
 }
 
 /// A capture box that wrote 1970 until NTP set its clock: the window opens at once on the
