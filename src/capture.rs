@@ -1222,7 +1222,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
     rd.consume(24);
     let be = hdr.is_bigendian();
     let ns = hdr.is_nanosecond_precision();
-    let lt = hdr.network;
+    let lt = legacy_linktype(hdr.network);
     out.link_types.push(lt.0);
     // The part to read: records from `start` until one would begin at `end`. A segment whose
     // end is not a record boundary (the next one's start was a wrong guess) reads on to the
@@ -1334,6 +1334,22 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         p.add(rd.offset - last_report);
     }
     rd.check_end().map_err(|r| (idx, r))
+}
+
+/// The link type of a legacy pcap header's link-type field. Newer libpcap writes an FCS
+/// length into its top bits (a flag in bit 26, the length in 16-bit words in bits 28-31)
+/// when frames keep their frame check sequence; read whole, such a field named no known
+/// link type and every packet lost its headers. Ethernet frames need nothing more: the
+/// trailing FCS lies past the IP datagram, whose own length bounds what is decoded, and is
+/// part of the original length, as in tshark's `frame.len`. A field with reserved bits
+/// (16-25) set is kept whole, so it is reported as an unsupported link type.
+fn legacy_linktype(field: Linktype) -> Linktype {
+    let raw = field.0 as u32;
+    if raw & 0x03ff_0000 != 0 {
+        field
+    } else {
+        Linktype((raw & 0xffff) as i32)
+    }
 }
 
 struct Iface {
@@ -2656,6 +2672,55 @@ mod tests {
         let fine = read("fine.pcapng", pcapng_with_offset(-100, &[us]));
         assert_eq!(fine.cols.rows[0].ts, 1_599_999_900_000_000_000);
         assert!(fine.issues.is_empty());
+    }
+
+    /// Newer libpcap writes the FCS length into the link-type field of a legacy pcap whose
+    /// frames keep their FCS (checked with tshark: the same frame length, IP length and UDP
+    /// length as without the field's top bits); reserved bits make the link type unknown.
+    #[test]
+    fn a_legacy_link_type_field_with_an_fcs_length_is_ethernet() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut frame = vec![
+            1, 0, 0x5e, 0, 0, 0xfb, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 8, 0,
+        ];
+        // IPv4 (total length 33) and UDP 5353 -> 5353 (length 13), then a 4-byte FCS.
+        frame.extend([
+            0x45, 0, 0, 33, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 224, 0, 0, 251,
+        ]);
+        frame.extend([0x14, 0xe9, 0x14, 0xe9, 0, 13, 0, 0]);
+        frame.extend(b"hello");
+        frame.extend([0xde, 0xad, 0xbe, 0xef]);
+        let pcap = |field: u32| {
+            let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+            b.extend([0; 8]);
+            b.extend(65535u32.to_le_bytes());
+            b.extend(field.to_le_bytes());
+            for t in [1_600_000_000u32, 1_600_000_001] {
+                b.extend(
+                    [t, 0, frame.len() as u32, frame.len() as u32]
+                        .map(u32::to_le_bytes)
+                        .concat(),
+                );
+                b.extend(&frame);
+            }
+            b
+        };
+        let fcs = read_bytes(dir.path(), "fcs.pcap", pcap(1 | 1 << 26 | 2 << 28));
+        assert!(fcs.issues.is_empty(), "{:?}", fcs.issues);
+        assert_eq!(fcs.link_types, [1]);
+        assert_eq!(fcs.cols.len(), 2);
+        for r in &fcs.cols.rows {
+            assert_eq!((r.orig_len, r.ip_len, r.ttl), (51, 33, 64));
+            assert_eq!(r.bits & (bits::IP | bits::UDP), bits::IP | bits::UDP);
+        }
+        assert_eq!(fcs.convs.len(), 1);
+        assert_eq!(fcs.convs[0].port_a, 5353);
+        let reserved = read_bytes(dir.path(), "reserved.pcap", pcap(1 | 1 << 16));
+        assert_eq!(reserved.cols.len(), 2);
+        assert_eq!(reserved.issues.len(), 1, "{:?}", reserved.issues);
+        assert!(reserved.issues[0]
+            .reason
+            .contains("unsupported link type 65537"));
     }
 
     #[test]
