@@ -6,9 +6,10 @@
 //! A second line times the crates' least work: pcap-parser's record parse over a mapped
 //! file and etherparse's per-layer slices, reading the fields a row needs.
 //!
-//! A third line times labelbench's own reader (`capture::read_capture_into`: mapped file,
-//! its decoding and conversation interning into rows) on all cores, the rows dropped: what
-//! is left of ingest after it is the merge (columns, flows, index) and its fresh memory.
+//! A third line times labelbench's own reader (`capture::read_capture_into`: the file read in
+//! chunks as ingest reads whole files, its decoding and conversation interning into rows) on
+//! all cores, the rows dropped: what is left of ingest after it is the merge (columns, flows,
+//! index) and its fresh memory.
 //!
 //! The last lines put the floor in `cat`'s units, measured in the same run: `cat` of the
 //! files, and the page faults of a store of [`STORE_BYTES_PER_PACKET`] bytes a packet (the

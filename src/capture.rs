@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use etherparse::{
     EtherType, Ethernet2Slice, LaxIpSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice,
@@ -311,6 +312,107 @@ struct Chunked {
     /// The file's length when a read (not mapped) file was opened: a read file that is shorter
     /// at the end was cut while it was read (0 for pipes and unknown lengths: never checked).
     open_len: u64,
+    /// A compressed file's decompressor: records are read from its output, and `offset`
+    /// counts decompressed bytes.
+    packed: Option<Packed>,
+    /// A read error met after some bytes of a fill had arrived: those are parsed first, and
+    /// the next fill returns it (a cut compressed stream keeps the packets it still holds).
+    failed: Option<std::io::Error>,
+}
+
+/// How a capture file is stored: as is, or compressed whole, as tcpdump's `-z gzip` leaves
+/// rotated files and as capture archives are often kept. Detected by magic, like the capture
+/// format; tshark reads the same files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// The compression whose magic `head` begins with (`None`: stored as is).
+    pub fn sniff(head: &[u8]) -> Option<Compression> {
+        match head {
+            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+    /// A decompressor reading `src` (every gzip member, every zstd frame).
+    fn reader(self, src: Counted) -> std::io::Result<Box<dyn Read>> {
+        Ok(match self {
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(src)?),
+        })
+    }
+}
+
+/// How capture file names end: the formats' usual extensions, compressed or not (longest
+/// first, so the compressed ones win).
+const CAPTURE_SUFFIXES: [&str; 9] = [
+    ".pcapng.gz",
+    ".pcapng.zst",
+    ".pcap.gz",
+    ".pcap.zst",
+    ".cap.gz",
+    ".cap.zst",
+    ".pcapng",
+    ".pcap",
+    ".cap",
+];
+
+/// The capture ending of a file name (case-insensitive), as the name spells it: for telling
+/// captures among dropped files and making a glob for their kind. Reading goes by magic.
+pub fn capture_suffix(name: &str) -> Option<&str> {
+    let lower = name.to_ascii_lowercase();
+    CAPTURE_SUFFIXES
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map(|s| &name[name.len() - s.len()..])
+}
+
+/// Compressions labelbench does not read, by magic, for an error that says what the file is.
+fn other_compression(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Some("an xz-compressed file"),
+        [b'B', b'Z', b'h', ..] => Some("a bzip2-compressed file"),
+        [0x04, 0x22, 0x4d, 0x18, ..] => Some("an lz4-compressed file"),
+        [b'P', b'K', 3, 4, ..] => Some("a zip archive"),
+        _ => None,
+    }
+}
+
+/// What reads a compressed capture ([`Chunked::packed`]).
+struct Packed {
+    kind: Compression,
+    reader: Box<dyn Read>,
+    /// Compressed bytes taken from the file so far.
+    taken: Rc<Cell<u64>>,
+}
+
+/// A compressed file's bytes as its decompressor takes them, counted (for progress, and for
+/// how far into the file a read got).
+struct Counted {
+    head: std::io::Cursor<Vec<u8>>,
+    file: File,
+    taken: Rc<Cell<u64>>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = match self.head.read(out)? {
+            0 => self.file.read(out)?,
+            n => n,
+        };
+        self.taken.set(self.taken.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// Records remembered for taking back: a file cut inside a page reads as zeros up to the page
@@ -318,13 +420,36 @@ struct Chunked {
 const ENDS: usize = 512;
 
 impl Chunked {
-    /// Reads `file` in chunks.
-    fn read(file: File) -> Self {
+    /// Reads `file` in chunks; a compressed file is decompressed as it is read. Its first
+    /// bytes are read, not peeked, so that pipes work too.
+    fn read(mut file: File) -> std::io::Result<Self> {
         let open_len = file.metadata().map_or(0, |m| m.len());
-        Chunked {
+        let mut head = Vec::with_capacity(8);
+        (&mut file).take(8).read_to_end(&mut head)?;
+        let packed = match Compression::sniff(&head) {
+            Some(z) => {
+                let taken = Rc::new(Cell::new(0));
+                let src = Counted {
+                    head: std::io::Cursor::new(std::mem::take(&mut head)),
+                    file: file.try_clone()?,
+                    taken: Rc::clone(&taken),
+                };
+                Some(Packed {
+                    kind: z,
+                    reader: z.reader(src)?,
+                    taken,
+                })
+            }
+            None => None,
+        };
+        let end = head.len();
+        Ok(Chunked {
             open_len,
+            buf: head,
+            end,
+            packed,
             ..Self::with_map(file, None)
-        }
+        })
     }
     /// Maps `file` (read in chunks if it cannot be mapped).
     fn mapped(file: File) -> Self {
@@ -332,10 +457,17 @@ impl Chunked {
         Self::with_map(file, map)
     }
     /// How [`Part`] is best read: see [`Chunked`].
-    fn for_part(file: File, part: Part) -> Self {
+    fn for_part(file: File, part: Part) -> std::io::Result<Self> {
         match part {
-            Part::Segment { .. } => Self::mapped(file),
+            Part::Segment { .. } => Ok(Self::mapped(file)),
             Part::Whole | Part::From(_) => Self::read(file),
+        }
+    }
+    /// How far into the file itself reading got: `offset`, or the compressed bytes taken.
+    fn file_pos(&self) -> u64 {
+        match &self.packed {
+            Some(p) => p.taken.get(),
+            None => self.offset,
         }
     }
     fn with_map(file: File, map: Option<GuardedMap>) -> Self {
@@ -356,6 +488,8 @@ impl Chunked {
             dropped: Cell::new(0),
             dropped_from: Cell::new(0),
             open_len: 0,
+            packed: None,
+            failed: None,
         }
     }
     /// Checks that the next `used` bytes (a record or block about to be used) are still
@@ -508,6 +642,9 @@ impl Chunked {
         if self.eof {
             return Ok(false);
         }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -520,7 +657,25 @@ impl Chunked {
         }
         let mut progressed = false;
         while self.end < target {
-            let n = self.file.read(&mut self.buf[self.end..])?;
+            let into = &mut self.buf[self.end..];
+            let got = match &mut self.packed {
+                Some(p) => p.reader.read(into).map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("the {} data is corrupt or cut short ({e})", p.kind.name()),
+                    )
+                }),
+                None => self.file.read(into),
+            };
+            let n = match got {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if progressed => {
+                    self.failed = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 self.eof = true;
                 break;
@@ -868,7 +1023,7 @@ pub fn read_capture_part(
     part: Part,
 ) -> FileParse {
     rows.clear();
-    let rd = File::open(path).map(|f| Chunked::for_part(f, part));
+    let rd = File::open(path).and_then(|f| Chunked::for_part(f, part));
     read_opened(path, rd, progress, rows, None, part)
 }
 
@@ -1021,7 +1176,7 @@ pub fn read_capture_pieces(
     emit: Emit<'_>,
 ) -> FileParse {
     rows.clear();
-    let rd = File::open(path).map(|f| Chunked::for_part(f, part));
+    let rd = File::open(path).and_then(|f| Chunked::for_part(f, part));
     read_opened(path, rd, progress, rows, Some((piece, emit)), part)
 }
 
@@ -1073,6 +1228,15 @@ fn read_opened(
         Some(_) => "pcapng",
         None => "unknown",
     };
+    let packed = rd.packed.as_ref().map(|p| p.kind);
+    // The format as reported: a compressed capture says how it is stored.
+    let shown = match (format, packed) {
+        ("pcap", Some(Compression::Gzip)) => "pcap+gzip",
+        ("pcapng", Some(Compression::Gzip)) => "pcapng+gzip",
+        ("pcap", Some(Compression::Zstd)) => "pcap+zstd",
+        ("pcapng", Some(Compression::Zstd)) => "pcapng+zstd",
+        _ => format,
+    };
     let (piece, mut emit) = match pieces {
         Some((n, e)) => (n.max(2 * ENDS), Some(e)),
         None => (usize::MAX, None),
@@ -1098,11 +1262,11 @@ fn read_opened(
             if let Some(e) = emit.as_deref_mut() {
                 let end = (data.as_ptr() as usize + data.len()).saturating_sub(map_base);
                 let end = if map_base == 0 { 0 } else { end as u64 };
-                sink.hand_off(path, format, end, span_start.get(), e);
+                sink.hand_off(path, shown, end, span_start.get(), e);
             }
         }
     };
-    out.format = format;
+    out.format = shown;
     let res = match (format, part) {
         ("pcap", _) => read_pcap(
             &mut rd,
@@ -1122,12 +1286,21 @@ fn read_opened(
                 .take(4)
                 .map(|b| format!("{b:02x}"))
                 .collect();
+            let head = head.join(" ");
             Err((
                 0,
-                format!(
-                    "not a pcap or pcapng file (unknown magic {})",
-                    head.join(" ")
-                ),
+                match (packed, other_compression(rd.avail())) {
+                    (Some(z), _) => format!(
+                        "not a pcap or pcapng file once its {} compression is undone (unknown \
+                         magic {head})",
+                        z.name()
+                    ),
+                    (None, Some(what)) => format!(
+                        "{what}, which labelbench does not read: decompress it first (pcap and \
+                         pcapng are read as they are or compressed with gzip or zstd)"
+                    ),
+                    (None, None) => format!("not a pcap or pcapng file (unknown magic {head})"),
+                },
             ))
         }
     };
@@ -1155,8 +1328,16 @@ fn read_opened(
         };
         out.issues.push(issue(idx, off, reason, true));
     }
-    out.bytes_read = rd.offset;
+    out.bytes_read = rd.file_pos();
     out.span = span_start.get().map(|start| (start, rd.offset));
+    if let Some(z) = packed {
+        for i in &mut out.issues {
+            i.reason.push_str(&format!(
+                "; the byte offset counts the {} data decompressed",
+                z.name()
+            ));
+        }
+    }
     out.cols = sink.cols;
     out.convs = sink.convs[sink.handed_convs..]
         .iter()
@@ -1250,7 +1431,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         span_start.set(Some(rd.offset));
     }
     let mut idx: u64 = 0;
-    let mut last_report = rd.offset;
+    let mut last_report = rd.file_pos();
     loop {
         if rd.offset >= end {
             if rd.offset == end {
@@ -1321,9 +1502,9 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
             }
         }
         if let Some(p) = progress {
-            if rd.offset - last_report > (1 << 20) {
-                p.add(rd.offset - last_report);
-                last_report = rd.offset;
+            if rd.file_pos() - last_report > (1 << 20) {
+                p.add(rd.file_pos() - last_report);
+                last_report = rd.file_pos();
             }
             if p.cancelled() {
                 return Err((idx, "cancelled".into()));
@@ -1331,7 +1512,7 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         }
     }
     if let Some(p) = progress {
-        p.add(rd.offset - last_report);
+        p.add(rd.file_pos() - last_report);
     }
     rd.check_end().map_err(|r| (idx, r))
 }
@@ -1520,9 +1701,9 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
             }
         }
         if let Some(p) = progress {
-            if rd.offset - last_report > (1 << 20) {
-                p.add(rd.offset - last_report);
-                last_report = rd.offset;
+            if rd.file_pos() - last_report > (1 << 20) {
+                p.add(rd.file_pos() - last_report);
+                last_report = rd.file_pos();
             }
             if p.cancelled() {
                 return Err((idx, "cancelled".into()));
@@ -1530,7 +1711,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         }
     }
     if let Some(p) = progress {
-        p.add(rd.offset - last_report);
+        p.add(rd.file_pos() - last_report);
     }
     rd.check_end().map_err(|r| (idx, r))
 }
@@ -2211,7 +2392,7 @@ pub fn for_each_record(
     mut visit: impl FnMut(Linktype, i64, u32, &[u8]),
 ) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut rd = Chunked::read(file);
+    let mut rd = Chunked::read(file).map_err(|e| format!("cannot read: {e}"))?;
     rd.fill(CHUNK).map_err(|e| format!("cannot read: {e}"))?;
     let mut meta = Meta {
         path: path.to_path_buf(),
@@ -2397,7 +2578,7 @@ mod tests {
             let rd = if mapped {
                 Chunked::mapped(f)
             } else {
-                Chunked::read(f)
+                Chunked::read(f).unwrap()
             };
             let at = Part::From(24 + 76 * first);
             let out = read_opened(&p, Ok(rd), None, Vec::new(), None, at);
@@ -2409,7 +2590,7 @@ mod tests {
             assert_eq!(ts, want, "mapped {mapped}, from record {first}");
             assert_eq!(out.span, Some((24 + 76 * first, 24 + 76 * 20_000)));
         }
-        let rd = Chunked::read(File::open(&p).unwrap());
+        let rd = Chunked::read(File::open(&p).unwrap()).unwrap();
         let seg = Part::Segment {
             index: 1,
             count: 2,
@@ -2455,7 +2636,7 @@ mod tests {
         for cut in [24 + 76 * 15_000u64, 24 + 76 * 15_000 + 30] {
             let p = dir.path().join(format!("read-cut-{cut}.pcap"));
             std::fs::write(&p, small_pcap(20_000)).unwrap();
-            let mut rd = Chunked::read(File::open(&p).unwrap());
+            let mut rd = Chunked::read(File::open(&p).unwrap()).unwrap();
             assert!(rd.map.is_none());
             rd.fill(CHUNK).unwrap();
             std::fs::OpenOptions::new()
@@ -2808,6 +2989,15 @@ mod tests {
                 "{i:?}"
             );
         }
+    }
+
+    #[test]
+    fn capture_suffixes_as_spelled() {
+        assert_eq!(capture_suffix("a.pcap"), Some(".pcap"));
+        assert_eq!(capture_suffix("b.PCAPNG.GZ"), Some(".PCAPNG.GZ"));
+        assert_eq!(capture_suffix("c.cap.zst"), Some(".cap.zst"));
+        assert_eq!(capture_suffix("d.pcap.xz"), None);
+        assert_eq!(capture_suffix("notes.gz"), None);
     }
 
     #[test]

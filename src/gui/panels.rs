@@ -101,7 +101,7 @@ impl DroppedKind {
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
-        if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap") {
+        if crate::capture::capture_suffix(&name).is_some() {
             return DroppedKind::Capture;
         }
         if name.contains("device") {
@@ -198,10 +198,11 @@ impl NewProjectDialog {
             for f in listing(d).into_iter().filter(|p| p.is_file()) {
                 match DroppedKind::of(&f) {
                     DroppedKind::Capture => {
-                        let ext = f.extension().map(|e| e.to_string_lossy().into_owned());
+                        let name = f.file_name().unwrap_or_default().to_string_lossy();
+                        let suffix = crate::capture::capture_suffix(&name).unwrap_or_default();
                         // The folder's own name taken literally, should it hold `[` or `*`.
                         let lit = glob::Pattern::escape(&d.display().to_string());
-                        let g = Path::new(&lit).join(format!("*.{}", ext.unwrap_or_default()));
+                        let g = Path::new(&lit).join(format!("*{suffix}"));
                         let g = g.display().to_string();
                         if !globs.contains(&g) {
                             globs.push(g);
