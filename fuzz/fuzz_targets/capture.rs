@@ -1,6 +1,7 @@
 //! Any bytes as a capture file: reading never panics, and reading it in small pieces and
 //! segments (several readers over one legacy pcap, false record boundaries and all) gives
-//! exactly what reading it whole gives.
+//! exactly what reading it whole gives; and the same bytes gzip-compressed read exactly like
+//! them (the same packets and issues; the issues say their offsets count decompressed bytes).
 #![no_main]
 
 use labelbench::devices::Registry;
@@ -32,4 +33,36 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(t.issues, whole.issues);
     assert_eq!(t.unregistered_macs, whole.unregistered_macs);
     assert_eq!(reg2.devices.len(), reg.devices.len());
+
+    // Bytes that are compressed themselves would be compressed twice (read once undone).
+    if labelbench::capture::Compression::sniff(data).is_some() {
+        return;
+    }
+    let plain = labelbench::capture::read_capture(&path, None);
+    let gz = dir.path().join("input.cap.gz");
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut z, data).unwrap();
+    std::fs::write(&gz, z.finish().unwrap()).unwrap();
+    let packed = labelbench::capture::read_capture(&gz, None);
+    assert_eq!(packed.cols.rows, plain.cols.rows);
+    assert_eq!(packed.convs, plain.convs);
+    assert_eq!(packed.link_types, plain.link_types);
+    let issues = |p: &labelbench::capture::FileParse| -> Vec<(u64, u64, String, bool)> {
+        p.issues
+            .iter()
+            .map(|i| {
+                let r = i.reason.trim_end_matches("; the byte offset counts the gzip data decompressed");
+                // What is not a capture is named differently once decompressed.
+                let r = if r.starts_with("not a pcap or pcapng file")
+                    || r.contains("which labelbench does not read")
+                {
+                    "not a capture"
+                } else {
+                    r
+                };
+                (i.packet_index, i.byte_offset, r.to_string(), i.fatal)
+            })
+            .collect()
+    };
+    assert_eq!(issues(&packed), issues(&plain));
 });
