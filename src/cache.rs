@@ -40,7 +40,8 @@ use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
 
 const MAGIC: &[u8; 8] = b"LBCACHE\x01";
 /// Bump whenever ingest's output changes, so caches of older builds are not used (6: pcapng
-/// interface clocks and out-of-range times; 7: legacy link-type fields with an FCS length).
+/// interface clocks and out-of-range times; 7: legacy link-type fields with an FCS length,
+/// compressed captures).
 const FORMAT: u32 = 7;
 const SAMPLE: u64 = 64 * 1024;
 const FLOW_RECORD: usize = 104;
