@@ -1048,8 +1048,8 @@ pub enum Part {
 }
 
 /// How many segments of `bytes` a capture is read in ([`Part::Segment`]): one unless it is a
-/// legacy pcap of at least two segments. pcapng is never split: its blocks depend on the
-/// interfaces described before them.
+/// legacy pcap (not the modified format) of at least two segments. pcapng is never split: its
+/// blocks depend on the interfaces described before them.
 pub fn segments_of(path: &Path, bytes: u64) -> usize {
     let Ok(mut f) = File::open(path) else {
         return 1;
@@ -1059,8 +1059,10 @@ pub fn segments_of(path: &Path, bytes: u64) -> usize {
     if bytes == 0 || len < 2 * bytes || f.read_exact(&mut head).is_err() {
         return 1;
     }
+    // The modified format's records are not what segment starts are looked for by.
+    let modified = head == [0x34, 0xcd, 0xb2, 0xa1] || head == [0xa1, 0xb2, 0xcd, 0x34];
     match sniff_format(&head) {
-        Some("pcap") => len.div_ceil(bytes) as usize,
+        Some("pcap") if !modified => len.div_ceil(bytes) as usize,
         _ => 1,
     }
 }
@@ -1392,14 +1394,17 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
 ) -> ReadResult {
     let hdr = match pcap_parser::parse_pcap_header(rd.avail()) {
         Ok((_, h)) => h,
+        Err(_) if rd.avail().starts_with(&[0xa1, 0xb2, 0xcd, 0x34]) => {
+            return Err((
+                0,
+                "big-endian modified (Kuznetzov) pcap format is not supported".into(),
+            ))
+        }
         Err(_) => return Err((0, "truncated pcap global header".into())),
     };
-    if hdr.is_modified_format() {
-        return Err((
-            0,
-            "modified (Kuznetzov) pcap format is not supported".into(),
-        ));
-    }
+    // The modified (Kuznetzov) format of old Red Hat tcpdumps adds 8 bytes to each record
+    // header; pcap-parser reads it little-endian only, as it writes it (so does editcap).
+    let modified = hdr.is_modified_format();
     rd.consume(24);
     let be = hdr.is_bigendian();
     let ns = hdr.is_nanosecond_precision();
@@ -1442,6 +1447,8 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         rd.prefetch();
         let parsed = if be {
             pcap_parser::parse_pcap_frame_be(rd.avail())
+        } else if modified {
+            pcap_parser::parse_pcap_frame_modified(rd.avail())
         } else {
             pcap_parser::parse_pcap_frame(rd.avail())
         };

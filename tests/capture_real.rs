@@ -535,3 +535,43 @@ fn compressed_captures_read_like_plain_ones() {
         );
     }
 }
+
+/// The modified (Kuznetzov) pcap format of old Red Hat tcpdumps, as editcap writes it, reads
+/// exactly like the same packets in a plain pcap; its big-endian form is refused by name.
+#[test]
+fn modified_pcap_reads_like_plain_pcap() {
+    let Some(r) = real() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let plain_path = r.join("fit-iot-dataset/pcaps/schlage-lock-01.pcap");
+    let modified = dir.path().join("modified.pcap");
+    let made = std::process::Command::new("editcap")
+        .args(["-F", "modpcap"])
+        .arg(&plain_path)
+        .arg(&modified)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipping: editcap (tshark's package) not installed");
+        return;
+    }
+    let plain = capture::read_capture(&plain_path, None);
+    let m = capture::read_capture(&modified, None);
+    assert!(m.issues.is_empty(), "{:?}", m.issues);
+    assert_eq!(m.format, "pcap");
+    assert_eq!(m.cols.rows, plain.cols.rows);
+    assert_eq!(m.convs, plain.convs);
+    // Never split into segments, whose starts are found by plain record headers.
+    assert_eq!(capture::segments_of(&modified, 4096), 1);
+    let mut reg = Registry::default();
+    let t = traffic::ingest_in_pieces(std::slice::from_ref(&modified), &mut reg, None, 1024, 4096);
+    assert_eq!(t.packets.ts.len(), plain.cols.len());
+    let mut be = vec![0xa1, 0xb2, 0xcd, 0x34];
+    be.extend([0; 20]);
+    let be_path = dir.path().join("be-modified.pcap");
+    std::fs::write(&be_path, be).unwrap();
+    let b = capture::read_capture(&be_path, None);
+    assert!(
+        b.issues[0].reason.contains("big-endian modified"),
+        "{:?}",
+        b.issues
+    );
+}
