@@ -6,7 +6,7 @@ use labelbench::capture::{self, bits};
 use labelbench::devices::Registry;
 use labelbench::traffic;
 
-use crate::common::{have_tshark, real};
+use crate::common::{compress, have_tshark, real};
 
 fn count(p: &Path) -> usize {
     let r = capture::read_capture(p, None);
@@ -414,18 +414,6 @@ fn a_pipe_reads_like_a_mapped_file() {
                 .collect()
         };
         assert_eq!(reasons(&piped), reasons(&mapped), "{name}");
-    }
-}
-
-/// `data` compressed with gzip or zstd.
-fn compress(data: &[u8], zstd: bool) -> Vec<u8> {
-    if zstd {
-        zstd::encode_all(data, 3).unwrap()
-    } else {
-        use std::io::Write;
-        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        z.write_all(data).unwrap();
-        z.finish().unwrap()
     }
 }
 

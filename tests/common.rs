@@ -112,3 +112,15 @@ pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
     );
     out
 }
+
+/// `data` compressed with gzip or zstd, as a capture may be stored.
+pub fn compress(data: &[u8], zstd: bool) -> Vec<u8> {
+    if zstd {
+        zstd::encode_all(data, 3).unwrap()
+    } else {
+        use std::io::Write;
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+}

@@ -479,10 +479,8 @@ fn dropping_a_folder_adds_its_captures_registry_and_logs() {
         .collect();
     hours.sort();
     let first = std::fs::read(&hours[0]).unwrap();
-    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut z, &first).unwrap();
     let gz = format!("{}.gz", hours[0].display());
-    std::fs::write(gz, z.finish().unwrap()).unwrap();
+    std::fs::write(gz, crate::common::compress(&first, false)).unwrap();
     std::fs::remove_file(&hours[0]).unwrap();
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
