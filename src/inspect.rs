@@ -252,20 +252,38 @@ pub fn render_text(r: &Inspect) -> String {
         grouped(f.l2 as u64)
     );
     let _ = writeln!(o, "\ndevices");
+    // A hub's child has no MAC of its own: say whose traffic stands for it.
+    let rows: Vec<_> = r
+        .devices
+        .iter()
+        .filter(|d| d.registered)
+        .map(|d| match (&d.hub, d.mac.is_empty()) {
+            (Some(h), true) => (d, format!("via {h}")),
+            _ => (d, d.mac.clone()),
+        })
+        .collect();
+    // Columns as wide as their longest entry, so long names and hub names keep them aligned.
+    let nw = rows
+        .iter()
+        .map(|(d, _)| d.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mw = rows
+        .iter()
+        .map(|(_, m)| m.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(17);
     let _ = writeln!(
         o,
-        "  {:<26} {:<17} {:>10} {:>13} {:>7} {:>7}  first seen / last seen (UTC)",
+        "  {:<nw$} {:<mw$} {:>10} {:>13} {:>7} {:>7}  first seen / last seen (UTC)",
         "name", "mac", "packets", "bytes", "flows", "events"
     );
-    for d in r.devices.iter().filter(|d| d.registered) {
-        // A hub's child has no MAC of its own: say whose traffic stands for it.
-        let mac = match (&d.hub, d.mac.is_empty()) {
-            (Some(h), true) => format!("via {h}"),
-            _ => d.mac.clone(),
-        };
+    for (d, mac) in rows {
         let _ = writeln!(
             o,
-            "  {:<26} {:<17} {:>10} {:>13} {:>7} {:>7}  {} / {}",
+            "  {:<nw$} {:<mw$} {:>10} {:>13} {:>7} {:>7}  {} / {}",
             d.name,
             mac,
             d.packets,

@@ -82,6 +82,26 @@ fn new_then_inspect_json_on_real_lab_data() {
     // A hub's child has no MAC: the text names the hub whose traffic stands for it.
     let august = s.lines().find(|l| l.contains("august-lock-01")).unwrap();
     assert!(august.contains("via august-hub-01"), "{august}");
+    // The device table stays aligned when a hub's name is longer than a MAC
+    // ("via smartthings-hub-01"): every row's packets column ends where the header's does.
+    let head = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("name "))
+        .unwrap();
+    let end = head.find("packets").unwrap() + "packets".len();
+    let table = s.lines().skip_while(|l| *l != head).skip(1);
+    let rows: Vec<&str> = table.take_while(|l| !l.trim().is_empty()).collect();
+    assert!(
+        rows.iter().any(|l| l.contains("via smartthings-hub-01")),
+        "{s}"
+    );
+    for l in &rows {
+        let digits = l[..end].trim_end();
+        assert!(
+            digits.len() == end && digits.ends_with(|c: char| c.is_ascii_digit()),
+            "{l}\n{head}"
+        );
+    }
 }
 
 #[test]
