@@ -3,13 +3,13 @@
 //! conversations, no flows and no index. What labelbench's ingest costs above this is its
 //! own work.
 //!
-//! The next line adds what the issue names as its yardstick, "a bare pcap-parser + etherparse
-//! flow table": a std HashMap from 5-tuple to counters, one per file.
+//! The second line adds what the issue names as its yardstick, "a bare pcap-parser +
+//! etherparse flow table": a std HashMap from 5-tuple to counters, one per file.
 //!
-//! A second line times the crates' least work: pcap-parser's record parse over a mapped
+//! A third line times the crates' least work: pcap-parser's record parse over a mapped
 //! file and etherparse's per-layer slices, reading the fields a row needs.
 //!
-//! A third line times labelbench's own reader (`capture::read_capture_into`: the file read in
+//! A fourth line times labelbench's own reader (`capture::read_capture_into`: the file read in
 //! chunks as ingest reads whole files, its decoding and conversation interning into rows) on
 //! all cores, the rows dropped: what is left of ingest after it is the merge (columns, flows,
 //! index) and its fresh memory.
