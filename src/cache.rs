@@ -111,6 +111,11 @@ pub fn cache_path(project: &Path) -> PathBuf {
 }
 
 fn stamp(path: &Path) -> std::io::Result<InputStamp> {
+    // A FIFO (a capture piped in) has no identity to key a cache by, and sampling it here
+    // would take bytes the parse needs.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut f = File::open(path)?;
     let meta = f.metadata()?;
     let size = meta.len();
@@ -1028,6 +1033,16 @@ pub fn ingest_cached(
     let Some(cpath) = cache else {
         return (parse(registry), CacheStatus::Off, None);
     };
+    // A FIFO there would hang the read, a link would send the write elsewhere.
+    if let Some(what) = crate::fsguard::not_regular(cpath) {
+        let error = format!("is {what}, not a regular file: the cache is not used");
+        let path = cpath.to_path_buf();
+        return (
+            parse(registry),
+            CacheStatus::WriteFailed { path, error },
+            None,
+        );
+    }
     if let Some(p) = progress {
         p.set_stage("checking captures", 0);
     }
@@ -1046,6 +1061,25 @@ pub fn ingest_cached(
     let t = parse(registry);
     if progress.is_some_and(|p| p.cancelled()) {
         return (t, CacheStatus::Off, None);
+    }
+    // An incomplete read is never cached: the next load reads the captures again (and says
+    // again what went wrong) instead of trusting a short result.
+    let not_saved = |why: &str| CacheStatus::WriteFailed {
+        path: cpath.to_path_buf(),
+        error: format!("{why} (it was not used: {reason})"),
+    };
+    if t.issues.iter().any(|i| i.fatal) {
+        let why = "a capture could not be read whole (see its warning); an incomplete load is \
+                   not cached";
+        return (t, not_saved(why), None);
+    }
+    let now: Option<Vec<InputStamp>> = files
+        .iter()
+        .map(|f| stamp(f))
+        .collect::<Result<_, _>>()
+        .ok();
+    if now.as_ref() != Some(&key.files) {
+        return (t, not_saved("a capture changed while it was read"), None);
     }
     let added: Vec<[u8; 6]> = registry.devices[before..]
         .iter()

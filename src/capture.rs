@@ -1012,19 +1012,34 @@ pub fn read_capture_into(
     progress: Option<&Progress>,
     rows: Vec<PacketRow>,
 ) -> FileParse {
-    read_capture_part(path, progress, rows, Part::Whole)
+    read_capture_part((path, None), progress, rows, Part::Whole)
 }
 
 /// [`read_capture_into`] for part of a file (see [`read_capture_pieces`]).
 pub fn read_capture_part(
-    path: &Path,
+    (path, opened): (&Path, Option<&File>),
     progress: Option<&Progress>,
     mut rows: Vec<PacketRow>,
     part: Part,
 ) -> FileParse {
     rows.clear();
-    let rd = File::open(path).and_then(|f| Chunked::for_part(f, part));
+    let rd = reopen(path, opened).and_then(|f| Chunked::for_part(f, part));
     read_opened(path, rd, progress, rows, None, part)
+}
+
+/// The file to read `path` from: `opened` (a capture read in segments is opened once, so a
+/// capture moved or replaced during the read is still read whole from the file first opened),
+/// rewound, or else `path` opened now.
+fn reopen(path: &Path, opened: Option<&File>) -> std::io::Result<File> {
+    match opened {
+        Some(f) => {
+            use std::io::{Seek, SeekFrom};
+            let mut f = f.try_clone()?;
+            f.seek(SeekFrom::Start(0))?;
+            Ok(f)
+        }
+        None => File::open(path),
+    }
 }
 
 /// Nominal bytes per segment when one large legacy pcap is read by several readers at once.
@@ -1051,12 +1066,15 @@ pub enum Part {
 /// legacy pcap (not the modified format) of at least two segments. pcapng is never split: its
 /// blocks depend on the interfaces described before them.
 pub fn segments_of(path: &Path, bytes: u64) -> usize {
-    let Ok(mut f) = File::open(path) else {
-        return 1;
-    };
+    File::open(path).map_or(1, |f| segments_of_file(&f, bytes))
+}
+
+/// [`segments_of`] for a file already open (its read position is left where it was).
+pub fn segments_of_file(f: &File, bytes: u64) -> usize {
+    use std::os::unix::fs::FileExt;
     let len = f.metadata().map_or(0, |m| m.len());
     let mut head = [0u8; 4];
-    if bytes == 0 || len < 2 * bytes || f.read_exact(&mut head).is_err() {
+    if bytes == 0 || len < 2 * bytes || f.read_exact_at(&mut head, 0).is_err() {
         return 1;
     }
     // The modified format's records are not what segment starts are looked for by.
@@ -1169,8 +1187,10 @@ pub type Emit<'a> = &'a mut dyn FnMut(FileParse) -> Vec<PacketRow>;
 ///
 /// `part` says which part of the file to read: a [`Part::Segment`] lets several readers read
 /// one large legacy pcap at once (its issues' packet indices count from the segment's start).
+///
+/// `opened` is the file to read when it is already open (see [`reopen`]); `None` opens `path`.
 pub fn read_capture_pieces(
-    path: &Path,
+    (path, opened): (&Path, Option<&File>),
     progress: Option<&Progress>,
     mut rows: Vec<PacketRow>,
     piece: usize,
@@ -1178,7 +1198,7 @@ pub fn read_capture_pieces(
     emit: Emit<'_>,
 ) -> FileParse {
     rows.clear();
-    let rd = File::open(path).and_then(|f| Chunked::for_part(f, part));
+    let rd = reopen(path, opened).and_then(|f| Chunked::for_part(f, part));
     read_opened(path, rd, progress, rows, Some((piece, emit)), part)
 }
 
@@ -1454,7 +1474,13 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         };
         // Matched by reference so the record's fields are read one by one: moving the whole
         // result out cost a store-forwarding stall per packet (a twelfth of ingest time).
+        let mut zero_header = false;
         match &parsed {
+            Ok((_, blk))
+                if blk.ts_sec == 0 && blk.ts_usec == 0 && blk.caplen == 0 && blk.origlen == 0 =>
+            {
+                zero_header = true;
+            }
             Ok((rest, blk)) => {
                 let used = rd.avail().len() - rest.len();
                 rd.check(used).map_err(|r| (idx, r))?;
@@ -1497,6 +1523,10 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                     if rd.avail().is_empty() {
                         break;
                     }
+                    if rd.avail().iter().all(|&b| b == 0) {
+                        out.issues.push(zero_tail(&out.path, idx, rd));
+                        break;
+                    }
                     return Err((
                         idx,
                         format!(
@@ -1507,6 +1537,19 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                     ));
                 }
             }
+        }
+        if zero_header {
+            // A record header of zeros followed by more zeros (or the end) is not a packet:
+            // a pre-allocated file or a crash left zeros where records were to be written.
+            if zeros_follow(rd, 16).map_err(|e| io_err(idx, e))? {
+                out.issues.push(zero_tail(&out.path, idx, rd));
+                break;
+            }
+            rd.check(16).map_err(|r| (idx, r))?;
+            rd.note_record(16);
+            visit(lt, 0, 0, &[], rd.offset);
+            rd.consume(16);
+            idx += 1;
         }
         if let Some(p) = progress {
             if rd.file_pos() - last_report > (1 << 20) {
@@ -1522,6 +1565,35 @@ fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         p.add(rd.file_pos() - last_report);
     }
     rd.check_end().map_err(|r| (idx, r))
+}
+
+/// Whether the `n` bytes after the next `at` are all zero, or the data ends before them.
+fn zeros_follow(rd: &mut Chunked, at: usize) -> std::io::Result<bool> {
+    let full = rd.fill(at + 16)?;
+    let a = rd.avail();
+    let next = &a[at.min(a.len())..a.len().min(at + 16)];
+    Ok(next.iter().all(|&b| b == 0) && (full || next.len() < 16))
+}
+
+/// The warning for a run of zeros where the next record or block should begin: the data ends
+/// there, as tshark reads it.
+#[cold]
+fn zero_tail(path: &Path, idx: u64, rd: &Chunked) -> CaptureIssue {
+    let len = rd.file.metadata().map_or(0, |m| m.len());
+    let rest = match &rd.packed {
+        None if len >= rd.offset => format!(" ({} bytes to the end of the file)", len - rd.offset),
+        _ => String::new(),
+    };
+    CaptureIssue {
+        file: path.to_path_buf(),
+        packet_index: idx,
+        byte_offset: rd.offset,
+        reason: format!(
+            "zero-filled data where the next record should begin{rest}: read as the end of the \
+             capture (a file pre-allocated, or cut short by a crash)"
+        ),
+        fatal: false,
+    }
 }
 
 /// The link type of a legacy pcap header's link-type field. Newer libpcap writes an FCS
@@ -1568,6 +1640,11 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                 break;
             }
             continue;
+        }
+        // No block has type 0 and length 0: zeros here are where blocks were to be written.
+        if seen_shb && avail.len() >= 8 && avail[..8] == [0; 8] {
+            out.issues.push(zero_tail(&out.path, idx, rd));
+            break;
         }
         // Section headers carry their own byte order.
         let is_shb = avail.len() >= 4 && avail[..4] == [0x0a, 0x0d, 0x0d, 0x0a];
@@ -1680,7 +1757,7 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                         let what = if !seen_shb {
                             "missing section header block".to_string()
                         } else {
-                            format!("corrupt block ({pe:?})")
+                            corrupt_block(avail, be, &pe)
                         };
                         return Err((idx, what));
                     }
@@ -1721,6 +1798,37 @@ fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         p.add(rd.file_pos() - last_report);
     }
     rd.check_end().map_err(|r| (idx, r))
+}
+
+/// Why a pcapng block could not be read, by its type and announced length (never its bytes,
+/// which a damaged file can make a megabyte long).
+fn corrupt_block(b: &[u8], be: bool, e: &PcapError<&[u8]>) -> String {
+    let word = |at: usize| {
+        b.get(at..at + 4).map(|w| {
+            let w: [u8; 4] = w.try_into().expect("four bytes");
+            if be {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            }
+        })
+    };
+    let why = match e {
+        PcapError::Eof => "unexpected end of data".to_string(),
+        PcapError::ReadError => "read error".to_string(),
+        PcapError::Incomplete(n) => format!("{n} more bytes needed"),
+        PcapError::HeaderNotRecognized => "header not recognized".to_string(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("malformed content ({kind:?})")
+        }
+        _ => "malformed content".to_string(),
+    };
+    match (word(0), word(4)) {
+        (Some(t), Some(len)) => {
+            format!("corrupt block (type {t:#010x}, announced length {len} bytes: {why})")
+        }
+        _ => format!("corrupt block ({why})"),
+    }
 }
 
 /// An interface's timestamp units per second (`if_tsresol`), or why it cannot be used. Read
@@ -2429,6 +2537,27 @@ pub fn for_each_record(
 /// captures and are passed over; a folder a glob cannot list is an error, not a silent gap.
 /// A pattern naming an existing file is that file, whatever characters its name holds; a
 /// folder is an error that suggests a glob.
+/// Why a capture named literally cannot be read (`None`: a regular file or a FIFO, which is
+/// read as a stream, as `tcpdump -w - | …` writes one).
+pub fn unreadable_capture(p: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() || m.file_type().is_fifo() => None,
+        Ok(m) if m.is_dir() => Some("is a folder".into()),
+        Ok(_) => Some("is not a regular file or a FIFO".into()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            Some("is a symbolic link that loops (it leads back to itself)".into())
+        }
+        Err(_) => match std::fs::read_link(p) {
+            Ok(to) => Some(format!(
+                "is a symbolic link to {}, which does not exist",
+                to.display()
+            )),
+            Err(_) => Some("capture file not found".into()),
+        },
+    }
+}
+
 pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for pat in patterns {
@@ -2439,7 +2568,7 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
         };
         // A file that exists under the name as written is taken literally: `lab [2021]/a.pcap`
         // read as a glob would look for `lab 2/a.pcap` and the like.
-        if pat.contains(['*', '?', '[']) && !full.is_file() {
+        if pat.contains(['*', '?', '[']) && unreadable_capture(&full).is_some() {
             // The base folder is taken literally too; only the pattern is a glob.
             let s = if Path::new(pat).is_absolute() {
                 pat.clone()
@@ -2471,8 +2600,8 @@ pub fn expand_captures(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>,
                     glob.display()
                 ));
             }
-            if !full.is_file() {
-                return Err(format!("{}: capture file not found", full.display()));
+            if let Some(why) = unreadable_capture(&full) {
+                return Err(format!("{}: {why}", full.display()));
             }
             out.push(full);
         }

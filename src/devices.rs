@@ -101,9 +101,42 @@ pub struct Registry {
 
 #[derive(Deserialize)]
 struct LabFile {
+    #[serde(deserialize_with = "unique_keys")]
     devices: HashMap<String, LabDevice>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     hubs: HashMap<String, Vec<String>>,
+}
+
+/// A JSON object whose keys must be distinct: a device named twice would otherwise keep only
+/// its last entry, silently.
+fn unique_keys<'de, D, V>(d: D) -> std::result::Result<HashMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Keys<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Keys<V> {
+        type Value = HashMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of named entries")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = HashMap::new();
+            while let Some((k, v)) = m.next_entry::<String, V>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "{k:?} is listed twice (each name may appear once)"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Keys(std::marker::PhantomData))
 }
 
 #[derive(Deserialize)]
@@ -152,18 +185,37 @@ impl Registry {
             std::io::ErrorKind::NotFound => Error::invalid(path, "device registry not found"),
             _ => Error::io(path, e),
         })?;
+        // A UTF-8 byte-order mark (Windows editors write one) is not content.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         if text.trim_start().starts_with('{') {
-            Self::from_lab_json(path, &text)
+            Self::from_lab_json(path, text)
         } else {
-            Self::from_csv(path, &text)
+            Self::from_csv(path, text)
         }
     }
 
     pub fn from_lab_json(path: &Path, text: &str) -> Result<Registry> {
-        let lab: LabFile = serde_json::from_str(text).map_err(|e| Error::Parse {
-            file: path.to_path_buf(),
-            line: e.line(),
-            reason: format!("devices.json: {e}"),
+        let lab: LabFile = serde_json::from_str(text).map_err(|e| {
+            let reason = e.to_string();
+            // A repeated name is reported where it is repeated, not where its entry ends.
+            let line = match reason
+                .split('"')
+                .nth(1)
+                .filter(|_| reason.contains("listed twice"))
+            {
+                Some(name) => nth_key_line(text, name, 2).unwrap_or(e.line()),
+                None => e.line(),
+            };
+            let reason = reason
+                .split(" at line ")
+                .next()
+                .unwrap_or(&reason)
+                .to_string();
+            Error::Parse {
+                file: path.to_path_buf(),
+                line,
+                reason: format!("devices.json: {reason}"),
+            }
         })?;
         let mut hub_of: HashMap<&str, &str> = HashMap::new();
         for (hub, kids) in &lab.hubs {
@@ -434,6 +486,25 @@ fn add_missing_hubs(devices: &mut Vec<Device>, lines: &mut Vec<usize>) {
 }
 
 /// The line of `"key":` in a JSON text (0 if absent).
+/// The line of the `n`th (1-based) occurrence of `"key"` followed by a colon.
+fn nth_key_line(text: &str, key: &str, n: usize) -> Option<usize> {
+    let quoted = format!("\"{key}\"");
+    let mut seen = 0;
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find(&quoted) {
+            rest = &rest[at + quoted.len()..];
+            if rest.trim_start().starts_with(':') {
+                seen += 1;
+                if seen == n {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
 fn find_key_line(text: &str, key: &str) -> usize {
     let quoted = format!("\"{key}\"");
     text.lines()

@@ -2,10 +2,6 @@
 //! inverse; the history keeps undo/redo stacks and every step is appended to a journal that is
 //! fsync'd before the step is acknowledged.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -273,132 +269,7 @@ impl LabelSet {
     }
 }
 
-/// One journal line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JournalEntry {
-    pub seq: u64,
-    /// `apply`, `undo` or `redo`.
-    pub step: String,
-    pub edit: Edit,
-}
-
-/// The append-only, fsync'd edit journal beside the project file.
-#[derive(Debug)]
-pub struct Journal {
-    pub path: PathBuf,
-    /// Opened (and the file created) on the first append, so reading a project never
-    /// creates files beside it.
-    file: Option<File>,
-}
-
-/// What reopening a journal found.
-#[derive(Debug, Default)]
-pub struct JournalReplay {
-    pub entries: Vec<JournalEntry>,
-    /// A torn (incomplete) last line was found and cut off: (line number, bytes).
-    pub torn: Option<(usize, usize)>,
-}
-
-impl Journal {
-    /// Opens (creating) the journal, reading its entries. A torn last line — a write that was
-    /// never acknowledged — is reported and cut off; a corrupt line elsewhere is an error.
-    pub fn open(path: &Path) -> Result<(Journal, JournalReplay)> {
-        if !path.exists() {
-            return Ok((
-                Journal {
-                    path: path.to_path_buf(),
-                    file: None,
-                },
-                JournalReplay::default(),
-            ));
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        let mut replay = JournalReplay::default();
-        let mut good_len: u64 = 0;
-        {
-            let mut rd = BufReader::new(&file);
-            let mut line = Vec::new();
-            let mut n = 0usize;
-            loop {
-                line.clear();
-                let got = rd
-                    .read_until(b'\n', &mut line)
-                    .map_err(|e| Error::io(path, e))?;
-                if got == 0 {
-                    break;
-                }
-                n += 1;
-                let complete = line.ends_with(b"\n");
-                let parsed = serde_json::from_slice::<JournalEntry>(&line);
-                match (complete, parsed) {
-                    (true, Ok(e)) => {
-                        replay.entries.push(e);
-                        good_len += got as u64;
-                    }
-                    (false, _) => {
-                        replay.torn = Some((n, got));
-                        break;
-                    }
-                    (true, Err(e)) => {
-                        // Only the last line may be damaged by a crash.
-                        let mut rest = Vec::new();
-                        std::io::Read::read_to_end(&mut rd, &mut rest).ok();
-                        if rest.iter().all(|b| b.is_ascii_whitespace()) {
-                            replay.torn = Some((n, got));
-                            break;
-                        }
-                        return Err(Error::Parse {
-                            file: path.to_path_buf(),
-                            line: n,
-                            reason: format!("corrupt journal entry: {e}"),
-                        });
-                    }
-                }
-            }
-        }
-        if replay.torn.is_some() {
-            file.set_len(good_len).map_err(|e| Error::io(path, e))?;
-            file.sync_all().map_err(|e| Error::io(path, e))?;
-        }
-        file.seek(SeekFrom::End(0))
-            .map_err(|e| Error::io(path, e))?;
-        Ok((
-            Journal {
-                path: path.to_path_buf(),
-                file: Some(file),
-            },
-            replay,
-        ))
-    }
-
-    /// Appends and fsyncs one entry; when this returns Ok the step is durable.
-    pub fn append(&mut self, entry: &JournalEntry) -> Result<()> {
-        let mut line = serde_json::to_vec(entry).map_err(|e| Error::Other(e.to_string()))?;
-        line.push(b'\n');
-        if self.file.is_none() {
-            let f = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&self.path)
-                .map_err(|e| Error::io(&self.path, e))?;
-            // Make the new file's directory entry durable too.
-            if let Some(dir) = self.path.parent().and_then(|d| File::open(d).ok()) {
-                let _ = dir.sync_all();
-            }
-            self.file = Some(f);
-        }
-        let file = self.file.as_mut().expect("opened above");
-        file.write_all(&line)
-            .map_err(|e| Error::io(&self.path, e))?;
-        file.sync_data().map_err(|e| Error::io(&self.path, e))?;
-        Ok(())
-    }
-}
+pub use crate::journal::{Journal, JournalEntry, JournalReplay};
 
 /// Undo/redo stacks over a [`LabelSet`], journaling every step.
 #[derive(Debug, Default)]
@@ -652,7 +523,8 @@ mod tests {
             h.undo(&mut s).unwrap();
         }
         // Simulate a crash mid-write.
-        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        use std::io::Write;
         f.write_all(b"{\"seq\":3,\"step\":\"app").unwrap();
         drop(f);
         let (_, r) = Journal::open(&p).unwrap();
@@ -666,7 +538,11 @@ mod tests {
         assert!(h2.can_redo());
         h2.redo(&mut s2).unwrap();
         assert_eq!(s2.events[1].retime_ns, Some(222));
-        // The torn bytes were cut: reopening finds a clean journal.
+        // A reader leaves the torn bytes; the writer lock cuts them.
+        let (mut j, r) = Journal::open(&p).unwrap();
+        assert!(r.torn.is_some());
+        j.lock().unwrap();
+        drop(j);
         let (_, r) = Journal::open(&p).unwrap();
         assert!(r.torn.is_none());
     }

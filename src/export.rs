@@ -13,6 +13,7 @@ use sha2::Digest;
 use crate::error::{Error, Result};
 use crate::features::{self, FeatureRow};
 use crate::labels::{Status, INSERTED_SOURCE};
+use crate::outdir::{OutputKind, Staging};
 use crate::session::Session;
 use crate::traffic::{Flow, NO_DEVICE};
 
@@ -225,45 +226,17 @@ pub fn export(
     report_json: Option<&Path>,
 ) -> Result<ExportReport> {
     let t0 = std::time::Instant::now();
-    if out.exists() {
-        let nonempty = std::fs::read_dir(out)
-            .map_err(|e| Error::io(out, e))?
-            .next()
-            .is_some();
-        if nonempty && !o.force {
-            return Err(Error::invalid(
-                out,
-                "folder exists and is not empty (use --force to replace it)",
-            ));
-        }
-    }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "export".into());
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if tmp.exists() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let result = write_all(s, &tmp, o, report_json);
-    match result {
+    crate::outdir::check_target(out, OutputKind::Export, o.force, &s.protected_paths())?;
+    let staging = Staging::new(out)?;
+    match write_all(s, &staging.dir, o, report_json) {
         Ok(mut rep) => {
-            if out.exists() {
-                std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
-            }
-            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+            staging.commit()?;
             rep.out = out.to_path_buf();
             rep.seconds = t0.elapsed().as_secs_f64();
             Ok(rep)
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
+            staging.abandon();
             Err(e)
         }
     }
@@ -634,11 +607,12 @@ fn write_all(
     if let Some(r) = report_json.filter(|r| r.is_file()) {
         std::fs::copy(r, dir.join("model_report.json")).map_err(|e| Error::io(r, e))?;
     }
-    let slices = if o.pcap_slices {
+    let slice_files = if o.pcap_slices {
         pcap_slices(s, &evs, &fmap, &dir.join("slices"))?
     } else {
-        0
+        Vec::new()
     };
+    let slices = slice_files.len();
     // manifest
     let mut inputs: Vec<PathBuf> = s.capture_files.clone();
     if let Some(d) = &s.project.devices {
@@ -653,13 +627,15 @@ fn write_all(
             serde_json::json!({"path": p.display().to_string(), "bytes": size, "sha256": sha}),
         );
     }
+    // The journal as this session read and extended it, not as the file is now: another
+    // process may be appending to it meanwhile.
     let journal = s.history.journal.as_ref().map(|j| j.path.clone());
-    let (jlen, jhash) = match journal.as_ref().filter(|p| p.is_file()) {
-        Some(p) => {
-            let (n, h) = sha256_file(p)?;
+    let (jlen, jhash) = match s.history.journal.as_ref() {
+        Some(j) if j.digest().0 > 0 => {
+            let (n, h) = j.digest();
             (n, Some(h))
         }
-        None => (0, None),
+        _ => (0, None),
     };
     let manifest = serde_json::json!({
         "tool": "labelbench",
@@ -673,6 +649,7 @@ fn write_all(
         "include_rejected": o.include_rejected,
         "rows": rows,
         "pcap_slices": slices,
+        "slice_files": slice_files,
         "time_columns": "i64 ns since the Unix epoch (UTC), ISO 8601 *_utc strings, and in Parquet/JSON UTC timestamp columns",
     });
     let mp = dir.join("manifest.json");
@@ -695,7 +672,7 @@ fn pcap_slices(
     evs: &[&crate::labels::Event],
     fmap: &HashMap<u64, &FeatureRow>,
     dir: &Path,
-) -> Result<usize> {
+) -> Result<Vec<SliceFile>> {
     use pcap_parser::ToVec;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Windows per traffic device: (start, end, event index).
@@ -776,34 +753,73 @@ fn pcap_slices(
     let head = hdr
         .to_vec_raw()
         .map_err(|e| Error::Other(format!("{e:?}")))?;
-    let safe = |x: &str| {
-        x.chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect::<String>()
-    };
+    let mut names = Vec::with_capacity(targets.len());
     for (k, e) in targets.iter().enumerate() {
-        let p = dir.join(format!(
-            "{}_{}_{}.pcap",
-            safe(s.event_device_name(e)),
-            safe(&e.class),
-            e.id
-        ));
+        let device = s.event_device_name(e);
+        let name = slice_file_name(device, &e.class, e.id);
+        let p = dir.join(&name);
         let mut out = head.clone();
         out.extend_from_slice(&bufs[k]);
         std::fs::write(&p, out).map_err(|e| Error::io(&p, e))?;
+        names.push(SliceFile {
+            file: format!("slices/{name}"),
+            event_id: e.id,
+            device: device.to_string(),
+            class: e.class.clone(),
+        });
     }
-    Ok(targets.len())
+    Ok(names)
+}
+
+/// One pcap slice as the manifest lists it: the file and the full names it stands for.
+#[derive(Clone, Debug, Serialize)]
+struct SliceFile {
+    file: String,
+    event_id: u64,
+    device: String,
+    class: String,
+}
+
+/// Bytes of a device or class name kept in a slice's file name: with the event id and the
+/// extension, the name stays well under the 255 bytes file systems allow.
+const NAME_PART: usize = 80;
+
+/// `device_class_id.pcap` with characters other than letters, digits and `-` made `_`, each
+/// name cut to [`NAME_PART`] bytes (the manifest keeps the full names).
+fn slice_file_name(device: &str, class: &str, id: u64) -> String {
+    let safe = |x: &str| {
+        let mut out = String::new();
+        for c in x.chars() {
+            let c = if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            };
+            if out.len() + c.len_utf8() > NAME_PART {
+                break;
+            }
+            out.push(c);
+        }
+        out
+    };
+    format!("{}_{}_{id}.pcap", safe(device), safe(class))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slice_names_stay_short_and_keep_their_parts() {
+        let long = "é".repeat(300);
+        let n = slice_file_name("cam-01", &long, 1_000_042);
+        assert!(n.len() <= 200, "{}", n.len());
+        assert!(
+            n.starts_with("cam-01_éé") && n.ends_with("_1000042.pcap"),
+            "{n}"
+        );
+        assert_eq!(slice_file_name("a b", "on/off", 7), "a_b_on_off_7.pcap");
+    }
 
     #[test]
     fn community_id_published_vectors() {

@@ -258,10 +258,12 @@ pub enum Resolved {
 /// happened on the wall clock) is read with the offset in effect just before the transition,
 /// i.e. 02:30 on a spring-forward night is 02:30 standard time = 03:30 daylight time; an
 /// ambiguous time in a fold is the earlier of its two instants.
-pub fn resolve_local(tz: &Tz, t: &NaiveDateTime) -> (i64, Resolved) {
-    match tz.from_local_datetime(t) {
-        LocalResult::Single(d) => (ns_of(&d), Resolved::Unique),
-        LocalResult::Ambiguous(a, b) => (ns_of(&a).min(ns_of(&b)), Resolved::Fold),
+///
+/// `None` when the instant lies outside [`representable`] times.
+pub fn resolve_local(tz: &Tz, t: &NaiveDateTime) -> Option<(i64, Resolved)> {
+    let (ns, r) = match tz.from_local_datetime(t) {
+        LocalResult::Single(d) => (ns_of(&d)?, Resolved::Unique),
+        LocalResult::Ambiguous(a, b) => (ns_of(&a)?.min(ns_of(&b)?), Resolved::Fold),
         LocalResult::None => {
             // Offset before the transition: the offset of the instant 3 hours earlier.
             let before = *t - chrono::Duration::hours(3);
@@ -272,14 +274,33 @@ pub fn resolve_local(tz: &Tz, t: &NaiveDateTime) -> (i64, Resolved) {
                 }
                 LocalResult::None => 0,
             };
-            let naive_ns = t.and_utc().timestamp_nanos_opt().unwrap_or(0);
-            (naive_ns - off * 1_000_000_000, Resolved::Gap)
+            let naive_ns = t.and_utc().timestamp_nanos_opt()?;
+            (naive_ns.checked_sub(off * 1_000_000_000)?, Resolved::Gap)
         }
-    }
+    };
+    representable(ns).then_some((ns, r))
 }
 
-fn ns_of<T: TimeZone>(d: &chrono::DateTime<T>) -> i64 {
-    d.timestamp_nanos_opt().unwrap_or(0)
+/// Nanoseconds in a day: the margin kept from the ends of `i64` time.
+const DAY_NS: i64 = 86_400 * 1_000_000_000;
+
+/// Whether an event time leaves room for its feature window and clock offsets: `i64`
+/// nanoseconds reach from 1677-09-21 to 2262-04-11, and a time within a day of either end is
+/// refused as out of range (a window around it would wrap and end before it starts).
+pub fn representable(ns: i64) -> bool {
+    (i64::MIN + DAY_NS..=i64::MAX - DAY_NS).contains(&ns)
+}
+
+/// The row error for a time that parses but lies outside [`representable`] times.
+pub fn out_of_range(text: &str) -> String {
+    format!(
+        "time {text:?} is out of range (labelbench represents times from 1677-09-22 to \
+         2262-04-10 UTC)"
+    )
+}
+
+fn ns_of<T: TimeZone>(d: &chrono::DateTime<T>) -> Option<i64> {
+    d.timestamp_nanos_opt()
 }
 
 /// Parses the lab's `March 08, 2021 at 01:05PM` (minute) or `… 01:05:09PM` (second).
@@ -514,6 +535,8 @@ pub fn load_source(
     device_map: &BTreeMap<String, String>,
 ) -> Result<(Vec<Event>, SourceLoad), crate::error::Error> {
     let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
+    // A UTF-8 byte-order mark (Excel and Windows editors write one) is not content.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let tz: Tz = spec.tz.parse().map_err(|_| {
         crate::error::Error::invalid(path, format!("unknown time zone {:?}", spec.tz))
     })?;
@@ -528,20 +551,20 @@ pub fn load_source(
         })
     };
     let resolve = |load: &mut SourceLoad, t: &NaiveDateTime| {
-        let (ns, r) = resolve_local(&tz, t);
+        let (ns, r) = resolve_local(&tz, t)?;
         match r {
             Resolved::Gap => load.dst_gap += 1,
             Resolved::Fold => load.dst_fold += 1,
             Resolved::Unique => {}
         }
-        ns
+        Some(ns)
     };
     match spec.kind {
         SourceKind::Ifttt
         | SourceKind::IftttTrigger
         | SourceKind::Smartthings
         | SourceKind::NotificationsCsv => {
-            for_each_csv_row(&bytes, false, |line, rec, raw| {
+            for_each_csv_row(bytes, false, |line, rec, raw| {
                 load.rows += 1;
                 let rec = match rec {
                     Ok(r) => r,
@@ -567,7 +590,9 @@ pub fn load_source(
                 if rec[1].trim().is_empty() || rec[2].trim().is_empty() {
                     return err(&mut load, line, "empty device or event field".into());
                 }
-                let ns = resolve(&mut load, &t);
+                let Some(ns) = resolve(&mut load, &t) else {
+                    return err(&mut load, line, out_of_range(&rec[0]));
+                };
                 rows.push(Row {
                     line,
                     raw: raw.to_string(),
@@ -636,7 +661,10 @@ pub fn load_source(
                         .push((line, note.package, shown));
                     continue;
                 };
-                let ns = resolve(&mut load, &t);
+                let Some(ns) = resolve(&mut load, &t) else {
+                    err(&mut load, line, out_of_range(&note.date));
+                    continue;
+                };
                 rows.push(Row {
                     line,
                     raw: text.to_string(),
@@ -665,7 +693,7 @@ pub fn load_source(
                 }
             }
             let mut header_err: Option<String> = None;
-            for_each_csv_row(&bytes, false, |line, rec, raw| {
+            for_each_csv_row(bytes, false, |line, rec, raw| {
                 if header_err.is_some() {
                     return;
                 }
@@ -690,7 +718,7 @@ pub fn load_source(
                     return;
                 };
                 load.rows += 1;
-                let need = ti.max(di).max(ci) + 1;
+                let need = ti.max(di).max(ci).saturating_add(1);
                 if rec.len() < need {
                     return err(
                         &mut load,
@@ -700,12 +728,16 @@ pub fn load_source(
                 }
                 let tt = rec[ti].trim();
                 let parsed = parse_generic_time(tt, &cols.time_format, &tz);
-                let Some((ns, prec, r)) = parsed else {
-                    return err(
-                        &mut load,
-                        line,
-                        format!("bad time {tt:?} for format {:?}", cols.time_format),
-                    );
+                let (ns, prec, r) = match parsed {
+                    Some(Ok(x)) => x,
+                    Some(Err(())) => return err(&mut load, line, out_of_range(tt)),
+                    None => {
+                        return err(
+                            &mut load,
+                            line,
+                            format!("bad time {tt:?} for format {:?}", cols.time_format),
+                        )
+                    }
                 };
                 match r {
                     Resolved::Gap => load.dst_gap += 1,
@@ -741,7 +773,10 @@ pub fn load_source(
                 };
                 match parse_experiment(text.trim()) {
                     Some((dev, class, t, dur)) => {
-                        let ns = resolve(&mut load, &t);
+                        let Some(ns) = resolve(&mut load, &t) else {
+                            err(&mut load, line, out_of_range(text.trim()));
+                            continue;
+                        };
                         rows.push(Row {
                             line,
                             raw: text.to_string(),
@@ -868,41 +903,57 @@ fn for_each_csv_row(
     }
 }
 
-fn parse_generic_time(s: &str, fmt: &str, tz: &Tz) -> Option<(i64, Precision, Resolved)> {
+/// A generic CSV time: `None` when it does not parse, `Some(Err(()))` when it parses to an
+/// instant outside [`representable`] times (epoch `inf`, `9999-03-08`, epoch-ms overflow).
+fn parse_generic_time(
+    s: &str,
+    fmt: &str,
+    tz: &Tz,
+) -> Option<Result<(i64, Precision, Resolved), ()>> {
+    let checked =
+        |x: Option<(i64, Resolved)>, p: Precision| Some(x.map(|(ns, r)| (ns, p, r)).ok_or(()));
     match fmt {
         "epoch" => {
             let v: f64 = s.parse().ok()?;
-            Some((
-                (v * 1e9).round() as i64,
-                Precision::Second,
-                Resolved::Unique,
-            ))
+            let ns = v * 1e9;
+            // `as` saturates (and turns NaN into 0): check the range first.
+            let ok = ns.is_finite() && ns.abs() < i64::MAX as f64 && representable(ns as i64);
+            Some(if ok {
+                Ok((ns.round() as i64, Precision::Second, Resolved::Unique))
+            } else {
+                Err(())
+            })
         }
         "epoch-ms" => {
             let v: i64 = s.parse().ok()?;
-            Some((v * 1_000_000, Precision::Second, Resolved::Unique))
+            Some(
+                match v.checked_mul(1_000_000).filter(|&n| representable(n)) {
+                    Some(ns) => Ok((ns, Precision::Second, Resolved::Unique)),
+                    None => Err(()),
+                },
+            )
         }
         "iso8601" => {
             if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
-                return Some((ns_of(&d), Precision::Second, Resolved::Unique));
+                let ns = ns_of(&d).filter(|&n| representable(n));
+                return checked(ns.map(|n| (n, Resolved::Unique)), Precision::Second);
             }
             for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-                    let (ns, r) = resolve_local(tz, &t);
-                    return Some((ns, Precision::Second, r));
+                    return checked(resolve_local(tz, &t), Precision::Second);
                 }
             }
             for f in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-                    let (ns, r) = resolve_local(tz, &t);
-                    return Some((ns, Precision::Minute, r));
+                    return checked(resolve_local(tz, &t), Precision::Minute);
                 }
             }
             None
         }
         f => {
             if let Ok(d) = chrono::DateTime::parse_from_str(s, f) {
-                return Some((ns_of(&d), Precision::Second, Resolved::Unique));
+                let ns = ns_of(&d).filter(|&n| representable(n));
+                return checked(ns.map(|n| (n, Resolved::Unique)), Precision::Second);
             }
             let t = NaiveDateTime::parse_from_str(s, f).ok()?;
             let prec = if f.contains("%S") || f.contains("%T") {
@@ -910,8 +961,7 @@ fn parse_generic_time(s: &str, fmt: &str, tz: &Tz) -> Option<(i64, Precision, Re
             } else {
                 Precision::Minute
             };
-            let (ns, r) = resolve_local(tz, &t);
-            Some((ns, prec, r))
+            checked(resolve_local(tz, &t), prec)
         }
     }
 }
@@ -966,19 +1016,22 @@ mod tests {
         let tz: Tz = "America/New_York".parse().unwrap();
         let gap =
             NaiveDateTime::parse_from_str("2021-03-14 02:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        let (ns, r) = resolve_local(&tz, &gap);
+        let (ns, r) = resolve_local(&tz, &gap).unwrap();
         assert_eq!(r, Resolved::Gap);
         // 02:30 EST = 07:30 UTC.
         assert_eq!(ns, 1615707000 * 1_000_000_000);
         let fold =
             NaiveDateTime::parse_from_str("2021-11-07 01:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        let (ns, r) = resolve_local(&tz, &fold);
+        let (ns, r) = resolve_local(&tz, &fold).unwrap();
         assert_eq!(r, Resolved::Fold);
         // Earlier instant: 01:30 EDT = 05:30 UTC.
         assert_eq!(ns, 1636263000 * 1_000_000_000);
         let before =
             NaiveDateTime::parse_from_str("2021-03-08 13:05:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(resolve_local(&tz, &before).0, 1615226700 * 1_000_000_000);
+        assert_eq!(
+            resolve_local(&tz, &before).unwrap().0,
+            1615226700 * 1_000_000_000
+        );
     }
 
     #[test]

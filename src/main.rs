@@ -160,6 +160,9 @@ enum Cmd {
         /// Multiplier on the devices' spontaneous event rates (the lab week's 16.7 K log rows: 1.7).
         #[arg(long, default_value_t = 1.0)]
         label_rate: f64,
+        /// Replace a previous demo-data project in `--out` (never any other folder).
+        #[arg(long)]
+        force: bool,
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
@@ -245,6 +248,23 @@ enum BenchCmd {
     },
 }
 
+/// `println!` that returns the write error instead of panicking, so a closed pipe
+/// (`labelbench curate P --json | head`) ends the command quietly (see [`main`]).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+/// `print!` that returns the write error (see [`outln`]).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
 /// An error caused by the user's input: exit code 2.
 #[derive(Debug)]
 struct BadInput(String);
@@ -263,6 +283,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(with_gui_shorthand(std::env::args_os().collect()));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("labelbench: {msg}");
@@ -273,6 +294,14 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Whether the error is stdout's reader having gone away (`| head`): not a failure of ours.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|x| x.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `labelbench PROJECT` means `labelbench gui PROJECT`: how a file manager's "Open with", or a
@@ -379,12 +408,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             no_cache,
         }) => {
-            let s = open_session(&project, true, !no_cache)?;
+            let mut s = open_session(&project, true, !no_cache)?;
+            s.finish_cache_write();
             let r = labelbench::inspect::inspect(&s);
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                print!("{}", labelbench::inspect::render_text(&r));
+                out!("{}", labelbench::inspect::render_text(&r));
             }
             Ok(())
         }
@@ -395,6 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             scale,
             label_rate,
+            force,
             json,
         }) => {
             if devices == 0 || days == 0 {
@@ -411,11 +442,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 label_rate,
                 ..Default::default()
             };
-            let r = labelbench::sim::generate(&out, &o).map_err(bad)?;
+            let r = labelbench::sim::write_project(&out, &o, force).map_err(bad)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                println!(
+                outln!(
                     "wrote {}: {} devices ({} on the network), {} days, {} packets in {} pcaps ({:.1} MB), {} true events, log rows ifttt {} / triggers {} / smartthings {} / notifications {}; {:.2} s, {:.2} M packets/s",
                     r.project.display(), r.devices, r.network_devices, r.days, r.packets, r.pcap_files,
                     r.pcap_bytes as f64 / 1e6, r.true_events, r.log_rows[0], r.log_rows[1], r.log_rows[2],
@@ -462,10 +493,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::write(&saved, &text)
                 .with_context(|| format!("writing {}", saved.display()))?;
             if json {
-                println!("{text}");
+                outln!("{text}");
             } else {
-                print!("{}", labelbench::learn::render(&r));
-                println!("\nreport saved to {}", saved.display());
+                out!("{}", labelbench::learn::render(&r));
+                outln!("\nreport saved to {}", saved.display());
             }
             Ok(())
         }
@@ -493,15 +524,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = project.with_extension("model_report.json");
             let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(bad)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 for (f, n) in &r.rows {
-                    println!("  {f:<20} {n:>9} rows");
+                    outln!("  {f:<20} {n:>9} rows");
                 }
                 if pcap_slices {
-                    println!("  slices/             {:>9} pcaps", r.slices);
+                    outln!("  slices/             {:>9} pcaps", r.slices);
                 }
-                println!("exported to {} in {:.2} s", r.out.display(), r.seconds);
+                outln!("exported to {} in {:.2} s", r.out.display(), r.seconds);
             }
             Ok(())
         }
@@ -525,6 +556,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::JournalStress { project, edits }) => {
             use std::io::Write;
             let mut s = open_session(&project, true, true)?;
+            s.lock_journal()?;
             let ids: Vec<u64> = s.labels.events.iter().map(|e| e.id).collect();
             if ids.is_empty() {
                 return Err(bad(format!("{}: no events to edit", project.display())));
@@ -557,9 +589,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let rows =
                     labelbench::bench::curation(&out, &seeds, &devices, days).map_err(bad)?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                    outln!("{}", serde_json::to_string_pretty(&rows)?);
                 } else {
-                    print!("{}", labelbench::bench::render_curation(&rows));
+                    out!("{}", labelbench::bench::render_curation(&rows));
                 }
                 Ok(())
             }
@@ -572,7 +604,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let t = std::time::Instant::now();
                 let mut s = open_session(&project, false, false)?;
                 let load = t.elapsed().as_secs_f64();
-                println!(
+                outln!(
                     "load      {load:>7.2} s  {} packets, {} flows, {} events",
                     s.traffic.packets.len(),
                     s.traffic.flows.len(),
@@ -586,7 +618,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &Default::default(),
                 )
                 .map_err(bad)?;
-                println!(
+                outln!(
                     "curate    {:>7.2} s  {} suggestions, {} edits",
                     t.elapsed().as_secs_f64(),
                     sugg.len(),
@@ -594,7 +626,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 let t = std::time::Instant::now();
                 let rows = labelbench::features::extract(&s, &s.project.window, 1);
-                println!(
+                outln!(
                     "features  {:>7.2} s  {} rows x {} features",
                     t.elapsed().as_secs_f64(),
                     rows.len(),
@@ -613,7 +645,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     labelbench::learn::forest::MaxFeatures::Sqrt,
                 )
                 .map_err(bad)?;
-                println!("train     {:>7.2} s  forest, {} scope, {} folds, {} classes: accuracy {:.4}, macro F1 {:.4}", t.elapsed().as_secs_f64(), scope, ts.folds, r.classes.len(), r.accuracy, r.macro_f1);
+                outln!("train     {:>7.2} s  forest, {} scope, {} folds, {} classes: accuracy {:.4}, macro F1 {:.4}", t.elapsed().as_secs_f64(), scope, ts.folds, r.classes.len(), r.accuracy, r.macro_f1);
                 let t = std::time::Instant::now();
                 let tree = labelbench::learn::train_rows(
                     &s,
@@ -638,7 +670,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     labelbench::learn::forest::MaxFeatures::All,
                 )
                 .map_err(bad)?;
-                println!("trees     {tt:>7.2} s  linfa-trees accuracy {:.4} vs our CART {:.4} (max depth {})", tree.accuracy, cart.accuracy, ts.max_depth);
+                outln!("trees     {tt:>7.2} s  linfa-trees accuracy {:.4} vs our CART {:.4} (max depth {})", tree.accuracy, cart.accuracy, ts.max_depth);
                 std::fs::create_dir_all(&out)?;
                 let rep = out.join("model_report.json");
                 std::fs::write(&rep, serde_json::to_string_pretty(&r)?)?;
@@ -655,7 +687,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     };
                     let e = labelbench::export::export(&s, &out.join(name), &o, Some(&rep))
                         .map_err(bad)?;
-                    println!(
+                    outln!(
                         "export    {:>7.2} s  {name}: {:?}",
                         t.elapsed().as_secs_f64(),
                         e.rows
@@ -676,9 +708,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(bad)?;
                 let secs = t.elapsed().as_secs_f64();
                 let after = labelbench::evaluate::onset_agreement(&s);
-                println!("curation: {applied} edits in {secs:.2} s (not journaled)");
+                outln!("curation: {applied} edits in {secs:.2} s (not journaled)");
                 for (b, a) in before.iter().zip(&after) {
-                    println!(
+                    outln!(
                         "{:<20} {:<40} within 5 s of a burst onset: before {}/{} ({:.1} %), after {}/{} ({:.1} %)",
                         b.kind, b.source, b.within_5s, b.events_with_traffic,
                         100.0 * b.within_5s as f64 / b.events_with_traffic.max(1) as f64,
@@ -710,9 +742,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 let r = labelbench::bench::ingest(&files, &registry, !no_tshark, runs, !no_cache);
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&r)?);
+                    outln!("{}", serde_json::to_string_pretty(&r)?);
                 } else {
-                    print!("{}", r.render());
+                    out!("{}", r.render());
                 }
                 Ok(())
             }
@@ -782,7 +814,7 @@ fn cmd_new(
     p.save(project)
         .with_context(|| format!("writing {}", project.display()))?;
     let n = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
-    println!(
+    outln!(
         "wrote {} ({} naming {}, {})",
         project.display(),
         n(p.captures.len(), "capture pattern"),
@@ -828,6 +860,10 @@ fn cmd_curate(
             .collect::<anyhow::Result<_>>()?
     };
     let mut s = open_session(project, true, true)?;
+    if !kinds.is_empty() {
+        // A second writer is told now, not after the suggestions are computed.
+        s.lock_journal()?;
+    }
     let t = std::time::Instant::now();
     let cfg = curate::CurateSettings::default();
     let (sugg, applied) = if kinds.is_empty() {
@@ -848,7 +884,7 @@ fn cmd_curate(
             "offsets_ns": s.labels.offsets,
             "journal": s.history.journal.as_ref().map(|j| j.path.display().to_string()),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let line = |x: &curate::Suggestion| {
@@ -876,12 +912,12 @@ fn cmd_curate(
             if of.is_empty() {
                 continue;
             }
-            println!("{} ({})", k.as_str(), of.len());
+            outln!("{} ({})", k.as_str(), of.len());
             for x in of.iter().take(per_kind) {
-                println!("  {}", line(x));
+                outln!("  {}", line(x));
             }
             if of.len() > per_kind {
-                println!(
+                outln!(
                     "  … {} more (--limit 0 lists all; --json prints all)",
                     of.len() - per_kind
                 );
@@ -891,16 +927,16 @@ fn cmd_curate(
         // One list across kinds, in the asked order.
         let all = shown(30);
         for x in sugg.iter().take(all) {
-            println!("{:<18} {}", x.kind.as_str(), line(x));
+            outln!("{:<18} {}", x.kind.as_str(), line(x));
         }
         if sugg.len() > all {
-            println!(
+            outln!(
                 "… {} more (--limit 0 lists all; --json prints all)",
                 sugg.len() - all
             );
         }
     }
-    println!(
+    outln!(
         "\n{} suggestions in {:.2} s; {} edits applied and journaled; events: active {}, duplicate {}, rejected {}",
         sugg.len(),
         secs,
@@ -916,7 +952,7 @@ fn cmd_curate(
 fn bench_frames(project: &Path, frames: usize) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
     let s = open_session(project, false, false)?;
-    println!(
+    outln!(
         "loaded {} packets, {} flows, {} events in {:.1} s",
         s.traffic.packets.len(),
         s.traffic.flows.len(),
@@ -924,11 +960,15 @@ fn bench_frames(project: &Path, frames: usize) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     let (install_s, stats) = labelbench::gui::bench_frames(s, frames);
-    println!("timeline bins, device totals and flow lists built in {install_s:.2} s");
+    outln!("timeline bins, device totals and flow lists built in {install_s:.2} s");
     for r in stats {
-        println!(
+        outln!(
             "{:<28} {} frames: median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            r.scenario, r.frames, r.median_ms, r.p99_ms, r.max_ms
+            r.scenario,
+            r.frames,
+            r.median_ms,
+            r.p99_ms,
+            r.max_ms
         );
     }
     Ok(())

@@ -134,7 +134,8 @@ impl Project {
 
     pub fn load(path: &Path) -> Result<Project> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let p: Project = serde_json::from_str(&text).map_err(|e| Error::Parse {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let p: Project = serde_json::from_str(text).map_err(|e| Error::Parse {
             file: path.to_path_buf(),
             line: e.line(),
             reason: format!("project file: {e}"),
@@ -147,6 +148,28 @@ impl Project {
                     p.version
                 ),
             ));
+        }
+        for (i, src) in p.sources.iter().enumerate() {
+            let Some(c) = src.csv.as_ref().filter(|c| !c.has_header) else {
+                continue;
+            };
+            for (what, col) in [
+                ("time", &c.time),
+                ("device", &c.device),
+                ("class", &c.class),
+            ] {
+                if col.trim().parse::<u16>().is_err() {
+                    return Err(Error::invalid(
+                        path,
+                        format!(
+                            "source {} ({}): csv {what} column {col:?} is not a column number \
+                             (a CSV without a header names its columns 0, 1, 2, … up to 65535)",
+                            i + 1,
+                            src.path
+                        ),
+                    ));
+                }
+            }
         }
         Ok(p)
     }

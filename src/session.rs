@@ -69,7 +69,7 @@ impl Session {
             let (journal, replay) = Journal::open(&jp)?;
             if let Some((line, bytes)) = replay.torn {
                 s.warnings.push(format!(
-                    "{}: line {line}: torn last entry ({bytes} bytes, never acknowledged) was cut off",
+                    "{}: line {line}: torn last entry ({bytes} bytes, never acknowledged) is ignored",
                     jp.display()
                 ));
             }
@@ -186,6 +186,44 @@ impl Session {
             cache_status: self.cache_status.clone(),
             cache_writer: None,
         }
+    }
+
+    /// Waits for the derived cache being written after a fresh parse, so that the cache
+    /// status says what happened to it (a failed write is reported as such).
+    pub fn finish_cache_write(&mut self) {
+        if let Some(w) = self.cache_writer.take() {
+            if let Err(error) = w.wait() {
+                let path =
+                    crate::cache::cache_path(self.project_path.as_deref().unwrap_or(Path::new("")));
+                self.cache_status = crate::cache::CacheStatus::WriteFailed { path, error };
+            }
+        }
+    }
+
+    /// Takes the project's writer lock before any edit is made, so that a second writer is
+    /// told at once rather than at its first accepted edit.
+    pub fn lock_journal(&mut self) -> Result<()> {
+        match self.history.journal.as_mut() {
+            Some(j) => j.lock(),
+            None => Ok(()),
+        }
+    }
+
+    /// The paths an output folder must never hold: the project file, its journal and cache,
+    /// and every input (captures, registry, label logs).
+    pub fn protected_paths(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        if let Some(p) = &self.project_path {
+            out.push(p.clone());
+            out.push(Project::journal_path(p));
+            out.push(crate::cache::cache_path(p));
+        }
+        out.extend(self.capture_files.iter().cloned());
+        if let Some(d) = &self.project.devices {
+            out.push(self.base_dir.join(d));
+        }
+        out.extend(self.sources.iter().map(|x| x.path.clone()));
+        out
     }
 
     pub fn apply(&mut self, edit: Edit) -> Result<u64> {

@@ -829,6 +829,27 @@ pub struct SimReport {
 /// Per-source clock offsets of the simulated loggers (the logger clock minus true time).
 pub const SMARTTHINGS_CLOCK_NS: i64 = -3 * NS;
 
+/// Generates a complete project folder at `out` for `demo-data`: refused over a non-empty
+/// folder unless `force` is set and it holds a previous demo project; written into a staging
+/// folder and swapped in whole, so a kill never leaves a mix of two projects.
+pub fn write_project(out: &Path, o: &SimOptions, force: bool) -> Result<SimReport> {
+    use crate::outdir::{check_target, OutputKind, Staging};
+    check_target(out, OutputKind::DemoProject, force, &[])?;
+    let staging = Staging::new(out)?;
+    match generate(&staging.dir, o) {
+        Ok(mut r) => {
+            staging.commit()?;
+            r.project = out.join("sample.labelbench.json");
+            r.out = out.to_path_buf();
+            Ok(r)
+        }
+        Err(e) => {
+            staging.abandon();
+            Err(e)
+        }
+    }
+}
+
 /// Generates a complete project folder.
 pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
     let t0 = std::time::Instant::now();

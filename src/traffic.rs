@@ -270,12 +270,28 @@ pub fn ingest_in_pieces(
     segment: u64,
 ) -> Traffic {
     use capture::Part;
+    // A capture read in segments is opened once, here: every segment reads that one open
+    // file, so a capture moved or deleted meanwhile is still read whole.
+    let opened: Vec<Option<std::fs::File>> = files
+        .iter()
+        .map(|path| {
+            // Only a regular file of two segments or more is opened here: opening a FIFO
+            // would take its writer's data from the reader that follows.
+            let big = std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && segment > 0 && m.len() >= 2 * segment);
+            big.then(|| std::fs::File::open(path).ok())
+                .flatten()
+                .filter(|f| capture::segments_of_file(f, segment) > 1)
+        })
+        .collect();
     // Work items in merge order: a whole file, or one segment of a large legacy pcap.
     let items: Vec<(usize, Part)> = files
         .iter()
         .enumerate()
-        .flat_map(|(f, path)| {
-            let count = capture::segments_of(path, segment);
+        .flat_map(|(f, _)| {
+            let count = opened[f]
+                .as_ref()
+                .map_or(1, |h| capture::segments_of_file(h, segment));
             (0..count).map(move |index| {
                 let part = if count == 1 {
                     Part::Whole
@@ -290,13 +306,13 @@ pub fn ingest_in_pieces(
             })
         })
         .collect();
-    ingest_items(files, registry, progress, piece, &items)
+    ingest_items((files, &opened), registry, progress, piece, &items)
 }
 
 /// [`ingest_in_pieces`] over the given work items: a file (by index into `files`) and the
 /// part of it to read, in merge order; a file's items are consecutive.
 fn ingest_items(
-    files: &[PathBuf],
+    (files, opened): (&[PathBuf], &[Option<std::fs::File>]),
     registry: &mut Registry,
     progress: Option<&Progress>,
     piece: usize,
@@ -384,7 +400,14 @@ fn ingest_items(
                     rows
                 };
                 let fp = read_guarded(&files[f], || {
-                    capture::read_capture_pieces(&files[f], progress, rows, piece, part, &mut emit)
+                    capture::read_capture_pieces(
+                        (&files[f], opened[f].as_ref()),
+                        progress,
+                        rows,
+                        piece,
+                        part,
+                        &mut emit,
+                    )
                 });
                 {
                     let mut g = lock();
@@ -427,7 +450,12 @@ fn ingest_items(
                                 let rows = g.pool.pop().unwrap_or_default();
                                 drop(g);
                                 let fp = read_guarded(file, || {
-                                    capture::read_capture_part(file, progress, rows, part)
+                                    capture::read_capture_part(
+                                        (file, opened[fi].as_ref()),
+                                        progress,
+                                        rows,
+                                        part,
+                                    )
                                 });
                                 break (fp, true);
                             }
@@ -493,7 +521,10 @@ fn ingest_items(
                 }
             }
             // Segments dropped above left the end of the file unread: read it here.
-            let len = std::fs::metadata(file).map_or(0, |m| m.len());
+            let len = match &opened[fi] {
+                Some(h) => h.metadata().map_or(0, |m| m.len()),
+                None => std::fs::metadata(file).map_or(0, |m| m.len()),
+            };
             if let Some(from) = reached.filter(|&r| !fatal && r < len) {
                 let mut emit = |fp: FileParse| {
                     let rows = acc.add_piece(fp, registry, follows);
@@ -502,7 +533,7 @@ fn ingest_items(
                 };
                 let rest = read_guarded(file, || {
                     capture::read_capture_pieces(
-                        file,
+                        (file, opened[fi].as_ref()),
                         progress,
                         Vec::new(),
                         piece,
@@ -1328,8 +1359,42 @@ mod tests {
             .map(|k| (0, part(k, if k == 2 { b + 1000 } else { b })))
             .collect();
         let mut reg3 = registry.clone();
-        let t = ingest_items(&files, &mut reg3, None, 1500, &items);
+        let t = ingest_items((&files, &[None]), &mut reg3, None, 1500, &items);
         assert_same(&t, &whole, "mismatched segments");
+    }
+
+    /// Every segment reads the file first opened: a capture moved away (or deleted) once its
+    /// read began is still read whole, not silently cut to the segments read before.
+    #[test]
+    fn a_capture_moved_during_a_segmented_read_is_read_whole() {
+        let Some(real) = shared_real() else { return };
+        let src = real.join("fit-iot-dataset/pcaps/blink-cam-01.pcap");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cap.pcap");
+        std::fs::copy(&src, &file).unwrap();
+        let mut reg = Registry::default();
+        let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+        let bytes = 65_536;
+        let opened = std::fs::File::open(&file).unwrap();
+        let count = capture::segments_of_file(&opened, bytes);
+        assert!(count >= 4, "{count} segments");
+        let items: Vec<_> = (0..count)
+            .map(|index| {
+                (
+                    0,
+                    capture::Part::Segment {
+                        index,
+                        count,
+                        bytes,
+                    },
+                )
+            })
+            .collect();
+        std::fs::rename(&file, dir.path().join("moved.pcap")).unwrap();
+        let files = vec![file.clone()];
+        let mut reg2 = Registry::default();
+        let t = ingest_items((&files, &[Some(opened)]), &mut reg2, None, 1024, &items);
+        assert_same(&t, &whole, "a capture moved during the read");
     }
 
     /// A legacy pcap of a link type the reader cannot decode, read by several readers in

@@ -174,14 +174,24 @@ fn refuses_non_empty_folder_and_leaves_no_partial_output() {
         include_rejected: false,
         force: false,
     };
-    let e = export(&s, &out, &o, None).unwrap_err().to_string();
-    assert!(e.contains("not empty"), "{e}");
-    assert_eq!(
-        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
-        "mine"
-    );
+    // A folder of someone else's files is never replaced, with or without --force.
+    for force in [false, true] {
+        let e = export(&s, &out, &ExportOptions { force, ..o.clone() }, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not empty"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+    // A previous export is, with --force.
+    let out = dir.path().join("export");
+    export(&s, &out, &o, None).unwrap();
+    std::fs::write(out.join("stale.txt"), "old").unwrap();
+    assert!(export(&s, &out, &o, None).is_err());
     let r = export(&s, &out, &ExportOptions { force: true, ..o }, None).unwrap();
-    assert!(!out.join("keep.txt").exists() && out.join("events.csv").exists());
+    assert!(!out.join("stale.txt").exists() && out.join("events.csv").exists());
     assert!(r.rows.len() >= 4);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

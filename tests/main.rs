@@ -12,4 +12,5 @@ mod formats;
 mod gui;
 mod labels_real;
 mod learning;
+mod safety;
 mod sim;

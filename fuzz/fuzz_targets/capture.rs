@@ -1,7 +1,9 @@
 //! Any bytes as a capture file: reading never panics, and reading it in small pieces and
 //! segments (several readers over one legacy pcap, false record boundaries and all) gives
 //! exactly what reading it whole gives; and the same bytes gzip-compressed read exactly like
-//! them (the same packets and issues; the issues say their offsets count decompressed bytes).
+//! them (the same packets and issues; the issues say their offsets count decompressed bytes);
+//! and a capture that reads whole, followed by a run of zeros (a pre-allocated file, a crash),
+//! reads as the same packets and one warning instead of fake packets dated 1970.
 #![no_main]
 
 use labelbench::devices::Registry;
@@ -39,6 +41,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let plain = labelbench::capture::read_capture(&path, None);
+    if plain.issues.iter().all(|i| !i.fatal) && labelbench::capture::sniff_format(data).is_some() {
+        let zeros = dir.path().join("zero-tail.cap");
+        let mut padded = data.to_vec();
+        padded.resize(data.len() + 4096, 0);
+        std::fs::write(&zeros, &padded).unwrap();
+        let z = labelbench::capture::read_capture(&zeros, None);
+        assert_eq!(z.cols.rows, plain.cols.rows);
+        assert!(z.issues.iter().all(|i| !i.fatal), "{:?}", z.issues);
+        assert!(z.issues.iter().any(|i| i.reason.contains("zero-filled")));
+    }
     let gz = dir.path().join("input.cap.gz");
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut z, data).unwrap();

@@ -1,11 +1,12 @@
 //! Any bytes as an event log of every kind, and as a device registry: loading never panics;
-//! bad rows become row errors naming their line.
+//! bad rows become row errors naming their line; no event time is out of range (a time that
+//! parses to an instant before 1677 or after 2262, or to infinity, is a row error instead).
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use labelbench::devices::Registry;
-use labelbench::labels::{load_source, SourceKind, SourceSpec};
+use labelbench::labels::{load_source, representable, SourceKind, SourceSpec};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -27,19 +28,29 @@ fuzz_target!(|data: &[u8]| {
     .unwrap();
     let registry = Registry::load(&reg_path).unwrap();
     let map = BTreeMap::from([("cam".to_string(), "kasa-cam-01".to_string())]);
-    for kind in SourceKind::ALL {
-        let spec: SourceSpec = serde_json::from_value(serde_json::json!({
-            "kind": kind.as_str(),
-            "path": "log.txt",
-            "tz": "America/New_York",
-        }))
-        .unwrap();
+    let mut specs: Vec<serde_json::Value> = SourceKind::ALL
+        .iter()
+        .map(|kind| serde_json::json!({"kind": kind.as_str()}))
+        .collect();
+    // The generic CSV reader with each time format, columns by number.
+    for fmt in ["epoch", "epoch-ms", "iso8601", "%d/%m/%Y %H:%M"] {
+        specs.push(serde_json::json!({"kind": "csv", "csv": {
+            "time": "0", "device": "1", "class": "2", "time_format": fmt, "has_header": false
+        }}));
+    }
+    for mut spec in specs {
+        spec["path"] = "log.txt".into();
+        spec["tz"] = "America/New_York".into();
+        let spec: SourceSpec = serde_json::from_value(spec).unwrap();
         if let Ok((events, load)) = load_source(&spec, &path, 0, &registry, &map) {
             // Every row error names this file and a line that exists.
             let lines = data.split(|&b| b == b'\n').count();
             for e in &load.errors {
                 assert_eq!(e.file, path.display().to_string());
                 assert!(e.line <= lines, "line {} of {lines}: {}", e.line, e.reason);
+            }
+            for e in &events {
+                assert!(representable(e.original_ns), "line {}: {}", e.line, e.original_ns);
             }
             assert!(
                 events.len() <= lines,

@@ -402,6 +402,9 @@ impl App {
                 Some(&pr),
             )
             .map_err(|e| e.to_string())?;
+            if let Some(w) = s.history.journal.as_ref().and_then(|j| j.held_elsewhere()) {
+                s.warnings.push(w);
+            }
             // The cache finishes writing on its own thread; closing this project must not
             // wait for the disk on the UI thread.
             if let Some(w) = s.cache_writer.take() {

@@ -979,8 +979,11 @@ fn export_dialog(app: &mut App, ctx: &egui::Context) {
                 );
             ui.checkbox(&mut d.include_rejected, "include rejected events")
                 .on_hover_text("Export rejected labels too (status = rejected)");
-            ui.checkbox(&mut d.force, "replace a non-empty folder")
-                .on_hover_text("Without this, exporting into a non-empty folder is refused");
+            ui.checkbox(&mut d.force, "replace a previous export")
+                .on_hover_text(
+                    "Replace the folder if it holds an earlier labelbench export; any other \
+                     non-empty folder, and the project's own folders, are always refused",
+                );
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(
