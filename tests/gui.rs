@@ -895,3 +895,22 @@ fn the_desktop_portal_is_looked_for_on_the_session_bus() {
     // No bus at all: nothing can be asked.
     assert_eq!(ask("unix:path=/nonexistent/bus"), None);
 }
+
+/// A project whose journal another process is writing opens, and says at once that edits
+/// here would be refused (naming that process), instead of failing at the first edit.
+#[test]
+fn a_project_open_elsewhere_says_so_on_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = sample_copy(dir.path());
+    let mut other = crate::common::open_journaled(&proj);
+    other.lock_journal().unwrap();
+    let mut h = harness(App::with_settings(Settings::default(), Some(proj.clone())));
+    settle(&mut h);
+    assert!(h.state().session.is_some());
+    let want = format!("project is open in process {}", std::process::id());
+    assert!(
+        h.state().errors.iter().any(|e| e.contains(&want)),
+        "{:?}",
+        h.state().errors
+    );
+}

@@ -517,3 +517,70 @@ fn zero_filled_tails_are_the_end_of_the_data() {
         "{i}"
     );
 }
+
+#[test]
+fn a_failed_cache_write_is_reported_as_failed() {
+    let t = tempfile::tempdir().unwrap();
+    let p = lab(t.path());
+    // A folder where the cache's temporary file goes makes the write fail.
+    let cache = labelbench::cache::cache_path(&p);
+    let tmp = cache.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::create_dir(&tmp).unwrap();
+    let o = labelbench::session::OpenOptions {
+        journal: true,
+        cache: true,
+    };
+    let mut s = labelbench::session::Session::open(&p, o, None).unwrap();
+    s.finish_cache_write();
+    assert!(
+        matches!(
+            s.cache_status,
+            labelbench::cache::CacheStatus::WriteFailed { .. }
+        ),
+        "{:?}",
+        s.cache_status
+    );
+    assert!(!cache.exists());
+}
+
+#[test]
+fn a_corrupt_pcapng_block_is_named_by_type_and_length_not_dumped() {
+    let t = tempfile::tempdir().unwrap();
+    let mut b = Vec::new();
+    // Section header block (28 bytes, little-endian), then an enhanced packet block whose
+    // trailing length disagrees with its leading one, padded with 60 KB of data.
+    b.extend_from_slice(&0x0a0d_0d0au32.to_le_bytes());
+    b.extend_from_slice(&28u32.to_le_bytes());
+    b.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&(-1i64).to_le_bytes());
+    b.extend_from_slice(&28u32.to_le_bytes());
+    // Interface 0, time 0, 4 of 4 bytes captured, then 60 KB of garbage where options go.
+    let mut body = vec![0u8; 12];
+    body.extend_from_slice(&4u32.to_le_bytes());
+    body.extend_from_slice(&4u32.to_le_bytes());
+    body.extend_from_slice(&[1, 2, 3, 4]);
+    body.resize(body.len() + 60_000, 0x41);
+    let len = 12 + body.len() as u32;
+    b.extend_from_slice(&6u32.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&body);
+    b.extend_from_slice(&(len + 4).to_le_bytes());
+    let p = t.path().join("bad.pcapng");
+    std::fs::write(&p, &b).unwrap();
+    let r = labelbench::capture::read_capture(&p, None);
+    let i = r.issues.iter().find(|i| i.fatal).expect("a fatal issue");
+    assert!(
+        i.reason.len() < 300,
+        "{} bytes: {}",
+        i.reason.len(),
+        &i.reason[..300]
+    );
+    assert!(
+        i.reason.contains("corrupt block (type 0x00000006"),
+        "{}",
+        i.reason
+    );
+    assert_eq!(i.byte_offset, 28);
+}
