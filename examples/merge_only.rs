@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use labelbench::{bench, capture, devices, traffic};
+use labelbench::capture;
+use labelbench::devtools::bench;
+use labelbench::traffic::{self, devices};
 use rayon::prelude::*;
 
 fn main() {

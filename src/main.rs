@@ -10,8 +10,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use labelbench::labels::SourceSpec;
 use labelbench::progress::Progress;
+use labelbench::project::session::{OpenOptions, Session};
 use labelbench::project::{relative_capture, relative_to, Project};
-use labelbench::session::{OpenOptions, Session};
 
 #[derive(Parser)]
 #[command(
@@ -410,11 +410,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let mut s = open_session(&project, true, !no_cache)?;
             s.finish_cache_write();
-            let r = labelbench::inspect::inspect(&s);
+            let r = labelbench::project::inspect::inspect(&s);
             if json {
                 outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                out!("{}", labelbench::inspect::render_text(&r));
+                out!("{}", labelbench::project::inspect::render_text(&r));
             }
             Ok(())
         }
@@ -434,7 +434,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !(label_rate > 0.0 && label_rate <= 100.0) {
                 return Err(bad("demo-data: --label-rate must be in (0, 100]"));
             }
-            let o = labelbench::sim::SimOptions {
+            let o = labelbench::devtools::sim::SimOptions {
                 devices,
                 days,
                 seed,
@@ -442,7 +442,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 label_rate,
                 ..Default::default()
             };
-            let r = labelbench::sim::write_project(&out, &o, force).map_err(bad)?;
+            let r = labelbench::devtools::sim::write_project(&out, &o, force).map_err(bad)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -567,7 +567,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let from = s.labels.get(id).and_then(|e| e.retime_ns);
                 let to = 1_600_000_000_000_000_000 + k as i64;
                 let seq = s
-                    .apply(labelbench::edits::Edit::Retime {
+                    .apply(labelbench::curation::edits::Edit::Retime {
                         id,
                         from,
                         to: Some(to),
@@ -586,12 +586,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 days,
                 json,
             } => {
-                let rows =
-                    labelbench::bench::curation(&out, &seeds, &devices, days).map_err(bad)?;
+                let rows = labelbench::devtools::bench::curation(&out, &seeds, &devices, days)
+                    .map_err(bad)?;
                 if json {
                     outln!("{}", serde_json::to_string_pretty(&rows)?);
                 } else {
-                    out!("{}", labelbench::bench::render_curation(&rows));
+                    out!("{}", labelbench::devtools::bench::render_curation(&rows));
                 }
                 Ok(())
             }
@@ -611,9 +611,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     s.labels.events.len()
                 );
                 let t = std::time::Instant::now();
-                let (sugg, applied) = labelbench::curate::run_all(
+                let (sugg, applied) = labelbench::curation::run_all(
                     &mut s,
-                    &labelbench::curate::SuggestionKind::ALL,
+                    &labelbench::curation::SuggestionKind::ALL,
                     0.0,
                     &Default::default(),
                 )
@@ -625,12 +625,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     applied
                 );
                 let t = std::time::Instant::now();
-                let rows = labelbench::features::extract(&s, &s.project.window, 1);
+                let rows = labelbench::learn::features::extract(&s, &s.project.window, 1);
                 outln!(
                     "features  {:>7.2} s  {} rows x {} features",
                     t.elapsed().as_secs_f64(),
                     rows.len(),
-                    labelbench::features::N_FEATURES
+                    labelbench::learn::features::N_FEATURES
                 );
                 let ts = labelbench::project::TrainSettings {
                     scope: scope.clone(),
@@ -697,17 +697,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             BenchCmd::Onsets { project } => {
                 let mut s = open_session(&project, false, false)?;
-                let before = labelbench::evaluate::onset_agreement(&s);
+                let before = labelbench::devtools::evaluate::onset_agreement(&s);
                 let t = std::time::Instant::now();
-                let (_, applied) = labelbench::curate::run_all(
+                let (_, applied) = labelbench::curation::run_all(
                     &mut s,
-                    &labelbench::curate::SuggestionKind::ALL,
+                    &labelbench::curation::SuggestionKind::ALL,
                     0.0,
                     &Default::default(),
                 )
                 .map_err(bad)?;
                 let secs = t.elapsed().as_secs_f64();
-                let after = labelbench::evaluate::onset_agreement(&s);
+                let after = labelbench::devtools::evaluate::onset_agreement(&s);
                 outln!("curation: {applied} edits in {secs:.2} s (not journaled)");
                 for (b, a) in before.iter().zip(&after) {
                     outln!(
@@ -737,10 +737,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 let registry = match &devices {
-                    Some(d) => labelbench::devices::Registry::load(d).map_err(bad)?,
-                    None => labelbench::devices::Registry::default(),
+                    Some(d) => labelbench::traffic::devices::Registry::load(d).map_err(bad)?,
+                    None => labelbench::traffic::devices::Registry::default(),
                 };
-                let r = labelbench::bench::ingest(&files, &registry, !no_tshark, runs, !no_cache);
+                let r = labelbench::devtools::bench::ingest(
+                    &files, &registry, !no_tshark, runs, !no_cache,
+                );
                 if json {
                     outln!("{}", serde_json::to_string_pretty(&r)?);
                 } else {
@@ -799,7 +801,7 @@ fn cmd_new(
         if !d.is_file() {
             return Err(bad(format!("{}: device registry not found", d.display())));
         }
-        labelbench::devices::Registry::load(d).map_err(bad)?;
+        labelbench::traffic::devices::Registry::load(d).map_err(bad)?;
         p.devices = Some(relative_to(dir, d));
     }
     for s in sources {
@@ -833,7 +835,7 @@ fn cmd_curate(
     limit: Option<usize>,
     json: bool,
 ) -> anyhow::Result<()> {
-    use labelbench::curate::{self, SuggestionKind, SuggestionOrder};
+    use labelbench::curation::{self, SuggestionKind, SuggestionOrder};
     let order = match order {
         "kind" => SuggestionOrder::Kind,
         "confidence" => SuggestionOrder::Confidence,
@@ -865,14 +867,14 @@ fn cmd_curate(
         s.lock_journal()?;
     }
     let t = std::time::Instant::now();
-    let cfg = curate::CurateSettings::default();
+    let cfg = curation::CurateSettings::default();
     let (sugg, applied) = if kinds.is_empty() {
-        (curate::suggest(&s, &cfg), 0)
+        (curation::suggest(&s, &cfg), 0)
     } else {
-        curate::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
+        curation::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
     };
     let secs = t.elapsed().as_secs_f64();
-    let mut sugg: Vec<&curate::Suggestion> = sugg.iter().collect();
+    let mut sugg: Vec<&curation::Suggestion> = sugg.iter().collect();
     order.sort(&mut sugg);
     let (a, d, r) = s.status_counts();
     if json {
@@ -887,7 +889,7 @@ fn cmd_curate(
         outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let line = |x: &curate::Suggestion| {
+    let line = |x: &curation::Suggestion| {
         format!(
             "{:<22} {:>4.2}  {}{}  [{}]",
             x.key,

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use labelbench::cache::{cache_path, CacheStatus};
-use labelbench::session::{OpenOptions, Session};
+use labelbench::project::session::{OpenOptions, Session};
+use labelbench::traffic::cache::{cache_path, CacheStatus};
 
 use crate::common::{bin, sim};
 

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use labelbench::capture::{self, bits};
-use labelbench::devices::Registry;
 use labelbench::traffic;
+use labelbench::traffic::devices::Registry;
 
 use crate::common::{compress, have_tshark, real};
 

@@ -74,24 +74,24 @@ pub fn sim(
     days: u32,
     seed: u64,
     scale: Option<u64>,
-) -> labelbench::sim::SimReport {
-    let o = labelbench::sim::SimOptions {
+) -> labelbench::devtools::sim::SimReport {
+    let o = labelbench::devtools::sim::SimOptions {
         devices,
         days,
         seed,
         scale_packets: scale,
         ..Default::default()
     };
-    labelbench::sim::generate(dir, &o).unwrap()
+    labelbench::devtools::sim::generate(dir, &o).unwrap()
 }
 
 /// Opens a project with its edit journal (no derived cache).
-pub fn open_journaled(p: &std::path::Path) -> labelbench::session::Session {
-    let o = labelbench::session::OpenOptions {
+pub fn open_journaled(p: &std::path::Path) -> labelbench::project::session::Session {
+    let o = labelbench::project::session::OpenOptions {
         journal: true,
         ..Default::default()
     };
-    labelbench::session::Session::open(p, o, None).unwrap()
+    labelbench::project::session::Session::open(p, o, None).unwrap()
 }
 
 /// Runs a command, asserting it succeeds (stderr in the message), and returns its output.

@@ -3,11 +3,11 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use labelbench::curate::{run_all, suggest, SuggestionKind};
-use labelbench::evaluate::against_ground_truth;
+use labelbench::curation::{run_all, suggest, SuggestionKind};
+use labelbench::devtools::evaluate::against_ground_truth;
+use labelbench::devtools::sim::{generate, SimOptions};
 use labelbench::labels::Status;
-use labelbench::session::{OpenOptions, Session};
-use labelbench::sim::{generate, SimOptions};
+use labelbench::project::session::{OpenOptions, Session};
 
 use crate::common::bin;
 
@@ -159,11 +159,11 @@ fn acknowledged_edits_survive_sigkill() {
             None,
         )
         .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
-        let log: std::collections::HashMap<u64, &labelbench::edits::Edit> =
+        let log: std::collections::HashMap<u64, &labelbench::curation::edits::Edit> =
             s.history.log.iter().map(|e| (e.seq, &e.edit)).collect();
         for (seq, id, to) in &acked {
             match log.get(seq) {
-                Some(labelbench::edits::Edit::Retime { id: i, to: t, .. }) => {
+                Some(labelbench::curation::edits::Edit::Retime { id: i, to: t, .. }) => {
                     assert_eq!(
                         (*i, *t),
                         (*id, Some(*to)),

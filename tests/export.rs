@@ -4,7 +4,7 @@ use std::process::Command;
 
 use labelbench::export::{export, ExportOptions, Format};
 use labelbench::labels::Status;
-use labelbench::session::Session;
+use labelbench::project::session::Session;
 use polars::prelude::*;
 
 use crate::common::{bin, have_python, have_tshark, script};
@@ -12,12 +12,12 @@ use crate::common::{bin, have_python, have_tshark, script};
 fn sim_session(dir: &std::path::Path) -> Session {
     let r = crate::common::sim(dir, 8, 1, 21, Some(60_000));
     let mut s = crate::common::open_journaled(&r.project);
-    labelbench::curate::run_all(
+    labelbench::curation::run_all(
         &mut s,
         &[
-            labelbench::curate::SuggestionKind::Duplicate,
-            labelbench::curate::SuggestionKind::Skew,
-            labelbench::curate::SuggestionKind::NoTraffic,
+            labelbench::curation::SuggestionKind::Duplicate,
+            labelbench::curation::SuggestionKind::Skew,
+            labelbench::curation::SuggestionKind::NoTraffic,
         ],
         0.0,
         &Default::default(),
@@ -127,7 +127,7 @@ fn csv_and_parquet_round_trip() {
         .into_iter()
         .map(String::from)
         .collect::<Vec<_>>();
-        want.extend(labelbench::features::names());
+        want.extend(labelbench::learn::features::names());
         assert_eq!(names, want);
         let dev = std::fs::read_to_string(out.join("devices.csv")).unwrap();
         assert!(dev.starts_with("name,mac,ip,description,hub"));
@@ -214,7 +214,7 @@ fn pcap_slices_reread_with_the_right_counts() {
     };
     let r = export(&s, &out, &o, None).unwrap();
     assert!(r.slices > 10);
-    let feats = labelbench::features::extract(&s, &s.project.window, 1);
+    let feats = labelbench::learn::features::extract(&s, &s.project.window, 1);
     let tshark = have_tshark();
     let mut checked = 0;
     for f in feats.iter().take(40) {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use etherparse::PacketBuilder;
 use labelbench::capture::{self, bits};
-use labelbench::devices::Registry;
 use labelbench::labels::{load_source, CsvColumns, Precision, SourceKind, SourceSpec};
+use labelbench::traffic::devices::Registry;
 use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
 
 fn write_pcap(path: &Path, lt: i32, frames: &[Vec<u8>]) {
@@ -176,13 +176,14 @@ fn generic_csv_with_columns_formats_and_device_map() {
 fn idle_class_windows_avoid_events() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(dir.path(), 6, 1, 8, Some(100_000));
-    let mut s = labelbench::session::Session::open(&r.project, Default::default(), None).unwrap();
+    let mut s =
+        labelbench::project::session::Session::open(&r.project, Default::default(), None).unwrap();
     s.project.window.idle_class = true;
-    let rows = labelbench::features::extract(&s, &s.project.window, 3);
+    let rows = labelbench::learn::features::extract(&s, &s.project.window, 3);
     let idle: Vec<_> = rows.iter().filter(|x| x.class == "idle").collect();
     assert!(!idle.is_empty());
     for i in &idle {
-        assert!(i.event_id >= labelbench::features::IDLE_ID_BASE);
+        assert!(i.event_id >= labelbench::learn::features::IDLE_ID_BASE);
         // No event of that device within the window.
         assert!(rows
             .iter()

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
-use labelbench::curate::SuggestionKind;
+use labelbench::curation::SuggestionKind;
 use labelbench::gui::{App, Settings, Tab};
 use labelbench::labels::Status;
 

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use labelbench::devices::Registry;
 use labelbench::labels::{load_source, SourceKind, SourceSpec};
 use labelbench::traffic;
+use labelbench::traffic::devices::Registry;
 
 use crate::common::real;
 
@@ -79,7 +79,7 @@ fn fraction_near_traffic(tz: &str, file: &str, kind: SourceKind, device: &str) -
         .iter()
         .filter(|e| {
             // A burst of the device's traffic (rate change, not its background chatter).
-            labelbench::curate::find_onset(
+            labelbench::curation::find_onset(
                 &t,
                 dev,
                 e.original_ns - 60_000_000_000,

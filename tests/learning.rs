@@ -1,15 +1,15 @@
 //! Learning on simulator data: determinism, the tree cross-check, report structure.
 
 use labelbench::learn::{forest::MaxFeatures, train, train_rows, Model};
+use labelbench::project::session::{OpenOptions, Session};
 use labelbench::project::TrainSettings;
-use labelbench::session::{OpenOptions, Session};
 
 fn session(dir: &std::path::Path) -> Session {
     let r = crate::common::sim(dir, 12, 2, 31, Some(400_000));
     let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
-    labelbench::curate::run_all(
+    labelbench::curation::run_all(
         &mut s,
-        &labelbench::curate::SuggestionKind::ALL,
+        &labelbench::curation::SuggestionKind::ALL,
         0.0,
         &Default::default(),
     )
@@ -74,7 +74,7 @@ fn same_seed_same_report_and_cells_hold_every_event() {
 fn linfa_tree_and_our_cart_agree() {
     let dir = tempfile::tempdir().unwrap();
     let s = session(dir.path());
-    let rows = labelbench::features::extract(&s, &s.project.window, 1);
+    let rows = labelbench::learn::features::extract(&s, &s.project.window, 1);
     let ts = TrainSettings {
         scope: "global".into(),
         max_depth: 15,

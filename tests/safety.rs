@@ -218,7 +218,7 @@ fn fifos_and_links_at_the_journal_or_cache_are_refused_not_followed() {
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
     std::fs::remove_file(&journal).unwrap();
     // A FIFO at the cache path: the captures are parsed and the cache left alone.
-    let cache = labelbench::cache::cache_path(&p);
+    let cache = labelbench::traffic::cache::cache_path(&p);
     let _ = std::fs::remove_file(&cache);
     mkfifo(&cache);
     let out = output_within(Command::new(bin()).arg("inspect").arg(&p), 60);
@@ -375,7 +375,7 @@ fn a_byte_order_mark_changes_nothing() {
     }
     let bom = crate::common::open_journaled(&p);
     assert_eq!(bom.registry.devices.len(), plain.registry.devices.len());
-    let key = |s: &labelbench::session::Session| -> Vec<(u64, i64, String, String)> {
+    let key = |s: &labelbench::project::session::Session| -> Vec<(u64, i64, String, String)> {
         s.labels
             .events
             .iter()
@@ -398,7 +398,7 @@ fn a_device_named_twice_in_devices_json_is_refused() {
          \"cam\": {\"ether\": \"00:11:22:33:44:66\"}\n}}\n",
     )
     .unwrap();
-    let e = labelbench::devices::Registry::load(&p)
+    let e = labelbench::traffic::devices::Registry::load(&p)
         .unwrap_err()
         .to_string();
     assert!(
@@ -486,7 +486,7 @@ fn a_load_with_a_fatal_issue_is_never_cached() {
     let out = run_ok(Command::new(bin()).arg("inspect").arg(&p));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not cached"), "{text}");
-    assert!(!labelbench::cache::cache_path(&p).exists());
+    assert!(!labelbench::traffic::cache::cache_path(&p).exists());
 }
 
 #[test]
@@ -523,19 +523,19 @@ fn a_failed_cache_write_is_reported_as_failed() {
     let t = tempfile::tempdir().unwrap();
     let p = lab(t.path());
     // A folder where the cache's temporary file goes makes the write fail.
-    let cache = labelbench::cache::cache_path(&p);
+    let cache = labelbench::traffic::cache::cache_path(&p);
     let tmp = cache.with_extension(format!("tmp{}", std::process::id()));
     std::fs::create_dir(&tmp).unwrap();
-    let o = labelbench::session::OpenOptions {
+    let o = labelbench::project::session::OpenOptions {
         journal: true,
         cache: true,
     };
-    let mut s = labelbench::session::Session::open(&p, o, None).unwrap();
+    let mut s = labelbench::project::session::Session::open(&p, o, None).unwrap();
     s.finish_cache_write();
     assert!(
         matches!(
             s.cache_status,
-            labelbench::cache::CacheStatus::WriteFailed { .. }
+            labelbench::traffic::cache::CacheStatus::WriteFailed { .. }
         ),
         "{:?}",
         s.cache_status

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use labelbench::session::{OpenOptions, Session};
-use labelbench::sim::{generate, SimOptions};
+use labelbench::devtools::sim::{generate, SimOptions};
+use labelbench::project::session::{OpenOptions, Session};
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -172,7 +172,7 @@ fn sim_pcaps(dir: &Path, devices: usize, seed: u64, packets: u64) -> Vec<PathBuf
 
 /// Ingests `files` with the project's registry in `dir`.
 fn ingest(dir: &Path, files: &[PathBuf]) -> labelbench::traffic::Traffic {
-    let mut reg = labelbench::devices::Registry::load(&dir.join("devices.json")).unwrap();
+    let mut reg = labelbench::traffic::devices::Registry::load(&dir.join("devices.json")).unwrap();
     labelbench::traffic::ingest(files, &mut reg, None)
 }
 

@@ -6,7 +6,7 @@
 //! reads as the same packets and one warning instead of fake packets dated 1970.
 #![no_main]
 
-use labelbench::devices::Registry;
+use labelbench::traffic::devices::Registry;
 use labelbench::traffic;
 use libfuzzer_sys::fuzz_target;
 

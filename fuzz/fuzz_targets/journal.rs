@@ -3,7 +3,7 @@
 //! panics, whatever events or sources its edits name.
 #![no_main]
 
-use labelbench::edits::{History, Journal, LabelSet};
+use labelbench::curation::edits::{History, Journal, LabelSet};
 use labelbench::labels::{Event, Precision, Status};
 use libfuzzer_sys::fuzz_target;
 

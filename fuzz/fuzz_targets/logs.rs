@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use labelbench::devices::Registry;
+use labelbench::traffic::devices::Registry;
 use labelbench::labels::{load_source, representable, SourceKind, SourceSpec};
 use libfuzzer_sys::fuzz_target;
 

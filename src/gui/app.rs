@@ -8,15 +8,15 @@ use std::thread::JoinHandle;
 
 use eframe::egui;
 
-use crate::curate::{CurateSettings, Suggestion, SuggestionKind};
-use crate::edits::Edit;
+use crate::curation::edits::Edit;
+use crate::curation::{CurateSettings, Suggestion, SuggestionKind};
 use crate::export::{ExportOptions, ExportReport, Format};
 use crate::labels::Status;
 use crate::learn::Report;
 use crate::progress::Progress;
+use crate::project::session::{OpenOptions, Session};
 use crate::project::TrainSettings;
-use crate::session::{OpenOptions, Session};
-use crate::timeline::{Metric, Pyramid};
+use crate::traffic::timeline::{Metric, Pyramid};
 
 use super::theme;
 
@@ -188,7 +188,7 @@ pub struct UiState {
     pub sugg_done_generation: u64,
     pub sugg_min_conf: f64,
     pub sugg_kind: Option<SuggestionKind>,
-    pub sugg_order: crate::curate::SuggestionOrder,
+    pub sugg_order: crate::curation::SuggestionOrder,
     pub selected_sugg: Option<String>,
     pub train: TrainSettings,
     pub report: Option<Report>,
@@ -433,7 +433,7 @@ impl App {
             let snap = s.snapshot();
             let generation = self.ui.sugg_generation;
             let job = Job::spawn("suggest", move |_| {
-                crate::curate::suggest(&snap, &CurateSettings::default())
+                crate::curation::suggest(&snap, &CurateSettings::default())
             });
             self.jobs.suggest = Some((job, generation));
         }
@@ -445,10 +445,10 @@ impl App {
             match job.join() {
                 Some(Ok((s, p, st))) => {
                     let msg = Some(match &s.cache_status {
-                        crate::cache::CacheStatus::Hit { .. } => {
+                        crate::traffic::cache::CacheStatus::Hit { .. } => {
                             "captures read from the derived cache".to_string()
                         }
-                        crate::cache::CacheStatus::WriteFailed { error, .. } => {
+                        crate::traffic::cache::CacheStatus::WriteFailed { error, .. } => {
                             format!("captures parsed; cache not saved: {error}")
                         }
                         _ => "captures parsed".to_string(),

@@ -43,7 +43,10 @@ pub struct FrameStats {
 /// Runs the whole UI for `frames` frames in each scenario (zoomed out, zoomed in, panning).
 /// Also returns the seconds taken to install the session (timeline bins, per-device totals
 /// and flow lists: what the window does after a project's data is read).
-pub fn bench_frames(session: crate::session::Session, frames: usize) -> (f64, Vec<FrameStats>) {
+pub fn bench_frames(
+    session: crate::project::session::Session,
+    frames: usize,
+) -> (f64, Vec<FrameStats>) {
     let ctx = egui::Context::default();
     let t0 = std::time::Instant::now();
     let mut app = App::with_session(Settings::default(), session);

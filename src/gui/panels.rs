@@ -6,8 +6,8 @@ use eframe::egui::{self, RichText};
 
 use super::app::{App, Command, Tab};
 use super::theme;
-use crate::curate::SuggestionKind;
-use crate::edits::Edit;
+use crate::curation::edits::Edit;
+use crate::curation::SuggestionKind;
 use crate::export::Format;
 use crate::labels::{SourceKind, SourceSpec, Status};
 use crate::numfmt::{grouped, human_bytes};
@@ -48,7 +48,7 @@ impl NewProjectSpec {
             .map(|c| relative_capture(dir, c.trim()))
             .collect();
         if !self.devices.trim().is_empty() {
-            crate::devices::Registry::load(Path::new(self.devices.trim()))
+            crate::traffic::devices::Registry::load(Path::new(self.devices.trim()))
                 .map_err(|e| e.to_string())?;
             p.devices = Some(relative_to(dir, Path::new(self.devices.trim())));
         }
@@ -647,14 +647,14 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                 if app.ui.inspector_cache.as_ref().is_none_or(|c| c.0 != key) {
                     let t = s.adjusted_ns(e);
                     let td = s.traffic_device(e.device);
-                    let f = crate::features::window_features(
+                    let f = crate::learn::features::window_features(
                         &s.traffic,
                         td,
                         t - w.before_ns,
                         t + w.after_ns,
                     );
                     let feats: Vec<(String, f64)> =
-                        crate::features::names().into_iter().zip(f).collect();
+                        crate::learn::features::names().into_iter().zip(f).collect();
                     let mut near: Vec<&crate::traffic::Flow> = s
                         .traffic
                         .flows

@@ -5,7 +5,7 @@ use eframe::egui::{self, RichText};
 use super::app::{App, Command};
 use super::panels::kind_label;
 use super::theme;
-use crate::curate::SuggestionKind;
+use crate::curation::SuggestionKind;
 use crate::labels::Status;
 
 const COLS: [(&str, f32); 9] = [
@@ -232,7 +232,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
         egui::ComboBox::from_id_salt("sorder")
             .selected_text(app.ui.sugg_order.label())
             .show_ui(ui, |ui| {
-                for o in crate::curate::SuggestionOrder::ALL {
+                for o in crate::curation::SuggestionOrder::ALL {
                     ui.selectable_value(&mut app.ui.sugg_order, o, o.label());
                 }
             })
@@ -286,7 +286,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                     if let Ok(v) = app.ui.offset_text[i].trim().parse::<f64>() {
                         let to = (v * 1e9).round() as i64;
                         if to != cur {
-                            cmds.push(Command::Apply(crate::edits::Edit::SetSourceOffset { source: i as u16, from: cur, to }));
+                            cmds.push(Command::Apply(crate::curation::edits::Edit::SetSourceOffset { source: i as u16, from: cur, to }));
                         }
                     }
                 }
@@ -295,7 +295,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
     }
     ui.separator();
     // Borrowed, not cloned: the lab week has thousands of suggestions and this runs per frame.
-    let list: Vec<&crate::curate::Suggestion> = app.visible_suggestions();
+    let list: Vec<&crate::curation::Suggestion> = app.visible_suggestions();
     let mut new_sel: Option<String> = None;
     if list.is_empty() {
         ui.label(

@@ -9,7 +9,7 @@ use egui_plot::{Plot, PlotBounds};
 
 use super::app::{App, Command, Drag};
 use super::theme;
-use crate::edits::Edit;
+use crate::curation::edits::Edit;
 use crate::labels::{Precision, Status};
 use crate::traffic::NO_DEVICE;
 
@@ -643,7 +643,7 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
 fn overview(
     app: &mut App,
     ui: &mut egui::Ui,
-    py: &crate::timeline::Pyramid,
+    py: &crate::traffic::timeline::Pyramid,
     origin: i64,
     dark: bool,
 ) {
@@ -688,7 +688,7 @@ fn overview(
         if let Some(p) = resp.interact_pointer_pos() {
             if resp.clicked() || resp.dragged() {
                 let c = origin + (((p.x - rect.left()) / rect.width()) as f64 * total) as i64;
-                let (a, b) = crate::timeline::recentre_view(origin, py.end_ns, (a, b), c);
+                let (a, b) = crate::traffic::timeline::recentre_view(origin, py.end_ns, (a, b), c);
                 app.commands.push(Command::SetView(a, b));
             }
         }

@@ -1,7 +1,11 @@
-//! Learning: decision tree (linfa-trees) and the project's random forest, seeded k-fold
-//! cross-validation (stratified, or time-blocked against leakage), per-device and global
-//! scopes, and a report with the events behind every confusion-matrix cell.
+//! Stage 5, learning: per-event traffic features ([`features`]), the decision tree
+//! (linfa-trees) and the project's random forest ([`forest`]), seeded k-fold cross-validation
+//! (stratified, or time-blocked against leakage), per-device and global scopes, and a report
+//! with the events behind every confusion-matrix cell.
+//!
+//! May use: [`crate::traffic`], [`crate::labels`], [`crate::project`].
 
+pub mod features;
 pub mod forest;
 
 use std::collections::BTreeMap;
@@ -16,9 +20,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::features::{self, FeatureRow};
+use crate::learn::features::FeatureRow;
+use crate::project::session::Session;
 use crate::project::TrainSettings;
-use crate::session::Session;
 use forest::{ForestParams, MaxFeatures};
 
 /// Which model to fit.

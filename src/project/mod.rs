@@ -1,4 +1,10 @@
-//! The project file: captures, registry, label sources and settings. Saved atomically.
+//! The project: its file (captures, registry, label sources and settings; saved atomically), a
+//! loaded [`session`] of everything it names, and the [`inspect`] summary of one.
+//!
+//! May use every stage; the front ends (CLI, GUI) work on a [`session::Session`].
+
+pub mod inspect;
+pub mod session;
 
 use std::collections::BTreeMap;
 use std::io::Write;

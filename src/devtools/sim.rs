@@ -833,7 +833,7 @@ pub const SMARTTHINGS_CLOCK_NS: i64 = -3 * NS;
 /// folder unless `force` is set and it holds a previous demo project; written into a staging
 /// folder and swapped in whole, so a kill never leaves a mix of two projects.
 pub fn write_project(out: &Path, o: &SimOptions, force: bool) -> Result<SimReport> {
-    use crate::outdir::{check_target, OutputKind, Staging};
+    use crate::export::outdir::{check_target, OutputKind, Staging};
     check_target(out, OutputKind::DemoProject, force, &[])?;
     let staging = Staging::new(out)?;
     match generate(&staging.dir, o) {
@@ -1176,7 +1176,7 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
                 "address".into(),
                 format!("{}.{}.{}.{}", d.ip[0], d.ip[1], d.ip[2], d.ip[3]).into(),
             );
-            o.insert("ether".into(), crate::devices::fmt_mac(&m).into());
+            o.insert("ether".into(), crate::traffic::devices::fmt_mac(&m).into());
         }
         dj.insert(d.name.clone(), o.into());
         if let Some(h) = d.hub {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::edits::Edit;
+use crate::curation::edits::Edit;
 use crate::error::{Error, Result};
 use crate::fsguard::open_regular;
 

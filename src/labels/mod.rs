@@ -1,4 +1,7 @@
-//! Label sources: the lab's event logs, their time zones and precision, device mapping.
+//! Stage 3, labels: event logs read into events: their kinds, time zones and precision, and
+//! the device each names.
+//!
+//! May use: [`crate::traffic::devices`] (names to devices), [`crate::error`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +11,7 @@ use chrono_tz::Tz;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::devices::Registry;
+use crate::traffic::devices::Registry;
 use crate::traffic::NO_DEVICE;
 
 /// The kinds of event log the CLI accepts (`--source KIND:PATH[@TZ]`).

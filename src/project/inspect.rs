@@ -5,11 +5,11 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::devices::fmt_mac;
 use crate::labels::RowError;
 use crate::numfmt::{grouped, human_bytes};
-use crate::session::Session;
+use crate::project::session::Session;
 use crate::timefmt;
+use crate::traffic::devices::fmt_mac;
 use crate::traffic::{device_stats, NO_DEVICE};
 
 #[derive(Debug, Serialize)]
@@ -80,7 +80,7 @@ pub struct Inspect {
     pub warnings: Vec<String>,
     pub journal_entries: usize,
     /// Whether the captures were parsed or read from the derived cache.
-    pub cache: crate::cache::CacheStatus,
+    pub cache: crate::traffic::cache::CacheStatus,
 }
 
 pub fn inspect(s: &Session) -> Inspect {

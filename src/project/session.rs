@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::devices::Registry;
-use crate::edits::{Edit, History, Journal, LabelSet};
+use crate::curation::edits::{Edit, History, Journal, LabelSet};
 use crate::error::{Error, Result};
 use crate::labels::{self, Event, SourceLoad, SourceSpec, Status};
 use crate::progress::Progress;
 use crate::project::Project;
+use crate::traffic::devices::Registry;
 use crate::traffic::{Traffic, NO_DEVICE};
 
 #[derive(Clone, Debug, Serialize)]
@@ -23,7 +23,7 @@ pub struct LoadedSource {
 pub struct OpenOptions {
     /// Open the edit journal (replay it and append new edits).
     pub journal: bool,
-    /// Use and refresh the derived-data cache next to the project ([`crate::cache`]).
+    /// Use and refresh the derived-data cache next to the project ([`crate::traffic::cache`]).
     pub cache: bool,
 }
 
@@ -41,9 +41,9 @@ pub struct Session {
     pub warnings: Vec<String>,
     pub capture_files: Vec<PathBuf>,
     /// Whether the captures came from the derived cache.
-    pub cache_status: crate::cache::CacheStatus,
+    pub cache_status: crate::traffic::cache::CacheStatus,
     /// The derived cache still being written after a fresh parse (joined on drop).
-    pub cache_writer: Option<crate::cache::PendingWrite>,
+    pub cache_writer: Option<crate::traffic::cache::PendingWrite>,
 }
 
 impl Default for Project {
@@ -61,7 +61,7 @@ impl Session {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let cache = opts.cache.then(|| crate::cache::cache_path(path));
+        let cache = opts.cache.then(|| crate::traffic::cache::cache_path(path));
         let mut s = Session::from_project_cached(project, &base, progress, cache.as_deref())?;
         s.project_path = Some(path.to_path_buf());
         if opts.journal {
@@ -105,7 +105,7 @@ impl Session {
         let files =
             crate::capture::expand_captures(base, &project.captures).map_err(Error::Other)?;
         let (traffic, cache_status, cache_writer) =
-            crate::cache::ingest_cached(&files, &mut registry, progress, cache);
+            crate::traffic::cache::ingest_cached(&files, &mut registry, progress, cache);
         let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
         let mut sources = Vec::new();
         let mut events: Vec<Event> = Vec::new();
@@ -193,9 +193,10 @@ impl Session {
     pub fn finish_cache_write(&mut self) {
         if let Some(w) = self.cache_writer.take() {
             if let Err(error) = w.wait() {
-                let path =
-                    crate::cache::cache_path(self.project_path.as_deref().unwrap_or(Path::new("")));
-                self.cache_status = crate::cache::CacheStatus::WriteFailed { path, error };
+                let path = crate::traffic::cache::cache_path(
+                    self.project_path.as_deref().unwrap_or(Path::new("")),
+                );
+                self.cache_status = crate::traffic::cache::CacheStatus::WriteFailed { path, error };
             }
         }
     }
@@ -216,7 +217,7 @@ impl Session {
         if let Some(p) = &self.project_path {
             out.push(p.clone());
             out.push(Project::journal_path(p));
-            out.push(crate::cache::cache_path(p));
+            out.push(crate::traffic::cache::cache_path(p));
         }
         out.extend(self.capture_files.iter().cloned());
         if let Some(d) = &self.project.devices {

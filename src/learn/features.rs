@@ -13,8 +13,8 @@ use rayon::prelude::*;
 
 use crate::capture::bits;
 use crate::labels::Status;
+use crate::project::session::Session;
 use crate::project::WindowSettings;
-use crate::session::Session;
 use crate::traffic::{Traffic, NO_DEVICE};
 
 pub const STATS: [&str; 7] = ["sum", "min", "max", "mean", "iqr", "std", "var"];

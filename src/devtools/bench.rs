@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::devices::Registry;
 use crate::traffic;
+use crate::traffic::devices::Registry;
 
 /// Peak resident memory of this process so far (VmHWM), in bytes.
 pub fn peak_rss() -> Option<u64> {
@@ -168,16 +168,16 @@ pub fn ingest(
             .iter()
             .map(|d| d.mac.unwrap_or([0; 6]))
             .collect();
-        if let Ok(key) = crate::cache::key(files, registry) {
-            if crate::cache::write(&cpath, &key, &tr, added, registry.len()).is_ok() {
+        if let Ok(key) = crate::traffic::cache::key(files, registry) {
+            if crate::traffic::cache::write(&cpath, &key, &tr, added, registry.len()).is_ok() {
                 cache_write_s = Some(t.elapsed().as_secs_f64());
                 cache_bytes = std::fs::metadata(&cpath).ok().map(|m| m.len());
                 drop(tr);
                 let t = Instant::now();
                 let mut reg2 = registry.clone();
-                let back = crate::cache::key(files, &reg2)
+                let back = crate::traffic::cache::key(files, &reg2)
                     .map_err(|e| e.to_string())
-                    .and_then(|k| crate::cache::read(&cpath, &k, &mut reg2, None));
+                    .and_then(|k| crate::traffic::cache::read(&cpath, &k, &mut reg2, None));
                 let took = t.elapsed().as_secs_f64();
                 // Only a complete reopen counts.
                 if back.is_ok_and(|b| b.packets.len() as u64 == packets) {
@@ -374,7 +374,7 @@ pub struct CurationRow {
     pub load_s: f64,
     pub curate_s: f64,
     pub edits: usize,
-    pub quality: crate::evaluate::CurationQuality,
+    pub quality: crate::devtools::evaluate::CurationQuality,
 }
 
 /// Generates simulator projects and measures curation against their ground truth.
@@ -384,25 +384,27 @@ pub fn curation(
     devices: &[usize],
     days: u32,
 ) -> crate::Result<Vec<CurationRow>> {
-    use crate::curate::{run_all, SuggestionKind};
+    use crate::curation::{run_all, SuggestionKind};
     let mut rows = Vec::new();
     for &n in devices {
         for &seed in seeds {
             let dir = out.join(format!("sim-{n}dev-{days}d-seed{seed}"));
-            let o = crate::sim::SimOptions {
+            let o = crate::devtools::sim::SimOptions {
                 devices: n,
                 days,
                 seed,
                 ..Default::default()
             };
-            let rep = crate::sim::generate(&dir, &o)?;
+            let rep = crate::devtools::sim::generate(&dir, &o)?;
             let t = Instant::now();
-            let mut s = crate::session::Session::open(&rep.project, Default::default(), None)?;
+            let mut s =
+                crate::project::session::Session::open(&rep.project, Default::default(), None)?;
             let load_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
             let (_, edits) = run_all(&mut s, &SuggestionKind::ALL, 0.0, &Default::default())?;
             let curate_s = t.elapsed().as_secs_f64();
-            let quality = crate::evaluate::against_ground_truth(&s, &dir.join("ground-truth.csv"))?;
+            let quality =
+                crate::devtools::evaluate::against_ground_truth(&s, &dir.join("ground-truth.csv"))?;
             rows.push(CurationRow {
                 seed,
                 devices: n,

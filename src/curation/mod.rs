@@ -1,15 +1,22 @@
-//! Curation suggestions: duplicates, minute-level skew, per-source offsets, source health and
-//! wrong devices. Each suggestion carries its reason, evidence, a confidence and (when it can
-//! be accepted) the edit that accepting applies.
+//! Stage 4, curation: suggestions (duplicates, minute-level skew, per-source offsets, source
+//! health, wrong devices), the edits that accepting them applies, and the journal.
+//!
+//! Each suggestion carries its reason, evidence, a confidence and (when it can be accepted) the
+//! edit that accepting applies. Edits ([`edits`]) are the only way labels change; every step is
+//! fsync'd to the project's journal ([`journal`]) before it is acknowledged.
+//! May use: [`crate::traffic`], [`crate::labels`], [`crate::project`].
+
+pub mod edits;
+pub mod journal;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::capture::{bits, tcpf};
-use crate::edits::Edit;
+use crate::curation::edits::Edit;
 use crate::labels::{Event, Precision, SourceKind, Status, INSERTED_SOURCE};
-use crate::session::Session;
+use crate::project::session::Session;
 use crate::traffic::{Traffic, NO_DEVICE};
 
 const S: i64 = 1_000_000_000;

@@ -1,4 +1,12 @@
-//! The columnar packet store, device attribution and the flow table.
+//! Stage 2, traffic: the columnar packet store, device attribution and the flow table.
+//!
+//! Owns: merging capture files into one store, flows, devices and their registry
+//! ([`devices`]), the derived cache beside a project ([`cache`]) and the timeline's bin pyramid
+//! ([`timeline`]). May use: [`crate::capture`], [`crate::error`], [`crate::progress`].
+
+pub mod cache;
+pub mod devices;
+pub mod timeline;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,8 +16,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, bits, tcpf, CaptureIssue, ConvKey, FileParse, MAC_NONE};
-use crate::devices::{is_group_mac, Registry};
 use crate::progress::Progress;
+use crate::traffic::devices::{is_group_mac, Registry};
 
 /// Device index meaning "no device".
 pub const NO_DEVICE: u16 = u16::MAX;
@@ -174,8 +182,8 @@ impl Flow {
             (Some(a), Some(b)) => format!("{a} <-> {b}"),
             _ => format!(
                 "{} <-> {}",
-                crate::devices::fmt_mac(&k.mac_a),
-                crate::devices::fmt_mac(&k.mac_b)
+                crate::traffic::devices::fmt_mac(&k.mac_a),
+                crate::traffic::devices::fmt_mac(&k.mac_b)
             ),
         }
     }

@@ -269,7 +269,7 @@ impl LabelSet {
     }
 }
 
-pub use crate::journal::{Journal, JournalEntry, JournalReplay};
+pub use crate::curation::journal::{Journal, JournalEntry, JournalReplay};
 
 /// Undo/redo stacks over a [`LabelSet`], journaling every step.
 #[derive(Debug, Default)]

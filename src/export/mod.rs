@@ -1,5 +1,10 @@
-//! Export of the cleaned dataset with provenance: events, features, flows, devices, the model
-//! report and a manifest, written with polars into a temp folder that is renamed into place.
+//! Stage 6, export: the cleaned dataset with provenance: events, features, flows, devices, the
+//! model report and a manifest, written with polars into a staging folder that is swapped into
+//! place whole ([`outdir`]).
+//!
+//! May use every stage before it; nothing uses it but the front ends.
+
+pub mod outdir;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -11,10 +16,10 @@ use serde::Serialize;
 use sha2::Digest;
 
 use crate::error::{Error, Result};
-use crate::features::{self, FeatureRow};
+use crate::export::outdir::{OutputKind, Staging};
 use crate::labels::{Status, INSERTED_SOURCE};
-use crate::outdir::{OutputKind, Staging};
-use crate::session::Session;
+use crate::learn::features::{self, FeatureRow};
+use crate::project::session::Session;
 use crate::traffic::{Flow, NO_DEVICE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -226,7 +231,7 @@ pub fn export(
     report_json: Option<&Path>,
 ) -> Result<ExportReport> {
     let t0 = std::time::Instant::now();
-    crate::outdir::check_target(out, OutputKind::Export, o.force, &s.protected_paths())?;
+    crate::export::outdir::check_target(out, OutputKind::Export, o.force, &s.protected_paths())?;
     let staging = Staging::new(out)?;
     match write_all(s, &staging.dir, o, report_json) {
         Ok(mut rep) => {
@@ -465,7 +470,7 @@ fn write_all(
             Column::new(
                 "mac_a".into(),
                 fl.iter()
-                    .map(|f| crate::devices::fmt_mac(&f.key.mac_a))
+                    .map(|f| crate::traffic::devices::fmt_mac(&f.key.mac_a))
                     .collect::<Vec<String>>(),
             ),
             Column::new(
@@ -479,7 +484,7 @@ fn write_all(
             Column::new(
                 "mac_b".into(),
                 fl.iter()
-                    .map(|f| crate::devices::fmt_mac(&f.key.mac_b))
+                    .map(|f| crate::traffic::devices::fmt_mac(&f.key.mac_b))
                     .collect::<Vec<String>>(),
             ),
             Column::new("first_ns".into(), first.clone()),

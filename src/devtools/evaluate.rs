@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::curate::{find_onset, CurateSettings};
+use crate::curation::{find_onset, CurateSettings};
 use crate::error::{Error, Result};
 use crate::labels::{Precision, SourceKind, Status};
-use crate::session::Session;
+use crate::project::session::Session;
 use crate::traffic::NO_DEVICE;
 
 #[derive(Debug, Default, Serialize, Clone)]

@@ -34,8 +34,8 @@ use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::capture::{CaptureIssue, ConvKey};
-use crate::devices::Registry;
 use crate::progress::Progress;
+use crate::traffic::devices::Registry;
 use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
 
 const MAGIC: &[u8; 8] = b"LBCACHE\x01";
