@@ -1,0 +1,166 @@
+//! `labelbench curate`: suggestions, and accepting them as journaled edits.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Project file (*.labelbench.json); accepted edits go to its journal.
+    pub project: PathBuf,
+    /// Accept every suggestion that has an edit.
+    #[arg(long, conflicts_with = "accept")]
+    pub accept_all: bool,
+    /// Accept these kinds: duplicates, skew, offsets, no-traffic, wrong-device, mislabels.
+    #[arg(long, value_delimiter = ',')]
+    pub accept: Vec<String>,
+    /// Accept only suggestions at or above this confidence (0-1).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_confidence: f64,
+    /// Order of the listing: kind (then time), confidence (most confident first) or time.
+    #[arg(long, default_value = "kind")]
+    pub order: String,
+    /// Suggestions listed in the text output: per kind when ordered by kind, else in all
+    /// (0: every one). Defaults to 12 per kind and 30 otherwise.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print every suggestion and the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    cmd_curate(
+        &a.project,
+        a.accept_all,
+        &a.accept,
+        a.min_confidence,
+        &a.order,
+        a.limit,
+        a.json,
+    )
+}
+
+fn cmd_curate(
+    project: &Path,
+    accept_all: bool,
+    accept: &[String],
+    min_conf: f64,
+    order: &str,
+    limit: Option<usize>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use labelbench::curation::{self, SuggestionKind, SuggestionOrder};
+    let order = match order {
+        "kind" => SuggestionOrder::Kind,
+        "confidence" => SuggestionOrder::Confidence,
+        "time" => SuggestionOrder::Time,
+        o => {
+            return Err(bad(format!(
+                "--order: unknown order {o:?} (kind, confidence or time)"
+            )))
+        }
+    };
+    let kinds: Vec<SuggestionKind> = if accept_all {
+        SuggestionKind::ALL.to_vec()
+    } else {
+        accept
+            .iter()
+            .map(|k| {
+                SuggestionKind::parse(k).ok_or_else(|| {
+                    bad(format!(
+                        "--accept: unknown kind {k:?} (one of {})",
+                        SuggestionKind::ALL.map(|k| k.as_str()).join(", ")
+                    ))
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut s = open_session(project, true, true)?;
+    if !kinds.is_empty() {
+        // A second writer is told now, not after the suggestions are computed.
+        s.lock_journal()?;
+    }
+    let t = std::time::Instant::now();
+    let cfg = curation::CurateSettings::default();
+    let (sugg, applied) = if kinds.is_empty() {
+        (curation::suggest(&s, &cfg), 0)
+    } else {
+        curation::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let mut sugg: Vec<&curation::Suggestion> = sugg.iter().collect();
+    order.sort(&mut sugg);
+    let (a, d, r) = s.status_counts();
+    if json {
+        let v = serde_json::json!({
+            "suggestions": sugg,
+            "applied_edits": applied,
+            "seconds": secs,
+            "events": {"active": a, "duplicate": d, "rejected": r},
+            "offsets_ns": s.labels.offsets,
+            "journal": s.history.journal.as_ref().map(|j| j.path.display().to_string()),
+        });
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let line = |x: &curation::Suggestion| {
+        format!(
+            "{:<22} {:>4.2}  {}{}  [{}]",
+            x.key,
+            x.confidence,
+            x.device
+                .as_deref()
+                .map(|d| format!("{d}: "))
+                .unwrap_or_default(),
+            x.reason,
+            x.evidence
+        )
+    };
+    let shown = |default: usize| match limit {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => default,
+    };
+    if order == SuggestionOrder::Kind {
+        let per_kind = shown(12);
+        for k in SuggestionKind::ALL {
+            let of: Vec<_> = sugg.iter().filter(|x| x.kind == k).collect();
+            if of.is_empty() {
+                continue;
+            }
+            outln!("{} ({})", k.as_str(), of.len());
+            for x in of.iter().take(per_kind) {
+                outln!("  {}", line(x));
+            }
+            if of.len() > per_kind {
+                outln!(
+                    "  … {} more (--limit 0 lists all; --json prints all)",
+                    of.len() - per_kind
+                );
+            }
+        }
+    } else {
+        // One list across kinds, in the asked order.
+        let all = shown(30);
+        for x in sugg.iter().take(all) {
+            outln!("{:<18} {}", x.kind.as_str(), line(x));
+        }
+        if sugg.len() > all {
+            outln!(
+                "… {} more (--limit 0 lists all; --json prints all)",
+                sugg.len() - all
+            );
+        }
+    }
+    outln!(
+        "\n{} suggestions in {:.2} s; {} edits applied and journaled; events: active {}, duplicate {}, rejected {}",
+        sugg.len(),
+        secs,
+        applied,
+        a,
+        d,
+        r
+    );
+    Ok(())
+}

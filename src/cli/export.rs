@@ -1,0 +1,67 @@
+//! `labelbench export`: the cleaned dataset.
+
+use std::path::PathBuf;
+
+use super::*;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Project file (*.labelbench.json).
+    pub project: PathBuf,
+    /// Output folder (created; must be empty unless --force).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// parquet (default), csv or json (JSON lines).
+    #[arg(long, default_value = "parquet")]
+    pub format: String,
+    /// One pcap per event with its device's packets in its window.
+    #[arg(long)]
+    pub pcap_slices: bool,
+    /// Also export rejected events.
+    #[arg(long)]
+    pub include_rejected: bool,
+    /// Replace a non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the output folder, rows per table, slices and time as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let Args {
+        project,
+        out,
+        format,
+        pcap_slices,
+        include_rejected,
+        force,
+        json,
+    } = a;
+    let fmt = labelbench::export::Format::parse(&format).ok_or_else(|| {
+        bad(format!(
+            "--format: unknown format {format:?} (parquet, csv, json)"
+        ))
+    })?;
+    let s = open_session(&project, true, true)?;
+    let o = labelbench::export::ExportOptions {
+        format: fmt,
+        pcap_slices,
+        include_rejected,
+        force,
+    };
+    let report = project.with_extension("model_report.json");
+    let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(bad)?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        for (f, n) in &r.rows {
+            outln!("  {f:<20} {n:>9} rows");
+        }
+        if pcap_slices {
+            outln!("  slices/             {:>9} pcaps", r.slices);
+        }
+        outln!("exported to {} in {:.2} s", r.out.display(), r.seconds);
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The command line: one file per subcommand, each with its arguments (`Args`) and `run`.
+//! `main.rs` only parses and dispatches; exit codes are decided there, from the error kinds
+//! defined here.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use clap::Subcommand;
+
+use labelbench::labels::SourceSpec;
+use labelbench::progress::Progress;
+use labelbench::project::session::{OpenOptions, Session};
+use labelbench::project::{relative_capture, relative_to, Project};
+
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+/// `print!` that returns the write error (see [`outln`]).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+pub mod bench;
+pub mod curate;
+pub mod demo_data;
+pub mod export;
+pub mod gui;
+pub mod inspect;
+pub mod journal_stress;
+pub mod new;
+pub mod train;
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Open the workbench window (default: the bundled sample project).
+    Gui(gui::Args),
+    /// Write a new project file.
+    New(new::Args),
+    /// Load a project and summarise packets, flows, devices, events and warnings.
+    Inspect(inspect::Args),
+    /// Suggest label fixes (duplicates, skew, offsets, source health) and optionally accept them.
+    Curate(curate::Args),
+    /// Compute features, cross-validate a model and print (and save) the report.
+    Train(train::Args),
+    /// Export the cleaned dataset (events, features, flows, devices, manifest).
+    Export(export::Args),
+    /// Generate a simulated smart-home project (captures, registry, logs, ground truth).
+    DemoData(demo_data::Args),
+    /// Test helper: apply N retime edits, printing `ack SEQ ID TO` after each is durable.
+    #[command(hide = true)]
+    JournalStress(journal_stress::Args),
+    /// Benchmarks (release build; see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCmd,
+    },
+}
+
+/// Runs one subcommand; `None` opens the window on the bundled sample.
+pub fn run(cmd: Option<Cmd>) -> anyhow::Result<()> {
+    match cmd {
+        None => gui::run(gui::Args { project: None }),
+        Some(Cmd::Gui(a)) => gui::run(a),
+        Some(Cmd::New(a)) => new::run(a),
+        Some(Cmd::Inspect(a)) => inspect::run(a),
+        Some(Cmd::Curate(a)) => curate::run(a),
+        Some(Cmd::Train(a)) => train::run(a),
+        Some(Cmd::Export(a)) => export::run(a),
+        Some(Cmd::DemoData(a)) => demo_data::run(a),
+        Some(Cmd::JournalStress(a)) => journal_stress::run(a),
+        Some(Cmd::Bench { what }) => bench::run(what),
+    }
+}
+
+/// An error caused by the user's input: exit code 2.
+#[derive(Debug)]
+pub struct BadInput(String);
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+pub fn bad(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(BadInput(e.to_string()))
+}
+
+/// Whether the error is stdout's reader having gone away (`| head`): not a failure of ours.
+pub fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|x| x.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The exit code of a failed command: 2 for bad input, 1 for other failures (a full disk).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<BadInput>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Runs `f` on a worker thread while drawing a progress bar on stderr (only on a terminal).
+fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 'static) -> T {
+    let p = Arc::new(Progress::new());
+    p.set_stage("opening", 0);
+    let p2 = p.clone();
+    let h = std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || f(p2))
+        .expect("spawn worker");
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(1000);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>21} [{bar:40}] {percent:>3}% {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        while !h.is_finished() {
+            bar.set_message(p.stage());
+            bar.set_position((p.fraction() * 1000.0) as u64);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    }
+    h.join().expect("worker panicked")
+}
+
+/// Opens a project; benchmarks pass `cache: false` so they measure parsing.
+fn open_session(path: &Path, journal: bool, cache: bool) -> anyhow::Result<Session> {
+    require_project(path)?;
+    let p = path.to_path_buf();
+    with_progress(move |pr| Session::open(&p, OpenOptions { journal, cache }, Some(&pr)))
+        .map_err(bad)
+}
+
+/// The one check (and message) for a project path given on the command line.
+fn require_project(path: &Path) -> anyhow::Result<()> {
+    if path.is_file() {
+        Ok(())
+    } else if path.is_dir() {
+        let mut inside: Vec<String> = std::fs::read_dir(path)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        inside.retain(|n| n.ends_with(".labelbench.json"));
+        inside.sort();
+        let hint = match inside.len() {
+            0 => String::new(),
+            _ => format!(" (project files in it: {})", inside.join(", ")),
+        };
+        Err(bad(format!(
+            "{}: is a folder, not a project file{hint}",
+            path.display()
+        )))
+    } else {
+        Err(bad(format!("{}: project file not found", path.display())))
+    }
+}
