@@ -1,0 +1,419 @@
+//! The exported tables (events, features, flows, devices) written with polars.
+
+use super::*;
+
+pub(crate) fn polars_err(p: &Path, e: PolarsError) -> Error {
+    Error::invalid(p, e.to_string())
+}
+
+pub(crate) fn datetime(name: &str, ns: &[i64]) -> PolarsResult<Column> {
+    Series::new(name.into(), ns)
+        .cast(&DataType::Datetime(
+            TimeUnit::Nanoseconds,
+            Some(polars::prelude::TimeZone::UTC),
+        ))
+        .map(Column::from)
+}
+
+/// Writes one table in the chosen format.
+pub(crate) fn write_table(df: &mut DataFrame, path: &Path, fmt: Format) -> Result<()> {
+    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    match fmt {
+        Format::Parquet => {
+            ParquetWriter::new(f)
+                .finish(df)
+                .map_err(|e| polars_err(path, e))?;
+        }
+        Format::Csv => {
+            // CSV has no timestamp type: drop the typed time columns (ns and ISO columns stay).
+            let names: Vec<PlSmallStr> = df
+                .columns()
+                .iter()
+                .filter(|c| matches!(c.dtype(), DataType::Datetime(..)))
+                .map(|c| c.name().clone())
+                .collect();
+            let mut d = df.drop_many(names);
+            CsvWriter::new(f)
+                .finish(&mut d)
+                .map_err(|e| polars_err(path, e))?;
+        }
+        Format::Json => {
+            JsonWriter::new(f)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish(df)
+                .map_err(|e| polars_err(path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The events table: every exported label with its provenance and times.
+pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
+    let Tables {
+        s,
+        dir,
+        o,
+        ext,
+        evs,
+        w,
+        ..
+    } = *cx;
+    let p = dir.join(format!("events.{ext}"));
+    let adj: Vec<i64> = evs.iter().map(|e| s.adjusted_ns(e)).collect();
+    let orig: Vec<i64> = evs.iter().map(|e| e.original_ns).collect();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new(
+            "event_id".into(),
+            evs.iter().map(|e| e.id).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "device".into(),
+            evs.iter()
+                .map(|e| s.event_device_name(e).to_string())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "mac".into(),
+            evs.iter()
+                .map(|e| {
+                    if e.device == NO_DEVICE {
+                        String::new()
+                    } else {
+                        s.registry.devices[e.device as usize].mac_string()
+                    }
+                })
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "class".into(),
+            evs.iter().map(|e| e.class.clone()).collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "source_kind".into(),
+            evs.iter()
+                .map(|e| s.source_kind_str(e).to_string())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "source_path".into(),
+            evs.iter()
+                .map(|e| {
+                    if e.source == INSERTED_SOURCE {
+                        String::new()
+                    } else {
+                        s.sources[e.source as usize].spec.path.clone()
+                    }
+                })
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "source_line".into(),
+            evs.iter().map(|e| e.line).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "raw_text".into(),
+            evs.iter().map(|e| e.raw.clone()).collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "time_text".into(),
+            evs.iter()
+                .map(|e| e.time_text.clone())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "precision".into(),
+            evs.iter()
+                .map(|e| e.precision.as_str())
+                .collect::<Vec<&str>>(),
+        ),
+        Column::new("original_ns".into(), orig.clone()),
+        Column::new("adjusted_ns".into(), adj.clone()),
+        Column::new(
+            "offset_ns".into(),
+            adj.iter()
+                .zip(&orig)
+                .map(|(a, b)| a - b)
+                .collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "original_utc".into(),
+            orig.iter()
+                .map(|&t| crate::timefmt::utc(t))
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "adjusted_utc".into(),
+            adj.iter()
+                .map(|&t| crate::timefmt::utc(t))
+                .collect::<Vec<String>>(),
+        ),
+        datetime("original_time", &orig).map_err(|e| polars_err(&p, e))?,
+        datetime("adjusted_time", &adj).map_err(|e| polars_err(&p, e))?,
+        Column::new(
+            "status".into(),
+            evs.iter().map(|e| e.status.as_str()).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "duplicate_of".into(),
+            evs.iter()
+                .map(|e| e.duplicate_of)
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        Column::new(
+            "window_start_ns".into(),
+            adj.iter().map(|t| t - w.before_ns).collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "window_end_ns".into(),
+            adj.iter().map(|t| t + w.after_ns).collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "edit_ids".into(),
+            evs.iter()
+                .map(|e| {
+                    e.edits
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .collect::<Vec<String>>(),
+        ),
+    ])
+    .map_err(|e| polars_err(&p, e))?;
+    rows.insert(format!("events.{ext}"), df.height());
+    write_table(&mut df, &p, o.format)?;
+    Ok(())
+}
+
+/// The features table: one row per active event (and idle windows when enabled).
+pub(crate) fn write_features(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
+    let Tables {
+        s,
+        dir,
+        o,
+        ext,
+        feats,
+        ..
+    } = *cx;
+    let p = dir.join(format!("features.{ext}"));
+    let mut cols = vec![
+        Column::new(
+            "event_id".into(),
+            feats.iter().map(|r| r.event_id).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "device".into(),
+            feats
+                .iter()
+                .map(|r| s.device_name(r.device).to_string())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "class".into(),
+            feats
+                .iter()
+                .map(|r| r.class.clone())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "window_start_ns".into(),
+            feats
+                .iter()
+                .map(|r| r.window_start_ns)
+                .collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "window_end_ns".into(),
+            feats.iter().map(|r| r.window_end_ns).collect::<Vec<i64>>(),
+        ),
+    ];
+    for (j, n) in features::names().iter().enumerate() {
+        cols.push(Column::new(
+            n.as_str().into(),
+            feats.iter().map(|r| r.values[j]).collect::<Vec<f64>>(),
+        ));
+    }
+    let mut df = DataFrame::new_infer_height(cols).map_err(|e| polars_err(&p, e))?;
+    rows.insert(format!("features.{ext}"), df.height());
+    write_table(&mut df, &p, o.format)?;
+    Ok(())
+}
+
+/// The flows table: every flow with its endpoints, counts, end reason and Community ID.
+pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
+    let Tables { s, dir, o, ext, .. } = *cx;
+    let p = dir.join(format!("flows.{ext}"));
+    let fl = &s.traffic.flows;
+    let ip = |x: Option<std::net::IpAddr>| x.map(|a| a.to_string()).unwrap_or_default();
+    let first: Vec<i64> = fl.iter().map(|f| f.first_ns).collect();
+    let last: Vec<i64> = fl.iter().map(|f| f.last_ns).collect();
+    let cids: Vec<Option<String>> = fl.par_iter().map(flow_community_id).collect();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("flow_id".into(), (0..fl.len() as u64).collect::<Vec<u64>>()),
+        Column::new(
+            "device".into(),
+            fl.iter()
+                .map(|f| s.device_name(f.device).to_string())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "protocol".into(),
+            fl.iter()
+                .map(|f| f.protocol_name())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "ip_a".into(),
+            fl.iter().map(|f| ip(f.ip_a())).collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "port_a".into(),
+            fl.iter().map(|f| f.key.port_a as u32).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "mac_a".into(),
+            fl.iter()
+                .map(|f| crate::traffic::devices::fmt_mac(&f.key.mac_a))
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "ip_b".into(),
+            fl.iter().map(|f| ip(f.ip_b())).collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "port_b".into(),
+            fl.iter().map(|f| f.key.port_b as u32).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "mac_b".into(),
+            fl.iter()
+                .map(|f| crate::traffic::devices::fmt_mac(&f.key.mac_b))
+                .collect::<Vec<String>>(),
+        ),
+        Column::new("first_ns".into(), first.clone()),
+        Column::new("last_ns".into(), last.clone()),
+        Column::new(
+            "first_utc".into(),
+            first
+                .iter()
+                .map(|&t| crate::timefmt::utc(t))
+                .collect::<Vec<String>>(),
+        ),
+        datetime("first_time", &first).map_err(|e| polars_err(&p, e))?,
+        datetime("last_time", &last).map_err(|e| polars_err(&p, e))?,
+        Column::new(
+            "packets_ab".into(),
+            fl.iter().map(|f| f.pkts_ab).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "packets_ba".into(),
+            fl.iter().map(|f| f.pkts_ba).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "bytes_ab".into(),
+            fl.iter().map(|f| f.bytes_ab).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "bytes_ba".into(),
+            fl.iter().map(|f| f.bytes_ba).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "end".into(),
+            fl.iter()
+                .map(|f| format!("{:?}", f.end).to_lowercase())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new("community_id".into(), cids),
+    ])
+    .map_err(|e| polars_err(&p, e))?;
+    rows.insert(format!("flows.{ext}"), df.height());
+    write_table(&mut df, &p, o.format)?;
+    Ok(())
+}
+
+/// devices.csv: the registry with what the captures saw of each device.
+pub(crate) fn write_devices(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
+    let Tables { s, dir, .. } = *cx;
+    let p = dir.join("devices.csv");
+    let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+    let mut evc = vec![0u64; s.registry.len()];
+    for e in &s.labels.events {
+        if e.device != NO_DEVICE {
+            evc[e.device as usize] += 1;
+        }
+    }
+    let ds = &s.registry.devices;
+    let keep: Vec<usize> = (0..ds.len())
+        .filter(|&i| ds[i].registered || st[i].packets > 0)
+        .collect();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new(
+            "name".into(),
+            keep.iter()
+                .map(|&i| ds[i].name.clone())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "mac".into(),
+            keep.iter()
+                .map(|&i| ds[i].mac_string())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "ip".into(),
+            keep.iter()
+                .map(|&i| {
+                    ds[i]
+                        .ips
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "description".into(),
+            keep.iter()
+                .map(|&i| ds[i].description.clone())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "hub".into(),
+            keep.iter()
+                .map(|&i| ds[i].hub.clone().unwrap_or_default())
+                .collect::<Vec<String>>(),
+        ),
+        Column::new(
+            "kind".into(),
+            keep.iter().map(|&i| ds[i].kind()).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "registered".into(),
+            keep.iter()
+                .map(|&i| ds[i].registered)
+                .collect::<Vec<bool>>(),
+        ),
+        Column::new(
+            "packets".into(),
+            keep.iter().map(|&i| st[i].packets).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "bytes".into(),
+            keep.iter().map(|&i| st[i].bytes).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "flows".into(),
+            keep.iter().map(|&i| st[i].flows).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "events".into(),
+            keep.iter().map(|&i| evc[i]).collect::<Vec<u64>>(),
+        ),
+    ])
+    .map_err(|e| polars_err(&p, e))?;
+    rows.insert("devices.csv".into(), df.height());
+    write_table(&mut df, &p, Format::Csv)?;
+    Ok(())
+}

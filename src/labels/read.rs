@@ -1,0 +1,421 @@
+//! Reading a label source file into events: each kind's rows, with file and line for every
+//! row error.
+
+use super::*;
+
+pub fn strip_class(c: &str) -> String {
+    c.trim()
+        .strip_prefix("event_")
+        .unwrap_or(c.trim())
+        .to_string()
+}
+
+/// A row before device matching and id assignment.
+pub(crate) struct Row {
+    pub(crate) line: usize,
+    pub(crate) raw: String,
+    pub(crate) time_text: String,
+    pub(crate) ns: i64,
+    pub(crate) precision: Precision,
+    pub(crate) device: String,
+    pub(crate) class: String,
+    pub(crate) duration_ns: i64,
+}
+
+/// Reads one source. Row errors are collected; the rest of the file loads.
+pub fn load_source(
+    spec: &SourceSpec,
+    path: &Path,
+    source_index: u16,
+    registry: &Registry,
+    device_map: &BTreeMap<String, String>,
+) -> Result<(Vec<Event>, SourceLoad), crate::error::Error> {
+    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
+    // A UTF-8 byte-order mark (Excel and Windows editors write one) is not content.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let tz: Tz = spec.tz.parse().map_err(|_| {
+        crate::error::Error::invalid(path, format!("unknown time zone {:?}", spec.tz))
+    })?;
+    let fname = path.display().to_string();
+    let mut load = SourceLoad::default();
+    let mut rows: Vec<Row> = Vec::new();
+    let err = |load: &mut SourceLoad, line: usize, reason: String| {
+        load.errors.push(RowError {
+            file: fname.clone(),
+            line,
+            reason,
+        })
+    };
+    let resolve = |load: &mut SourceLoad, t: &NaiveDateTime| {
+        let (ns, r) = resolve_local(&tz, t)?;
+        match r {
+            Resolved::Gap => load.dst_gap += 1,
+            Resolved::Fold => load.dst_fold += 1,
+            Resolved::Unique => {}
+        }
+        Some(ns)
+    };
+    match spec.kind {
+        SourceKind::Ifttt
+        | SourceKind::IftttTrigger
+        | SourceKind::Smartthings
+        | SourceKind::NotificationsCsv => {
+            for_each_csv_row(bytes, false, |line, rec, raw| {
+                load.rows += 1;
+                let rec = match rec {
+                    Ok(r) => r,
+                    Err(e) => return err(&mut load, line, e),
+                };
+                if rec.len() != 3 {
+                    return err(
+                        &mut load,
+                        line,
+                        format!("expected 3 fields (time, device, event), got {}", rec.len()),
+                    );
+                }
+                let Some((t, prec)) = parse_lab_time(&rec[0]) else {
+                    return err(
+                        &mut load,
+                        line,
+                        format!(
+                            "bad date {:?} (expected e.g. \"March 08, 2021 at 01:05PM\")",
+                            rec[0]
+                        ),
+                    );
+                };
+                if rec[1].trim().is_empty() || rec[2].trim().is_empty() {
+                    return err(&mut load, line, "empty device or event field".into());
+                }
+                let Some(ns) = resolve(&mut load, &t) else {
+                    return err(&mut load, line, out_of_range(&rec[0]));
+                };
+                rows.push(Row {
+                    line,
+                    raw: raw.to_string(),
+                    time_text: rec[0].clone(),
+                    ns,
+                    precision: prec,
+                    device: rec[1].trim().to_string(),
+                    class: strip_class(&rec[2]),
+                    duration_ns: 0,
+                });
+            });
+        }
+        SourceKind::NotificationsJsonl => {
+            let rules =
+                compile_rules(&spec.rules).map_err(|r| crate::error::Error::invalid(path, r))?;
+            for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+                let line = i + 1;
+                let raw = trim_cr(raw);
+                if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                load.rows += 1;
+                let Ok(text) = std::str::from_utf8(raw) else {
+                    err(&mut load, line, "not valid UTF-8".into());
+                    continue;
+                };
+                #[derive(Deserialize)]
+                struct Note {
+                    package: String,
+                    #[serde(default)]
+                    title: String,
+                    #[serde(default)]
+                    text: String,
+                    date: String,
+                }
+                let note: Note = match serde_json::from_str(text) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        err(&mut load, line, format!("bad JSON: {e}"));
+                        continue;
+                    }
+                };
+                let Some((t, prec)) = parse_lab_time(&note.date) else {
+                    err(&mut load, line, format!("bad date {:?}", note.date));
+                    continue;
+                };
+                let hit = rules.iter().find_map(|r| {
+                    if r.package != note.package {
+                        return None;
+                    }
+                    let field = if r.field_title {
+                        &note.title
+                    } else {
+                        &note.text
+                    };
+                    let c = r.re.captures(field)?;
+                    Some((c.name("dev")?.as_str().trim().to_string(), r.class.clone()))
+                });
+                let Some((dev, class)) = hit else {
+                    let shown = if note.title.is_empty() {
+                        note.text
+                    } else {
+                        note.title
+                    };
+                    load.unmatched_notifications
+                        .push((line, note.package, shown));
+                    continue;
+                };
+                let Some(ns) = resolve(&mut load, &t) else {
+                    err(&mut load, line, out_of_range(&note.date));
+                    continue;
+                };
+                rows.push(Row {
+                    line,
+                    raw: text.to_string(),
+                    time_text: note.date,
+                    ns,
+                    precision: prec,
+                    device: dev,
+                    class,
+                    duration_ns: 0,
+                });
+            }
+        }
+        SourceKind::Csv => {
+            let cols = spec.csv.clone().unwrap_or_default();
+            let mut idx: Option<(usize, usize, usize)> = None;
+            if !cols.has_header {
+                let p = |s: &str| s.parse::<usize>().ok();
+                match (p(&cols.time), p(&cols.device), p(&cols.class)) {
+                    (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
+                    _ => {
+                        return Err(crate::error::Error::invalid(
+                            path,
+                            "CSV without header needs numeric column indices",
+                        ))
+                    }
+                }
+            }
+            let mut header_err: Option<String> = None;
+            for_each_csv_row(bytes, false, |line, rec, raw| {
+                if header_err.is_some() {
+                    return;
+                }
+                let rec = match rec {
+                    Ok(r) => r,
+                    Err(e) => {
+                        load.rows += 1;
+                        return err(&mut load, line, e);
+                    }
+                };
+                let Some((ti, di, ci)) = idx else {
+                    let find = |n: &str| rec.iter().position(|h| h.trim() == n);
+                    match (find(&cols.time), find(&cols.device), find(&cols.class)) {
+                        (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
+                        _ => {
+                            header_err = Some(format!(
+                                "line {line}: header lacks columns {:?}, {:?}, {:?}",
+                                cols.time, cols.device, cols.class
+                            ))
+                        }
+                    }
+                    return;
+                };
+                load.rows += 1;
+                let need = ti.max(di).max(ci).saturating_add(1);
+                if rec.len() < need {
+                    return err(
+                        &mut load,
+                        line,
+                        format!("expected at least {need} fields, got {}", rec.len()),
+                    );
+                }
+                let tt = rec[ti].trim();
+                let parsed = parse_generic_time(tt, &cols.time_format, &tz);
+                let (ns, prec, r) = match parsed {
+                    Some(Ok(x)) => x,
+                    Some(Err(())) => return err(&mut load, line, out_of_range(tt)),
+                    None => {
+                        return err(
+                            &mut load,
+                            line,
+                            format!("bad time {tt:?} for format {:?}", cols.time_format),
+                        )
+                    }
+                };
+                match r {
+                    Resolved::Gap => load.dst_gap += 1,
+                    Resolved::Fold => load.dst_fold += 1,
+                    Resolved::Unique => {}
+                }
+                rows.push(Row {
+                    line,
+                    raw: raw.to_string(),
+                    time_text: tt.to_string(),
+                    ns,
+                    precision: prec,
+                    device: rec[di].trim().to_string(),
+                    class: strip_class(&rec[ci]),
+                    duration_ns: 0,
+                });
+            });
+            if let Some(h) = header_err {
+                return Err(crate::error::Error::invalid(path, h));
+            }
+        }
+        SourceKind::Experiments => {
+            for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+                let line = i + 1;
+                let raw = trim_cr(raw);
+                if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                load.rows += 1;
+                let Ok(text) = std::str::from_utf8(raw) else {
+                    err(&mut load, line, "not valid UTF-8".into());
+                    continue;
+                };
+                match parse_experiment(text.trim()) {
+                    Some((dev, class, t, dur)) => {
+                        let Some(ns) = resolve(&mut load, &t) else {
+                            err(&mut load, line, out_of_range(text.trim()));
+                            continue;
+                        };
+                        rows.push(Row {
+                            line,
+                            raw: text.to_string(),
+                            time_text: t.format("%Y-%m-%d_%H:%M:%S").to_string(),
+                            ns,
+                            precision: Precision::Second,
+                            device: dev,
+                            class,
+                            duration_ns: dur,
+                        });
+                    }
+                    None => err(
+                        &mut load,
+                        line,
+                        "expected country/device/activity/YYYY-MM-DD_HH:MM:SS.<dur>s.pcap".into(),
+                    ),
+                }
+            }
+        }
+    }
+    // Device matching and event construction; out-of-order rows are sorted.
+    let mut events = Vec::with_capacity(rows.len());
+    for r in rows {
+        let dev = registry
+            .match_name(&r.device)
+            .or_else(|| {
+                device_map
+                    .get(&r.device)
+                    .and_then(|n| registry.match_name(n))
+            })
+            .unwrap_or_else(|| {
+                *load.unmatched_devices.entry(r.device.clone()).or_default() += 1;
+                NO_DEVICE
+            });
+        match r.precision {
+            Precision::Minute => load.minute_rows += 1,
+            Precision::Second => load.second_rows += 1,
+        }
+        events.push(Event {
+            id: source_index as u64 * 1_000_000 + r.line as u64,
+            device: dev,
+            device_text: r.device,
+            class: r.class,
+            source: source_index,
+            line: r.line as u32,
+            raw: r.raw,
+            time_text: r.time_text,
+            original_ns: r.ns,
+            precision: r.precision,
+            duration_ns: r.duration_ns,
+            retime_ns: None,
+            status: Status::Active,
+            duplicate_of: None,
+            edits: vec![],
+        });
+    }
+    events.sort_by_key(|e| (e.original_ns, e.id));
+    load.events = events.len();
+    Ok((events, load))
+}
+
+pub(crate) fn trim_cr(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// Iterates CSV records with their 1-based line numbers; invalid UTF-8 and malformed quoting
+/// are reported per record instead of aborting the file.
+pub(crate) fn for_each_csv_row(
+    bytes: &[u8],
+    has_headers: bool,
+    mut f: impl FnMut(usize, Result<Vec<String>, String>, &str),
+) {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(has_headers)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        let start_line = rdr.position().line() as usize;
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec
+                    .position()
+                    .map(|p| p.line() as usize)
+                    .unwrap_or(start_line);
+                let start = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
+                let end = rdr.position().byte() as usize;
+                let raw_bytes = &bytes[start.min(bytes.len())..end.min(bytes.len())];
+                let raw = String::from_utf8_lossy(raw_bytes);
+                let raw = raw.trim_end_matches(['\r', '\n']);
+                if rec
+                    .iter()
+                    .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+                {
+                    continue;
+                }
+                let fields: Result<Vec<String>, String> = rec
+                    .iter()
+                    .map(|f| {
+                        std::str::from_utf8(f)
+                            .map(|s| s.to_string())
+                            .map_err(|_| "not valid UTF-8 (binary data?)".to_string())
+                    })
+                    .collect();
+                // A stray quote inside a field makes the CSV reader swallow following lines.
+                let fields = fields.and_then(|v| {
+                    if v.iter().any(|s| s.contains('\n')) {
+                        Err("unbalanced quotes (field spans lines)".to_string())
+                    } else {
+                        Ok(v)
+                    }
+                });
+                f(line, fields, raw);
+            }
+            Err(e) => {
+                let line = e
+                    .position()
+                    .map(|p| p.line() as usize)
+                    .unwrap_or(start_line);
+                f(line, Err(format!("malformed CSV: {e}")), "");
+            }
+        }
+    }
+}
+
+/// `traffic/us/yi-camera/android_lan_watch/2019-04-26_21:42:57.31s.pcap` →
+/// (device, activity, local start, duration).
+pub fn parse_experiment(s: &str) -> Option<(String, String, NaiveDateTime, i64)> {
+    let parts: Vec<&str> = s.split('/').collect();
+    if parts.len() < 4 {
+        return None;
+    }
+    let n = parts.len();
+    let file = parts[n - 1];
+    let class = parts[n - 2].to_string();
+    let device = parts[n - 3].to_string();
+    let stem = file.strip_suffix(".pcap")?;
+    let (stamp, dur) = stem.rsplit_once('.')?;
+    let dur_s: f64 = dur.strip_suffix('s')?.parse().ok()?;
+    let t = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H:%M:%S").ok()?;
+    if device.is_empty() || class.is_empty() {
+        return None;
+    }
+    Some((device, class, t, (dur_s * 1e9) as i64))
+}
