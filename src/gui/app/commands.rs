@@ -1,0 +1,262 @@
+//! The commands panels push; the app applies them once per frame.
+
+use super::*;
+
+/// Everything a panel can ask for; applied by [`App::apply_commands`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Open(PathBuf),
+    Save,
+    SelectEvent(Option<u64>),
+    /// Select an event where it is already on screen (the timeline): the view stays put.
+    Pick(Option<u64>),
+    SelectDevice(Option<u16>),
+    ToggleHidden(u16),
+    Apply(Edit),
+    Undo,
+    Redo,
+    /// Accept the suggestions with these keys as one undo step.
+    Accept(Vec<String>),
+    Dismiss(String),
+    RefreshSuggestions,
+    /// Show [lo, hi] (ns) on the timeline.
+    SetView(i64, i64),
+    ZoomToSelection,
+    /// Jump to the next (true) or previous event.
+    StepEvent(bool),
+    StepSuggestion(bool),
+    Train,
+    Export,
+    CancelJob,
+    CreateProject(crate::gui::panels::NewProjectSpec),
+    Dark(bool),
+}
+
+impl App {
+    pub fn apply(&mut self, c: Command) {
+        match c {
+            Command::Open(p) => self.start_load(p),
+            Command::Save => {
+                if let Some(s) = self.session.as_mut() {
+                    s.project.training = self.ui.train.clone();
+                    match s.save() {
+                        Ok(()) => self.ui.message = Some("project saved".into()),
+                        Err(e) => self.errors.push(e.to_string()),
+                    }
+                }
+            }
+            Command::SelectEvent(id) => {
+                self.ui.selected_event = id;
+                if let (Some(id), Some(s)) = (id, self.session.as_ref()) {
+                    if let Some(e) = s.labels.get(id) {
+                        self.ui.selected_device = Some(e.device);
+                        let t = s.adjusted_ns(e);
+                        // Centre it, keeping the zoom when it already shows it.
+                        let (lo, hi) = self
+                            .ui
+                            .view
+                            .unwrap_or((t - 300_000_000_000, t + 300_000_000_000));
+                        let half = ((hi - lo) / 2).min(3 * 3_600_000_000_000);
+                        if t < lo || t > hi || (hi - lo) > 6 * 3_600_000_000_000 {
+                            self.ui.pending_view = Some((
+                                t - half.min(600_000_000_000),
+                                t + half.min(600_000_000_000),
+                            ));
+                        }
+                    }
+                }
+            }
+            Command::Pick(id) => {
+                self.ui.selected_event = id;
+                if let Some(e) = id.and_then(|id| self.session.as_ref()?.labels.get(id)) {
+                    self.ui.selected_device = Some(e.device);
+                }
+            }
+            Command::SelectDevice(d) => self.ui.selected_device = d,
+            Command::ToggleHidden(d) => {
+                if !self.ui.hidden.remove(&d) {
+                    self.ui.hidden.insert(d);
+                }
+            }
+            Command::Apply(e) => {
+                if let Some(s) = self.session.as_mut() {
+                    match s.apply(e) {
+                        Ok(_) => self.edited(),
+                        Err(err) => self.errors.push(format!("edit not applied: {err}")),
+                    }
+                }
+            }
+            Command::Undo => {
+                if let Some(s) = self.session.as_mut() {
+                    match s.undo() {
+                        Ok(true) => self.edited(),
+                        Ok(false) => self.ui.message = Some("nothing to undo".into()),
+                        Err(e) => self.errors.push(e.to_string()),
+                    }
+                }
+            }
+            Command::Redo => {
+                if let Some(s) = self.session.as_mut() {
+                    match s.redo() {
+                        Ok(true) => self.edited(),
+                        Ok(false) => self.ui.message = Some("nothing to redo".into()),
+                        Err(e) => self.errors.push(e.to_string()),
+                    }
+                }
+            }
+            Command::Accept(keys) => {
+                let edits: Vec<Edit> = self
+                    .ui
+                    .suggestions
+                    .iter()
+                    .chain(self.ui.mislabels.iter())
+                    .filter(|s| keys.contains(&s.key))
+                    .filter_map(|s| s.edit.clone())
+                    .collect();
+                if edits.is_empty() {
+                    return;
+                }
+                let n = edits.len();
+                let edit = if n == 1 {
+                    edits.into_iter().next().expect("one")
+                } else {
+                    Edit::Batch {
+                        label: format!("accept {n} suggestions"),
+                        edits,
+                    }
+                };
+                if let Some(s) = self.session.as_mut() {
+                    match s.apply(edit) {
+                        Ok(_) => {
+                            // Hide accepted suggestions at once; the refresh recomputes the rest.
+                            self.ui.suggestions.retain(|x| !keys.contains(&x.key));
+                            self.ui.mislabels.retain(|x| !keys.contains(&x.key));
+                            self.ui.message = Some(format!("accepted {n} suggestions"));
+                            self.edited();
+                        }
+                        Err(e) => self.errors.push(format!("could not accept: {e}")),
+                    }
+                }
+            }
+            Command::Dismiss(k) => {
+                self.ui.dismissed.insert(k);
+            }
+            Command::RefreshSuggestions => self.ui.sugg_generation += 1,
+            Command::SetView(a, b) => {
+                self.ui.pending_view = Some((a.min(b), a.max(b).max(a.min(b) + 1_000_000)))
+            }
+            Command::ZoomToSelection => {
+                if let (Some(id), Some(s)) = (self.ui.selected_event, self.session.as_ref()) {
+                    if let Some(e) = s.labels.get(id) {
+                        let t = s.adjusted_ns(e);
+                        let w = s.project.window;
+                        self.ui.pending_view = Some((
+                            t - w.before_ns - 30_000_000_000,
+                            t + w.after_ns + 30_000_000_000,
+                        ));
+                    }
+                }
+            }
+            Command::StepEvent(fwd) => {
+                if let Some(s) = self.session.as_ref() {
+                    let order = s.events_by_time();
+                    let cur = self
+                        .ui
+                        .selected_event
+                        .and_then(|id| order.iter().position(|&i| s.labels.events[i].id == id));
+                    let next = match (cur, fwd) {
+                        (Some(i), true) => (i + 1).min(order.len().saturating_sub(1)),
+                        (Some(i), false) => i.saturating_sub(1),
+                        (None, _) => 0,
+                    };
+                    if let Some(&i) = order.get(next) {
+                        let id = s.labels.events[i].id;
+                        self.apply(Command::SelectEvent(Some(id)));
+                    }
+                }
+            }
+            Command::StepSuggestion(fwd) => {
+                let list: Vec<&Suggestion> = self.visible_suggestions();
+                if list.is_empty() {
+                    return;
+                }
+                let cur = self
+                    .ui
+                    .selected_sugg
+                    .as_ref()
+                    .and_then(|k| list.iter().position(|s| &s.key == k));
+                let i = match (cur, fwd) {
+                    (Some(i), true) => (i + 1) % list.len(),
+                    (Some(i), false) => (i + list.len() - 1) % list.len(),
+                    (None, _) => 0,
+                };
+                let (key, ev, at) = (list[i].key.clone(), list[i].event, list[i].at_ns);
+                self.ui.selected_sugg = Some(key);
+                self.ui.tab = Tab::Suggestions;
+                if let Some(id) = ev {
+                    self.apply(Command::SelectEvent(Some(id)));
+                } else if let Some(t) = at {
+                    self.ui.pending_view = Some((t - 300_000_000_000, t + 300_000_000_000));
+                }
+            }
+            Command::Train => {
+                if self.jobs.train.is_some() {
+                    return;
+                }
+                if let Some(s) = self.session.as_ref() {
+                    let snap = s.snapshot();
+                    let ts = self.ui.train.clone();
+                    self.jobs.train = Some(Job::spawn("train", move |p| {
+                        p.set_stage("features and cross-validation", 1);
+                        crate::learn::train_with(&snap, &ts, Some(&p))
+                    }));
+                    self.ui.tab = Tab::Training;
+                }
+            }
+            Command::Export => {
+                if self.jobs.export.is_some() {
+                    return;
+                }
+                if let Some(s) = self.session.as_ref() {
+                    let snap = s.snapshot();
+                    let d = &self.ui.export;
+                    let out = PathBuf::from(d.out.trim());
+                    let o = ExportOptions {
+                        format: d.format,
+                        pcap_slices: d.slices,
+                        include_rejected: d.include_rejected,
+                        force: d.force,
+                    };
+                    let report = s
+                        .project_path
+                        .as_ref()
+                        .map(|p| p.with_extension("model_report.json"));
+                    let journal_entries = s.history.log.len();
+                    self.ui.export.result = None;
+                    self.jobs.export = Some(Job::spawn("export", move |p| {
+                        p.set_stage(&format!("exporting ({journal_entries} journaled edits)"), 1);
+                        crate::export::export(&snap, &out, &o, report.as_deref())
+                    }));
+                }
+            }
+            Command::CancelJob => {
+                for p in [
+                    self.jobs.load.as_ref().map(|j| j.0.progress.clone()),
+                    self.jobs.train.as_ref().map(|j| j.progress.clone()),
+                    self.jobs.export.as_ref().map(|j| j.progress.clone()),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    p.cancel();
+                }
+                self.ui.message = Some("cancelling…".into());
+            }
+            Command::CreateProject(spec) => match spec.write() {
+                Ok(path) => self.start_load(path),
+                Err(e) => self.errors.push(e),
+            },
+            Command::Dark(d) => self.settings.dark = d,
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! The application state and frame loop. Panels read the session and push [`Command`]s; the
+//! app applies them once per frame, and runs long work on named worker threads.
+
+mod commands;
+mod jobs;
+mod state;
+
+pub use commands::*;
+pub use jobs::*;
+pub use state::*;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use eframe::egui;
+
+use crate::curation::edits::Edit;
+use crate::curation::{CurateSettings, Suggestion, SuggestionKind};
+use crate::export::{ExportOptions, ExportReport, Format};
+use crate::labels::Status;
+use crate::learn::Report;
+use crate::progress::Progress;
+use crate::project::session::{OpenOptions, Session};
+use crate::project::TrainSettings;
+use crate::traffic::timeline::{Metric, Pyramid};
+
+use crate::gui::theme;
+
+pub struct App {
+    pub session: Option<Session>,
+    pub pyramid: Option<Arc<Pyramid>>,
+    pub ui: UiState,
+    pub commands: Vec<Command>,
+    pub jobs: Jobs,
+    pub settings: Settings,
+    pub errors: Vec<String>,
+    pub project_path: Option<PathBuf>,
+    /// Per-device totals, computed once at load (they do not change with edits).
+    pub dev_stats: Vec<crate::traffic::DeviceStats>,
+    /// Per device: its flows in order of first packet (for flow bars when zoomed in).
+    pub flows_by_device: Vec<Vec<u32>>,
+}
+
+const SETTINGS_KEY: &str = "labelbench-settings";
+
+impl App {
+    pub fn new(cc: &eframe::CreationContext<'_>, project: Option<PathBuf>) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
+            .unwrap_or_default();
+        cc.egui_ctx.set_visuals(theme::visuals(settings.dark));
+        Self::with_settings(settings, project)
+    }
+
+    /// Without eframe (tests, benchmarks).
+    pub fn with_settings(settings: Settings, project: Option<PathBuf>) -> Self {
+        let mut app = App {
+            session: None,
+            pyramid: None,
+            ui: UiState::default(),
+            commands: vec![],
+            jobs: Jobs::default(),
+            settings,
+            errors: vec![],
+            project_path: None,
+            dev_stats: vec![],
+            flows_by_device: vec![],
+        };
+        if let Some(p) = project {
+            app.commands.push(Command::Open(p));
+        }
+        app
+    }
+
+    /// Loads a project synchronously (tests and benchmarks).
+    pub fn with_session(settings: Settings, s: Session) -> Self {
+        let mut app = Self::with_settings(settings, None);
+        let p = Pyramid::build(&s.traffic);
+        let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+        app.install(s, p, st);
+        app
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.jobs.load.is_some()
+            || self.jobs.suggest.is_some()
+            || self.jobs.train.is_some()
+            || self.jobs.export.is_some()
+    }
+
+    pub fn metric(&self) -> Metric {
+        if self.settings.metric_bytes {
+            Metric::Bytes
+        } else {
+            Metric::Packets
+        }
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.settings.tz.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    fn install(&mut self, s: Session, p: Pyramid, stats: Vec<crate::traffic::DeviceStats>) {
+        self.dev_stats = stats;
+        let mut fbd: Vec<Vec<u32>> = vec![Vec::new(); s.registry.len()];
+        for (i, f) in s.traffic.flows.iter().enumerate() {
+            if let Some(v) = fbd.get_mut(f.device as usize) {
+                v.push(i as u32);
+            }
+        }
+        self.flows_by_device = fbd;
+        self.ui = UiState {
+            train: s.project.training.clone(),
+            offset_text: s
+                .labels
+                .offsets
+                .iter()
+                .map(|o| format!("{:.1}", *o as f64 / 1e9))
+                .collect(),
+            ..UiState::default()
+        };
+        if let (Some(a), Some(b)) = (s.traffic.first_ns(), s.traffic.last_ns()) {
+            self.ui.pending_view = Some((a, b));
+        }
+        if let Some(path) = &s.project_path {
+            self.project_path = Some(path.clone());
+            self.settings.recent.retain(|r| r != path);
+            self.settings.recent.insert(0, path.clone());
+            self.settings.recent.truncate(8);
+        }
+        for w in &s.warnings {
+            self.errors.push(w.clone());
+        }
+        for src in &s.sources {
+            for e in src.load.errors.iter().take(20) {
+                self.errors
+                    .push(format!("{}: line {}: {}", e.file, e.line, e.reason));
+            }
+        }
+        self.session = Some(s);
+        self.pyramid = Some(Arc::new(p));
+        self.ui.sugg_generation += 1;
+    }
+
+    fn start_load(&mut self, path: PathBuf) {
+        self.errors.clear();
+        let p2 = path.clone();
+        let job = Job::spawn("load", move |pr| {
+            let mut s = Session::open(
+                &p2,
+                OpenOptions {
+                    journal: true,
+                    cache: true,
+                },
+                Some(&pr),
+            )
+            .map_err(|e| e.to_string())?;
+            if let Some(w) = s.history.journal.as_ref().and_then(|j| j.held_elsewhere()) {
+                s.warnings.push(w);
+            }
+            // The cache finishes writing on its own thread; closing this project must not
+            // wait for the disk on the UI thread.
+            if let Some(w) = s.cache_writer.take() {
+                let _ = std::thread::Builder::new()
+                    .name("cache-wait".into())
+                    .spawn(move || w.wait());
+            }
+            pr.set_stage("building timeline bins", 1);
+            let py = Pyramid::build(&s.traffic);
+            let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+            Ok((s, py, st))
+        });
+        self.jobs.load = Some((job, path));
+    }
+
+    /// Applies queued commands and collects finished jobs. Called once per frame.
+    pub fn apply_commands(&mut self) {
+        for c in std::mem::take(&mut self.commands) {
+            self.apply(c);
+        }
+        self.poll_jobs();
+        // Suggestions follow the labels: recompute in the background after edits.
+        let stale =
+            self.jobs.suggest.is_none() && self.ui.sugg_done_generation < self.ui.sugg_generation;
+        if let Some(s) = self.session.as_ref().filter(|_| stale) {
+            let snap = s.snapshot();
+            let generation = self.ui.sugg_generation;
+            let job = Job::spawn("suggest", move |_| {
+                crate::curation::suggest(&snap, &CurateSettings::default())
+            });
+            self.jobs.suggest = Some((job, generation));
+        }
+    }
+
+    fn poll_jobs(&mut self) {
+        if self.jobs.load.as_ref().is_some_and(|j| j.0.finished()) {
+            let (job, path) = self.jobs.load.take().expect("checked");
+            match job.join() {
+                Some(Ok((s, p, st))) => {
+                    let msg = Some(match &s.cache_status {
+                        crate::traffic::cache::CacheStatus::Hit { .. } => {
+                            "captures read from the derived cache".to_string()
+                        }
+                        crate::traffic::cache::CacheStatus::WriteFailed { error, .. } => {
+                            format!("captures parsed; cache not saved: {error}")
+                        }
+                        _ => "captures parsed".to_string(),
+                    });
+                    self.install(s, p, st);
+                    self.ui.message = msg;
+                }
+                Some(Err(e)) => self.errors.push(e),
+                None => self
+                    .errors
+                    .push(format!("{}: loading crashed", path.display())),
+            }
+        }
+        if self.jobs.suggest.as_ref().is_some_and(|j| j.0.finished()) {
+            let (job, generation) = self.jobs.suggest.take().expect("checked");
+            if let Some(v) = job.join() {
+                self.ui.suggestions = v;
+                self.ui.sugg_done_generation = generation;
+            }
+        }
+        if self.jobs.train.as_ref().is_some_and(|j| j.finished()) {
+            let job = self.jobs.train.take().expect("checked");
+            let cancelled = job.progress.cancelled();
+            match job.join() {
+                Some(Ok(r)) => {
+                    if !cancelled {
+                        self.ui.message = Some(format!(
+                            "trained: accuracy {:.3}, macro F1 {:.3}",
+                            r.accuracy, r.macro_f1
+                        ));
+                        self.ui.mislabels = self.mislabel_suggestions(&r);
+                        self.ui.report = Some(r);
+                        self.ui.cell = None;
+                        self.ui.report_device = None;
+                    }
+                }
+                Some(Err(crate::Error::Cancelled)) => {
+                    self.ui.message = Some("training cancelled".into())
+                }
+                Some(Err(e)) => self.errors.push(format!("training: {e}")),
+                None => self.errors.push("training crashed".into()),
+            }
+        }
+        if self.jobs.export.as_ref().is_some_and(|j| j.finished()) {
+            let job = self.jobs.export.take().expect("checked");
+            let r = match job.join() {
+                Some(Ok(r)) => Ok(r),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("export crashed".into()),
+            };
+            self.ui.export.result = Some(r);
+        }
+    }
+
+    fn edited(&mut self) {
+        self.ui.sugg_generation += 1;
+    }
+
+    /// Out-of-fold predictions that confidently disagree with the label, as suggestions.
+    fn mislabel_suggestions(&self, r: &Report) -> Vec<Suggestion> {
+        let Some(s) = self.session.as_ref() else {
+            return vec![];
+        };
+        r.possible_mislabels
+            .iter()
+            .filter_map(|m| {
+                let e = s.labels.get(m.event_id)?;
+                // Global scope labels are device:class.
+                let pred = m
+                    .predicted
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or(&m.predicted)
+                    .to_string();
+                Some(Suggestion {
+                    key: format!("mislabel:{}", m.event_id),
+                    kind: SuggestionKind::Mislabel,
+                    event: Some(m.event_id),
+                    device: Some(s.event_device_name(e).to_string()),
+                    reason: format!("check this label: the model says {pred}, not {}", e.class),
+                    evidence: format!(
+                        "out-of-fold probability {:.2} ({} model)",
+                        m.confidence, r.model
+                    ),
+                    confidence: m.confidence,
+                    at_ns: Some(s.adjusted_ns(e)),
+                    edit: Some(Edit::Relabel {
+                        id: e.id,
+                        from: e.class.clone(),
+                        to: pred,
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    /// Suggestions shown in the list: not dismissed, above the confidence filter, of the chosen
+    /// kind, in the chosen order.
+    pub fn visible_suggestions(&self) -> Vec<&Suggestion> {
+        let mut v: Vec<&Suggestion> = self
+            .ui
+            .suggestions
+            .iter()
+            .chain(self.ui.mislabels.iter())
+            .filter(|s| !self.ui.dismissed.contains(&s.key))
+            .filter(|s| s.confidence >= self.ui.sugg_min_conf)
+            .filter(|s| self.ui.sugg_kind.is_none_or(|k| k == s.kind))
+            .collect();
+        self.ui.sugg_order.sort(&mut v);
+        v
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let cmd = |k| KeyboardShortcut::new(Modifiers::COMMAND, k);
+        let cmd_shift = |k| KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, k);
+        ctx.input_mut(|i| {
+            if i.consume_shortcut(&cmd_shift(Key::Z)) || i.consume_shortcut(&cmd(Key::Y)) {
+                self.commands.push(Command::Redo);
+            }
+            if i.consume_shortcut(&cmd(Key::Z)) {
+                self.commands.push(Command::Undo);
+            }
+            if i.consume_shortcut(&cmd(Key::S)) {
+                self.commands.push(Command::Save);
+            }
+            if i.consume_shortcut(&cmd(Key::O)) {
+                self.ui.open_dialog = true;
+            }
+            if i.consume_shortcut(&cmd(Key::E)) {
+                self.ui.export.open = true;
+            }
+        });
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        ctx.input(|i| {
+            let zoom = |f: f64, v: Option<(i64, i64)>| {
+                v.map(|(a, b)| {
+                    let c = (a + b) / 2;
+                    let h = (((b - a) as f64 * f) / 2.0) as i64;
+                    (c - h.max(500_000_000), c + h.max(500_000_000))
+                })
+            };
+            let pan = |f: f64, v: Option<(i64, i64)>| {
+                v.map(|(a, b)| {
+                    let d = ((b - a) as f64 * f) as i64;
+                    (a + d, b + d)
+                })
+            };
+            let mut nv = None;
+            if i.key_pressed(Key::Plus) || i.key_pressed(Key::Equals) {
+                nv = zoom(0.5, self.ui.view);
+            }
+            if i.key_pressed(Key::Minus) {
+                nv = zoom(2.0, self.ui.view);
+            }
+            if i.key_pressed(Key::ArrowLeft) {
+                nv = pan(-0.25, self.ui.view);
+            }
+            if i.key_pressed(Key::ArrowRight) {
+                nv = pan(0.25, self.ui.view);
+            }
+            if let Some((a, b)) = nv {
+                self.commands.push(Command::SetView(a, b));
+            }
+            if i.key_pressed(Key::Home) {
+                if let Some(s) = &self.session {
+                    if let (Some(a), Some(b)) = (s.traffic.first_ns(), s.traffic.last_ns()) {
+                        self.commands.push(Command::SetView(a, b));
+                    }
+                }
+            }
+            if i.key_pressed(Key::N) {
+                self.commands.push(if i.modifiers.shift {
+                    Command::StepSuggestion(true)
+                } else {
+                    Command::StepEvent(true)
+                });
+            }
+            if i.key_pressed(Key::P) {
+                self.commands.push(if i.modifiers.shift {
+                    Command::StepSuggestion(false)
+                } else {
+                    Command::StepEvent(false)
+                });
+            }
+            if i.key_pressed(Key::F) {
+                self.commands.push(Command::ZoomToSelection);
+            }
+            if i.key_pressed(Key::F1) || i.key_pressed(Key::Questionmark) {
+                self.ui.help = !self.ui.help;
+            }
+            if i.key_pressed(Key::Escape) {
+                // The topmost thing goes first: an open dialog, else the selection.
+                let ui = &mut self.ui;
+                if ui.help {
+                    ui.help = false;
+                } else if ui.export.open {
+                    ui.export.open = false;
+                } else if ui.new_project.open {
+                    ui.new_project.open = false;
+                } else if ui.open_dialog {
+                    ui.open_dialog = false;
+                } else {
+                    self.commands.push(Command::SelectEvent(None));
+                }
+            }
+            if i.key_pressed(Key::A) {
+                if let Some(k) = self.ui.selected_sugg.clone() {
+                    self.commands.push(Command::Accept(vec![k]));
+                }
+            }
+        });
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            if let Some(p) = dropped.iter().find(|p| {
+                p.to_string_lossy().ends_with(".json") && p.to_string_lossy().contains("labelbench")
+            }) {
+                self.commands.push(Command::Open(p.clone()));
+            } else {
+                let problems = self.ui.new_project.add_dropped(&dropped);
+                self.errors.extend(problems);
+            }
+        }
+    }
+
+    /// The whole UI of one frame.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        ctx.set_visuals(theme::visuals(self.settings.dark));
+        self.apply_commands();
+        self.shortcuts(&ctx);
+        crate::gui::panels::menu_bar(self, ui);
+        crate::gui::panels::status_bar(self, ui);
+        if self.session.is_some() {
+            crate::gui::panels::devices_panel(self, ui);
+            crate::gui::panels::inspector_panel(self, ui);
+            crate::gui::panels::bottom_panel(self, ui);
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.session.is_some() {
+                crate::gui::timeline::timeline(self, ui);
+            } else {
+                crate::gui::panels::welcome(self, ui);
+            }
+        });
+        crate::gui::panels::dialogs(self, &ctx);
+        if self.is_busy() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}

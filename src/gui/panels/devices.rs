@@ -1,0 +1,99 @@
+//! The Devices panel: devices with traffic and labels, hubs with their children, search.
+
+use super::*;
+
+pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::left("devices")
+        .resizable(true)
+        .default_size(230.0)
+        .show(ui, |ui| {
+            ui.heading("Devices");
+            ui.add(
+                egui::TextEdit::singleline(&mut app.ui.device_filter).hint_text("search devices…"),
+            )
+            .on_hover_text("Filter devices and lanes by name");
+            ui.checkbox(&mut app.ui.show_hidden, "show hidden")
+                .on_hover_text("Show hidden lanes and unregistered MACs");
+            let s = app.session.as_ref().expect("panel needs a session");
+            let st = &app.dev_stats;
+            let mut evc = vec![0usize; s.registry.len()];
+            for e in &s.labels.events {
+                if e.device != NO_DEVICE {
+                    evc[e.device as usize] += 1;
+                }
+            }
+            let filter = app.ui.device_filter.to_lowercase();
+            let mut cmds = Vec::new();
+            egui::ScrollArea::vertical()
+                .id_salt("devlist")
+                .show(ui, |ui| {
+                    let n = s.registry.len() as u16;
+                    let row = |ui: &mut egui::Ui, d: u16, indent: bool, cmds: &mut Vec<Command>| {
+                        let dev = &s.registry.devices[d as usize];
+                        if !filter.is_empty() && !dev.name.to_lowercase().contains(&filter) {
+                            return;
+                        }
+                        if !dev.registered && !app.ui.show_hidden {
+                            return;
+                        }
+                        ui.horizontal(|ui| {
+                            if indent {
+                                ui.add_space(14.0);
+                            }
+                            let mut visible = !app.ui.hidden.contains(&d);
+                            if ui
+                                .checkbox(&mut visible, "")
+                                .on_hover_text("Show this device's lane")
+                                .changed()
+                            {
+                                cmds.push(Command::ToggleHidden(d));
+                            }
+                            let sel = app.ui.selected_device == Some(d);
+                            let r = ui.selectable_label(sel, &dev.name).on_hover_text(format!(
+                                "{} · {}\nMAC {}\n{} packets, {} bytes, {} flows, {} events",
+                                dev.kind(),
+                                dev.description,
+                                if dev.mac.is_some() {
+                                    dev.mac_string()
+                                } else {
+                                    "— (uses its hub's traffic)".into()
+                                },
+                                st[d as usize].packets,
+                                st[d as usize].bytes,
+                                st[d as usize].flows,
+                                evc[d as usize]
+                            ));
+                            if r.clicked() {
+                                cmds.push(Command::SelectDevice(Some(d)));
+                            }
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} pk · {} ev",
+                                    compact(st.get(d as usize).map(|x| x.packets).unwrap_or(0)),
+                                    evc[d as usize]
+                                ))
+                                .small()
+                                .weak(),
+                            )
+                            .on_hover_text("packets and events of this device");
+                        });
+                    };
+                    for d in 0..n {
+                        let dev = &s.registry.devices[d as usize];
+                        if dev.hub.is_some() && s.registry.hub_of(d).is_some() {
+                            continue;
+                        }
+                        let has = st.get(d as usize).is_some_and(|x| x.packets > 0)
+                            || evc[d as usize] > 0;
+                        if !has && !app.ui.show_hidden {
+                            continue;
+                        }
+                        row(ui, d, false, &mut cmds);
+                        for c in s.registry.children(d) {
+                            row(ui, c, true, &mut cmds);
+                        }
+                    }
+                });
+            app.commands.extend(cmds);
+        });
+}

@@ -1,0 +1,314 @@
+//! The Inspector: the selected event, suggestion or device, its evidence and window features.
+
+use super::*;
+
+pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::right("inspector")
+        .resizable(true)
+        .default_size(330.0)
+        .show(ui, |ui| {
+            ui.heading("Inspector");
+            let s = app.session.as_ref().expect("panel needs a session");
+            let tz = app.tz();
+            let Some(e) = app.ui.selected_event.and_then(|id| s.labels.get(id)) else {
+                if let Some(d) = app.ui.selected_device {
+                    device_card(app, ui, d, &tz);
+                    ui.separator();
+                }
+                ui.label(
+                    RichText::new("Select an event on the timeline or in the table.").italics(),
+                );
+                return;
+            };
+            let mut cmds = Vec::new();
+            egui::ScrollArea::vertical().id_salt("insp").show(ui, |ui| {
+                ui.label(RichText::new(format!("event {}", e.id)).strong());
+                key_values(ui, "prov", |kv| {
+                    kv("device", s.event_device_name(e).to_string());
+                    kv("class", e.class.clone());
+                    kv(
+                        "status",
+                        match e.duplicate_of {
+                            Some(d) => format!("duplicate of {d}"),
+                            None => e.status.as_str().into(),
+                        },
+                    );
+                    kv("source", s.source_kind_str(e).into());
+                    if let Some(src) = s.sources.get(e.source as usize) {
+                        kv("file", src.spec.path.clone());
+                        kv("zone", src.spec.tz.clone());
+                    }
+                    kv("line", e.line.to_string());
+                    kv("logged as", e.time_text.clone());
+                    kv("precision", e.precision.as_str().into());
+                    kv("original", crate::timefmt::local(e.original_ns, &tz));
+                    kv("adjusted", crate::timefmt::local(s.adjusted_ns(e), &tz));
+                    kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
+                });
+                ui.label(RichText::new("raw text").small());
+                ui.add(egui::Label::new(RichText::new(&e.raw).monospace().small()).wrap());
+                ui.horizontal_wrapped(|ui| {
+                    match e.status {
+                        Status::Active => {
+                            if ui
+                                .button("Reject")
+                                .on_hover_text("Mark this label as wrong (undoable)")
+                                .clicked()
+                            {
+                                cmds.push(Command::Apply(Edit::reject(e)));
+                            }
+                        }
+                        _ => {
+                            if ui
+                                .button("Restore")
+                                .on_hover_text("Make this label active again")
+                                .clicked()
+                            {
+                                cmds.push(Command::Apply(Edit::restore(e)));
+                            }
+                        }
+                    }
+                    if e.retime_ns.is_some()
+                        && ui
+                            .button("Reset time")
+                            .on_hover_text("Drop the per-event retime")
+                            .clicked()
+                    {
+                        cmds.push(Command::Apply(Edit::Retime {
+                            id: e.id,
+                            from: e.retime_ns,
+                            to: None,
+                        }));
+                    }
+                    if ui
+                        .button("-1 s")
+                        .on_hover_text("Retime one second earlier")
+                        .clicked()
+                    {
+                        cmds.push(Command::Apply(Edit::Retime {
+                            id: e.id,
+                            from: e.retime_ns,
+                            to: Some(s.adjusted_ns(e) - 1_000_000_000),
+                        }));
+                    }
+                    if ui
+                        .button("+1 s")
+                        .on_hover_text("Retime one second later")
+                        .clicked()
+                    {
+                        cmds.push(Command::Apply(Edit::Retime {
+                            id: e.id,
+                            from: e.retime_ns,
+                            to: Some(s.adjusted_ns(e) + 1_000_000_000),
+                        }));
+                    }
+                });
+                ui.separator();
+                ui.label(RichText::new("edit history").strong());
+                let hist: Vec<String> = s
+                    .history
+                    .log
+                    .iter()
+                    .filter(|j| {
+                        let mut ids = vec![];
+                        j.edit.event_ids(&mut ids);
+                        ids.contains(&e.id)
+                    })
+                    .map(|j| format!("#{} {}: {}", j.seq, j.step, j.edit.describe()))
+                    .collect();
+                if hist.is_empty() {
+                    ui.label(RichText::new("(no edits)").italics());
+                }
+                for h in hist.iter().rev().take(20) {
+                    ui.label(RichText::new(h).small());
+                }
+                ui.separator();
+                let w = s.project.window;
+                let key = (e.id, app.ui.sugg_generation);
+                if app.ui.inspector_cache.as_ref().is_none_or(|c| c.0 != key) {
+                    let t = s.adjusted_ns(e);
+                    let td = s.traffic_device(e.device);
+                    let f = crate::learn::features::window_features(
+                        &s.traffic,
+                        td,
+                        t - w.before_ns,
+                        t + w.after_ns,
+                    );
+                    let feats: Vec<(String, f64)> =
+                        crate::learn::features::names().into_iter().zip(f).collect();
+                    let mut near: Vec<&crate::traffic::Flow> = s
+                        .traffic
+                        .flows
+                        .iter()
+                        .filter(|f| {
+                            f.device == td
+                                && f.last_ns >= t - 60_000_000_000
+                                && f.first_ns <= t + 60_000_000_000
+                        })
+                        .collect();
+                    near.sort_by_key(|f| f.first_ns);
+                    let mut lines: Vec<String> = near
+                        .iter()
+                        .take(25)
+                        .map(|f| {
+                            let ep = f.endpoints();
+                            format!(
+                                "{:+.1} s {} {} · {} pkts {} B",
+                                (f.first_ns - t) as f64 / 1e9,
+                                f.protocol_name(),
+                                ep,
+                                f.packets(),
+                                f.bytes()
+                            )
+                        })
+                        .collect();
+                    if near.len() > 25 {
+                        lines.push(format!("… {} more", near.len() - 25));
+                    }
+                    app.ui.inspector_cache = Some((key, feats, lines));
+                }
+                let cache = app.ui.inspector_cache.as_ref().expect("filled above");
+                ui.label(
+                    RichText::new(format!(
+                        "window features (-{:.0} s to +{:.0} s)",
+                        w.before_ns as f64 / 1e9,
+                        w.after_ns as f64 / 1e9
+                    ))
+                    .strong(),
+                );
+                egui::Grid::new("feats")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (n, v) in &cache.1 {
+                            if n.ends_with("_var") {
+                                continue;
+                            }
+                            ui.label(RichText::new(n).small());
+                            ui.label(RichText::new(feature_value(*v)).small().monospace());
+                            ui.end_row();
+                        }
+                    });
+                ui.separator();
+                ui.label(RichText::new("nearby flows (±60 s)").strong());
+                for l in &cache.2 {
+                    ui.label(RichText::new(l).small().monospace());
+                }
+            });
+            app.commands.extend(cmds);
+        });
+}
+
+/// A feature value as read: sums, counts, minima and maxima of lengths are whole numbers and
+/// show without decimals; means, spreads and times keep three.
+pub(crate) fn feature_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The Inspector's summary of a selected device: identity, where its traffic comes from, and
+/// what the captures and the logs hold for it.
+pub(crate) fn device_card(app: &App, ui: &mut egui::Ui, d: u16, tz: &chrono_tz::Tz) {
+    let Some(s) = app.session.as_ref() else {
+        return;
+    };
+    let Some(dev) = s.registry.devices.get(d as usize) else {
+        return;
+    };
+    ui.label(RichText::new(&dev.name).strong());
+    if dev.description.is_empty() {
+        ui.label(dev.kind());
+    } else {
+        ui.label(format!("{} — {}", dev.kind(), dev.description));
+    }
+    let children: Vec<&str> = s
+        .registry
+        .devices
+        .iter()
+        .filter(|c| c.hub.as_deref() == Some(dev.name.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut events = [0usize; 3];
+    let mut classes: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in s.labels.events.iter().filter(|e| e.device == d) {
+        events[match e.status {
+            crate::labels::Status::Active => 0,
+            crate::labels::Status::Duplicate => 1,
+            crate::labels::Status::Rejected => 2,
+        }] += 1;
+        *classes.entry(e.class.as_str()).or_default() += 1;
+    }
+    key_values(ui, "devcard", |kv| {
+        kv(
+            "MAC",
+            match (&dev.mac, &dev.hub) {
+                (Some(_), _) => dev.mac_string(),
+                (None, Some(_)) => "none (its traffic is its hub's)".into(),
+                (None, None) => "none".into(),
+            },
+        );
+        if !dev.ips.is_empty() {
+            let ips: Vec<String> = dev.ips.iter().map(|ip| ip.to_string()).collect();
+            kv("IP", ips.join(", "));
+        }
+        if let Some(h) = &dev.hub {
+            kv("behind hub", h.clone());
+        }
+        if !children.is_empty() {
+            kv("hub of", children.join(", "));
+        }
+        if !dev.registered {
+            kv("registry", "not registered (seen in the captures)".into());
+        }
+        match (app.dev_stats.get(d as usize), &dev.hub) {
+            (Some(st), _) if st.packets > 0 => kv(
+                "traffic",
+                format!(
+                    "{} packets · {} · {} flows",
+                    compact(st.packets),
+                    human_bytes(st.bytes),
+                    compact(st.flows)
+                ),
+            ),
+            (_, Some(h)) => kv("traffic", format!("none of its own (through {h})")),
+            _ => kv("traffic", "none in the captures".into()),
+        }
+        if let Some(st) = app.dev_stats.get(d as usize) {
+            if let (Some(a), Some(b)) = (st.first_ns, st.last_ns) {
+                kv("seen", crate::timefmt::local_range(a, b, tz));
+            }
+        }
+        kv(
+            "events",
+            format!(
+                "{} active · {} duplicate · {} rejected",
+                events[0], events[1], events[2]
+            ),
+        );
+        if !classes.is_empty() {
+            let c: Vec<String> = classes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            kv("classes", c.join(", "));
+        }
+    });
+}
+
+/// A striped two-column grid of named values, as the Inspector's cards show them.
+pub(crate) fn key_values(
+    ui: &mut egui::Ui,
+    id: &str,
+    add: impl FnOnce(&mut dyn FnMut(&str, String)),
+) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            add(&mut |k: &str, v: String| {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            })
+        });
+}
