@@ -97,7 +97,6 @@ fn truncated_lab_capture_lengths_come_from_headers() {
 fn fields_match_tshark() {
     let Some(r) = real() else { return };
     if !have_tshark() {
-        eprintln!("skipping: tshark not installed");
         return;
     }
     let mut checked = 0;
@@ -233,7 +232,6 @@ fn bad_captures_report_index_and_offset_and_keep_packets() {
 fn conversations_match_tshark() {
     let Some(r) = real() else { return };
     if !have_tshark() {
-        eprintln!("skipping: tshark not installed");
         return;
     }
     for f in [
@@ -538,7 +536,7 @@ fn modified_pcap_reads_like_plain_pcap() {
         .arg(&modified)
         .status();
     if !made.is_ok_and(|s| s.success()) {
-        eprintln!("skipping: editcap (tshark's package) not installed");
+        crate::common::missing("editcap (tshark's package)");
         return;
     }
     let plain = capture::read_capture(&plain_path, None);

@@ -2,13 +2,22 @@
 
 use std::path::PathBuf;
 
-/// `../shared/real/` beside the checkout, or None (with a printed reason) when absent.
+/// Says that a test skips its check because `what` is missing; fails the test instead when
+/// `CI=true`, so that a CI run without the data or tools cannot pass silently.
+pub fn missing(what: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is missing, and CI=true requires it");
+    }
+    eprintln!("skipping: {what} is missing");
+}
+
+/// `../shared/real/` beside the checkout, or None (see [`missing`]) when absent.
 pub fn real() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/real");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipping: {} is absent", p.display());
+        missing(&p.display().to_string());
         None
     }
 }
@@ -17,12 +26,16 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_labelbench"))
 }
 
-/// True when `tshark` can be run (CI installs it).
+/// True when `tshark` can be run (CI installs it; see [`missing`]).
 pub fn have_tshark() -> bool {
-    std::process::Command::new("tshark")
+    let ok = std::process::Command::new("tshark")
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        missing("tshark");
+    }
+    ok
 }
 
 /// True when python3 can import all `modules` (CI installs them).
@@ -32,10 +45,14 @@ pub fn have_python(modules: &[&str]) -> bool {
         .map(|m| format!("import {m}"))
         .collect::<Vec<_>>()
         .join("; ");
-    std::process::Command::new("python3")
+    let ok = std::process::Command::new("python3")
         .args(["-c", &code])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        missing(&format!("python3 with {}", modules.join(", ")));
+    }
+    ok
 }
 
 pub fn script(name: &str) -> PathBuf {

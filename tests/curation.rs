@@ -180,3 +180,41 @@ fn acknowledged_edits_survive_sigkill() {
 fn unsafe_kill(pid: u32) {
     let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
 }
+
+/// `curate --accept mislabels` trains the project's model and accepts what the window's
+/// Training tab would suggest: the same suggestions, from the one rule in the core.
+#[test]
+fn the_cli_accepts_the_mislabels_the_window_suggests() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(dir.path(), 10, 2, 12, Some(80_000));
+    let s = crate::common::open_journaled(&r.project);
+    let report = labelbench::learn::train(&s, &s.project.training).unwrap();
+    let want = labelbench::curation::mislabel_suggestions(&s, &report);
+    assert!(!want.is_empty(), "the simulated lab has possible mislabels");
+    drop(s);
+    let out = crate::common::run_ok(
+        std::process::Command::new(crate::common::bin())
+            .args(["curate", "--accept", "mislabels", "--json"])
+            .arg(&r.project),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["applied_edits"].as_u64(), Some(want.len() as u64));
+    let keys: Vec<&str> = v["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "mislabel")
+        .map(|x| x["key"].as_str().unwrap())
+        .collect();
+    let want_keys: Vec<&str> = want.iter().map(|x| x.key.as_str()).collect();
+    assert_eq!(keys, want_keys);
+    let s = crate::common::open_journaled(&r.project);
+    for x in &want {
+        let e = s.labels.get(x.event.unwrap()).unwrap();
+        assert!(
+            x.reason.contains(&format!("the model says {}", e.class)),
+            "{}",
+            x.reason
+        );
+    }
+}

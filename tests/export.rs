@@ -155,8 +155,6 @@ fn csv_and_parquet_round_trip() {
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             );
-        } else if fmt == Format::Parquet {
-            eprintln!("skipping pandas check: pandas/pyarrow not installed");
         }
     }
 }

@@ -7,7 +7,6 @@ use crate::common::{bin, have_python, have_tshark, real_lab_project, script};
 #[test]
 fn numeric_features_match_tshark_and_numpy_on_real_captures() {
     if !have_tshark() || !have_python(&["numpy"]) {
-        eprintln!("skipping: needs tshark and numpy");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -914,3 +914,36 @@ fn a_project_open_elsewhere_says_so_on_opening() {
         h.state().errors
     );
 }
+
+/// The New project dialog and `labelbench new` create projects through one rule: the project
+/// is named by its file, and an existing project file is never overwritten from the dialog.
+#[test]
+fn the_new_project_dialog_never_overwrites_a_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = sample_copy(dir.path());
+    let mut h = harness(App::with_settings(Settings::default(), None));
+    let mut spec = h.state().ui.new_project.spec.clone();
+    spec.project = proj.clone();
+    spec.captures = vec![dir.path().join("pcaps/*.pcap").display().to_string()];
+    let before = std::fs::read(&proj).unwrap();
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::CreateProject(spec.clone()));
+    settle(&mut h);
+    assert!(
+        h.state()
+            .errors
+            .iter()
+            .any(|e| e.contains("already exists")),
+        "{:?}",
+        h.state().errors
+    );
+    assert_eq!(std::fs::read(&proj).unwrap(), before);
+    spec.project = dir.path().join("lab-week.labelbench.json");
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::CreateProject(spec));
+    settle(&mut h);
+    let s = h.state().session.as_ref().expect("the new project opens");
+    assert_eq!(s.project.name, "lab-week");
+}

@@ -8,10 +8,11 @@ use super::*;
 pub struct Args {
     /// Project file (*.labelbench.json); accepted edits go to its journal.
     pub project: PathBuf,
-    /// Accept every suggestion that has an edit.
+    /// Accept every suggestion that has an edit (all kinds but mislabels, which need a model).
     #[arg(long, conflicts_with = "accept")]
     pub accept_all: bool,
-    /// Accept these kinds: duplicates, skew, offsets, no-traffic, wrong-device, mislabels.
+    /// Accept these kinds: duplicates, skew, offsets, no-traffic, wrong-device, mislabels
+    /// (mislabels: trains the project's model first and relabels confident disagreements).
     #[arg(long, value_delimiter = ',')]
     pub accept: Vec<String>,
     /// Accept only suggestions at or above this confidence (0-1).
@@ -62,7 +63,12 @@ fn cmd_curate(
         }
     };
     let kinds: Vec<SuggestionKind> = if accept_all {
-        SuggestionKind::ALL.to_vec()
+        // Every kind computed from the labels and the traffic; mislabels come from a trained
+        // model and are accepted only by name (`--accept mislabels`).
+        SuggestionKind::ALL
+            .into_iter()
+            .filter(|k| *k != SuggestionKind::Mislabel)
+            .collect()
     } else {
         accept
             .iter()
@@ -83,11 +89,19 @@ fn cmd_curate(
     }
     let t = std::time::Instant::now();
     let cfg = curation::CurateSettings::default();
-    let (sugg, applied) = if kinds.is_empty() {
+    let (mut sugg, mut applied) = if kinds.is_empty() {
         (curation::suggest(&s, &cfg), 0)
     } else {
         curation::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
     };
+    if kinds.contains(&SuggestionKind::Mislabel) {
+        // As in the window: a model trained with the project's settings on the curated labels.
+        let report = labelbench::learn::train(&s, &s.project.training).map_err(bad)?;
+        let found = curation::mislabel_suggestions(&s, &report);
+        applied +=
+            curation::accept(&mut s, &found, &[SuggestionKind::Mislabel], min_conf).map_err(bad)?;
+        sugg.extend(found);
+    }
     let secs = t.elapsed().as_secs_f64();
     let mut sugg: Vec<&curation::Suggestion> = sugg.iter().collect();
     order.sort(&mut sugg);

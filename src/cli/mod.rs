@@ -12,7 +12,6 @@ use clap::Subcommand;
 use labelbench::labels::SourceSpec;
 use labelbench::progress::Progress;
 use labelbench::project::session::{OpenOptions, Session};
-use labelbench::project::{relative_capture, relative_to, Project};
 
 macro_rules! outln {
     ($($t:tt)*) => {{

@@ -147,15 +147,6 @@ impl LabelSet {
             e.original_ns + self.offsets.get(e.source as usize).copied().unwrap_or(0)
         })
     }
-    pub fn next_insert_id(&self) -> u64 {
-        self.events
-            .iter()
-            .map(|e| e.id)
-            .filter(|&i| i >= crate::labels::INSERTED_ID_BASE)
-            .max()
-            .map(|m| m + 1)
-            .unwrap_or(crate::labels::INSERTED_ID_BASE)
-    }
 
     /// Applies an edit and returns its inverse. On error nothing is changed.
     pub fn apply(&mut self, edit: &Edit, edit_id: u64) -> Result<Edit> {

@@ -10,6 +10,7 @@ mod duplicates;
 pub mod edits;
 mod health;
 pub mod journal;
+mod mislabels;
 mod offsets;
 mod onsets;
 mod skew;
@@ -17,6 +18,7 @@ mod wrong_device;
 
 use duplicates::*;
 use health::*;
+pub use mislabels::*;
 use offsets::*;
 pub use onsets::*;
 use skew::*;

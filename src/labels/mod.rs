@@ -59,11 +59,6 @@ impl SourceKind {
     pub fn parse(s: &str) -> Option<SourceKind> {
         Self::ALL.iter().copied().find(|k| k.as_str() == s)
     }
-    /// Whether this source's times are authoritative (second precision) in cross-source
-    /// duplicate matching.
-    pub fn is_second_precision_kind(&self) -> bool {
-        !matches!(self, SourceKind::Ifttt | SourceKind::IftttTrigger)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //!
 //! May use every stage; the front ends (CLI, GUI) work on a [`session::Session`].
 
+pub mod create;
 pub mod inspect;
 pub mod session;
 

@@ -235,7 +235,10 @@ impl App {
                             "trained: accuracy {:.3}, macro F1 {:.3}",
                             r.accuracy, r.macro_f1
                         ));
-                        self.ui.mislabels = self.mislabel_suggestions(&r);
+                        self.ui.mislabels = match self.session.as_ref() {
+                            Some(s) => crate::curation::mislabel_suggestions(s, &r),
+                            None => vec![],
+                        };
                         self.ui.report = Some(r);
                         self.ui.cell = None;
                         self.ui.report_device = None;
@@ -261,44 +264,6 @@ impl App {
 
     fn edited(&mut self) {
         self.ui.sugg_generation += 1;
-    }
-
-    /// Out-of-fold predictions that confidently disagree with the label, as suggestions.
-    fn mislabel_suggestions(&self, r: &Report) -> Vec<Suggestion> {
-        let Some(s) = self.session.as_ref() else {
-            return vec![];
-        };
-        r.possible_mislabels
-            .iter()
-            .filter_map(|m| {
-                let e = s.labels.get(m.event_id)?;
-                // Global scope labels are device:class.
-                let pred = m
-                    .predicted
-                    .rsplit(':')
-                    .next()
-                    .unwrap_or(&m.predicted)
-                    .to_string();
-                Some(Suggestion {
-                    key: format!("mislabel:{}", m.event_id),
-                    kind: SuggestionKind::Mislabel,
-                    event: Some(m.event_id),
-                    device: Some(s.event_device_name(e).to_string()),
-                    reason: format!("check this label: the model says {pred}, not {}", e.class),
-                    evidence: format!(
-                        "out-of-fold probability {:.2} ({} model)",
-                        m.confidence, r.model
-                    ),
-                    confidence: m.confidence,
-                    at_ns: Some(s.adjusted_ns(e)),
-                    edit: Some(Edit::Relabel {
-                        id: e.id,
-                        from: e.class.clone(),
-                        to: pred,
-                    }),
-                })
-            })
-            .collect()
     }
 
     /// Suggestions shown in the list: not dismissed, above the confidence filter, of the chosen

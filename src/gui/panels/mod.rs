@@ -21,7 +21,6 @@ use crate::gui::app::{App, Command, Tab};
 use crate::gui::theme;
 use crate::labels::{SourceKind, SourceSpec, Status};
 use crate::numfmt::{grouped, human_bytes};
-use crate::project::{relative_capture, relative_to, Project};
 use crate::traffic::NO_DEVICE;
 
 pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {

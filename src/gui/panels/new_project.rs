@@ -12,49 +12,35 @@ pub struct NewProjectSpec {
 }
 
 impl NewProjectSpec {
-    /// Writes the project file (paths relative to it) and returns its path.
+    /// Writes the project file (paths relative to it) and returns its path. An existing
+    /// project file is never replaced from the dialog: the error asks for another name.
     pub fn write(&self) -> Result<PathBuf, String> {
-        let dir = self
-            .project
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            return Err(format!("{}: folder does not exist", dir.display()));
-        }
-        if self.captures.iter().all(|c| c.trim().is_empty()) {
-            return Err("add at least one capture file or glob".into());
-        }
-        crate::capture::expand_captures(Path::new("."), &self.captures)?;
-        let mut p = Project::new("project");
-        p.captures = self
-            .captures
-            .iter()
-            .filter(|c| !c.trim().is_empty())
-            .map(|c| relative_capture(dir, c.trim()))
-            .collect();
-        if !self.devices.trim().is_empty() {
-            crate::traffic::devices::Registry::load(Path::new(self.devices.trim()))
-                .map_err(|e| e.to_string())?;
-            p.devices = Some(relative_to(dir, Path::new(self.devices.trim())));
-        }
-        for (k, path, tz) in &self.sources {
-            if !Path::new(path).is_file() {
-                return Err(format!("{path}: label source not found"));
+        let spec = crate::project::create::NewProject {
+            path: self.project.clone(),
+            captures: self.captures.clone(),
+            devices: Some(self.devices.trim())
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+            sources: self
+                .sources
+                .iter()
+                .map(|(kind, path, tz)| SourceSpec {
+                    kind: *kind,
+                    path: path.clone(),
+                    tz: tz.clone(),
+                    offset_ns: 0,
+                    csv: None,
+                    rules: vec![],
+                })
+                .collect(),
+            replace: false,
+        };
+        crate::project::create::create(&spec).map_err(|e| {
+            match e.ends_with(crate::project::create::ALREADY_EXISTS) {
+                true => format!("{e}: choose another name, or open it"),
+                false => e,
             }
-            tz.parse::<chrono_tz::Tz>()
-                .map_err(|_| format!("{tz}: unknown time zone"))?;
-            p.sources.push(SourceSpec {
-                kind: *k,
-                path: relative_to(dir, Path::new(path)),
-                tz: tz.clone(),
-                offset_ns: 0,
-                csv: None,
-                rules: vec![],
-            });
-        }
-        p.check_sources(dir)?;
-        p.save(&self.project).map_err(|e| e.to_string())?;
+        })?;
         Ok(self.project.clone())
     }
 }
