@@ -516,8 +516,8 @@ fn dropping_a_folder_adds_its_captures_registry_and_logs() {
 }
 
 /// A capture box that wrote 1970 until NTP set its clock: the window opens at once on the
-/// 51 years between, with a few bins, the device's lane and the capture's span; it used to
-/// build a bin per 10 s of those years (gigabytes) before the first frame.
+/// 51 years between, with a few bins, the device's lane and the capture's span, not a bin per
+/// 10 s of those years (gigabytes) before the first frame.
 #[test]
 fn a_clock_jump_of_decades_opens_at_once() {
     use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
@@ -774,7 +774,7 @@ fn a_project_that_fails_to_open_says_why_on_the_welcome_screen() {
 }
 
 /// The New project dialog's label-source "Add" stays disabled until the log has a kind and a
-/// path (a click used to be ignored without a word), then adds it and clears the path.
+/// path (a click must never be ignored without a word), then adds it and clears the path.
 #[test]
 fn a_label_source_is_added_only_with_a_kind_and_a_path() {
     use labelbench::labels::SourceKind;

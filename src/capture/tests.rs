@@ -342,7 +342,7 @@ fn pcapng_times_out_of_range_are_warned_not_wrapped() {
     let ts: Vec<i64> = ok.cols.rows.iter().map(|r| r.ts).collect();
     assert_eq!(ts, [1_600_000_100_000_000_000, 1_600_000_101_000_000_000]);
     assert!(ok.issues.is_empty(), "{:?}", ok.issues);
-    // 2^62 s times 1e9 wraps to exactly 0 in i64: it used to be silently ignored.
+    // 2^62 s times 1e9 wraps to exactly 0 in i64: it must be warned about, not ignored.
     let bad = read("offset.pcapng", pcapng_with_offset(1 << 62, &[us, us]));
     assert_eq!(bad.cols.len(), 2);
     assert!(bad.cols.rows.iter().all(|r| r.ts == 0));

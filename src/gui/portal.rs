@@ -30,7 +30,7 @@ pub fn portal_on_bus(address: Option<&str>) -> Option<bool> {
 
 /// Whether rfd can show a dialog here, asked once per run. The bus is asked on a helper thread
 /// for at most half a second, so a bus that does not answer cannot freeze the window; then (or
-/// when the bus cannot be asked) the answer is yes, as it was before this check.
+/// when the bus cannot be asked) the answer is yes.
 pub fn file_dialogs_available() -> bool {
     static ANSWER: OnceLock<bool> = OnceLock::new();
     *ANSWER.get_or_init(|| {

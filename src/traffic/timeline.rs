@@ -230,7 +230,7 @@ impl Pyramid {
 
 /// The view after a click or drag at `at` on the overview strip of the capture
 /// `[start, end]`: the view `(a, b)` keeps its width and centres on `at`, but stays over the
-/// capture (a click near either end used to show days of nothing beyond it). A view wider
+/// capture (a click near either end must not show days of nothing beyond it). A view wider
 /// than the capture is centred on it.
 pub fn recentre_view(start: i64, end: i64, (a, b): (i64, i64), at: i64) -> (i64, i64) {
     let w = b - a;
