@@ -484,6 +484,38 @@ fn note_link_issues(
 
 type ReadResult = Result<(), (u64, String)>;
 
+/// Adds the bytes read since the last report to `progress` (every MiB) and stops the read
+/// when the user cancelled it.
+fn report_progress(
+    progress: Option<&Progress>,
+    rd: &Chunked,
+    last_report: &mut u64,
+    idx: u64,
+) -> ReadResult {
+    let Some(p) = progress else { return Ok(()) };
+    if rd.file_pos() - *last_report > (1 << 20) {
+        p.add(rd.file_pos() - *last_report);
+        *last_report = rd.file_pos();
+    }
+    if p.cancelled() {
+        return Err((idx, "cancelled".into()));
+    }
+    Ok(())
+}
+
+/// The end of a record loop: the last bytes reported, and a file cut meanwhile named as such.
+fn finish_read(
+    progress: Option<&Progress>,
+    rd: &Chunked,
+    last_report: u64,
+    idx: u64,
+) -> ReadResult {
+    if let Some(p) = progress {
+        p.add(rd.file_pos() - last_report);
+    }
+    rd.check_end().map_err(|r| (idx, r))
+}
+
 fn io_err(idx: u64, e: std::io::Error) -> (u64, String) {
     (idx, format!("read error: {e}"))
 }

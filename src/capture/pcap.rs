@@ -151,20 +151,9 @@ pub(crate) fn read_pcap<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
             rd.consume(16);
             idx += 1;
         }
-        if let Some(p) = progress {
-            if rd.file_pos() - last_report > (1 << 20) {
-                p.add(rd.file_pos() - last_report);
-                last_report = rd.file_pos();
-            }
-            if p.cancelled() {
-                return Err((idx, "cancelled".into()));
-            }
-        }
+        report_progress(progress, rd, &mut last_report, idx)?;
     }
-    if let Some(p) = progress {
-        p.add(rd.file_pos() - last_report);
-    }
-    rd.check_end().map_err(|r| (idx, r))
+    finish_read(progress, rd, last_report, idx)
 }
 
 /// Whether the `n` bytes after the next `at` are all zero, or the data ends before them.

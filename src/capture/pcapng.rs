@@ -175,20 +175,9 @@ pub(crate) fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                 }
             }
         }
-        if let Some(p) = progress {
-            if rd.file_pos() - last_report > (1 << 20) {
-                p.add(rd.file_pos() - last_report);
-                last_report = rd.file_pos();
-            }
-            if p.cancelled() {
-                return Err((idx, "cancelled".into()));
-            }
-        }
+        report_progress(progress, rd, &mut last_report, idx)?;
     }
-    if let Some(p) = progress {
-        p.add(rd.file_pos() - last_report);
-    }
-    rd.check_end().map_err(|r| (idx, r))
+    finish_read(progress, rd, last_report, idx)
 }
 
 /// Why a pcapng block could not be read, by its type and announced length (never its bytes,

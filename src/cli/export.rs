@@ -8,7 +8,7 @@ use super::*;
 pub struct Args {
     /// Project file (*.labelbench.json).
     pub project: PathBuf,
-    /// Output folder (created; must be empty unless --force).
+    /// Output folder (created; must be absent or empty unless --force).
     #[arg(long)]
     pub out: PathBuf,
     /// parquet (default), csv or json (JSON lines).
@@ -20,7 +20,7 @@ pub struct Args {
     /// Also export rejected events.
     #[arg(long)]
     pub include_rejected: bool,
-    /// Replace a non-empty output folder.
+    /// Replace a previous export in `--out` (never any other folder).
     #[arg(long)]
     pub force: bool,
     /// Print the output folder, rows per table, slices and time as JSON.
