@@ -36,263 +36,22 @@ pub fn load_source(
     let tz: Tz = spec.tz.parse().map_err(|_| {
         crate::error::Error::invalid(path, format!("unknown time zone {:?}", spec.tz))
     })?;
-    let fname = path.display().to_string();
-    let mut load = SourceLoad::default();
-    let mut rows: Vec<Row> = Vec::new();
-    let err = |load: &mut SourceLoad, line: usize, reason: String| {
-        load.errors.push(RowError {
-            file: fname.clone(),
-            line,
-            reason,
-        })
-    };
-    let resolve = |load: &mut SourceLoad, t: &NaiveDateTime| {
-        let (ns, r) = resolve_local(&tz, t)?;
-        match r {
-            Resolved::Gap => load.dst_gap += 1,
-            Resolved::Fold => load.dst_fold += 1,
-            Resolved::Unique => {}
-        }
-        Some(ns)
+    let mut r = Reader {
+        fname: path.display().to_string(),
+        tz,
+        load: SourceLoad::default(),
+        rows: Vec::new(),
     };
     match spec.kind {
         SourceKind::Ifttt
         | SourceKind::IftttTrigger
         | SourceKind::Smartthings
-        | SourceKind::NotificationsCsv => {
-            for_each_csv_row(bytes, false, |line, rec, raw| {
-                load.rows += 1;
-                let rec = match rec {
-                    Ok(r) => r,
-                    Err(e) => return err(&mut load, line, e),
-                };
-                if rec.len() != 3 {
-                    return err(
-                        &mut load,
-                        line,
-                        format!("expected 3 fields (time, device, event), got {}", rec.len()),
-                    );
-                }
-                let Some((t, prec)) = parse_lab_time(&rec[0]) else {
-                    return err(
-                        &mut load,
-                        line,
-                        format!(
-                            "bad date {:?} (expected e.g. \"March 08, 2021 at 01:05PM\")",
-                            rec[0]
-                        ),
-                    );
-                };
-                if rec[1].trim().is_empty() || rec[2].trim().is_empty() {
-                    return err(&mut load, line, "empty device or event field".into());
-                }
-                let Some(ns) = resolve(&mut load, &t) else {
-                    return err(&mut load, line, out_of_range(&rec[0]));
-                };
-                rows.push(Row {
-                    line,
-                    raw: raw.to_string(),
-                    time_text: rec[0].clone(),
-                    ns,
-                    precision: prec,
-                    device: rec[1].trim().to_string(),
-                    class: strip_class(&rec[2]),
-                    duration_ns: 0,
-                });
-            });
-        }
-        SourceKind::NotificationsJsonl => {
-            let rules =
-                compile_rules(&spec.rules).map_err(|r| crate::error::Error::invalid(path, r))?;
-            for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-                let line = i + 1;
-                let raw = trim_cr(raw);
-                if raw.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                load.rows += 1;
-                let Ok(text) = std::str::from_utf8(raw) else {
-                    err(&mut load, line, "not valid UTF-8".into());
-                    continue;
-                };
-                #[derive(Deserialize)]
-                struct Note {
-                    package: String,
-                    #[serde(default)]
-                    title: String,
-                    #[serde(default)]
-                    text: String,
-                    date: String,
-                }
-                let note: Note = match serde_json::from_str(text) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        err(&mut load, line, format!("bad JSON: {e}"));
-                        continue;
-                    }
-                };
-                let Some((t, prec)) = parse_lab_time(&note.date) else {
-                    err(&mut load, line, format!("bad date {:?}", note.date));
-                    continue;
-                };
-                let hit = rules.iter().find_map(|r| {
-                    if r.package != note.package {
-                        return None;
-                    }
-                    let field = if r.field_title {
-                        &note.title
-                    } else {
-                        &note.text
-                    };
-                    let c = r.re.captures(field)?;
-                    Some((c.name("dev")?.as_str().trim().to_string(), r.class.clone()))
-                });
-                let Some((dev, class)) = hit else {
-                    let shown = if note.title.is_empty() {
-                        note.text
-                    } else {
-                        note.title
-                    };
-                    load.unmatched_notifications
-                        .push((line, note.package, shown));
-                    continue;
-                };
-                let Some(ns) = resolve(&mut load, &t) else {
-                    err(&mut load, line, out_of_range(&note.date));
-                    continue;
-                };
-                rows.push(Row {
-                    line,
-                    raw: text.to_string(),
-                    time_text: note.date,
-                    ns,
-                    precision: prec,
-                    device: dev,
-                    class,
-                    duration_ns: 0,
-                });
-            }
-        }
-        SourceKind::Csv => {
-            let cols = spec.csv.clone().unwrap_or_default();
-            let mut idx: Option<(usize, usize, usize)> = None;
-            if !cols.has_header {
-                let p = |s: &str| s.parse::<usize>().ok();
-                match (p(&cols.time), p(&cols.device), p(&cols.class)) {
-                    (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
-                    _ => {
-                        return Err(crate::error::Error::invalid(
-                            path,
-                            "CSV without header needs numeric column indices",
-                        ))
-                    }
-                }
-            }
-            let mut header_err: Option<String> = None;
-            for_each_csv_row(bytes, false, |line, rec, raw| {
-                if header_err.is_some() {
-                    return;
-                }
-                let rec = match rec {
-                    Ok(r) => r,
-                    Err(e) => {
-                        load.rows += 1;
-                        return err(&mut load, line, e);
-                    }
-                };
-                let Some((ti, di, ci)) = idx else {
-                    let find = |n: &str| rec.iter().position(|h| h.trim() == n);
-                    match (find(&cols.time), find(&cols.device), find(&cols.class)) {
-                        (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
-                        _ => {
-                            header_err = Some(format!(
-                                "line {line}: header lacks columns {:?}, {:?}, {:?}",
-                                cols.time, cols.device, cols.class
-                            ))
-                        }
-                    }
-                    return;
-                };
-                load.rows += 1;
-                let need = ti.max(di).max(ci).saturating_add(1);
-                if rec.len() < need {
-                    return err(
-                        &mut load,
-                        line,
-                        format!("expected at least {need} fields, got {}", rec.len()),
-                    );
-                }
-                let tt = rec[ti].trim();
-                let parsed = parse_generic_time(tt, &cols.time_format, &tz);
-                let (ns, prec, r) = match parsed {
-                    Some(Ok(x)) => x,
-                    Some(Err(())) => return err(&mut load, line, out_of_range(tt)),
-                    None => {
-                        return err(
-                            &mut load,
-                            line,
-                            format!("bad time {tt:?} for format {:?}", cols.time_format),
-                        )
-                    }
-                };
-                match r {
-                    Resolved::Gap => load.dst_gap += 1,
-                    Resolved::Fold => load.dst_fold += 1,
-                    Resolved::Unique => {}
-                }
-                rows.push(Row {
-                    line,
-                    raw: raw.to_string(),
-                    time_text: tt.to_string(),
-                    ns,
-                    precision: prec,
-                    device: rec[di].trim().to_string(),
-                    class: strip_class(&rec[ci]),
-                    duration_ns: 0,
-                });
-            });
-            if let Some(h) = header_err {
-                return Err(crate::error::Error::invalid(path, h));
-            }
-        }
-        SourceKind::Experiments => {
-            for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-                let line = i + 1;
-                let raw = trim_cr(raw);
-                if raw.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                load.rows += 1;
-                let Ok(text) = std::str::from_utf8(raw) else {
-                    err(&mut load, line, "not valid UTF-8".into());
-                    continue;
-                };
-                match parse_experiment(text.trim()) {
-                    Some((dev, class, t, dur)) => {
-                        let Some(ns) = resolve(&mut load, &t) else {
-                            err(&mut load, line, out_of_range(text.trim()));
-                            continue;
-                        };
-                        rows.push(Row {
-                            line,
-                            raw: text.to_string(),
-                            time_text: t.format("%Y-%m-%d_%H:%M:%S").to_string(),
-                            ns,
-                            precision: Precision::Second,
-                            device: dev,
-                            class,
-                            duration_ns: dur,
-                        });
-                    }
-                    None => err(
-                        &mut load,
-                        line,
-                        "expected country/device/activity/YYYY-MM-DD_HH:MM:SS.<dur>s.pcap".into(),
-                    ),
-                }
-            }
-        }
+        | SourceKind::NotificationsCsv => read_lab_csv(&mut r, bytes),
+        SourceKind::NotificationsJsonl => read_notifications_jsonl(&mut r, bytes, spec, path)?,
+        SourceKind::Csv => read_generic_csv(&mut r, bytes, spec, path)?,
+        SourceKind::Experiments => read_experiments(&mut r, bytes),
     }
+    let Reader { mut load, rows, .. } = r;
     // Device matching and event construction; out-of-order rows are sorted.
     let mut events = Vec::with_capacity(rows.len());
     for r in rows {
@@ -332,6 +91,284 @@ pub fn load_source(
     events.sort_by_key(|e| (e.original_ns, e.id));
     load.events = events.len();
     Ok((events, load))
+}
+
+/// A source being read: its rows so far and what went wrong with the others.
+struct Reader {
+    fname: String,
+    tz: Tz,
+    load: SourceLoad,
+    rows: Vec<Row>,
+}
+
+impl Reader {
+    fn err(&mut self, line: usize, reason: String) {
+        self.load.errors.push(RowError {
+            file: self.fname.clone(),
+            line,
+            reason,
+        })
+    }
+
+    /// A local time in the source's zone, counting DST gaps and folds; `None` out of range.
+    fn resolve(&mut self, t: &NaiveDateTime) -> Option<i64> {
+        let (ns, r) = resolve_local(&self.tz, t)?;
+        match r {
+            Resolved::Gap => self.load.dst_gap += 1,
+            Resolved::Fold => self.load.dst_fold += 1,
+            Resolved::Unique => {}
+        }
+        Some(ns)
+    }
+}
+
+/// The lab's quoted CSV (`"March 08, 2021 at 01:05PM","device","event_x"`): IFTTT, scheduled
+/// triggers, SmartThings and converted notifications.
+fn read_lab_csv(r: &mut Reader, bytes: &[u8]) {
+    for_each_csv_row(bytes, false, |line, rec, raw| {
+        r.load.rows += 1;
+        let rec = match rec {
+            Ok(fields) => fields,
+            Err(e) => return r.err(line, e),
+        };
+        if rec.len() != 3 {
+            return r.err(
+                line,
+                format!("expected 3 fields (time, device, event), got {}", rec.len()),
+            );
+        }
+        let Some((t, prec)) = parse_lab_time(&rec[0]) else {
+            return r.err(
+                line,
+                format!(
+                    "bad date {:?} (expected e.g. \"March 08, 2021 at 01:05PM\")",
+                    rec[0]
+                ),
+            );
+        };
+        if rec[1].trim().is_empty() || rec[2].trim().is_empty() {
+            return r.err(line, "empty device or event field".into());
+        }
+        let Some(ns) = r.resolve(&t) else {
+            return r.err(line, out_of_range(&rec[0]));
+        };
+        r.rows.push(Row {
+            line,
+            raw: raw.to_string(),
+            time_text: rec[0].clone(),
+            ns,
+            precision: prec,
+            device: rec[1].trim().to_string(),
+            class: strip_class(&rec[2]),
+            duration_ns: 0,
+        });
+    });
+}
+
+/// Raw companion-app notifications, one JSON object a line, mapped by the rules.
+fn read_notifications_jsonl(
+    r: &mut Reader,
+    bytes: &[u8],
+    spec: &SourceSpec,
+    path: &Path,
+) -> crate::Result<()> {
+    let rules = compile_rules(&spec.rules).map_err(|r| crate::error::Error::invalid(path, r))?;
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let raw = trim_cr(raw);
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        r.load.rows += 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            r.err(line, "not valid UTF-8".into());
+            continue;
+        };
+        #[derive(Deserialize)]
+        struct Note {
+            package: String,
+            #[serde(default)]
+            title: String,
+            #[serde(default)]
+            text: String,
+            date: String,
+        }
+        let note: Note = match serde_json::from_str(text) {
+            Ok(n) => n,
+            Err(e) => {
+                r.err(line, format!("bad JSON: {e}"));
+                continue;
+            }
+        };
+        let Some((t, prec)) = parse_lab_time(&note.date) else {
+            r.err(line, format!("bad date {:?}", note.date));
+            continue;
+        };
+        let hit = rules.iter().find_map(|r| {
+            if r.package != note.package {
+                return None;
+            }
+            let field = if r.field_title {
+                &note.title
+            } else {
+                &note.text
+            };
+            let c = r.re.captures(field)?;
+            Some((c.name("dev")?.as_str().trim().to_string(), r.class.clone()))
+        });
+        let Some((dev, class)) = hit else {
+            let shown = if note.title.is_empty() {
+                note.text
+            } else {
+                note.title
+            };
+            r.load
+                .unmatched_notifications
+                .push((line, note.package, shown));
+            continue;
+        };
+        let Some(ns) = r.resolve(&t) else {
+            r.err(line, out_of_range(&note.date));
+            continue;
+        };
+        r.rows.push(Row {
+            line,
+            raw: text.to_string(),
+            time_text: note.date,
+            ns,
+            precision: prec,
+            device: dev,
+            class,
+            duration_ns: 0,
+        });
+    }
+    Ok(())
+}
+
+/// A generic CSV whose columns and time format the project file names.
+fn read_generic_csv(
+    r: &mut Reader,
+    bytes: &[u8],
+    spec: &SourceSpec,
+    path: &Path,
+) -> crate::Result<()> {
+    let cols = spec.csv.clone().unwrap_or_default();
+    let mut idx: Option<(usize, usize, usize)> = None;
+    if !cols.has_header {
+        let p = |s: &str| s.parse::<usize>().ok();
+        match (p(&cols.time), p(&cols.device), p(&cols.class)) {
+            (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
+            _ => {
+                return Err(crate::error::Error::invalid(
+                    path,
+                    "CSV without header needs numeric column indices",
+                ))
+            }
+        }
+    }
+    let mut header_err: Option<String> = None;
+    for_each_csv_row(bytes, false, |line, rec, raw| {
+        if header_err.is_some() {
+            return;
+        }
+        let rec = match rec {
+            Ok(fields) => fields,
+            Err(e) => {
+                r.load.rows += 1;
+                return r.err(line, e);
+            }
+        };
+        let Some((ti, di, ci)) = idx else {
+            let find = |n: &str| rec.iter().position(|h| h.trim() == n);
+            match (find(&cols.time), find(&cols.device), find(&cols.class)) {
+                (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
+                _ => {
+                    header_err = Some(format!(
+                        "line {line}: header lacks columns {:?}, {:?}, {:?}",
+                        cols.time, cols.device, cols.class
+                    ))
+                }
+            }
+            return;
+        };
+        r.load.rows += 1;
+        let need = ti.max(di).max(ci).saturating_add(1);
+        if rec.len() < need {
+            return r.err(
+                line,
+                format!("expected at least {need} fields, got {}", rec.len()),
+            );
+        }
+        let tt = rec[ti].trim();
+        let parsed = parse_generic_time(tt, &cols.time_format, &r.tz);
+        let (ns, prec, resolved) = match parsed {
+            Some(Ok(x)) => x,
+            Some(Err(())) => return r.err(line, out_of_range(tt)),
+            None => {
+                return r.err(
+                    line,
+                    format!("bad time {tt:?} for format {:?}", cols.time_format),
+                )
+            }
+        };
+        match resolved {
+            Resolved::Gap => r.load.dst_gap += 1,
+            Resolved::Fold => r.load.dst_fold += 1,
+            Resolved::Unique => {}
+        }
+        r.rows.push(Row {
+            line,
+            raw: raw.to_string(),
+            time_text: tt.to_string(),
+            ns,
+            precision: prec,
+            device: rec[di].trim().to_string(),
+            class: strip_class(&rec[ci]),
+            duration_ns: 0,
+        });
+    });
+    if let Some(h) = header_err {
+        return Err(crate::error::Error::invalid(path, h));
+    }
+    Ok(())
+}
+
+/// A Mon(IoT)r experiment list: one capture path a line, the label in the path.
+fn read_experiments(r: &mut Reader, bytes: &[u8]) {
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let raw = trim_cr(raw);
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        r.load.rows += 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            r.err(line, "not valid UTF-8".into());
+            continue;
+        };
+        match parse_experiment(text.trim()) {
+            Some((dev, class, t, dur)) => {
+                let Some(ns) = r.resolve(&t) else {
+                    r.err(line, out_of_range(text.trim()));
+                    continue;
+                };
+                r.rows.push(Row {
+                    line,
+                    raw: text.to_string(),
+                    time_text: t.format("%Y-%m-%d_%H:%M:%S").to_string(),
+                    ns,
+                    precision: Precision::Second,
+                    device: dev,
+                    class,
+                    duration_ns: dur,
+                });
+            }
+            None => r.err(
+                line,
+                "expected country/device/activity/YYYY-MM-DD_HH:MM:SS.<dur>s.pcap".into(),
+            ),
+        }
+    }
 }
 
 pub(crate) fn trim_cr(b: &[u8]) -> &[u8] {
