@@ -401,3 +401,30 @@ fn bench_ingest_reports_figures_with_and_without_a_registry() {
     );
     assert!(e.contains("no-such-devices.json"), "{e}");
 }
+
+/// Option values are checked before any project is loaded: a missing project with a bad value
+/// reports the value (exit code 2), not the project.
+#[test]
+fn option_values_are_checked_before_loading() {
+    for args in [
+        &["train", "missing.labelbench.json", "--model", "bogus"][..],
+        &["train", "missing.labelbench.json", "--scope", "lab"],
+        &[
+            "export",
+            "missing.labelbench.json",
+            "--out",
+            "x",
+            "--format",
+            "xlsx",
+        ],
+        &["curate", "missing.labelbench.json", "--order", "size"],
+    ] {
+        let err =
+            crate::common::run_bad(std::process::Command::new(crate::common::bin()).args(args));
+        assert!(
+            err.contains("invalid value") && err.contains("possible values"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("not found"), "{args:?}: {err}");
+    }
+}

@@ -32,7 +32,7 @@ pub enum BenchCmd {
         #[arg(long)]
         out: PathBuf,
         /// Training scope: global or device.
-        #[arg(long, default_value = "global")]
+        #[arg(long, default_value = "global", value_parser = ["global", "device"])]
         scope: String,
     },
     /// Frame time of the full UI (headless, CPU) zoomed out, zoomed in and panning.

@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub min_confidence: f64,
     /// Order of the listing: kind (then time), confidence (most confident first) or time.
-    #[arg(long, default_value = "kind")]
+    #[arg(long, default_value = "kind", value_parser = ["kind", "confidence", "time"])]
     pub order: String,
     /// Suggestions listed in the text output: per kind when ordered by kind, else in all
     /// (0: every one). Defaults to 12 per kind and 30 otherwise.

@@ -12,7 +12,7 @@ pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
     /// parquet (default), csv or json (JSON lines).
-    #[arg(long, default_value = "parquet")]
+    #[arg(long, default_value = "parquet", value_parser = ["parquet", "csv", "json"])]
     pub format: String,
     /// One pcap per event with its device's packets in its window.
     #[arg(long)]

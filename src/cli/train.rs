@@ -11,10 +11,10 @@ pub struct Args {
     /// Project file (*.labelbench.json); the report is saved next to it.
     pub project: PathBuf,
     /// forest, tree (linfa-trees) or cart (our CART as one tree) [project's; default forest].
-    #[arg(long)]
+    #[arg(long, value_parser = ["forest", "tree", "cart"])]
     pub model: Option<String>,
     /// device (one model per device) or global (device:class) [project's; default device].
-    #[arg(long)]
+    #[arg(long, value_parser = ["device", "global"])]
     pub scope: Option<String>,
     /// Cross-validation folds, at least 2 [project's; default 4].
     #[arg(long)]
