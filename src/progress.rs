@@ -55,6 +55,39 @@ impl Progress {
     }
 }
 
+/// A named worker thread with progress and cancel: how the window and the command line run
+/// long work (loading, suggestions, training, export).
+pub struct Job<T> {
+    pub name: &'static str,
+    pub progress: std::sync::Arc<Progress>,
+    handle: std::thread::JoinHandle<T>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    pub fn spawn(
+        name: &'static str,
+        f: impl FnOnce(std::sync::Arc<Progress>) -> T + Send + 'static,
+    ) -> Job<T> {
+        let progress = std::sync::Arc::new(Progress::new());
+        let p = progress.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || f(p))
+            .expect("spawn worker thread");
+        Job {
+            name,
+            progress,
+            handle,
+        }
+    }
+    pub fn finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+    pub fn join(self) -> Option<T> {
+        self.handle.join().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Progress;

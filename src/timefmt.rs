@@ -3,6 +3,9 @@
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+/// Nanoseconds in a second: the one spelling of the core's time unit.
+pub const NS_PER_S: i64 = 1_000_000_000;
+
 /// `2021-03-08T18:05:00.000000000Z`.
 pub fn utc(ns: i64) -> String {
     let d: DateTime<Utc> = Utc.timestamp_nanos(ns);

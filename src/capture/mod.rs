@@ -16,6 +16,7 @@ mod pcapng;
 mod segments;
 mod sink;
 mod source;
+pub mod write;
 
 use classify::*;
 pub use conv::*;

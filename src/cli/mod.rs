@@ -113,20 +113,18 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// Runs `f` on a worker thread while drawing a progress bar on stderr (only on a terminal).
 fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 'static) -> T {
-    let p = Arc::new(Progress::new());
-    p.set_stage("opening", 0);
-    let p2 = p.clone();
-    let h = std::thread::Builder::new()
-        .name("load".into())
-        .spawn(move || f(p2))
-        .expect("spawn worker");
+    let h = labelbench::progress::Job::spawn("load", move |p| {
+        p.set_stage("opening", 0);
+        f(p)
+    });
+    let p = h.progress.clone();
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(1000);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{msg:>21} [{bar:40}] {percent:>3}% {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        while !h.is_finished() {
+        while !h.finished() {
             bar.set_message(p.stage());
             bar.set_position((p.fraction() * 1000.0) as u64);
             std::thread::sleep(std::time::Duration::from_millis(100));

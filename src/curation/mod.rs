@@ -34,7 +34,7 @@ use crate::labels::{Event, Precision, SourceKind, Status, INSERTED_SOURCE};
 use crate::project::session::Session;
 use crate::traffic::{Traffic, NO_DEVICE};
 
-const S: i64 = 1_000_000_000;
+use crate::timefmt::NS_PER_S as S;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

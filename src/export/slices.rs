@@ -9,7 +9,6 @@ pub(crate) fn pcap_slices(
     fmap: &HashMap<u64, &FeatureRow>,
     dir: &Path,
 ) -> Result<Vec<SliceFile>> {
-    use pcap_parser::ToVec;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Windows per traffic device: (start, end, event index).
     struct Win {
@@ -62,16 +61,7 @@ pub(crate) fn pcap_slices(
                 if let Some(ws) = wins.get(&mac) {
                     for w in ws {
                         if ts >= w.lo && ts <= w.hi {
-                            let b = &mut bufs[w.k];
-                            b.extend_from_slice(
-                                &((ts.div_euclid(1_000_000_000)) as u32).to_le_bytes(),
-                            );
-                            b.extend_from_slice(
-                                &((ts.rem_euclid(1_000_000_000)) as u32).to_le_bytes(),
-                            );
-                            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-                            b.extend_from_slice(&orig.to_le_bytes());
-                            b.extend_from_slice(data);
+                            crate::capture::write::append_record(&mut bufs[w.k], ts, orig, data);
                         }
                     }
                 }
@@ -82,13 +72,7 @@ pub(crate) fn pcap_slices(
         })
         .map_err(|e| Error::invalid(path, e))?;
     }
-    let mut hdr = pcap_parser::PcapHeader::new();
-    hdr.magic_number = 0xa1b2_3c4d;
-    hdr.snaplen = 262_144;
-    hdr.network = linktype;
-    let head = hdr
-        .to_vec_raw()
-        .map_err(|e| Error::Other(format!("{e:?}")))?;
+    let head = crate::capture::write::pcap_header(linktype, 262_144);
     let mut names = Vec::with_capacity(targets.len());
     for (k, e) in targets.iter().enumerate() {
         let device = s.event_device_name(e);

@@ -13,7 +13,7 @@ use crate::curation::edits::Edit;
 use crate::labels::{Precision, Status};
 use crate::traffic::NO_DEVICE;
 
-const NS: f64 = 1e9;
+const NS: f64 = crate::timefmt::NS_PER_S as f64;
 /// Smallest lane height: below this, lanes of a big lab (86 on the 57-device week) turned
 /// into unreadable slivers, so the timeline shows as many as fit and scrolls to the rest.
 const MIN_LANE_PX: f32 = 20.0;

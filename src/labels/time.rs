@@ -31,7 +31,7 @@ pub fn resolve_local(tz: &Tz, t: &NaiveDateTime) -> Option<(i64, Resolved)> {
 }
 
 /// Nanoseconds in a day: the margin kept from the ends of `i64` time.
-pub(crate) const DAY_NS: i64 = 86_400 * 1_000_000_000;
+pub(crate) const DAY_NS: i64 = 86_400 * crate::timefmt::NS_PER_S;
 
 /// Whether an event time leaves room for its feature window and clock offsets: `i64`
 /// nanoseconds reach from 1677-09-21 to 2262-04-11, and a time within a day of either end is

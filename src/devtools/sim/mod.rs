@@ -24,11 +24,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::capture::write;
 use crate::error::{Error, Result};
 use crate::labels::{SourceKind, SourceSpec};
 use crate::project::Project;
 
-const NS: i64 = 1_000_000_000;
+use crate::timefmt::NS_PER_S as NS;
 
 /// 2021-03-08 00:00 America/New_York (05:00 UTC): the lab's week, with the DST change.
 pub const DEFAULT_START_NS: i64 = 1_615_179_600 * NS;
@@ -381,27 +382,13 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
             pk.extend_from_slice(&burst[a..b]);
             pk.retain(|p| p.ts >= h0 && p.ts < h1);
             pk.sort_by_key(|p| (p.ts, p.dev, p.inbound));
-            let mut hdr = pcap_parser::PcapHeader::new();
-            hdr.magic_number = 0xa1b2_3c4d; // nanosecond timestamps
-            hdr.snaplen = SNAPLEN as u32;
             let mut buf: Vec<u8> = Vec::with_capacity(pk.len() * 80 + 24);
-            use pcap_parser::ToVec;
-            buf.extend_from_slice(
-                &hdr.to_vec_raw()
-                    .map_err(|e| Error::Other(format!("{e:?}")))?,
-            );
+            buf.extend(write::pcap_header(pcap_parser::Linktype(1), SNAPLEN as u32));
             let mut frame: Vec<u8> = Vec::with_capacity(128);
             for p in &pk {
                 frame.clear();
                 let (cap, orig) = encode(p, &devs[p.dev as usize], &mut frame);
-                // Record header (pcap, nanosecond variant): seconds, nanoseconds, caplen, origlen.
-                let secs = p.ts.div_euclid(NS) as u32;
-                let nanos = p.ts.rem_euclid(NS) as u32;
-                buf.extend_from_slice(&secs.to_le_bytes());
-                buf.extend_from_slice(&nanos.to_le_bytes());
-                buf.extend_from_slice(&(cap as u32).to_le_bytes());
-                buf.extend_from_slice(&(orig as u32).to_le_bytes());
-                buf.extend_from_slice(&frame[..cap]);
+                write::append_record(&mut buf, p.ts, orig as u32, &frame[..cap]);
             }
             let stamp = chrono::Utc
                 .timestamp_nanos(h0)

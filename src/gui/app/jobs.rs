@@ -3,37 +3,7 @@
 
 use super::*;
 
-/// A worker thread with progress and cancel.
-pub struct Job<T> {
-    pub name: &'static str,
-    pub progress: Arc<Progress>,
-    pub(crate) handle: JoinHandle<T>,
-}
-
-impl<T: Send + 'static> Job<T> {
-    pub(crate) fn spawn(
-        name: &'static str,
-        f: impl FnOnce(Arc<Progress>) -> T + Send + 'static,
-    ) -> Job<T> {
-        let progress = Arc::new(Progress::new());
-        let p = progress.clone();
-        let handle = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || f(p))
-            .expect("spawn worker thread");
-        Job {
-            name,
-            progress,
-            handle,
-        }
-    }
-    pub(crate) fn finished(&self) -> bool {
-        self.handle.is_finished()
-    }
-    pub(crate) fn join(self) -> Option<T> {
-        self.handle.join().ok()
-    }
-}
+pub use crate::progress::Job;
 
 pub(crate) type Loaded = Result<(Session, Pyramid, Vec<crate::traffic::DeviceStats>), String>;
 

@@ -12,7 +12,6 @@ pub use state::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use eframe::egui;
 
@@ -21,7 +20,6 @@ use crate::curation::{CurateSettings, Suggestion, SuggestionKind};
 use crate::export::{ExportOptions, ExportReport, Format};
 use crate::labels::Status;
 use crate::learn::Report;
-use crate::progress::Progress;
 use crate::project::session::{OpenOptions, Session};
 use crate::project::TrainSettings;
 use crate::traffic::timeline::{Metric, Pyramid};
