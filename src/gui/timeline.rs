@@ -285,23 +285,13 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         if hi - lo <= 30 * 60 * 1_000_000_000 {
             let mut fmesh = egui::Mesh::default();
             for (k, lane) in lanes.iter().enumerate() {
-                let Some(fl) = app
-                    .flows_by_device
-                    .get(lane.traffic_dev as usize)
-                    .filter(|_| shown.contains(&k))
-                else {
+                if !shown.contains(&k) {
                     continue;
-                };
+                }
                 let flows = &s.traffic.flows;
-                // Flows last at most the active timeout, so earlier ones cannot reach the view.
-                let a = fl.partition_point(|&i| {
-                    flows[i as usize].first_ns < lo - crate::traffic::ACTIVE_TIMEOUT_NS
-                });
-                let b = fl.partition_point(|&i| flows[i as usize].first_ns <= hi);
-                let vis: Vec<u32> = fl[a..b]
-                    .iter()
-                    .copied()
-                    .filter(|&i| flows[i as usize].last_ns >= lo)
+                let vis: Vec<u32> = app
+                    .flow_index
+                    .overlapping(&s.traffic, lane.traffic_dev, (lo, hi))
                     .collect();
                 if vis.is_empty() || vis.len() > 200 {
                     continue;

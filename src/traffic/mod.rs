@@ -255,6 +255,49 @@ impl Traffic {
     }
 }
 
+/// The flows of each device in order of their first packet, so that the flows overlapping a
+/// time range are found without scanning every flow (the Inspector's nearby flows, the
+/// timeline's flow bars).
+#[derive(Clone, Debug, Default)]
+pub struct FlowIndex {
+    by_device: Vec<Vec<u32>>,
+}
+
+impl FlowIndex {
+    pub fn build(t: &Traffic, devices: usize) -> FlowIndex {
+        let mut by_device: Vec<Vec<u32>> = vec![Vec::new(); devices];
+        for (i, f) in t.flows.iter().enumerate() {
+            if let Some(v) = by_device.get_mut(f.device as usize) {
+                v.push(i as u32);
+            }
+        }
+        for v in &mut by_device {
+            v.sort_by_key(|&i| (t.flows[i as usize].first_ns, i));
+        }
+        FlowIndex { by_device }
+    }
+
+    /// The flows of `device` that overlap `[lo, hi]`, in order of their first packet. A flow
+    /// lasts at most [`ACTIVE_TIMEOUT_NS`], so only those starting after `lo` minus that can.
+    pub fn overlapping<'a>(
+        &'a self,
+        t: &'a Traffic,
+        device: u16,
+        (lo, hi): (i64, i64),
+    ) -> impl Iterator<Item = u32> + 'a {
+        let fl = self
+            .by_device
+            .get(device as usize)
+            .map_or(&[][..], |v| &v[..]);
+        let a = fl.partition_point(|&i| t.flows[i as usize].first_ns < lo - ACTIVE_TIMEOUT_NS);
+        let b = fl.partition_point(|&i| t.flows[i as usize].first_ns <= hi);
+        fl[a..b.max(a)]
+            .iter()
+            .copied()
+            .filter(move |&i| t.flows[i as usize].last_ns >= lo)
+    }
+}
+
 /// Per-device totals for summaries.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DeviceStats {

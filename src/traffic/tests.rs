@@ -401,3 +401,37 @@ fn pieces_name_the_first_packet_of_an_unknown_link_type() {
     let t = ingest_in_pieces(std::slice::from_ref(&file), &mut reg2, None, 1024, 0);
     assert_same(&t, &whole, "pieces of 1,024 packets");
 }
+
+/// The flow index finds exactly the flows a scan of every flow finds, for ranges across the
+/// real captures.
+#[test]
+fn the_flow_index_finds_what_a_scan_finds() {
+    let Some(real) = shared_real() else { return };
+    let fit = real.join("fit-iot-dataset");
+    let mut reg = Registry::load(&fit.join("devices.json")).unwrap();
+    let files = vec![
+        fit.join("pcaps/blink-cam-01.pcap"),
+        fit.join("pcaps/schlage-lock-01.pcap"),
+    ];
+    let t = ingest(&files, &mut reg, None);
+    let idx = FlowIndex::build(&t, reg.len());
+    let (a, b) = (t.first_ns().unwrap(), t.last_ns().unwrap());
+    let mut checked = 0;
+    for dev in 0..reg.len() as u16 {
+        for k in 0..40i64 {
+            let lo = a + (b - a) / 40 * k;
+            let hi = lo + 600_000_000_000 * (1 + k % 6);
+            let got: Vec<u32> = idx.overlapping(&t, dev, (lo, hi)).collect();
+            let mut want: Vec<u32> = (0..t.flows.len() as u32)
+                .filter(|&i| {
+                    let f = &t.flows[i as usize];
+                    f.device == dev && f.last_ns >= lo && f.first_ns <= hi
+                })
+                .collect();
+            want.sort_by_key(|&i| (t.flows[i as usize].first_ns, i));
+            assert_eq!(got, want, "device {dev}, [{lo}, {hi}]");
+            checked += got.len();
+        }
+    }
+    assert!(checked > 100, "{checked} flows found");
+}

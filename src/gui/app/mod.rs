@@ -38,7 +38,7 @@ pub struct App {
     /// Per-device totals, computed once at load (they do not change with edits).
     pub dev_stats: Vec<crate::traffic::DeviceStats>,
     /// Per device: its flows in order of first packet (for flow bars when zoomed in).
-    pub flows_by_device: Vec<Vec<u32>>,
+    pub flow_index: crate::traffic::FlowIndex,
 }
 
 const SETTINGS_KEY: &str = "labelbench-settings";
@@ -65,7 +65,7 @@ impl App {
             errors: vec![],
             project_path: None,
             dev_stats: vec![],
-            flows_by_device: vec![],
+            flow_index: Default::default(),
         };
         if let Some(p) = project {
             app.commands.push(Command::Open(p));
@@ -103,13 +103,7 @@ impl App {
 
     fn install(&mut self, s: Session, p: Pyramid, stats: Vec<crate::traffic::DeviceStats>) {
         self.dev_stats = stats;
-        let mut fbd: Vec<Vec<u32>> = vec![Vec::new(); s.registry.len()];
-        for (i, f) in s.traffic.flows.iter().enumerate() {
-            if let Some(v) = fbd.get_mut(f.device as usize) {
-                v.push(i as u32);
-            }
-        }
-        self.flows_by_device = fbd;
+        self.flow_index = crate::traffic::FlowIndex::build(&s.traffic, s.registry.len());
         self.ui = UiState {
             train: s.project.training.clone(),
             offset_text: s

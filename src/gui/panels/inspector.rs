@@ -136,17 +136,11 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     );
                     let feats: Vec<(String, f64)> =
                         crate::learn::features::names().into_iter().zip(f).collect();
-                    let mut near: Vec<&crate::traffic::Flow> = s
-                        .traffic
-                        .flows
-                        .iter()
-                        .filter(|f| {
-                            f.device == td
-                                && f.last_ns >= t - 60_000_000_000
-                                && f.first_ns <= t + 60_000_000_000
-                        })
+                    let near: Vec<&crate::traffic::Flow> = app
+                        .flow_index
+                        .overlapping(&s.traffic, td, (t - 60_000_000_000, t + 60_000_000_000))
+                        .map(|i| &s.traffic.flows[i as usize])
                         .collect();
-                    near.sort_by_key(|f| f.first_ns);
                     let mut lines: Vec<String> = near
                         .iter()
                         .take(25)
