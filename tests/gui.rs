@@ -947,3 +947,25 @@ fn the_new_project_dialog_never_overwrites_a_project() {
     let s = h.state().session.as_ref().expect("the new project opens");
     assert_eq!(s.project.name, "lab-week");
 }
+
+/// The F1 help is the command table: every shortcut it defines is listed with what it does,
+/// and a shortcut runs through a command (Ctrl+E shows the Export dialog).
+#[test]
+fn the_help_lists_the_command_table_and_shortcuts_run_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    for b in labelbench::gui::keys::BINDINGS {
+        // Some keys ("+", "-") are toolbar buttons too: at least one label each.
+        assert!(h.query_all_by_label(b.keys).count() >= 1, "{}", b.keys);
+        assert!(h.query_all_by_label(b.does).count() >= 1, "{}", b.does);
+    }
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(!h.state().ui.help);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    h.run_steps(2);
+    assert!(h.state().ui.export.open);
+}

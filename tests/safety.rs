@@ -584,3 +584,17 @@ fn a_corrupt_pcapng_block_is_named_by_type_and_length_not_dumped() {
     );
     assert_eq!(i.byte_offset, 28);
 }
+
+/// A failed write is a failure (exit code 1), not bad input (2): here the output's parent is a
+/// file, so the staging folder cannot be made.
+#[test]
+fn a_failed_write_exits_1() {
+    let t = tempfile::tempdir().unwrap();
+    let p = lab(t.path());
+    let blocker = t.path().join("not-a-folder");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = export(&p, &blocker.join("out"), false).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not-a-folder"), "{err}");
+}

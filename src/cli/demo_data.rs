@@ -57,7 +57,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         label_rate,
         ..Default::default()
     };
-    let r = labelbench::devtools::sim::write_project(&out, &o, force).map_err(bad)?;
+    let r = labelbench::devtools::sim::write_project(&out, &o, force).map_err(write_err)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -51,7 +51,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         force,
     };
     let report = project.with_extension("model_report.json");
-    let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(bad)?;
+    let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(write_err)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -94,6 +94,15 @@ pub fn bad(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(BadInput(e.to_string()))
 }
 
+/// An error of a command that writes its output: a refusal or a bad input is the user's (exit
+/// code 2); a failed write (a full disk, a read-only folder) is not (exit code 1).
+pub fn write_err(e: labelbench::Error) -> anyhow::Error {
+    match e {
+        labelbench::Error::Io { .. } | labelbench::Error::Other(_) => anyhow::Error::new(e),
+        e => bad(e),
+    }
+}
+
 /// Whether the error is stdout's reader having gone away (`| head`): not a failure of ours.
 pub fn closed_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {

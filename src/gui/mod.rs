@@ -10,6 +10,7 @@ pub mod theme;
 pub mod timeline;
 mod training;
 
+pub use app::keys;
 pub use app::{App, Command, Settings, Tab};
 
 /// Opens the window on `project` (if any).

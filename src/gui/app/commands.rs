@@ -30,6 +30,14 @@ pub enum Command {
     CancelJob,
     CreateProject(crate::gui::panels::NewProjectSpec),
     Dark(bool),
+    /// Show the Open project dialog.
+    ShowOpen,
+    /// Show the Export dialog.
+    ShowExport,
+    /// Show or hide the keyboard shortcuts.
+    ToggleHelp,
+    /// Close the topmost dialog, else clear the selection (Esc).
+    CloseOrClear,
 }
 
 impl App {
@@ -257,6 +265,24 @@ impl App {
                 Err(e) => self.errors.push(e),
             },
             Command::Dark(d) => self.settings.dark = d,
+            Command::ShowOpen => self.ui.open_dialog = true,
+            Command::ShowExport => self.ui.export.open = true,
+            Command::ToggleHelp => self.ui.help = !self.ui.help,
+            Command::CloseOrClear => {
+                // The topmost thing goes first: an open dialog, else the selection.
+                let ui = &mut self.ui;
+                if ui.help {
+                    ui.help = false;
+                } else if ui.export.open {
+                    ui.export.open = false;
+                } else if ui.new_project.open {
+                    ui.new_project.open = false;
+                } else if ui.open_dialog {
+                    ui.open_dialog = false;
+                } else {
+                    self.commands.push(Command::SelectEvent(None));
+                }
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod commands;
 mod jobs;
+pub mod keys;
 mod state;
 
 pub use commands::*;
@@ -275,107 +276,11 @@ impl App {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
-        use egui::{Key, KeyboardShortcut, Modifiers};
-        let cmd = |k| KeyboardShortcut::new(Modifiers::COMMAND, k);
-        let cmd_shift = |k| KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, k);
-        ctx.input_mut(|i| {
-            if i.consume_shortcut(&cmd_shift(Key::Z)) || i.consume_shortcut(&cmd(Key::Y)) {
-                self.commands.push(Command::Redo);
-            }
-            if i.consume_shortcut(&cmd(Key::Z)) {
-                self.commands.push(Command::Undo);
-            }
-            if i.consume_shortcut(&cmd(Key::S)) {
-                self.commands.push(Command::Save);
-            }
-            if i.consume_shortcut(&cmd(Key::O)) {
-                self.ui.open_dialog = true;
-            }
-            if i.consume_shortcut(&cmd(Key::E)) {
-                self.ui.export.open = true;
-            }
-        });
-        if ctx.egui_wants_keyboard_input() {
-            return;
+        // Keys without Ctrl belong to a text field that has the focus.
+        let plain = !ctx.egui_wants_keyboard_input();
+        for a in ctx.input_mut(|i| keys::pressed(i, plain)) {
+            self.act(a);
         }
-        ctx.input(|i| {
-            let zoom = |f: f64, v: Option<(i64, i64)>| {
-                v.map(|(a, b)| {
-                    let c = (a + b) / 2;
-                    let h = (((b - a) as f64 * f) / 2.0) as i64;
-                    (c - h.max(500_000_000), c + h.max(500_000_000))
-                })
-            };
-            let pan = |f: f64, v: Option<(i64, i64)>| {
-                v.map(|(a, b)| {
-                    let d = ((b - a) as f64 * f) as i64;
-                    (a + d, b + d)
-                })
-            };
-            let mut nv = None;
-            if i.key_pressed(Key::Plus) || i.key_pressed(Key::Equals) {
-                nv = zoom(0.5, self.ui.view);
-            }
-            if i.key_pressed(Key::Minus) {
-                nv = zoom(2.0, self.ui.view);
-            }
-            if i.key_pressed(Key::ArrowLeft) {
-                nv = pan(-0.25, self.ui.view);
-            }
-            if i.key_pressed(Key::ArrowRight) {
-                nv = pan(0.25, self.ui.view);
-            }
-            if let Some((a, b)) = nv {
-                self.commands.push(Command::SetView(a, b));
-            }
-            if i.key_pressed(Key::Home) {
-                if let Some(s) = &self.session {
-                    if let (Some(a), Some(b)) = (s.traffic.first_ns(), s.traffic.last_ns()) {
-                        self.commands.push(Command::SetView(a, b));
-                    }
-                }
-            }
-            if i.key_pressed(Key::N) {
-                self.commands.push(if i.modifiers.shift {
-                    Command::StepSuggestion(true)
-                } else {
-                    Command::StepEvent(true)
-                });
-            }
-            if i.key_pressed(Key::P) {
-                self.commands.push(if i.modifiers.shift {
-                    Command::StepSuggestion(false)
-                } else {
-                    Command::StepEvent(false)
-                });
-            }
-            if i.key_pressed(Key::F) {
-                self.commands.push(Command::ZoomToSelection);
-            }
-            if i.key_pressed(Key::F1) || i.key_pressed(Key::Questionmark) {
-                self.ui.help = !self.ui.help;
-            }
-            if i.key_pressed(Key::Escape) {
-                // The topmost thing goes first: an open dialog, else the selection.
-                let ui = &mut self.ui;
-                if ui.help {
-                    ui.help = false;
-                } else if ui.export.open {
-                    ui.export.open = false;
-                } else if ui.new_project.open {
-                    ui.new_project.open = false;
-                } else if ui.open_dialog {
-                    ui.open_dialog = false;
-                } else {
-                    self.commands.push(Command::SelectEvent(None));
-                }
-            }
-            if i.key_pressed(Key::A) {
-                if let Some(k) = self.ui.selected_sugg.clone() {
-                    self.commands.push(Command::Accept(vec![k]));
-                }
-            }
-        });
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
                 .dropped_files
@@ -393,6 +298,55 @@ impl App {
                 self.errors.extend(problems);
             }
         }
+    }
+
+    /// Runs a shortcut's action by pushing its commands.
+    pub fn act(&mut self, a: keys::Action) {
+        use keys::Action as A;
+        let view = self.ui.view;
+        let zoom = |f: f64| {
+            view.map(|(a, b)| {
+                let c = (a + b) / 2;
+                let h = (((b - a) as f64 * f) / 2.0) as i64;
+                Command::SetView(c - h.max(500_000_000), c + h.max(500_000_000))
+            })
+        };
+        let pan = |f: f64| {
+            view.map(|(a, b)| {
+                let d = ((b - a) as f64 * f) as i64;
+                Command::SetView(a + d, b + d)
+            })
+        };
+        let whole = self.session.as_ref().and_then(|s| {
+            let (a, b) = (s.traffic.first_ns()?, s.traffic.last_ns()?);
+            Some(Command::SetView(a, b))
+        });
+        let accept = self
+            .ui
+            .selected_sugg
+            .clone()
+            .map(|k| Command::Accept(vec![k]));
+        let c = match a {
+            A::Redo => Some(Command::Redo),
+            A::Undo => Some(Command::Undo),
+            A::Save => Some(Command::Save),
+            A::OpenProject => Some(Command::ShowOpen),
+            A::Export => Some(Command::ShowExport),
+            A::NextEvent => Some(Command::StepEvent(true)),
+            A::PreviousEvent => Some(Command::StepEvent(false)),
+            A::NextSuggestion => Some(Command::StepSuggestion(true)),
+            A::PreviousSuggestion => Some(Command::StepSuggestion(false)),
+            A::AcceptSelected => accept,
+            A::ZoomToSelection => Some(Command::ZoomToSelection),
+            A::ZoomIn => zoom(0.5),
+            A::ZoomOut => zoom(2.0),
+            A::PanLeft => pan(-0.25),
+            A::PanRight => pan(0.25),
+            A::WholeCapture => whole,
+            A::CloseOrClear => Some(Command::CloseOrClear),
+            A::Help => Some(Command::ToggleHelp),
+        };
+        self.commands.extend(c);
     }
 
     /// The whole UI of one frame.

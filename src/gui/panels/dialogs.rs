@@ -49,27 +49,11 @@ pub fn dialogs(app: &mut App, ctx: &egui::Context) {
                     .num_columns(2)
                     .striped(true)
                     .show(ui, |ui| {
-                        for (k, v) in [
-                            ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
-                            ("Ctrl+S", "save the project"),
-                            ("Ctrl+O", "open a project"),
-                            ("Ctrl+E", "export"),
-                            ("N / P", "next / previous event"),
-                            ("Shift+N / Shift+P", "next / previous suggestion"),
-                            ("A", "accept the selected suggestion"),
-                            ("F", "zoom to the selected event"),
-                            ("+ / -", "zoom in / out"),
-                            ("Left / Right", "pan"),
-                            ("Home", "whole capture"),
-                            ("Esc", "close the dialog, else clear the selection"),
-                            ("F1 or ?", "this help"),
-                            ("mouse wheel / drag", "zoom / pan the timeline"),
-                            ("drag a marker", "retime the event (one undo step)"),
-                            (
-                                "Shift+drag a marker",
-                                "shift its whole source's clock offset",
-                            ),
-                        ] {
+                        let keys = crate::gui::app::keys::BINDINGS
+                            .iter()
+                            .map(|b| (b.keys, b.does));
+                        let mouse = crate::gui::app::keys::MOUSE.iter().copied();
+                        for (k, v) in keys.chain(mouse) {
                             ui.label(RichText::new(k).monospace());
                             ui.label(v);
                             ui.end_row();

@@ -17,6 +17,7 @@ use eframe::egui::{self, RichText};
 use crate::curation::edits::Edit;
 use crate::curation::SuggestionKind;
 use crate::export::Format;
+use crate::gui::app::keys::{keys_of, Action};
 use crate::gui::app::{App, Command, Tab};
 use crate::gui::theme;
 use crate::labels::{SourceKind, SourceSpec, Status};
@@ -31,11 +32,11 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                     app.ui.new_project.open = true;
                     ui.close();
                 }
-                if ui.button("Open…  (Ctrl+O)").on_hover_text("Open a .labelbench.json project").clicked() {
+                if ui.add(egui::Button::new("Open…").shortcut_text(keys_of(Action::OpenProject))).on_hover_text("Open a .labelbench.json project").clicked() {
                     if let Some(p) = pick_file("Open project") {
                         app.commands.push(Command::Open(p));
                     } else {
-                        app.ui.open_dialog = true;
+                        app.commands.push(Command::ShowOpen);
                     }
                     ui.close();
                 }
@@ -50,12 +51,12 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                         }
                     }
                 });
-                if ui.add_enabled(app.session.is_some(), egui::Button::new("Save  (Ctrl+S)")).on_hover_text("Write the project file (settings, source offsets); edits are already journaled").clicked() {
+                if ui.add_enabled(app.session.is_some(), egui::Button::new("Save").shortcut_text(keys_of(Action::Save))).on_hover_text("Write the project file (settings, source offsets); edits are already journaled").clicked() {
                     app.commands.push(Command::Save);
                     ui.close();
                 }
-                if ui.add_enabled(app.session.is_some(), egui::Button::new("Export…  (Ctrl+E)")).on_hover_text("Export the cleaned dataset").clicked() {
-                    app.ui.export.open = true;
+                if ui.add_enabled(app.session.is_some(), egui::Button::new("Export…").shortcut_text(keys_of(Action::Export))).on_hover_text("Export the cleaned dataset").clicked() {
+                    app.commands.push(Command::ShowExport);
                     ui.close();
                 }
                 ui.separator();
@@ -65,11 +66,11 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
             });
             ui.menu_button("Edit", |ui| {
                 let (u, r) = app.session.as_ref().map(|s| (s.history.undo_label(), s.history.redo_label())).unwrap_or((None, None));
-                if ui.add_enabled(u.is_some(), egui::Button::new(format!("Undo {}", u.clone().unwrap_or_default()))).on_hover_text("Ctrl+Z").clicked() {
+                if ui.add_enabled(u.is_some(), egui::Button::new(format!("Undo {}", u.clone().unwrap_or_default()))).on_hover_text(keys_of(Action::Undo)).clicked() {
                     app.commands.push(Command::Undo);
                     ui.close();
                 }
-                if ui.add_enabled(r.is_some(), egui::Button::new(format!("Redo {}", r.clone().unwrap_or_default()))).on_hover_text("Ctrl+Shift+Z").clicked() {
+                if ui.add_enabled(r.is_some(), egui::Button::new(format!("Redo {}", r.clone().unwrap_or_default()))).on_hover_text(keys_of(Action::Redo)).clicked() {
                     app.commands.push(Command::Redo);
                     ui.close();
                 }
@@ -108,8 +109,10 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
             ui.menu_button("Help", |ui| {
-                if ui.button("Keyboard shortcuts  (F1)").on_hover_text("List every shortcut").clicked() {
-                    app.ui.help = true;
+                if ui.add(egui::Button::new("Keyboard shortcuts").shortcut_text(keys_of(Action::Help))).on_hover_text("List every shortcut").clicked() {
+                    if !app.ui.help {
+                        app.commands.push(Command::ToggleHelp);
+                    }
                     ui.close();
                 }
             });
@@ -215,24 +218,27 @@ pub fn bottom_panel(app: &mut App, ui: &mut egui::Ui) {
                 .unwrap_or((false, false));
             if ui
                 .add_enabled(can_u, egui::Button::new("Undo"))
-                .on_hover_text("Undo the last edit (Ctrl+Z)")
+                .on_hover_text(format!("Undo the last edit ({})", keys_of(Action::Undo)))
                 .clicked()
             {
                 app.commands.push(Command::Undo);
             }
             if ui
                 .add_enabled(can_r, egui::Button::new("Redo"))
-                .on_hover_text("Redo (Ctrl+Shift+Z)")
+                .on_hover_text(format!("Redo ({})", keys_of(Action::Redo)))
                 .clicked()
             {
                 app.commands.push(Command::Redo);
             }
             if ui
                 .button("Export…")
-                .on_hover_text("Export the cleaned dataset (Ctrl+E)")
+                .on_hover_text(format!(
+                    "Export the cleaned dataset ({})",
+                    keys_of(Action::Export)
+                ))
                 .clicked()
             {
-                app.ui.export.open = true;
+                app.commands.push(Command::ShowExport);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let (text, hover) = if app.ui.tall_tabs {
@@ -298,7 +304,7 @@ pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text("Open a .labelbench.json project")
             .clicked()
         {
-            app.ui.open_dialog = true;
+            app.commands.push(Command::ShowOpen);
         }
         if ui
             .button("New project…")
