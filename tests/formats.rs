@@ -191,7 +191,7 @@ fn idle_class_windows_avoid_events() {
             .all(|x| (x.adjusted_ns - i.adjusted_ns).abs() > 30_000_000_000));
     }
     let ts = labelbench::project::TrainSettings {
-        scope: "global".into(),
+        scope: labelbench::learn::Scope::Global,
         ..Default::default()
     };
     let rep = labelbench::learn::train(&s, &ts).unwrap();

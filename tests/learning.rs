@@ -36,9 +36,12 @@ fn strip_time(mut v: serde_json::Value) -> serde_json::Value {
 fn same_seed_same_report_and_cells_hold_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let s = session(dir.path());
-    for scope in ["device", "global"] {
+    for scope in [
+        labelbench::learn::Scope::Device,
+        labelbench::learn::Scope::Global,
+    ] {
         let ts = TrainSettings {
-            scope: scope.into(),
+            scope,
             ..Default::default()
         };
         let a = serde_json::to_string(&strip_time(
@@ -49,22 +52,22 @@ fn same_seed_same_report_and_cells_hold_every_event() {
             serde_json::to_value(train(&s, &ts).unwrap()).unwrap(),
         ))
         .unwrap();
-        assert_eq!(a, b, "{scope}: report differs between runs");
+        assert_eq!(a, b, "{scope:?}: report differs between runs");
         let r = train(&s, &ts).unwrap();
         let n: usize = r.cell_events.iter().flatten().map(|c| c.len()).sum();
         assert_eq!(n, r.events);
         let total: usize = r.confusion.iter().flatten().sum();
         assert_eq!(total, r.events);
         assert_eq!(r.per_class.len(), r.classes.len());
-        assert!(r.accuracy > 0.5, "{scope}: {}", r.accuracy);
+        assert!(r.accuracy > 0.5, "{scope:?}: {}", r.accuracy);
         assert_eq!(r.importances.len(), 40);
-        if scope == "device" {
+        if scope == labelbench::learn::Scope::Device {
             assert!(r.devices.as_ref().unwrap().len() >= 4);
         }
     }
     let tb = TrainSettings {
         time_blocked: true,
-        scope: "global".into(),
+        scope: labelbench::learn::Scope::Global,
         ..Default::default()
     };
     assert!(train(&s, &tb).unwrap().time_blocked);
@@ -76,7 +79,7 @@ fn linfa_tree_and_our_cart_agree() {
     let s = session(dir.path());
     let rows = labelbench::learn::features::extract(&s, &s.project.window, 1);
     let ts = TrainSettings {
-        scope: "global".into(),
+        scope: labelbench::learn::Scope::Global,
         max_depth: 15,
         ..Default::default()
     };
@@ -101,7 +104,7 @@ fn training_stops_when_cancelled() {
     let s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
     let p = labelbench::progress::Progress::new();
     let ts = TrainSettings {
-        scope: "global".into(),
+        scope: labelbench::learn::Scope::Global,
         ..Default::default()
     };
     assert!(labelbench::learn::train_with(&s, &ts, Some(&p)).is_ok());

@@ -185,6 +185,7 @@ fn bench_frames(_project: &Path, _frames: usize) -> anyhow::Result<()> {
 
 /// Times every stage on one project: load, curate, features, train, export.
 fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
+    let scope = labelbench::learn::Scope::parse(&scope).expect("checked by clap");
     let t = std::time::Instant::now();
     let mut s = open_session(project, false, false)?;
     let load = t.elapsed().as_secs_f64();
@@ -217,7 +218,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
         labelbench::learn::features::N_FEATURES
     );
     let ts = labelbench::project::TrainSettings {
-        scope: scope.clone(),
+        scope,
         ..s.project.training.clone()
     };
     let t = std::time::Instant::now();
@@ -229,13 +230,13 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
         labelbench::learn::forest::MaxFeatures::Sqrt,
     )
     .map_err(bad)?;
-    outln!("train     {:>7.2} s  forest, {} scope, {} folds, {} classes: accuracy {:.4}, macro F1 {:.4}", t.elapsed().as_secs_f64(), scope, ts.folds, r.classes.len(), r.accuracy, r.macro_f1);
+    outln!("train     {:>7.2} s  forest, {} scope, {} folds, {} classes: accuracy {:.4}, macro F1 {:.4}", t.elapsed().as_secs_f64(), scope.as_str(), ts.folds, r.classes.len(), r.accuracy, r.macro_f1);
     let t = std::time::Instant::now();
     let tree = labelbench::learn::train_rows(
         &s,
         &rows,
         &labelbench::project::TrainSettings {
-            scope: scope.clone(),
+            scope,
             ..ts.clone()
         },
         labelbench::learn::Model::Tree,
@@ -247,7 +248,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
         &s,
         &rows,
         &labelbench::project::TrainSettings {
-            scope: scope.clone(),
+            scope,
             ..ts.clone()
         },
         labelbench::learn::Model::Cart,

@@ -55,10 +55,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut s = open_session(&project, true, true)?;
     let mut ts = s.project.training.clone();
     if let Some(m) = model {
-        ts.model = m;
+        ts.model = labelbench::learn::Model::parse(&m).expect("checked by clap");
     }
     if let Some(x) = scope {
-        ts.scope = x;
+        ts.scope = labelbench::learn::Scope::parse(&x).expect("checked by clap");
     }
     if let Some(x) = folds {
         ts.folds = x;

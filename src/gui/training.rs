@@ -1,6 +1,7 @@
 //! The Training tab: settings, background training, the confusion matrix as a clickable
 //! heatmap, per-class metrics and feature importances.
 
+use crate::learn::{Model, Scope};
 use eframe::egui::{self, RichText, Sense};
 use egui_plot::{Bar, BarChart, Plot};
 
@@ -14,19 +15,19 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         let t = &mut app.ui.train;
         egui::ComboBox::from_id_salt("model")
-            .selected_text(t.model.clone())
+            .selected_text(t.model.as_str())
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut t.model, "forest".to_string(), "forest");
-                ui.selectable_value(&mut t.model, "tree".to_string(), "tree (linfa-trees)");
-                ui.selectable_value(&mut t.model, "cart".to_string(), "cart (one CART tree)");
+                ui.selectable_value(&mut t.model, Model::Forest, "forest");
+                ui.selectable_value(&mut t.model, Model::Tree, "tree (linfa-trees)");
+                ui.selectable_value(&mut t.model, Model::Cart, "cart (one CART tree)");
             })
             .response
             .on_hover_text("Random forest (60 trees, entropy), or a single decision tree");
         egui::ComboBox::from_id_salt("scope")
-            .selected_text(t.scope.clone())
+            .selected_text(t.scope.as_str())
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut t.scope, "device".to_string(), "per device");
-                ui.selectable_value(&mut t.scope, "global".to_string(), "global (device:class)");
+                ui.selectable_value(&mut t.scope, Scope::Device, "per device");
+                ui.selectable_value(&mut t.scope, Scope::Global, "global (device:class)");
             })
             .response
             .on_hover_text("One model per device (as in the paper) or one over device:class");

@@ -25,8 +25,9 @@ use crate::project::session::Session;
 use crate::project::TrainSettings;
 use forest::{ForestParams, MaxFeatures};
 
-/// Which model to fit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which model to fit (`forest`, `tree` or `cart` in the project file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Model {
     Forest,
     /// linfa-trees' decision tree.
@@ -42,6 +43,37 @@ impl Model {
             "tree" => Some(Model::Tree),
             "cart" => Some(Model::Cart),
             _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Model::Forest => "forest",
+            Model::Tree => "tree",
+            Model::Cart => "cart",
+        }
+    }
+}
+
+/// One model per device (as in the paper) or one global model over `device:class`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Device,
+    Global,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "device" => Some(Scope::Device),
+            "global" => Some(Scope::Global),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Device => "device",
+            Scope::Global => "global",
         }
     }
 }
@@ -156,9 +188,7 @@ pub fn train_with(
     ts: &TrainSettings,
     progress: Option<&crate::progress::Progress>,
 ) -> crate::Result<Report> {
-    let model = Model::parse(&ts.model).ok_or_else(|| {
-        crate::Error::Other(format!("unknown model {:?} (forest, tree, cart)", ts.model))
-    })?;
+    let model = ts.model;
     let mf = MaxFeatures::parse(&ts.max_features)
         .ok_or_else(|| crate::Error::Other(format!("bad max_features {:?}", ts.max_features)))?;
     if ts.folds < 2 {
@@ -187,13 +217,9 @@ pub fn train_rows_with(
     progress: Option<&crate::progress::Progress>,
 ) -> crate::Result<Report> {
     let t0 = Instant::now();
-    let model_name = match model {
-        Model::Forest => "forest",
-        Model::Tree => "tree",
-        Model::Cart => "cart",
-    };
-    match ts.scope.as_str() {
-        "global" => {
+    let model_name = model.as_str();
+    match ts.scope {
+        Scope::Global => {
             let u = Unit {
                 rows: rows.iter().collect(),
                 labels: rows
@@ -208,7 +234,7 @@ pub fn train_rows_with(
             r.fit_seconds = t0.elapsed().as_secs_f64();
             Ok(r)
         }
-        "device" => {
+        Scope::Device => {
             let mut by_dev: BTreeMap<String, Vec<&FeatureRow>> = BTreeMap::new();
             for r in rows {
                 by_dev
@@ -288,9 +314,6 @@ pub fn train_rows_with(
             pooled.devices = Some(reports);
             Ok(pooled)
         }
-        other => Err(crate::Error::Other(format!(
-            "unknown scope {other:?} (device, global)"
-        ))),
     }
 }
 

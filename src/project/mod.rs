@@ -40,10 +40,8 @@ impl Default for WindowSettings {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    /// `forest` or `tree`.
-    pub model: String,
-    /// `device` or `global`.
-    pub scope: String,
+    pub model: crate::learn::Model,
+    pub scope: crate::learn::Scope,
     pub folds: usize,
     pub seed: u64,
     pub trees: usize,
@@ -61,8 +59,8 @@ pub struct TrainSettings {
 impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
-            model: "forest".into(),
-            scope: "device".into(),
+            model: crate::learn::Model::Forest,
+            scope: crate::learn::Scope::Device,
             folds: 4,
             seed: 1,
             trees: 60,
