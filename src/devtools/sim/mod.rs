@@ -215,123 +215,188 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
         e.id = i;
     }
 
-    // Label logs.
-    let outage_start = o.start_ns + (o.days as i64 * 86400 * NS) / 2 + 3 * 3600 * NS;
-    let outage_end = outage_start + 5 * 3600 * NS;
-    let mut ifttt: Vec<LogRow> = Vec::new();
-    let mut trig: Vec<LogRow> = Vec::new();
-    let mut st: Vec<LogRow> = Vec::new();
-    let mut notes: Vec<LogRow> = Vec::new();
-    for e in &events {
-        let d = &devs[e.device];
-        if e.scheduled_ns.is_some() {
-            continue;
+    let [ifttt, trig, st, notes] = label_logs(o, &devs, &events, &trigger_rows, &mut rng, &tz);
+    let pcaps = write_pcaps(out, o, &devs, &events, end)?;
+    let (packets, pcap_bytes) = (pcaps.packets, pcaps.bytes);
+    write_registry(out, &devs)?;
+    write_logs_and_truth(out, &devs, &events, [&ifttt, &trig, &st, &notes])?;
+    let project = write_project_file(out)?;
+    let secs = t0.elapsed().as_secs_f64();
+    Ok(SimReport {
+        out: out.to_path_buf(),
+        devices: devs.len(),
+        network_devices: pcaps.network_devices,
+        days: o.days,
+        packets,
+        pcap_files: pcaps.files,
+        pcap_bytes,
+        true_events: events.len(),
+        log_rows: [ifttt.len(), trig.len(), st.len(), notes.len()],
+        seconds: secs,
+        packets_per_s: packets as f64 / secs,
+        project,
+    })
+}
+
+fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(p).map_err(|e| Error::io(p, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(p, e))
+}
+
+/// `devices.json` in the lab's format (hub children without their own MAC).
+fn write_registry(out: &Path, devs: &[SimDevice]) -> Result<()> {
+    let mut dj = serde_json::Map::new();
+    let mut hubs: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for d in devs {
+        let mut o = serde_json::Map::new();
+        o.insert("description".into(), d.description.clone().into());
+        if let Some(m) = d.mac {
+            o.insert(
+                "address".into(),
+                format!("{}.{}.{}.{}", d.ip[0], d.ip[1], d.ip[2], d.ip[3]).into(),
+            );
+            o.insert("ether".into(), crate::traffic::devices::fmt_mac(&m).into());
         }
-        if d.ifttt_applet && e.class == "motion" {
-            let delay = rng.gen_range(3_000..60_000) * 1_000_000;
-            let seen = e.true_ns + delay;
-            if !(outage_start..outage_end).contains(&seen) {
-                let minute = seen - seen.rem_euclid(60 * NS);
-                let text = format!(
-                    "\"{}\",\"{}\",\"event_{}\"",
-                    local_text(minute, &tz, false),
-                    d.name,
-                    e.class
-                );
-                let copies = if rng.gen_bool(0.12) {
-                    rng.gen_range(2..=3)
-                } else {
-                    1
-                };
-                for c in 0..copies {
-                    ifttt.push(LogRow {
-                        logged_ns: minute,
-                        text: text.clone(),
-                        true_event: Some(e.id),
-                        defect: if c == 0 { "" } else { "duplicate" },
-                    });
-                }
-            }
-        }
-        if d.smartthings {
-            let t = e.true_ns + rng.gen_range(200..2_000) * 1_000_000 + SMARTTHINGS_CLOCK_NS;
-            let tt = t - t.rem_euclid(NS);
-            let cls = if e.class == "motion" && d.kind != Kind::Lock {
-                "motion".to_string()
-            } else {
-                e.class.clone()
-            };
-            st.push(LogRow {
-                logged_ns: tt,
-                text: format!(
-                    "\"{}\",\"{}\",\"event_{}\"",
-                    local_text(tt, &tz, true),
-                    d.name,
-                    cls
-                ),
-                true_event: Some(e.id),
-                defect: "",
-            });
-            // SmartThings repeats some camera events with new ids.
-            if matches!(d.kind, Kind::Camera) && rng.gen_bool(0.3) {
-                let t2 = tt + rng.gen_range(1..20) * NS;
-                st.push(LogRow {
-                    logged_ns: t2,
-                    text: format!(
-                        "\"{}\",\"{}\",\"event_{}\"",
-                        local_text(t2, &tz, true),
-                        d.name,
-                        cls
-                    ),
-                    true_event: Some(e.id),
-                    defect: "repeat",
-                });
-            }
-        }
-        if d.notifier != Notifier::None {
-            let t = e.true_ns + rng.gen_range(1_000..6_000) * 1_000_000;
-            let tt = t - t.rem_euclid(NS);
-            if let Some(line) = notification(d, &e.class, tt, &tz) {
-                notes.push(LogRow {
-                    logged_ns: tt,
-                    text: line,
-                    true_event: Some(e.id),
-                    defect: "",
-                });
-            }
+        dj.insert(d.name.clone(), o.into());
+        if let Some(h) = d.hub {
+            hubs.entry(devs[h].name.clone())
+                .or_default()
+                .push(d.name.clone());
         }
     }
-    for (t, di, class, ev) in &trigger_rows {
-        trig.push(LogRow {
-            logged_ns: *t,
-            text: format!(
-                "\"{}\",\"{}\",\"event_{}\"",
-                local_text(*t, &tz, false),
-                devs[*di].name,
-                class
-            ),
-            true_event: *ev,
-            defect: if ev.is_none() { "no-traffic" } else { "" },
+    let devices_json = serde_json::json!({"devices": dj, "hubs": hubs});
+    write_file(
+        &out.join("devices.json"),
+        serde_json::to_string_pretty(&devices_json)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// The four label logs and the ground truth: every true event, and every log row with the
+/// true event it reports and its defect.
+fn write_logs_and_truth(
+    out: &Path,
+    devs: &[SimDevice],
+    events: &[TrueEvent],
+    [ifttt, trig, st, notes]: [&Vec<LogRow>; 4],
+) -> Result<()> {
+    let names = [
+        ("labels/ifttt-events.csv", ifttt),
+        ("labels/ifttt-actions.csv", trig),
+        ("labels/smartthings-events.csv", st),
+        ("labels/notifications.jsonl", notes),
+    ];
+    std::fs::create_dir_all(out.join("labels")).map_err(|e| Error::io(out, e))?;
+    let mut gt = csv::Writer::from_writer(Vec::new());
+    gt.write_record([
+        "record",
+        "source_file",
+        "line",
+        "true_event",
+        "device",
+        "class",
+        "true_ns",
+        "logged_ns",
+        "defect",
+    ])
+    .map_err(|e| Error::Other(e.to_string()))?;
+    for e in events {
+        gt.write_record([
+            "event".to_string(),
+            String::new(),
+            String::new(),
+            e.id.to_string(),
+            devs[e.device].name.clone(),
+            e.class.clone(),
+            e.true_ns.to_string(),
+            e.scheduled_ns.map(|s| s.to_string()).unwrap_or_default(),
+            String::new(),
+        ])
+        .map_err(|e| Error::Other(e.to_string()))?;
+    }
+    for (file, rows) in names {
+        let mut text = String::new();
+        for (i, r) in rows.iter().enumerate() {
+            text.push_str(&r.text);
+            text.push('\n');
+            let (dev, class) = match r.true_event {
+                Some(k) => (devs[events[k].device].name.clone(), events[k].class.clone()),
+                None => (String::new(), String::new()),
+            };
+            gt.write_record([
+                "row".to_string(),
+                file.to_string(),
+                (i + 1).to_string(),
+                r.true_event.map(|k| k.to_string()).unwrap_or_default(),
+                dev,
+                class,
+                r.true_event
+                    .map(|k| events[k].true_ns.to_string())
+                    .unwrap_or_default(),
+                r.logged_ns.to_string(),
+                r.defect.to_string(),
+            ])
+            .map_err(|e| Error::Other(e.to_string()))?;
+        }
+        write_file(&out.join(file), text.as_bytes())?;
+    }
+    let gt_bytes = gt.into_inner().map_err(|e| Error::Other(e.to_string()))?;
+    write_file(&out.join("ground-truth.csv"), &gt_bytes)?;
+    Ok(())
+}
+
+/// The project file that names the simulated captures, registry and logs.
+fn write_project_file(out: &Path) -> Result<PathBuf> {
+    let mut p = Project::new("sample");
+    p.captures = vec!["pcaps/*.pcap".into()];
+    p.devices = Some("devices.json".into());
+    for (kind, path) in [
+        (SourceKind::Ifttt, "labels/ifttt-events.csv"),
+        (SourceKind::IftttTrigger, "labels/ifttt-actions.csv"),
+        (SourceKind::Smartthings, "labels/smartthings-events.csv"),
+        (SourceKind::NotificationsJsonl, "labels/notifications.jsonl"),
+    ] {
+        p.sources.push(SourceSpec {
+            kind,
+            path: path.into(),
+            tz: LAB_TZ.into(),
+            offset_ns: 0,
+            csv: None,
+            rules: vec![],
         });
     }
-    for rows in [&mut ifttt, &mut trig, &mut st, &mut notes] {
-        rows.sort_by(|a, b| (a.logged_ns, &a.text).cmp(&(b.logged_ns, &b.text)));
-    }
-    // Rows out of time order, as in the lab's logs: swap a few adjacent rows.
-    for rows in [&mut st, &mut notes] {
-        let n = rows.len();
-        for i in (1..n).step_by(37) {
-            if rng.gen_bool(0.5) {
-                rows.swap(i - 1, i);
-            }
-        }
-    }
+    let project = out.join("sample.labelbench.json");
+    write_file(
+        &project,
+        serde_json::to_string_pretty(&p).expect("json").as_bytes(),
+    )?;
+    Ok(project)
+}
 
+/// What [`write_pcaps`] wrote.
+struct Pcaps {
+    packets: u64,
+    bytes: u64,
+    files: usize,
+    network_devices: usize,
+}
+
+/// The hourly pcaps: every event's burst amid each device's background traffic, scaled to
+/// the requested packet total, generated in parallel and byte-identical for the same options.
+fn write_pcaps(
+    out: &Path,
+    o: &SimOptions,
+    devs: &[SimDevice],
+    events: &[TrueEvent],
+    end: i64,
+) -> Result<Pcaps> {
     // Event bursts (all at once; placed into hour files below).
     let mut burst: Vec<Pkt> = Vec::new();
-    for e in &events {
+    for e in events {
         let mut r = ChaCha8Rng::seed_from_u64(o.seed ^ 0xB0B5 ^ ((e.id as u64) << 20));
-        emit_event_burst(e, &devs, &mut r, &mut burst);
+        emit_event_burst(e, devs, &mut r, &mut burst);
     }
     burst.sort_by_key(|p| (p.ts, p.dev));
     // Background scale to reach the requested packet total.
@@ -406,140 +471,135 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
         packets += p;
         pcap_bytes += b;
     }
-
-    // devices.json in the lab's format (hub children without their own MAC).
-    let mut dj = serde_json::Map::new();
-    let mut hubs: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for d in &devs {
-        let mut o = serde_json::Map::new();
-        o.insert("description".into(), d.description.clone().into());
-        if let Some(m) = d.mac {
-            o.insert(
-                "address".into(),
-                format!("{}.{}.{}.{}", d.ip[0], d.ip[1], d.ip[2], d.ip[3]).into(),
-            );
-            o.insert("ether".into(), crate::traffic::devices::fmt_mac(&m).into());
-        }
-        dj.insert(d.name.clone(), o.into());
-        if let Some(h) = d.hub {
-            hubs.entry(devs[h].name.clone())
-                .or_default()
-                .push(d.name.clone());
-        }
-    }
-    let devices_json = serde_json::json!({"devices": dj, "hubs": hubs});
-    write_file(
-        &out.join("devices.json"),
-        serde_json::to_string_pretty(&devices_json)
-            .expect("json")
-            .as_bytes(),
-    )?;
-
-    let names = [
-        ("labels/ifttt-events.csv", &ifttt),
-        ("labels/ifttt-actions.csv", &trig),
-        ("labels/smartthings-events.csv", &st),
-        ("labels/notifications.jsonl", &notes),
-    ];
-    std::fs::create_dir_all(out.join("labels")).map_err(|e| Error::io(out, e))?;
-    let mut gt = csv::Writer::from_writer(Vec::new());
-    gt.write_record([
-        "record",
-        "source_file",
-        "line",
-        "true_event",
-        "device",
-        "class",
-        "true_ns",
-        "logged_ns",
-        "defect",
-    ])
-    .map_err(|e| Error::Other(e.to_string()))?;
-    for e in &events {
-        gt.write_record([
-            "event".to_string(),
-            String::new(),
-            String::new(),
-            e.id.to_string(),
-            devs[e.device].name.clone(),
-            e.class.clone(),
-            e.true_ns.to_string(),
-            e.scheduled_ns.map(|s| s.to_string()).unwrap_or_default(),
-            String::new(),
-        ])
-        .map_err(|e| Error::Other(e.to_string()))?;
-    }
-    for (file, rows) in names {
-        let mut text = String::new();
-        for (i, r) in rows.iter().enumerate() {
-            text.push_str(&r.text);
-            text.push('\n');
-            let (dev, class) = match r.true_event {
-                Some(k) => (devs[events[k].device].name.clone(), events[k].class.clone()),
-                None => (String::new(), String::new()),
-            };
-            gt.write_record([
-                "row".to_string(),
-                file.to_string(),
-                (i + 1).to_string(),
-                r.true_event.map(|k| k.to_string()).unwrap_or_default(),
-                dev,
-                class,
-                r.true_event
-                    .map(|k| events[k].true_ns.to_string())
-                    .unwrap_or_default(),
-                r.logged_ns.to_string(),
-                r.defect.to_string(),
-            ])
-            .map_err(|e| Error::Other(e.to_string()))?;
-        }
-        write_file(&out.join(file), text.as_bytes())?;
-    }
-    let gt_bytes = gt.into_inner().map_err(|e| Error::Other(e.to_string()))?;
-    write_file(&out.join("ground-truth.csv"), &gt_bytes)?;
-
-    // The project.
-    let mut p = Project::new("sample");
-    p.captures = vec!["pcaps/*.pcap".into()];
-    p.devices = Some("devices.json".into());
-    for (kind, path) in [
-        (SourceKind::Ifttt, "labels/ifttt-events.csv"),
-        (SourceKind::IftttTrigger, "labels/ifttt-actions.csv"),
-        (SourceKind::Smartthings, "labels/smartthings-events.csv"),
-        (SourceKind::NotificationsJsonl, "labels/notifications.jsonl"),
-    ] {
-        p.sources.push(SourceSpec {
-            kind,
-            path: path.into(),
-            tz: LAB_TZ.into(),
-            offset_ns: 0,
-            csv: None,
-            rules: vec![],
-        });
-    }
-    let project = out.join("sample.labelbench.json");
-    write_file(
-        &project,
-        serde_json::to_string_pretty(&p).expect("json").as_bytes(),
-    )?;
-    let secs = t0.elapsed().as_secs_f64();
-    Ok(SimReport {
-        out: out.to_path_buf(),
-        devices: devs.len(),
-        network_devices: net.len(),
-        days: o.days,
+    Ok(Pcaps {
         packets,
-        pcap_files: hours.len(),
-        pcap_bytes,
-        true_events: events.len(),
-        log_rows: [ifttt.len(), trig.len(), st.len(), notes.len()],
-        seconds: secs,
-        packets_per_s: packets as f64 / secs,
-        project,
+        bytes: pcap_bytes,
+        files: hours.len(),
+        network_devices: net.len(),
     })
 }
 
-fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = std::fs::File::create(p).map_err(|e| Error::io(p, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(p, e))
+/// The four label logs in the lab's formats with the lab's defects: IFTTT's polling delay,
+/// repeats and an outage, scheduled triggers, SmartThings' clock and repeated camera events,
+/// notifications' wording and lateness, rows out of order. Returns IFTTT, scheduled triggers,
+/// SmartThings and notifications.
+fn label_logs(
+    o: &SimOptions,
+    devs: &[SimDevice],
+    events: &[TrueEvent],
+    trigger_rows: &[(i64, usize, String, Option<usize>)],
+    rng: &mut ChaCha8Rng,
+    tz: &Tz,
+) -> [Vec<LogRow>; 4] {
+    let outage_start = o.start_ns + (o.days as i64 * 86400 * NS) / 2 + 3 * 3600 * NS;
+    let outage_end = outage_start + 5 * 3600 * NS;
+    let mut ifttt: Vec<LogRow> = Vec::new();
+    let mut trig: Vec<LogRow> = Vec::new();
+    let mut st: Vec<LogRow> = Vec::new();
+    let mut notes: Vec<LogRow> = Vec::new();
+    for e in events {
+        let d = &devs[e.device];
+        if e.scheduled_ns.is_some() {
+            continue;
+        }
+        if d.ifttt_applet && e.class == "motion" {
+            let delay = rng.gen_range(3_000..60_000) * 1_000_000;
+            let seen = e.true_ns + delay;
+            if !(outage_start..outage_end).contains(&seen) {
+                let minute = seen - seen.rem_euclid(60 * NS);
+                let text = format!(
+                    "\"{}\",\"{}\",\"event_{}\"",
+                    local_text(minute, tz, false),
+                    d.name,
+                    e.class
+                );
+                let copies = if rng.gen_bool(0.12) {
+                    rng.gen_range(2..=3)
+                } else {
+                    1
+                };
+                for c in 0..copies {
+                    ifttt.push(LogRow {
+                        logged_ns: minute,
+                        text: text.clone(),
+                        true_event: Some(e.id),
+                        defect: if c == 0 { "" } else { "duplicate" },
+                    });
+                }
+            }
+        }
+        if d.smartthings {
+            let t = e.true_ns + rng.gen_range(200..2_000) * 1_000_000 + SMARTTHINGS_CLOCK_NS;
+            let tt = t - t.rem_euclid(NS);
+            let cls = if e.class == "motion" && d.kind != Kind::Lock {
+                "motion".to_string()
+            } else {
+                e.class.clone()
+            };
+            st.push(LogRow {
+                logged_ns: tt,
+                text: format!(
+                    "\"{}\",\"{}\",\"event_{}\"",
+                    local_text(tt, tz, true),
+                    d.name,
+                    cls
+                ),
+                true_event: Some(e.id),
+                defect: "",
+            });
+            // SmartThings repeats some camera events with new ids.
+            if matches!(d.kind, Kind::Camera) && rng.gen_bool(0.3) {
+                let t2 = tt + rng.gen_range(1..20) * NS;
+                st.push(LogRow {
+                    logged_ns: t2,
+                    text: format!(
+                        "\"{}\",\"{}\",\"event_{}\"",
+                        local_text(t2, tz, true),
+                        d.name,
+                        cls
+                    ),
+                    true_event: Some(e.id),
+                    defect: "repeat",
+                });
+            }
+        }
+        if d.notifier != Notifier::None {
+            let t = e.true_ns + rng.gen_range(1_000..6_000) * 1_000_000;
+            let tt = t - t.rem_euclid(NS);
+            if let Some(line) = notification(d, &e.class, tt, tz) {
+                notes.push(LogRow {
+                    logged_ns: tt,
+                    text: line,
+                    true_event: Some(e.id),
+                    defect: "",
+                });
+            }
+        }
+    }
+    for (t, di, class, ev) in trigger_rows {
+        trig.push(LogRow {
+            logged_ns: *t,
+            text: format!(
+                "\"{}\",\"{}\",\"event_{}\"",
+                local_text(*t, tz, false),
+                devs[*di].name,
+                class
+            ),
+            true_event: *ev,
+            defect: if ev.is_none() { "no-traffic" } else { "" },
+        });
+    }
+    for rows in [&mut ifttt, &mut trig, &mut st, &mut notes] {
+        rows.sort_by(|a, b| (a.logged_ns, &a.text).cmp(&(b.logged_ns, &b.text)));
+    }
+    // Rows out of time order, as in the lab's logs: swap a few adjacent rows.
+    for rows in [&mut st, &mut notes] {
+        let n = rows.len();
+        for i in (1..n).step_by(37) {
+            if rng.gen_bool(0.5) {
+                rows.swap(i - 1, i);
+            }
+        }
+    }
+    [ifttt, trig, st, notes]
 }
