@@ -53,27 +53,7 @@ impl App {
                     }
                 }
             }
-            Command::SelectEvent(id) => {
-                self.ui.selected_event = id;
-                if let (Some(id), Some(s)) = (id, self.session.as_ref()) {
-                    if let Some(e) = s.labels.get(id) {
-                        self.ui.selected_device = Some(e.device);
-                        let t = s.adjusted_ns(e);
-                        // Centre it, keeping the zoom when it already shows it.
-                        let (lo, hi) = self
-                            .ui
-                            .view
-                            .unwrap_or((t - 300_000_000_000, t + 300_000_000_000));
-                        let half = ((hi - lo) / 2).min(3 * 3_600_000_000_000);
-                        if t < lo || t > hi || (hi - lo) > 6 * 3_600_000_000_000 {
-                            self.ui.pending_view = Some((
-                                t - half.min(600_000_000_000),
-                                t + half.min(600_000_000_000),
-                            ));
-                        }
-                    }
-                }
-            }
+            Command::SelectEvent(id) => self.select_event(id),
             Command::Pick(id) => {
                 self.ui.selected_event = id;
                 if let Some(e) = id.and_then(|id| self.session.as_ref()?.labels.get(id)) {
@@ -112,40 +92,7 @@ impl App {
                     }
                 }
             }
-            Command::Accept(keys) => {
-                let edits: Vec<Edit> = self
-                    .ui
-                    .suggestions
-                    .iter()
-                    .chain(self.ui.mislabels.iter())
-                    .filter(|s| keys.contains(&s.key))
-                    .filter_map(|s| s.edit.clone())
-                    .collect();
-                if edits.is_empty() {
-                    return;
-                }
-                let n = edits.len();
-                let edit = if n == 1 {
-                    edits.into_iter().next().expect("one")
-                } else {
-                    Edit::Batch {
-                        label: format!("accept {n} suggestions"),
-                        edits,
-                    }
-                };
-                if let Some(s) = self.session.as_mut() {
-                    match s.apply(edit) {
-                        Ok(_) => {
-                            // Hide accepted suggestions at once; the refresh recomputes the rest.
-                            self.ui.suggestions.retain(|x| !keys.contains(&x.key));
-                            self.ui.mislabels.retain(|x| !keys.contains(&x.key));
-                            self.ui.message = Some(format!("accepted {n} suggestions"));
-                            self.edited();
-                        }
-                        Err(e) => self.errors.push(format!("could not accept: {e}")),
-                    }
-                }
-            }
+            Command::Accept(keys) => self.accept_keys(keys),
             Command::Dismiss(k) => {
                 self.ui.dismissed.insert(k);
             }
@@ -165,88 +112,10 @@ impl App {
                     }
                 }
             }
-            Command::StepEvent(fwd) => {
-                if let Some(s) = self.session.as_ref() {
-                    let order = s.events_by_time();
-                    let cur = self
-                        .ui
-                        .selected_event
-                        .and_then(|id| order.iter().position(|&i| s.labels.events[i].id == id));
-                    let next = match (cur, fwd) {
-                        (Some(i), true) => (i + 1).min(order.len().saturating_sub(1)),
-                        (Some(i), false) => i.saturating_sub(1),
-                        (None, _) => 0,
-                    };
-                    if let Some(&i) = order.get(next) {
-                        let id = s.labels.events[i].id;
-                        self.apply(Command::SelectEvent(Some(id)));
-                    }
-                }
-            }
-            Command::StepSuggestion(fwd) => {
-                let list: Vec<&Suggestion> = self.visible_suggestions();
-                if list.is_empty() {
-                    return;
-                }
-                let cur = self
-                    .ui
-                    .selected_sugg
-                    .as_ref()
-                    .and_then(|k| list.iter().position(|s| &s.key == k));
-                let i = match (cur, fwd) {
-                    (Some(i), true) => (i + 1) % list.len(),
-                    (Some(i), false) => (i + list.len() - 1) % list.len(),
-                    (None, _) => 0,
-                };
-                let (key, ev, at) = (list[i].key.clone(), list[i].event, list[i].at_ns);
-                self.ui.selected_sugg = Some(key);
-                self.ui.tab = Tab::Suggestions;
-                if let Some(id) = ev {
-                    self.apply(Command::SelectEvent(Some(id)));
-                } else if let Some(t) = at {
-                    self.ui.pending_view = Some((t - 300_000_000_000, t + 300_000_000_000));
-                }
-            }
-            Command::Train => {
-                if self.jobs.train.is_some() {
-                    return;
-                }
-                if let Some(s) = self.session.as_ref() {
-                    let snap = s.snapshot();
-                    let ts = self.ui.train.clone();
-                    self.jobs.train = Some(Job::spawn("train", move |p| {
-                        p.set_stage("features and cross-validation", 1);
-                        crate::learn::train_with(&snap, &ts, Some(&p))
-                    }));
-                    self.ui.tab = Tab::Training;
-                }
-            }
-            Command::Export => {
-                if self.jobs.export.is_some() {
-                    return;
-                }
-                if let Some(s) = self.session.as_ref() {
-                    let snap = s.snapshot();
-                    let d = &self.ui.export;
-                    let out = PathBuf::from(d.out.trim());
-                    let o = ExportOptions {
-                        format: d.format,
-                        pcap_slices: d.slices,
-                        include_rejected: d.include_rejected,
-                        force: d.force,
-                    };
-                    let report = s
-                        .project_path
-                        .as_ref()
-                        .map(|p| p.with_extension("model_report.json"));
-                    let journal_entries = s.history.log.len();
-                    self.ui.export.result = None;
-                    self.jobs.export = Some(Job::spawn("export", move |p| {
-                        p.set_stage(&format!("exporting ({journal_entries} journaled edits)"), 1);
-                        crate::export::export(&snap, &out, &o, report.as_deref())
-                    }));
-                }
-            }
+            Command::StepEvent(fwd) => self.step_event(fwd),
+            Command::StepSuggestion(fwd) => self.step_suggestion(fwd),
+            Command::Train => self.start_training(),
+            Command::Export => self.start_export(),
             Command::CancelJob => {
                 for p in [
                     self.jobs.load.as_ref().map(|j| j.0.progress.clone()),
@@ -268,21 +137,171 @@ impl App {
             Command::ShowOpen => self.ui.open_dialog = true,
             Command::ShowExport => self.ui.export.open = true,
             Command::ToggleHelp => self.ui.help = !self.ui.help,
-            Command::CloseOrClear => {
-                // The topmost thing goes first: an open dialog, else the selection.
-                let ui = &mut self.ui;
-                if ui.help {
-                    ui.help = false;
-                } else if ui.export.open {
-                    ui.export.open = false;
-                } else if ui.new_project.open {
-                    ui.new_project.open = false;
-                } else if ui.open_dialog {
-                    ui.open_dialog = false;
-                } else {
-                    self.commands.push(Command::SelectEvent(None));
+            Command::CloseOrClear => self.close_or_clear(),
+        }
+    }
+
+    /// Selects an event and brings it into view (keeping the zoom when it is already shown).
+    fn select_event(&mut self, id: Option<u64>) {
+        self.ui.selected_event = id;
+        if let (Some(id), Some(s)) = (id, self.session.as_ref()) {
+            if let Some(e) = s.labels.get(id) {
+                self.ui.selected_device = Some(e.device);
+                let t = s.adjusted_ns(e);
+                // Centre it, keeping the zoom when it already shows it.
+                let (lo, hi) = self
+                    .ui
+                    .view
+                    .unwrap_or((t - 300_000_000_000, t + 300_000_000_000));
+                let half = ((hi - lo) / 2).min(3 * 3_600_000_000_000);
+                if t < lo || t > hi || (hi - lo) > 6 * 3_600_000_000_000 {
+                    self.ui.pending_view =
+                        Some((t - half.min(600_000_000_000), t + half.min(600_000_000_000)));
                 }
             }
+        }
+    }
+
+    /// Accepts the suggestions with these keys as one undo step.
+    fn accept_keys(&mut self, keys: Vec<String>) {
+        let edits: Vec<Edit> = self
+            .ui
+            .suggestions
+            .iter()
+            .chain(self.ui.mislabels.iter())
+            .filter(|s| keys.contains(&s.key))
+            .filter_map(|s| s.edit.clone())
+            .collect();
+        if edits.is_empty() {
+            return;
+        }
+        let n = edits.len();
+        let edit = if n == 1 {
+            edits.into_iter().next().expect("one")
+        } else {
+            Edit::Batch {
+                label: format!("accept {n} suggestions"),
+                edits,
+            }
+        };
+        if let Some(s) = self.session.as_mut() {
+            match s.apply(edit) {
+                Ok(_) => {
+                    // Hide accepted suggestions at once; the refresh recomputes the rest.
+                    self.ui.suggestions.retain(|x| !keys.contains(&x.key));
+                    self.ui.mislabels.retain(|x| !keys.contains(&x.key));
+                    self.ui.message = Some(format!("accepted {n} suggestions"));
+                    self.edited();
+                }
+                Err(e) => self.errors.push(format!("could not accept: {e}")),
+            }
+        }
+    }
+
+    /// Selects the next (or previous) event in time.
+    fn step_event(&mut self, fwd: bool) {
+        if let Some(s) = self.session.as_ref() {
+            let order = s.events_by_time();
+            let cur = self
+                .ui
+                .selected_event
+                .and_then(|id| order.iter().position(|&i| s.labels.events[i].id == id));
+            let next = match (cur, fwd) {
+                (Some(i), true) => (i + 1).min(order.len().saturating_sub(1)),
+                (Some(i), false) => i.saturating_sub(1),
+                (None, _) => 0,
+            };
+            if let Some(&i) = order.get(next) {
+                let id = s.labels.events[i].id;
+                self.apply(Command::SelectEvent(Some(id)));
+            }
+        }
+    }
+
+    /// Selects the next (or previous) suggestion in the list's order.
+    fn step_suggestion(&mut self, fwd: bool) {
+        let list: Vec<&Suggestion> = self.visible_suggestions();
+        if list.is_empty() {
+            return;
+        }
+        let cur = self
+            .ui
+            .selected_sugg
+            .as_ref()
+            .and_then(|k| list.iter().position(|s| &s.key == k));
+        let i = match (cur, fwd) {
+            (Some(i), true) => (i + 1) % list.len(),
+            (Some(i), false) => (i + list.len() - 1) % list.len(),
+            (None, _) => 0,
+        };
+        let (key, ev, at) = (list[i].key.clone(), list[i].event, list[i].at_ns);
+        self.ui.selected_sugg = Some(key);
+        self.ui.tab = Tab::Suggestions;
+        if let Some(id) = ev {
+            self.apply(Command::SelectEvent(Some(id)));
+        } else if let Some(t) = at {
+            self.ui.pending_view = Some((t - 300_000_000_000, t + 300_000_000_000));
+        }
+    }
+
+    /// Starts training on a snapshot of the session, in the background.
+    fn start_training(&mut self) {
+        if self.jobs.train.is_some() {
+            return;
+        }
+        if let Some(s) = self.session.as_ref() {
+            let snap = s.snapshot();
+            let ts = self.ui.train.clone();
+            self.jobs.train = Some(Job::spawn("train", move |p| {
+                p.set_stage("features and cross-validation", 1);
+                crate::learn::train_with(&snap, &ts, Some(&p))
+            }));
+            self.ui.tab = Tab::Training;
+        }
+    }
+
+    /// Starts the export the dialog describes, in the background.
+    fn start_export(&mut self) {
+        if self.jobs.export.is_some() {
+            return;
+        }
+        if let Some(s) = self.session.as_ref() {
+            let snap = s.snapshot();
+            let d = &self.ui.export;
+            let out = PathBuf::from(d.out.trim());
+            let o = ExportOptions {
+                format: d.format,
+                pcap_slices: d.slices,
+                include_rejected: d.include_rejected,
+                force: d.force,
+            };
+            let report = s
+                .project_path
+                .as_ref()
+                .map(|p| p.with_extension("model_report.json"));
+            let journal_entries = s.history.log.len();
+            self.ui.export.result = None;
+            self.jobs.export = Some(Job::spawn("export", move |p| {
+                p.set_stage(&format!("exporting ({journal_entries} journaled edits)"), 1);
+                crate::export::export(&snap, &out, &o, report.as_deref())
+            }));
+        }
+    }
+
+    /// Closes the topmost dialog, else clears the selection (Esc).
+    fn close_or_clear(&mut self) {
+        // The topmost thing goes first: an open dialog, else the selection.
+        let ui = &mut self.ui;
+        if ui.help {
+            ui.help = false;
+        } else if ui.export.open {
+            ui.export.open = false;
+        } else if ui.new_project.open {
+            ui.new_project.open = false;
+        } else if ui.open_dialog {
+            ui.open_dialog = false;
+        } else {
+            self.commands.push(Command::SelectEvent(None));
         }
     }
 }
