@@ -308,7 +308,7 @@ fn have_gpu_renderer() -> bool {
 #[test]
 fn snapshots_of_the_main_views() {
     if !have_gpu_renderer() {
-        eprintln!("skipping snapshots: mesa-vulkan-drivers (lavapipe) not installed");
+        crate::common::missing("a GPU renderer for snapshots (mesa-vulkan-drivers: lavapipe)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -878,7 +878,7 @@ fn the_desktop_portal_is_looked_for_on_the_session_bus() {
             .expect("the bus answered within 20 s")
     };
     let Some(bare) = Bus::start(false) else {
-        eprintln!("skipped: dbus-daemon is not installed");
+        crate::common::missing("dbus-daemon");
         return;
     };
     assert_eq!(ask(&bare.address), Some(false));
