@@ -295,6 +295,24 @@ pub fn read_capture_pieces(
     read_opened(path, rd, progress, rows, Some((piece, emit)), part)
 }
 
+/// Why bytes that are no capture cannot be read: named by their magic, or by the compression
+/// they are in (undone or not).
+fn not_a_capture(head: &[u8], packed: Option<Compression>) -> String {
+    let magic: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let magic = magic.join(" ");
+    match (packed, other_compression(head)) {
+        (Some(z), _) => format!(
+            "not a pcap or pcapng file once its {} compression is undone (unknown magic {magic})",
+            z.name()
+        ),
+        (None, Some(what)) => format!(
+            "{what}, which labelbench does not read: decompress it first (pcap and pcapng are \
+             read as they are or compressed with gzip or zstd)"
+        ),
+        (None, None) => format!("not a pcap or pcapng file (unknown magic {magic})"),
+    }
+}
+
 /// [`read_capture_into`] once the file is opened (tests cut the file at this point).
 fn read_opened(
     path: &Path,
@@ -394,30 +412,7 @@ fn read_opened(
         // and the merge reads on from where the segment before ended.
         (_, Part::Segment { index: 1.., .. } | Part::From(_)) => Ok(()),
         ("pcapng", _) => read_pcapng(&mut rd, &mut meta, progress, &mut visit),
-        _ => {
-            let head: Vec<String> = rd
-                .avail()
-                .iter()
-                .take(4)
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let head = head.join(" ");
-            Err((
-                0,
-                match (packed, other_compression(rd.avail())) {
-                    (Some(z), _) => format!(
-                        "not a pcap or pcapng file once its {} compression is undone (unknown \
-                         magic {head})",
-                        z.name()
-                    ),
-                    (None, Some(what)) => format!(
-                        "{what}, which labelbench does not read: decompress it first (pcap and \
-                         pcapng are read as they are or compressed with gzip or zstd)"
-                    ),
-                    (None, None) => format!("not a pcap or pcapng file (unknown magic {head})"),
-                },
-            ))
-        }
+        _ => Err((0, not_a_capture(rd.avail(), packed))),
     };
     out.issues.extend(meta.issues);
     out.issues.extend(link_issues);
