@@ -173,14 +173,9 @@ fn read_notifications_jsonl(
     path: &Path,
 ) -> crate::Result<()> {
     let rules = compile_rules(&spec.rules).map_err(|r| crate::error::Error::invalid(path, r))?;
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
-        let raw = trim_cr(raw);
-        if raw.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
+    for (line, text) in text_lines(bytes) {
         r.load.rows += 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
+        let Ok(text) = text else {
             r.err(line, "not valid UTF-8".into());
             continue;
         };
@@ -335,14 +330,9 @@ fn read_generic_csv(
 
 /// A Mon(IoT)r experiment list: one capture path a line, the label in the path.
 fn read_experiments(r: &mut Reader, bytes: &[u8]) {
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
-        let raw = trim_cr(raw);
-        if raw.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
+    for (line, text) in text_lines(bytes) {
         r.load.rows += 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
+        let Ok(text) = text else {
             r.err(line, "not valid UTF-8".into());
             continue;
         };
@@ -371,8 +361,15 @@ fn read_experiments(r: &mut Reader, bytes: &[u8]) {
     }
 }
 
-pub(crate) fn trim_cr(b: &[u8]) -> &[u8] {
-    b.strip_suffix(b"\r").unwrap_or(b)
+/// The non-blank lines of a line-per-record source with their 1-based numbers, `\r\n` or `\n`
+/// ended; a line that is not UTF-8 is an `Err` for its reader to report with its number.
+fn text_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, std::str::Utf8Error>)> {
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, raw)| (i + 1, raw.strip_suffix(b"\r").unwrap_or(raw)))
+        .filter(|(_, raw)| !raw.iter().all(|b| b.is_ascii_whitespace()))
+        .map(|(line, raw)| (line, std::str::from_utf8(raw)))
 }
 
 /// Iterates CSV records with their 1-based line numbers; invalid UTF-8 and malformed quoting
