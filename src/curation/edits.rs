@@ -34,6 +34,13 @@ pub enum Edit {
         from: i64,
         to: i64,
     },
+    /// Sets the time zone a source's naive local times are read in; its events' times are
+    /// re-resolved (with DST) from the wall-clock times as written.
+    SetSourceZone {
+        source: u16,
+        from: String,
+        to: String,
+    },
     /// Mark/unmark duplicate, reject/restore.
     SetStatus {
         id: u64,
@@ -95,6 +102,7 @@ impl Edit {
             Edit::SetSourceOffset { source, to, .. } => {
                 format!("offset of source {source} = {:+.1} s", *to as f64 / 1e9)
             }
+            Edit::SetSourceZone { source, to, .. } => format!("zone of source {source} = {to}"),
             Edit::SetStatus { id, to, to_dup, .. } => match to_dup {
                 Some(d) => format!("{id} duplicate of {d}"),
                 None => format!("{id} -> {}", to.as_str()),
@@ -111,23 +119,58 @@ impl Edit {
             | Edit::Retime { id, .. }
             | Edit::SetStatus { id, .. }
             | Edit::ReassignDevice { id, .. } => out.push(*id),
-            Edit::SetSourceOffset { .. } => {}
+            Edit::SetSourceOffset { .. } | Edit::SetSourceZone { .. } => {}
             Edit::Batch { edits, .. } => edits.iter().for_each(|e| e.event_ids(out)),
         }
     }
 }
 
-/// The editable label state: events sorted by id and per-source clock offsets.
+/// The editable label state: events sorted by id, per-source clock offsets and time zones.
 #[derive(Clone, Debug, Default)]
 pub struct LabelSet {
     pub events: Vec<Event>,
     pub offsets: Vec<i64>,
+    /// IANA zone each source's naive local times are read in.
+    pub zones: Vec<String>,
 }
 
 impl LabelSet {
     pub fn new(mut events: Vec<Event>, offsets: Vec<i64>) -> Self {
         events.sort_by_key(|e| e.id);
-        LabelSet { events, offsets }
+        let zones = vec!["UTC".to_string(); offsets.len()];
+        LabelSet {
+            events,
+            offsets,
+            zones,
+        }
+    }
+    /// The same, with the zones the sources were read in.
+    pub fn with_zones(mut self, zones: Vec<String>) -> Self {
+        self.zones = zones;
+        self
+    }
+    /// Re-reads the wall-clock times of `source`'s events in `zone`; all or nothing.
+    fn rezone(&mut self, source: u16, zone: &str) -> Result<()> {
+        let tz: chrono_tz::Tz = zone
+            .parse()
+            .map_err(|_| Error::Other(format!("unknown time zone {zone:?}")))?;
+        let mut new = Vec::new();
+        for (i, e) in self.events.iter().enumerate() {
+            if e.source != source {
+                continue;
+            }
+            if let Some(w) = e.local_ns {
+                let t = crate::labels::wall_time(w);
+                let (ns, _) = crate::labels::resolve_local(&tz, &t).ok_or_else(|| {
+                    Error::Other(format!("{}: out of range in {zone}", e.time_text))
+                })?;
+                new.push((i, ns));
+            }
+        }
+        for (i, ns) in new {
+            self.events[i].original_ns = ns;
+        }
+        Ok(())
     }
     pub fn position(&self, id: u64) -> Option<usize> {
         self.events.binary_search_by_key(&id, |e| e.id).ok()
@@ -203,6 +246,19 @@ impl LabelSet {
                 Ok(Edit::SetSourceOffset {
                     source: *source,
                     from: *to,
+                    to: prev,
+                })
+            }
+            Edit::SetSourceZone { source, to, .. } => {
+                let s = *source as usize;
+                if s >= self.zones.len() {
+                    return Err(Error::Other(format!("no source {source}")));
+                }
+                self.rezone(*source, to)?;
+                let prev = std::mem::replace(&mut self.zones[s], to.clone());
+                Ok(Edit::SetSourceZone {
+                    source: *source,
+                    from: to.clone(),
                     to: prev,
                 })
             }
@@ -399,6 +455,7 @@ mod tests {
             raw: String::new(),
             time_text: String::new(),
             original_ns: t,
+            local_ns: Some(t),
             precision: Precision::Minute,
             duration_ns: 0,
             retime_ns: None,
@@ -406,6 +463,54 @@ mod tests {
             duplicate_of: None,
             edits: vec![],
         }
+    }
+
+    #[test]
+    fn zone_change_rereads_wall_times_with_dst_and_undoes() {
+        const H: i64 = 3_600_000_000_000;
+        // 2021-03-13 12:00 and 2021-03-15 12:00 as written (the US DST change is in between).
+        let (a, b) = (1_615_636_800 * 1_000_000_000, 1_615_809_600 * 1_000_000_000);
+        let mut s = LabelSet::new(vec![ev(1, a), ev(2, b)], vec![0]);
+        let mut absolute = ev(3, 7);
+        absolute.local_ns = None;
+        s.apply(
+            &Edit::Insert {
+                event: Box::new(absolute),
+            },
+            0,
+        )
+        .unwrap();
+        let to = Edit::SetSourceZone {
+            source: 0,
+            from: "UTC".into(),
+            to: "America/New_York".into(),
+        };
+        let inv = s.apply(&to, 1).unwrap();
+        assert_eq!(s.zones[0], "America/New_York");
+        assert_eq!(
+            s.get(1).unwrap().original_ns,
+            a + 5 * H,
+            "EST before the change"
+        );
+        assert_eq!(s.get(2).unwrap().original_ns, b + 4 * H, "EDT after it");
+        assert_eq!(
+            s.get(3).unwrap().original_ns,
+            7,
+            "absolute times do not move"
+        );
+        s.apply(&inv, 2).unwrap();
+        assert_eq!(
+            (s.get(1).unwrap().original_ns, s.get(2).unwrap().original_ns),
+            (a, b)
+        );
+        assert_eq!(s.zones[0], "UTC");
+        let bad = Edit::SetSourceZone {
+            source: 0,
+            from: "UTC".into(),
+            to: "Mars/Olympus".into(),
+        };
+        assert!(s.apply(&bad, 3).is_err());
+        assert_eq!(s.get(1).unwrap().original_ns, a);
     }
 
     #[test]

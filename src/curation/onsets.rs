@@ -6,7 +6,13 @@ use super::*;
 /// A detected burst onset.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Onset {
+    /// When the activity begins: the first packet of the lead-in (a lookup, a DHCP renewal, a
+    /// TLS hello) that runs into the burst without a quiet gap, else the burst itself.
     pub t: i64,
+    /// Where the strongest burst starts (equal to `t` without a lead-in).
+    pub burst_t: i64,
+    /// The packet at `t` (an index into the packet store).
+    pub first_packet: u32,
     /// Bytes after the onset minus what the background rate predicts.
     pub excess_bytes: f64,
     pub confidence: f64,
@@ -73,15 +79,97 @@ pub fn find_onset(t: &Traffic, dev: u16, lo: i64, hi: i64, burst_ns: i64) -> Opt
         if score > 0.0 && best.is_none_or(|b| score > b.excess_bytes * 1.0001) {
             best = Some(Onset {
                 t: tk,
+                burst_t: tk,
+                first_packet: i as u32,
                 excess_bytes: score,
                 confidence: 0.0,
             });
         }
     }
     best.map(|mut b| {
+        if let Some((t, p)) = lead_in(t, dev, b.burst_t) {
+            (b.t, b.first_packet) = (t, p);
+        }
         // Confidence: how far the burst stands above the background.
         let ratio = b.excess_bytes / (bg + 2000.0);
         b.confidence = (ratio / (ratio + 1.0)).clamp(0.0, 0.99);
         b
     })
+}
+
+/// A lead-in runs into its burst with no pause of this length or more between packets.
+pub const LEAD_GAP_NS: i64 = 8 * S;
+/// A lead-in is at most this long; a device busy for longer has no quiet start to find.
+pub const LEAD_MAX_NS: i64 = 20 * S;
+
+/// The start of the activity leading into a burst at `burst_t`: walking back over the device's
+/// packets while each follows the previous by less than [`LEAD_GAP_NS`], the first packet after
+/// such a pause, if it lies within [`LEAD_MAX_NS`] of the burst. A camera waking for motion
+/// renews DHCP, looks up its cloud and says hello seconds before it uploads: the event is when
+/// it woke. `None` when the burst has no lead-in or the device never falls quiet before it.
+pub fn lead_in(t: &Traffic, dev: u16, burst_t: i64) -> Option<(i64, u32)> {
+    let idx = t.by_device.get(dev as usize)?;
+    let ts = &t.packets.ts;
+    let mut k = idx.partition_point(|&i| ts[i as usize] < burst_t);
+    let mut cur = burst_t;
+    while k > 0 {
+        let prev = ts[idx[k - 1] as usize];
+        if cur - prev >= LEAD_GAP_NS {
+            break;
+        }
+        if burst_t - prev > LEAD_MAX_NS {
+            return None;
+        }
+        k -= 1;
+        cur = prev;
+    }
+    let i = *idx.get(k)?;
+    (cur < burst_t).then_some((cur, i))
+}
+
+/// What a packet is, in the words of an onset's evidence: "DNS query", "TCP SYN", "DHCP".
+pub fn describe_packet(t: &Traffic, i: usize) -> String {
+    let pk = &t.packets;
+    let b = pk.bits[i];
+    let flow = t.flows.get(pk.flow[i] as usize);
+    let ports = flow.map_or((0, 0), |f| (f.key.port_a, f.key.port_b));
+    let port = |p: u16| ports.0 == p || ports.1 == p;
+    let l2 = flow.filter(|f| f.key.is_l2).map(|f| f.key.ethertype);
+    if b & bits::DNS != 0 {
+        "DNS query".into()
+    } else if b & bits::EAPOL != 0 || l2 == Some(0x888e) {
+        "EAPOL handshake".into()
+    } else if l2 == Some(0x0806) {
+        "ARP".into()
+    } else if b & bits::UDP != 0 && (port(67) || port(68)) {
+        "DHCP".into()
+    } else if b & bits::NTP != 0 {
+        "NTP".into()
+    } else if b & bits::TCP != 0 && pk.tcp_flags[i] & tcpf::SYN != 0 {
+        "TCP SYN".into()
+    } else if b & bits::TLS != 0 {
+        "TLS record".into()
+    } else if let Some(f) = flow {
+        format!("{} packet", f.protocol_name().to_uppercase())
+    } else {
+        "packet".into()
+    }
+}
+
+/// Evidence for an onset: the burst, and the lead-in's first packet when there is one.
+pub fn onset_evidence(t: &Traffic, o: &Onset) -> String {
+    if o.t < o.burst_t {
+        format!(
+            "{} {:.1} s before the burst ({:.0} bytes above background)",
+            describe_packet(t, o.first_packet as usize),
+            (o.burst_t - o.t) as f64 / 1e9,
+            o.excess_bytes
+        )
+    } else {
+        format!(
+            "burst starts with a {} ({:.0} bytes above background)",
+            describe_packet(t, o.first_packet as usize),
+            o.excess_bytes
+        )
+    }
 }

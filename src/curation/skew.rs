@@ -13,7 +13,12 @@ pub(crate) fn skew(
         use rayon::prelude::*;
         events
             .par_iter()
-            .filter(|e| e.precision == Precision::Minute && e.retime_ns.is_none() && !dups.contains(&e.id) && e.device != NO_DEVICE)
+            .filter(|e| {
+                e.precision == Precision::Minute
+                    && e.retime_ns.is_none()
+                    && !dups.contains(&e.id)
+                    && e.device != NO_DEVICE
+            })
             .filter_map(|e| {
                 let t = s.adjusted_ns(e);
                 let kind = kind_of(s, e);
@@ -32,40 +37,46 @@ pub(crate) fn skew(
                                 (o.t - t) as f64 / 1e9
                             ),
                             evidence: format!(
-                                "{:.0} bytes above background within {:.0} s of the onset; searched {:+.0}..{:+.0} s",
-                                o.excess_bytes,
-                                cfg.burst_ns as f64 / 1e9,
+                                "{}; searched {:+.0}..{:+.0} s",
+                                onset_evidence(&s.traffic, &o),
                                 (lo - t) as f64 / 1e9,
                                 (hi - t) as f64 / 1e9
                             ),
                             confidence: o.confidence,
                             at_ns: Some(o.t),
-                            edit: Some(Edit::Retime { id: e.id, from: e.retime_ns, to: Some(o.t) }),
+                            edit: Some(Edit::Retime {
+                                id: e.id,
+                                from: e.retime_ns,
+                                to: Some(o.t),
+                            }),
                         },
                         true,
                     )),
                     // Only where the captures see the device at all: a device never captured
                     // cannot show that a trigger had no effect.
                     _ if kind == Some(SourceKind::IftttTrigger)
-                        && s.traffic.by_device.get(dev as usize).is_some_and(|v| !v.is_empty()) =>
+                        && s.traffic
+                            .by_device
+                            .get(dev as usize)
+                            .is_some_and(|v| !v.is_empty()) =>
                     {
                         Some((
-                        Suggestion {
-                            key: format!("notraffic:{}", e.id),
-                            kind: SuggestionKind::NoTraffic,
-                            event: Some(e.id),
-                            device: Some(s.device_name(e.device).to_string()),
-                            reason: "scheduled trigger produced no traffic burst".into(),
-                            evidence: format!(
-                                "no rise in {}'s traffic within the scheduled minute",
-                                s.device_name(dev)
-                            ),
-                            confidence: 0.8,
-                            at_ns: Some(t),
-                            edit: Some(Edit::reject(e)),
-                        },
-                        false,
-                    ))
+                            Suggestion {
+                                key: format!("notraffic:{}", e.id),
+                                kind: SuggestionKind::NoTraffic,
+                                event: Some(e.id),
+                                device: Some(s.device_name(e.device).to_string()),
+                                reason: "scheduled trigger produced no traffic burst".into(),
+                                evidence: format!(
+                                    "no rise in {}'s traffic within the scheduled minute",
+                                    s.device_name(dev)
+                                ),
+                                confidence: 0.8,
+                                at_ns: Some(t),
+                                edit: Some(Edit::reject(e)),
+                            },
+                            false,
+                        ))
                     }
                     _ => wrong_device(s, e, lo, hi, cfg).map(|x| (x, false)),
                 }

@@ -210,6 +210,10 @@ pub struct Event {
     pub time_text: String,
     /// UTC time as read, before any offset.
     pub original_ns: i64,
+    /// The wall-clock time as written, as ns as if it were UTC, for times the source's zone
+    /// resolved (a zone change re-resolves it); `None` for absolute times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_ns: Option<i64>,
     pub precision: Precision,
     /// Labelled interval length (experiment lists), else 0.
     pub duration_ns: i64,

@@ -16,6 +16,9 @@ pub(crate) struct Row {
     pub(crate) raw: String,
     pub(crate) time_text: String,
     pub(crate) ns: i64,
+    /// The wall-clock time as written (ns as if it were UTC) when the source's zone resolved
+    /// it; `None` for absolute times (epoch, ISO 8601 with an offset).
+    pub(crate) local_ns: Option<i64>,
     pub(crate) precision: Precision,
     pub(crate) device: String,
     pub(crate) class: String,
@@ -80,6 +83,7 @@ pub fn load_source(
             raw: r.raw,
             time_text: r.time_text,
             original_ns: r.ns,
+            local_ns: r.local_ns,
             precision: r.precision,
             duration_ns: r.duration_ns,
             retime_ns: None,
@@ -110,15 +114,16 @@ impl Reader {
         })
     }
 
-    /// A local time in the source's zone, counting DST gaps and folds; `None` out of range.
-    fn resolve(&mut self, t: &NaiveDateTime) -> Option<i64> {
+    /// A local time in the source's zone, counting DST gaps and folds: the instant and the
+    /// wall-clock time (ns as if UTC); `None` out of range.
+    fn resolve(&mut self, t: &NaiveDateTime) -> Option<(i64, Option<i64>)> {
         let (ns, r) = resolve_local(&self.tz, t)?;
         match r {
             Resolved::Gap => self.load.dst_gap += 1,
             Resolved::Fold => self.load.dst_fold += 1,
             Resolved::Unique => {}
         }
-        Some(ns)
+        Some((ns, wall_ns(t)))
     }
 }
 
@@ -149,7 +154,7 @@ fn read_lab_csv(r: &mut Reader, bytes: &[u8]) {
         if rec[1].trim().is_empty() || rec[2].trim().is_empty() {
             return r.err(line, "empty device or event field".into());
         }
-        let Some(ns) = r.resolve(&t) else {
+        let Some((ns, local_ns)) = r.resolve(&t) else {
             return r.err(line, out_of_range(&rec[0]));
         };
         r.rows.push(Row {
@@ -157,6 +162,7 @@ fn read_lab_csv(r: &mut Reader, bytes: &[u8]) {
             raw: raw.to_string(),
             time_text: rec[0].clone(),
             ns,
+            local_ns,
             precision: prec,
             device: rec[1].trim().to_string(),
             class: strip_class(&rec[2]),
@@ -222,7 +228,7 @@ fn read_notifications_jsonl(
                 .push((line, note.package, shown));
             continue;
         };
-        let Some(ns) = r.resolve(&t) else {
+        let Some((ns, local_ns)) = r.resolve(&t) else {
             r.err(line, out_of_range(&note.date));
             continue;
         };
@@ -231,6 +237,7 @@ fn read_notifications_jsonl(
             raw: text.to_string(),
             time_text: note.date,
             ns,
+            local_ns,
             precision: prec,
             device: dev,
             class,
@@ -296,7 +303,7 @@ fn read_generic_csv(
         }
         let tt = rec[ti].trim();
         let parsed = parse_generic_time(tt, &cols.time_format, &r.tz);
-        let (ns, prec, resolved) = match parsed {
+        let (ns, prec, resolved, local_ns) = match parsed {
             Some(Ok(x)) => x,
             Some(Err(())) => return r.err(line, out_of_range(tt)),
             None => {
@@ -316,6 +323,7 @@ fn read_generic_csv(
             raw: raw.to_string(),
             time_text: tt.to_string(),
             ns,
+            local_ns,
             precision: prec,
             device: rec[di].trim().to_string(),
             class: strip_class(&rec[ci]),
@@ -338,7 +346,7 @@ fn read_experiments(r: &mut Reader, bytes: &[u8]) {
         };
         match parse_experiment(text.trim()) {
             Some((dev, class, t, dur)) => {
-                let Some(ns) = r.resolve(&t) else {
+                let Some((ns, local_ns)) = r.resolve(&t) else {
                     r.err(line, out_of_range(text.trim()));
                     continue;
                 };
@@ -347,6 +355,7 @@ fn read_experiments(r: &mut Reader, bytes: &[u8]) {
                     raw: text.to_string(),
                     time_text: t.format("%Y-%m-%d_%H:%M:%S").to_string(),
                     ns,
+                    local_ns,
                     precision: Precision::Second,
                     device: dev,
                     class,

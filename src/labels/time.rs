@@ -64,15 +64,33 @@ pub fn parse_lab_time(s: &str) -> Option<(NaiveDateTime, Precision)> {
     None
 }
 
+/// A parsed generic CSV time: instant, precision, how the zone resolved it, and the
+/// wall-clock time when the zone was used.
+pub(crate) type GenericTime = (i64, Precision, Resolved, Option<i64>);
+
+/// A wall-clock time as nanoseconds as if it were UTC (what a zone change re-resolves).
+pub fn wall_ns(t: &NaiveDateTime) -> Option<i64> {
+    t.and_utc().timestamp_nanos_opt()
+}
+
+/// The wall-clock time of [`wall_ns`] back as a naive time.
+pub fn wall_time(ns: i64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp_nanos(ns).naive_utc()
+}
+
 /// A generic CSV time: `None` when it does not parse, `Some(Err(()))` when it parses to an
 /// instant outside [`representable`] times (epoch `inf`, `9999-03-08`, epoch-ms overflow).
-pub(crate) fn parse_generic_time(
-    s: &str,
-    fmt: &str,
-    tz: &Tz,
-) -> Option<Result<(i64, Precision, Resolved), ()>> {
-    let checked =
-        |x: Option<(i64, Resolved)>, p: Precision| Some(x.map(|(ns, r)| (ns, p, r)).ok_or(()));
+pub(crate) fn parse_generic_time(s: &str, fmt: &str, tz: &Tz) -> Option<Result<GenericTime, ()>> {
+    let absolute = |x: Option<(i64, Resolved)>, p: Precision| {
+        Some(x.map(|(ns, r)| (ns, p, r, None)).ok_or(()))
+    };
+    let local = |t: &NaiveDateTime, p: Precision| {
+        Some(
+            resolve_local(tz, t)
+                .map(|(ns, r)| (ns, p, r, wall_ns(t)))
+                .ok_or(()),
+        )
+    };
     match fmt {
         "epoch" => {
             let v: f64 = s.parse().ok()?;
@@ -80,7 +98,7 @@ pub(crate) fn parse_generic_time(
             // `as` saturates (and turns NaN into 0): check the range first.
             let ok = ns.is_finite() && ns.abs() < i64::MAX as f64 && representable(ns as i64);
             Some(if ok {
-                Ok((ns.round() as i64, Precision::Second, Resolved::Unique))
+                Ok((ns.round() as i64, Precision::Second, Resolved::Unique, None))
             } else {
                 Err(())
             })
@@ -89,7 +107,7 @@ pub(crate) fn parse_generic_time(
             let v: i64 = s.parse().ok()?;
             Some(
                 match v.checked_mul(1_000_000).filter(|&n| representable(n)) {
-                    Some(ns) => Ok((ns, Precision::Second, Resolved::Unique)),
+                    Some(ns) => Ok((ns, Precision::Second, Resolved::Unique, None)),
                     None => Err(()),
                 },
             )
@@ -97,16 +115,16 @@ pub(crate) fn parse_generic_time(
         "iso8601" => {
             if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
                 let ns = ns_of(&d).filter(|&n| representable(n));
-                return checked(ns.map(|n| (n, Resolved::Unique)), Precision::Second);
+                return absolute(ns.map(|n| (n, Resolved::Unique)), Precision::Second);
             }
             for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-                    return checked(resolve_local(tz, &t), Precision::Second);
+                    return local(&t, Precision::Second);
                 }
             }
             for f in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-                    return checked(resolve_local(tz, &t), Precision::Minute);
+                    return local(&t, Precision::Minute);
                 }
             }
             None
@@ -114,7 +132,7 @@ pub(crate) fn parse_generic_time(
         f => {
             if let Ok(d) = chrono::DateTime::parse_from_str(s, f) {
                 let ns = ns_of(&d).filter(|&n| representable(n));
-                return checked(ns.map(|n| (n, Resolved::Unique)), Precision::Second);
+                return absolute(ns.map(|n| (n, Resolved::Unique)), Precision::Second);
             }
             let t = NaiveDateTime::parse_from_str(s, f).ok()?;
             let prec = if f.contains("%S") || f.contains("%T") {
@@ -122,7 +140,7 @@ pub(crate) fn parse_generic_time(
             } else {
                 Precision::Minute
             };
-            checked(resolve_local(tz, &t), prec)
+            local(&t, prec)
         }
     }
 }

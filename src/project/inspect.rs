@@ -158,7 +158,7 @@ pub fn inspect(s: &Session) -> Inspect {
                 source: i,
                 kind: src.spec.kind.as_str().to_string(),
                 path: src.spec.path.clone(),
-                tz: src.spec.tz.clone(),
+                tz: s.source_zone(i).to_string(),
                 offset_ns: s.labels.offsets.get(i).copied().unwrap_or(0),
                 rows: src.load.rows,
                 events: src.load.events,

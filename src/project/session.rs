@@ -154,10 +154,11 @@ impl Session {
             ));
         }
         let offsets = project.sources.iter().map(|s| s.offset_ns).collect();
+        let zones = project.sources.iter().map(|s| s.tz.clone()).collect();
         Ok(Session {
             project_path: None,
             base_dir: base.to_path_buf(),
-            labels: LabelSet::new(events, offsets),
+            labels: LabelSet::new(events, offsets).with_zones(zones),
             project,
             registry,
             traffic,
@@ -303,11 +304,22 @@ impl Session {
         c
     }
 
-    /// Saves the project (with current source offsets) atomically.
+    /// The zone source `i`'s naive local times are read in now (after any zone edits).
+    pub fn source_zone(&self, i: usize) -> &str {
+        match self.labels.zones.get(i) {
+            Some(z) => z,
+            None => self.sources.get(i).map_or("UTC", |s| s.spec.tz.as_str()),
+        }
+    }
+
+    /// Saves the project (with current source offsets and zones) atomically.
     pub fn save(&mut self) -> Result<()> {
         for (i, s) in self.project.sources.iter_mut().enumerate() {
             if let Some(o) = self.labels.offsets.get(i) {
                 s.offset_ns = *o;
+            }
+            if let Some(z) = self.labels.zones.get(i) {
+                s.tz = z.clone();
             }
         }
         match &self.project_path {

@@ -36,7 +36,7 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     kv("source", s.source_kind_str(e).into());
                     if let Some(src) = s.sources.get(e.source as usize) {
                         kv("file", src.spec.path.clone());
-                        kv("zone", src.spec.tz.clone());
+                        kv("zone", s.source_zone(e.source as usize).to_string());
                     }
                     kv("line", e.line.to_string());
                     kv("logged as", e.time_text.clone());
