@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use labelbench::curation::{run_all, suggest, SuggestionKind};
+use labelbench::curation::{run_all, suggest, Acceptance, SuggestionKind};
 use labelbench::devtools::evaluate::against_ground_truth;
 use labelbench::devtools::sim::{generate, SimOptions};
 use labelbench::labels::Status;
@@ -23,8 +23,7 @@ fn curation_meets_quality_targets_on_simulated_labs() {
         };
         let r = generate(dir.path(), &o).unwrap();
         let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
-        let (sugg, applied) =
-            run_all(&mut s, &SuggestionKind::ALL, 0.0, &Default::default()).unwrap();
+        let (sugg, applied) = run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
         assert!(applied > 0 && !sugg.is_empty());
         let q = against_ground_truth(&s, &dir.path().join("ground-truth.csv")).unwrap();
         assert!(q.dup_precision >= 0.98 && q.dup_recall >= 0.98, "{q:?}");

@@ -14,12 +14,14 @@ fn sim_session(dir: &std::path::Path) -> Session {
     let mut s = crate::common::open_journaled(&r.project);
     labelbench::curation::run_all(
         &mut s,
-        &[
-            labelbench::curation::SuggestionKind::Duplicate,
-            labelbench::curation::SuggestionKind::Skew,
-            labelbench::curation::SuggestionKind::NoTraffic,
-        ],
-        0.0,
+        &labelbench::curation::Acceptance::kinds(
+            &[
+                labelbench::curation::SuggestionKind::Duplicate,
+                labelbench::curation::SuggestionKind::Skew,
+                labelbench::curation::SuggestionKind::NoTraffic,
+            ],
+            0.0,
+        ),
         &Default::default(),
     )
     .unwrap();

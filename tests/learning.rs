@@ -9,8 +9,7 @@ fn session(dir: &std::path::Path) -> Session {
     let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
     labelbench::curation::run_all(
         &mut s,
-        &labelbench::curation::SuggestionKind::ALL,
-        0.0,
+        &labelbench::curation::Acceptance::all(),
         &Default::default(),
     )
     .unwrap();

@@ -101,8 +101,7 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
             let t = std::time::Instant::now();
             let (_, applied) = labelbench::curation::run_all(
                 &mut s,
-                &labelbench::curation::SuggestionKind::ALL,
-                0.0,
+                &labelbench::curation::Acceptance::all(),
                 &Default::default(),
             )
             .map_err(bad)?;
@@ -198,8 +197,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
     let (sugg, applied) = labelbench::curation::run_all(
         &mut s,
-        &labelbench::curation::SuggestionKind::ALL,
-        0.0,
+        &labelbench::curation::Acceptance::all(),
         &Default::default(),
     )
     .map_err(bad)?;

@@ -8,16 +8,20 @@ use super::*;
 pub struct Args {
     /// Project file (*.labelbench.json); accepted edits go to its journal.
     pub project: PathBuf,
-    /// Accept every suggestion that has an edit (all kinds but mislabels, which need a model).
+    /// Accept every suggestion that has an edit (all kinds but mislabels, which need a model),
+    /// recomputing after each round until nothing new is found; at confidence 0.5 or more
+    /// unless --min-confidence says otherwise, and no-traffic rejections only at 0.9 or more.
     #[arg(long, conflicts_with = "accept")]
     pub accept_all: bool,
-    /// Accept these kinds: duplicates, skew, offsets, no-traffic, wrong-device, mislabels
-    /// (mislabels: trains the project's model first and relabels confident disagreements).
+    /// Accept these kinds: zones, duplicates, skew, offsets, no-traffic, wrong-device,
+    /// mislabels (mislabels: trains the project's model first and relabels confident
+    /// disagreements), recomputing after each round as --accept-all does.
     #[arg(long, value_delimiter = ',')]
     pub accept: Vec<String>,
-    /// Accept only suggestions at or above this confidence (0-1).
-    #[arg(long, default_value_t = 0.0)]
-    pub min_confidence: f64,
+    /// Accept only suggestions at or above this confidence (0-1); defaults to 0.5 with
+    /// --accept-all and 0 with --accept.
+    #[arg(long)]
+    pub min_confidence: Option<f64>,
     /// Order of the listing: kind (then time), confidence (most confident first) or time.
     #[arg(long, default_value = "kind", value_parser = ["kind", "confidence", "time"])]
     pub order: String,
@@ -46,7 +50,7 @@ fn cmd_curate(
     project: &Path,
     accept_all: bool,
     accept: &[String],
-    min_conf: f64,
+    min_conf: Option<f64>,
     order: &str,
     limit: Option<usize>,
     json: bool,
@@ -62,13 +66,11 @@ fn cmd_curate(
             )))
         }
     };
+    if min_conf.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
+        return Err(bad("--min-confidence must be between 0 and 1"));
+    }
     let kinds: Vec<SuggestionKind> = if accept_all {
-        // Every kind computed from the labels and the traffic; mislabels come from a trained
-        // model and are accepted only by name (`--accept mislabels`).
-        SuggestionKind::ALL
-            .into_iter()
-            .filter(|k| *k != SuggestionKind::Mislabel)
-            .collect()
+        curation::Acceptance::all().kinds
     } else {
         accept
             .iter()
@@ -92,14 +94,26 @@ fn cmd_curate(
     let (mut sugg, mut applied) = if kinds.is_empty() {
         (curation::suggest(&s, &cfg), 0)
     } else {
-        curation::run_all(&mut s, &kinds, min_conf, &cfg).map_err(bad)?
+        let acc = if accept_all {
+            let mut acc = curation::Acceptance::all();
+            acc.min_confidence = min_conf.unwrap_or(acc.min_confidence);
+            acc
+        } else {
+            curation::Acceptance::kinds(&kinds, min_conf.unwrap_or(0.0))
+        };
+        curation::run_all(&mut s, &acc, &cfg).map_err(bad)?
     };
     if kinds.contains(&SuggestionKind::Mislabel) {
         // As in the window: a model trained with the project's settings on the curated labels.
         let report = labelbench::learn::train(&s, &s.project.training).map_err(bad)?;
         let found = curation::mislabel_suggestions(&s, &report);
-        applied +=
-            curation::accept(&mut s, &found, &[SuggestionKind::Mislabel], min_conf).map_err(bad)?;
+        applied += curation::accept(
+            &mut s,
+            &found,
+            &[SuggestionKind::Mislabel],
+            min_conf.unwrap_or(0.0),
+        )
+        .map_err(bad)?;
         sugg.extend(found);
     }
     let secs = t.elapsed().as_secs_f64();

@@ -15,6 +15,7 @@ mod offsets;
 mod onsets;
 mod skew;
 mod wrong_device;
+mod zones;
 
 use duplicates::*;
 use health::*;
@@ -23,6 +24,7 @@ use offsets::*;
 pub use onsets::*;
 use skew::*;
 use wrong_device::*;
+pub use zones::*;
 
 use std::collections::HashMap;
 
@@ -39,6 +41,7 @@ use crate::timefmt::NS_PER_S as S;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SuggestionKind {
+    TimeZone,
     Duplicate,
     Skew,
     SourceOffset,
@@ -50,7 +53,8 @@ pub enum SuggestionKind {
 }
 
 impl SuggestionKind {
-    pub const ALL: [SuggestionKind; 8] = [
+    pub const ALL: [SuggestionKind; 9] = [
+        SuggestionKind::TimeZone,
         SuggestionKind::Duplicate,
         SuggestionKind::Skew,
         SuggestionKind::SourceOffset,
@@ -70,6 +74,7 @@ impl SuggestionKind {
             SuggestionKind::SourceSilent => "silent",
             SuggestionKind::WrongDevice => "wrong-device",
             SuggestionKind::Mislabel => "mislabels",
+            SuggestionKind::TimeZone => "zones",
         }
     }
     pub fn parse(s: &str) -> Option<SuggestionKind> {
@@ -200,6 +205,7 @@ pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
         .iter()
         .filter(|e| e.status == Status::Active)
         .collect();
+    zones(s, cfg, &mut out);
     let dups = duplicates(s, &events, cfg, &mut out);
     skew(s, &events, &dups, cfg, &mut out);
     offsets(s, &events, &dups, cfg, &mut out);
@@ -217,59 +223,122 @@ pub fn accept(
     kinds: &[SuggestionKind],
     min_conf: f64,
 ) -> crate::Result<usize> {
-    let edits: Vec<Edit> = sugg
-        .iter()
-        .filter(|x| kinds.contains(&x.kind) && x.confidence >= min_conf)
-        .filter_map(|x| x.edit.clone())
-        .collect();
+    let acc = Acceptance::kinds(kinds, min_conf);
+    let these: Vec<&Suggestion> = sugg.iter().filter(|x| acc.admits(x)).collect();
+    accept_these(s, &these)
+}
+
+/// Which suggestions a bulk accept takes: kinds, a minimum confidence, and higher floors for
+/// kinds whose mistakes cost more.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Acceptance {
+    pub kinds: Vec<SuggestionKind>,
+    pub min_confidence: f64,
+    /// Per-kind minimum confidence above `min_confidence`.
+    pub floors: Vec<(SuggestionKind, f64)>,
+}
+
+/// The minimum confidence of "accept all" (CLI `--accept-all`, the window's "Accept all
+/// shown"): below it a suggestion rests on too little evidence to apply unseen.
+pub const ACCEPT_ALL_MIN_CONFIDENCE: f64 = 0.5;
+/// Rejecting an event as "no traffic" loses it from the dataset: accept-all does so only on
+/// strong evidence of absence.
+pub const ACCEPT_ALL_NO_TRAFFIC_MIN: f64 = 0.9;
+
+impl Acceptance {
+    /// Accept-all: every kind computed from labels and traffic (mislabels need a model and are
+    /// accepted only by name), at [`ACCEPT_ALL_MIN_CONFIDENCE`], no-traffic at
+    /// [`ACCEPT_ALL_NO_TRAFFIC_MIN`].
+    pub fn all() -> Acceptance {
+        Acceptance {
+            kinds: SuggestionKind::ALL
+                .into_iter()
+                .filter(|k| *k != SuggestionKind::Mislabel)
+                .collect(),
+            min_confidence: ACCEPT_ALL_MIN_CONFIDENCE,
+            floors: vec![(SuggestionKind::NoTraffic, ACCEPT_ALL_NO_TRAFFIC_MIN)],
+        }
+    }
+    /// Exactly these kinds at or above `min_confidence`.
+    pub fn kinds(kinds: &[SuggestionKind], min_confidence: f64) -> Acceptance {
+        Acceptance {
+            kinds: kinds.to_vec(),
+            min_confidence,
+            floors: vec![],
+        }
+    }
+    /// Whether a suggestion of this kind and confidence is taken.
+    pub fn admits(&self, x: &Suggestion) -> bool {
+        let floor = self
+            .floors
+            .iter()
+            .filter(|f| f.0 == x.kind)
+            .fold(self.min_confidence, |m, f| m.max(f.1));
+        self.kinds.contains(&x.kind) && x.edit.is_some() && x.confidence >= floor
+    }
+}
+
+/// Rounds of [`run_all`] before it stops even if suggestions keep coming.
+pub const MAX_ROUNDS: usize = 8;
+
+/// The stage a kind is accepted in: time zones first (they move every time of a source), then
+/// duplicates and clock offsets, then per-event fixes on the de-duplicated, offset-corrected
+/// labels.
+fn stage(k: SuggestionKind) -> u8 {
+    match k {
+        SuggestionKind::TimeZone => 0,
+        SuggestionKind::Duplicate | SuggestionKind::SourceOffset => 1,
+        _ => 2,
+    }
+}
+
+/// The standard pipeline, run to a fixed point: each round recomputes the suggestions and
+/// accepts the admitted ones of the earliest stage that has any, as one undoable batch, until a
+/// round admits nothing (retimed events can become duplicates; a new zone can reveal an offset)
+/// or [`MAX_ROUNDS`] have run. Returns every suggestion seen (the latest of each key) and the
+/// number of edits applied.
+pub fn run_all(
+    s: &mut Session,
+    acc: &Acceptance,
+    cfg: &CurateSettings,
+) -> crate::Result<(Vec<Suggestion>, usize)> {
+    let mut applied = 0;
+    let mut seen: HashMap<String, Suggestion> = HashMap::new();
+    for _ in 0..MAX_ROUNDS {
+        let sugg = suggest(s, cfg);
+        let admitted: Vec<&Suggestion> = sugg.iter().filter(|x| acc.admits(x)).collect();
+        let first = admitted.iter().map(|x| stage(x.kind)).min();
+        let batch: Vec<&Suggestion> = admitted
+            .into_iter()
+            .filter(|x| Some(stage(x.kind)) == first)
+            .collect();
+        let n = accept_these(s, &batch)?;
+        applied += n;
+        for x in sugg {
+            seen.insert(x.key.clone(), x);
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    let mut all: Vec<Suggestion> = seen.into_values().collect();
+    all.sort_by(|a, b| (a.kind, a.at_ns, &a.key).cmp(&(b.kind, b.at_ns, &b.key)));
+    Ok((all, applied))
+}
+
+/// Applies the edits of these suggestions as one undoable batch named after their kinds.
+fn accept_these(s: &mut Session, sugg: &[&Suggestion]) -> crate::Result<usize> {
+    let edits: Vec<Edit> = sugg.iter().filter_map(|x| x.edit.clone()).collect();
     let n = edits.len();
     if n == 0 {
         return Ok(0);
     }
-    let label = format!(
-        "accept {} suggestions ({})",
-        n,
-        kinds
-            .iter()
-            .map(|k| k.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let mut kinds: Vec<&str> = sugg.iter().map(|x| x.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let label = format!("accept {} suggestions ({})", n, kinds.join(", "));
     s.apply(Edit::Batch { label, edits })?;
     Ok(n)
-}
-
-/// The standard pipeline: duplicates and offsets first, then skew and health on the
-/// de-duplicated, offset-corrected labels. Returns all suggestions seen and edits applied.
-pub fn run_all(
-    s: &mut Session,
-    kinds: &[SuggestionKind],
-    min_conf: f64,
-    cfg: &CurateSettings,
-) -> crate::Result<(Vec<Suggestion>, usize)> {
-    let mut applied = 0;
-    let first = suggest(s, cfg);
-    let early: Vec<SuggestionKind> = kinds
-        .iter()
-        .copied()
-        .filter(|k| matches!(k, SuggestionKind::Duplicate | SuggestionKind::SourceOffset))
-        .collect();
-    applied += accept(s, &first, &early, min_conf)?;
-    let second = if applied > 0 {
-        suggest(s, cfg)
-    } else {
-        first.clone()
-    };
-    let late: Vec<SuggestionKind> = kinds
-        .iter()
-        .copied()
-        .filter(|k| !early.contains(k))
-        .collect();
-    applied += accept(s, &second, &late, min_conf)?;
-    let mut all = first;
-    let keys: std::collections::HashSet<String> = all.iter().map(|x| x.key.clone()).collect();
-    all.extend(second.into_iter().filter(|x| !keys.contains(&x.key)));
-    Ok((all, applied))
 }
 
 #[cfg(test)]

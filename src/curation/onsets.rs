@@ -97,10 +97,12 @@ pub fn find_onset(t: &Traffic, dev: u16, lo: i64, hi: i64, burst_ns: i64) -> Opt
     })
 }
 
-/// A lead-in runs into its burst with no pause of this length or more between packets.
-pub const LEAD_GAP_NS: i64 = 8 * S;
+/// A lead-in runs into its burst with no pause of this length or more between packets: a
+/// DHCP client waking retransmits after about 4 s and then 8 s (RFC 2131's backoff, with up
+/// to a second of jitter), and a lookup and hello follow within a second or two.
+pub const LEAD_GAP_NS: i64 = 12 * S;
 /// A lead-in is at most this long; a device busy for longer has no quiet start to find.
-pub const LEAD_MAX_NS: i64 = 20 * S;
+pub const LEAD_MAX_NS: i64 = 30 * S;
 
 /// The start of the activity leading into a burst at `burst_t`: walking back over the device's
 /// packets while each follows the previous by less than [`LEAD_GAP_NS`], the first packet after

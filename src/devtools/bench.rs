@@ -384,7 +384,7 @@ pub fn curation(
     devices: &[usize],
     days: u32,
 ) -> crate::Result<Vec<CurationRow>> {
-    use crate::curation::{run_all, SuggestionKind};
+    use crate::curation::{run_all, Acceptance};
     let mut rows = Vec::new();
     for &n in devices {
         for &seed in seeds {
@@ -401,7 +401,7 @@ pub fn curation(
                 crate::project::session::Session::open(&rep.project, Default::default(), None)?;
             let load_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let (_, edits) = run_all(&mut s, &SuggestionKind::ALL, 0.0, &Default::default())?;
+            let (_, edits) = run_all(&mut s, &Acceptance::all(), &Default::default())?;
             let curate_s = t.elapsed().as_secs_f64();
             let quality =
                 crate::devtools::evaluate::against_ground_truth(&s, &dir.join("ground-truth.csv"))?;

@@ -338,6 +338,7 @@ fn compact(n: u64) -> String {
 /// A suggestion kind's label for lists.
 pub fn kind_label(k: SuggestionKind) -> &'static str {
     match k {
+        SuggestionKind::TimeZone => "time zone",
         SuggestionKind::Duplicate => "duplicate",
         SuggestionKind::Skew => "skew",
         SuggestionKind::SourceOffset => "source offset",
