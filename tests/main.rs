@@ -2,6 +2,7 @@
 
 mod common;
 
+mod alignment;
 mod cache;
 mod capture_real;
 mod cli;

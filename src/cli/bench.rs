@@ -20,6 +20,14 @@ pub enum BenchCmd {
         /// Days per project.
         #[arg(long, default_value_t = 2)]
         days: u32,
+        /// Labs: `default` (the lab's own defects), `real-lab` (every defect found on real
+        /// labs: see `demo-data --real-lab-defects`), `no-zone` (the same with no zone named).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "default,real-lab,no-zone"
+        )]
+        labs: Vec<String>,
         /// Print the rows as JSON.
         #[arg(long)]
         json: bool,
@@ -42,6 +50,12 @@ pub enum BenchCmd {
         /// Frames timed per scenario.
         #[arg(long, default_value_t = 200)]
         frames: usize,
+    },
+    /// Curation quality of `curate --accept-all` on one simulated project (from `demo-data`)
+    /// against its ground truth; edits are applied in memory only.
+    Quality {
+        /// Project file written by `demo-data` (ground-truth.csv beside it).
+        project: PathBuf,
     },
     /// Event/burst-onset agreement on a (real) project, before and after curation.
     Onsets {
@@ -78,10 +92,11 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
             seeds,
             devices,
             days,
+            labs,
             json,
         } => {
-            let rows =
-                labelbench::devtools::bench::curation(&out, &seeds, &devices, days).map_err(bad)?;
+            let rows = labelbench::devtools::bench::curation(&out, &seeds, &devices, days, &labs)
+                .map_err(bad)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -95,6 +110,20 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
             out,
             scope,
         } => pipeline(&project, &out, scope),
+        BenchCmd::Quality { project } => {
+            let mut s = open_session(&project, false, false)?;
+            let (_, applied) = labelbench::curation::run_all(
+                &mut s,
+                &labelbench::curation::Acceptance::all(),
+                &Default::default(),
+            )
+            .map_err(bad)?;
+            let gt = project.with_file_name("ground-truth.csv");
+            let q = labelbench::devtools::evaluate::against_ground_truth(&s, &gt).map_err(bad)?;
+            outln!("{applied} edits");
+            outln!("{}", serde_json::to_string_pretty(&q)?);
+            Ok(())
+        }
         BenchCmd::Onsets { project } => {
             let mut s = open_session(&project, false, false)?;
             let before = labelbench::devtools::evaluate::onset_agreement(&s);
@@ -108,15 +137,49 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
             let secs = t.elapsed().as_secs_f64();
             let after = labelbench::devtools::evaluate::onset_agreement(&s);
             outln!("curation: {applied} edits in {secs:.2} s (not journaled)");
-            for (b, a) in before.iter().zip(&after) {
-                outln!(
-                "{:<20} {:<40} within 5 s of a burst onset: before {}/{} ({:.1} %), after {}/{} ({:.1} %)",
-                b.kind, b.source, b.within_5s, b.events_with_traffic,
-                100.0 * b.within_5s as f64 / b.events_with_traffic.max(1) as f64,
-                a.within_5s, a.events_with_traffic,
-                100.0 * a.within_5s as f64 / a.events_with_traffic.max(1) as f64
+            let pct = |k: usize, n: usize| {
+                format!("{k}/{n} ({:.1} %)", 100.0 * k as f64 / n.max(1) as f64)
+            };
+            outln!("share of active events within 5 s of an onset, before -> after curation");
+            outln!(
+                "{:<20} {:<24} {:>34} {:>34}",
+                "kind",
+                "source",
+                "detector's onset",
+                "independent onset"
             );
+            for (b, a) in before.iter().zip(&after) {
+                let file = std::path::Path::new(&b.source)
+                    .file_name()
+                    .map_or(b.source.clone(), |f| f.to_string_lossy().into_owned());
+                if b.events_with_traffic == 0 {
+                    outln!(
+                        "{:<20} {:<24} no events of devices the captures see",
+                        b.kind,
+                        file
+                    );
+                    continue;
+                }
+                outln!(
+                    "{:<20} {:<24} {:>34} {:>34}",
+                    b.kind,
+                    file,
+                    format!(
+                        "{} -> {}",
+                        pct(b.within_5s, b.events_with_traffic),
+                        pct(a.within_5s, a.events_with_traffic)
+                    ),
+                    format!(
+                        "{} -> {}",
+                        pct(b.within_5s_independent, b.events_with_traffic),
+                        pct(a.within_5s_independent, a.events_with_traffic)
+                    )
+                );
             }
+            outln!(
+                "detector's onset: a burst `curate` would align to (confidence 0.3 or more); \
+                 independent onset: the device's first packet after 10 s without any"
+            );
             Ok(())
         }
         BenchCmd::Ingest {

@@ -24,6 +24,34 @@ pub struct Args {
     /// Multiplier on the devices' spontaneous event rates (the lab week's 16.7 K log rows: 1.7).
     #[arg(long, default_value_t = 1.0)]
     pub label_rate: f64,
+    /// Give the lab every defect found on real labs at once (a 30 s-fast IFTTT clock, 15 %
+    /// IFTTT repeats, 30 % of IFTTT events also in SmartThings, cameras that look up their
+    /// cloud before uploading, CRLF logs, labels in America/Chicago); the options below
+    /// override single defects.
+    #[arg(long)]
+    pub real_lab_defects: bool,
+    /// The IFTTT logger's clock minus true time, in seconds (positive: it runs fast).
+    #[arg(long, allow_hyphen_values = true)]
+    pub ifttt_clock_offset: Option<f64>,
+    /// Share of IFTTT rows written two or three times (default 0.12).
+    #[arg(long)]
+    pub ifttt_repeats: Option<f64>,
+    /// Share of IFTTT applet events SmartThings logs too.
+    #[arg(long)]
+    pub ifttt_also_smartthings: Option<f64>,
+    /// Cameras wake with DHCP and a DNS lookup 3-8 s before they upload.
+    #[arg(long)]
+    pub lead_in: bool,
+    /// Write the label logs with CRLF line endings.
+    #[arg(long)]
+    pub crlf: bool,
+    /// Zone the label logs' local times are written in (default America/New_York).
+    #[arg(long)]
+    pub label_zone: Option<String>,
+    /// Name no zone in the project file: its sources are read as UTC until curation finds
+    /// the zone.
+    #[arg(long)]
+    pub omit_zone: bool,
     /// Replace a previous demo-data project in `--out` (never any other folder).
     #[arg(long)]
     pub force: bool,
@@ -32,7 +60,50 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The defects the options ask for.
+fn defects(a: &Args) -> anyhow::Result<labelbench::devtools::sim::Defects> {
+    use labelbench::devtools::sim::Defects;
+    let mut d = if a.real_lab_defects {
+        Defects::real_lab()
+    } else {
+        Defects::default()
+    };
+    if let Some(x) = a.ifttt_clock_offset {
+        if !(x.is_finite() && x.abs() <= 3600.0) {
+            return Err(bad(
+                "demo-data: --ifttt-clock-offset must be within ±3600 s",
+            ));
+        }
+        d.ifttt_clock_offset_ns = (x * 1e9).round() as i64;
+    }
+    for (v, name, slot) in [
+        (a.ifttt_repeats, "--ifttt-repeats", &mut d.ifttt_repeat_rate),
+        (
+            a.ifttt_also_smartthings,
+            "--ifttt-also-smartthings",
+            &mut d.ifttt_also_smartthings,
+        ),
+    ] {
+        if let Some(x) = v {
+            if !(0.0..=1.0).contains(&x) {
+                return Err(bad(format!("demo-data: {name} must be between 0 and 1")));
+            }
+            *slot = x;
+        }
+    }
+    d.lead_in |= a.lead_in;
+    d.crlf |= a.crlf;
+    d.omit_zone |= a.omit_zone;
+    if let Some(z) = &a.label_zone {
+        z.parse::<chrono_tz::Tz>()
+            .map_err(|_| bad(format!("demo-data: unknown time zone {z:?}")))?;
+        d.label_zone = z.clone();
+    }
+    Ok(d)
+}
+
 pub fn run(a: Args) -> anyhow::Result<()> {
+    let defects = defects(&a)?;
     let Args {
         out,
         devices,
@@ -42,6 +113,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         label_rate,
         force,
         json,
+        ..
     } = a;
     if devices == 0 || days == 0 {
         return Err(bad("demo-data: --devices and --days must be at least 1"));
@@ -55,6 +127,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed,
         scale_packets: scale,
         label_rate,
+        defects,
         ..Default::default()
     };
     let r = labelbench::devtools::sim::write_project(&out, &o, force).map_err(write_err)?;

@@ -61,6 +61,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if pcap_slices {
             outln!("  slices/             {:>9} pcaps", r.slices);
         }
+        if let Some(line) = r.left_out.describe() {
+            outln!("{line}");
+        }
         outln!("exported to {} in {:.2} s", r.out.display(), r.seconds);
     }
     Ok(())

@@ -41,6 +41,7 @@ fn cmd_new(
     force: bool,
 ) -> anyhow::Result<()> {
     use labelbench::project::create::{create, NewProject, ALREADY_EXISTS};
+    let zone_given: Vec<bool> = sources.iter().map(|s| s.contains('@')).collect();
     let sources = sources
         .iter()
         .map(|s| SourceSpec::parse_cli(s))
@@ -65,5 +66,18 @@ fn cmd_new(
         n(c.capture_files, "file"),
         n(c.project.sources.len(), "label source")
     );
+    for (src, given) in c.project.sources.iter().zip(zone_given) {
+        let how = if given {
+            "as given".to_string()
+        } else {
+            "the default: no @ZONE was given; `curate` checks it against the traffic".to_string()
+        };
+        outln!(
+            "  {:<20} {}  local times read in {} ({how})",
+            src.kind.as_str(),
+            src.path,
+            src.tz
+        );
+    }
     Ok(())
 }

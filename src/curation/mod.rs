@@ -209,6 +209,7 @@ pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
     let dups = duplicates(s, &events, cfg, &mut out);
     skew(s, &events, &dups, cfg, &mut out);
     offsets(s, &events, &dups, cfg, &mut out);
+    minute_offsets(s, &events, cfg, &mut out);
     silent(s, &mut out, cfg);
     unlabelled(s, cfg, &mut out);
     out.sort_by(|a, b| (a.kind, a.at_ns, &a.key).cmp(&(b.kind, b.at_ns, &b.key)));
@@ -236,6 +237,8 @@ pub struct Acceptance {
     pub min_confidence: f64,
     /// Per-kind minimum confidence above `min_confidence`.
     pub floors: Vec<(SuggestionKind, f64)>,
+    /// Keys never accepted (suggestions the analyst dismissed).
+    pub skip: std::collections::HashSet<String>,
 }
 
 /// The minimum confidence of "accept all" (CLI `--accept-all`, the window's "Accept all
@@ -257,6 +260,7 @@ impl Acceptance {
                 .collect(),
             min_confidence: ACCEPT_ALL_MIN_CONFIDENCE,
             floors: vec![(SuggestionKind::NoTraffic, ACCEPT_ALL_NO_TRAFFIC_MIN)],
+            skip: Default::default(),
         }
     }
     /// Exactly these kinds at or above `min_confidence`.
@@ -265,6 +269,7 @@ impl Acceptance {
             kinds: kinds.to_vec(),
             min_confidence,
             floors: vec![],
+            skip: Default::default(),
         }
     }
     /// Whether a suggestion of this kind and confidence is taken.
@@ -274,7 +279,10 @@ impl Acceptance {
             .iter()
             .filter(|f| f.0 == x.kind)
             .fold(self.min_confidence, |m, f| m.max(f.1));
-        self.kinds.contains(&x.kind) && x.edit.is_some() && x.confidence >= floor
+        self.kinds.contains(&x.kind)
+            && x.edit.is_some()
+            && x.confidence >= floor
+            && !self.skip.contains(&x.key)
     }
 }
 
@@ -282,13 +290,14 @@ impl Acceptance {
 pub const MAX_ROUNDS: usize = 8;
 
 /// The stage a kind is accepted in: time zones first (they move every time of a source), then
-/// duplicates and clock offsets, then per-event fixes on the de-duplicated, offset-corrected
-/// labels.
+/// clock offsets (matching events across sources needs them), then duplicates, then
+/// per-event fixes on the de-duplicated, offset-corrected labels.
 fn stage(k: SuggestionKind) -> u8 {
     match k {
         SuggestionKind::TimeZone => 0,
-        SuggestionKind::Duplicate | SuggestionKind::SourceOffset => 1,
-        _ => 2,
+        SuggestionKind::SourceOffset => 1,
+        SuggestionKind::Duplicate => 2,
+        _ => 3,
     }
 }
 

@@ -333,7 +333,10 @@ fn zone_suggestion(s: &Session, c: &ZoneCheck) -> Option<Suggestion> {
              devices with traffic{also}",
             c.sampled
         ),
-        confidence: ((c.best.near - c.given.near) as f64 / c.sampled as f64).clamp(0.0, 0.99),
+        // Of the events the given zone leaves without traffic, the share the new one explains.
+        confidence: ((c.best.near - c.given.near) as f64
+            / (c.sampled - c.given.near).max(1) as f64)
+            .clamp(0.0, 0.99),
         at_ns: None,
         edit: Some(Edit::SetSourceZone {
             source: si as u16,

@@ -366,6 +366,8 @@ impl IngestBench {
 /// One curation-quality measurement.
 #[derive(Debug, Serialize)]
 pub struct CurationRow {
+    /// `default` or `real-lab` (see [`crate::devtools::sim::Defects::real_lab`]).
+    pub lab: String,
     pub seed: u64,
     pub devices: usize,
     pub days: u32,
@@ -383,52 +385,74 @@ pub fn curation(
     seeds: &[u64],
     devices: &[usize],
     days: u32,
+    labs: &[String],
 ) -> crate::Result<Vec<CurationRow>> {
     use crate::curation::{run_all, Acceptance};
+    use crate::devtools::sim::Defects;
     let mut rows = Vec::new();
-    for &n in devices {
-        for &seed in seeds {
-            let dir = out.join(format!("sim-{n}dev-{days}d-seed{seed}"));
-            let o = crate::devtools::sim::SimOptions {
-                devices: n,
-                days,
-                seed,
-                ..Default::default()
-            };
-            let rep = crate::devtools::sim::generate(&dir, &o)?;
-            let t = Instant::now();
-            let mut s =
-                crate::project::session::Session::open(&rep.project, Default::default(), None)?;
-            let load_s = t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            let (_, edits) = run_all(&mut s, &Acceptance::all(), &Default::default())?;
-            let curate_s = t.elapsed().as_secs_f64();
-            let quality =
-                crate::devtools::evaluate::against_ground_truth(&s, &dir.join("ground-truth.csv"))?;
-            rows.push(CurationRow {
-                seed,
-                devices: n,
-                days,
-                packets: rep.packets,
-                events: s.labels.events.len(),
-                load_s,
-                curate_s,
-                edits,
-                quality,
-            });
+    for lab in labs {
+        for &n in devices {
+            for &seed in seeds {
+                let dir = out.join(format!("sim-{lab}-{n}dev-{days}d-seed{seed}"));
+                let defects = match lab.as_str() {
+                    "default" => Defects::default(),
+                    "real-lab" => Defects::real_lab(),
+                    "no-zone" => Defects {
+                        omit_zone: true,
+                        ..Defects::real_lab()
+                    },
+                    other => {
+                        return Err(crate::Error::Other(format!(
+                            "unknown lab {other:?} (default, real-lab or no-zone)"
+                        )))
+                    }
+                };
+                let o = crate::devtools::sim::SimOptions {
+                    devices: n,
+                    days,
+                    seed,
+                    defects,
+                    ..Default::default()
+                };
+                let rep = crate::devtools::sim::generate(&dir, &o)?;
+                let t = Instant::now();
+                let mut s =
+                    crate::project::session::Session::open(&rep.project, Default::default(), None)?;
+                let load_s = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let (_, edits) = run_all(&mut s, &Acceptance::all(), &Default::default())?;
+                let curate_s = t.elapsed().as_secs_f64();
+                let quality = crate::devtools::evaluate::against_ground_truth(
+                    &s,
+                    &dir.join("ground-truth.csv"),
+                )?;
+                rows.push(CurationRow {
+                    lab: lab.clone(),
+                    seed,
+                    devices: n,
+                    days,
+                    packets: rep.packets,
+                    events: s.labels.events.len(),
+                    load_s,
+                    curate_s,
+                    edits,
+                    quality,
+                });
+            }
         }
     }
     Ok(rows)
 }
 
 pub fn render_curation(rows: &[CurationRow]) -> String {
-    let mut s = String::from("devices days seed   packets events  load_s curate_s  dup_P  dup_R  minute_events  |err| median/p95 s (before)\n");
+    let mut s = String::from("lab       devices days seed   packets events  load_s curate_s  dup_P  dup_R  minute_events  |err| median/p95 s (before)  wrongly rejected\n");
     for r in rows {
         let q = &r.quality;
         s += &format!(
-            "{:>7} {:>4} {:>4} {:>9} {:>6} {:>7.2} {:>8.2} {:>6.3} {:>6.3} {:>14}  {:.2} / {:.2}  ({:.1} / {:.1})\n",
-            r.devices, r.days, r.seed, r.packets, r.events, r.load_s, r.curate_s, q.dup_precision, q.dup_recall,
-            q.minute_events, q.median_abs_error_s, q.p95_abs_error_s, q.median_abs_error_before_s, q.p95_abs_error_before_s
+            "{:<9} {:>7} {:>4} {:>4} {:>9} {:>6} {:>7.2} {:>8.2} {:>6.3} {:>6.3} {:>14}  {:.2} / {:.2}  ({:.1} / {:.1})  {}\n",
+            r.lab, r.devices, r.days, r.seed, r.packets, r.events, r.load_s, r.curate_s, q.dup_precision, q.dup_recall,
+            q.minute_events, q.median_abs_error_s, q.p95_abs_error_s, q.median_abs_error_before_s, q.p95_abs_error_before_s,
+            q.wrongly_rejected
         );
     }
     s

@@ -128,12 +128,38 @@ pub struct OnsetAgreement {
     pub events_with_traffic: usize,
     /// Of those, events with a burst onset within ±5 s of their (adjusted) time.
     pub within_5s: usize,
+    /// Of those, events within ±5 s of an independent onset: the traffic device's first packet
+    /// after at least 10 s without any of its packets (a definition the detector does not use).
+    pub within_5s_independent: usize,
+}
+
+/// Quiet time before an independent onset.
+pub const INDEPENDENT_QUIET_NS: i64 = 10_000_000_000;
+
+/// Independent onsets of a traffic device: its first packet after at least
+/// [`INDEPENDENT_QUIET_NS`] without any of its packets (and its first packet overall).
+pub fn independent_onsets(s: &Session, dev: u16) -> Vec<i64> {
+    let Some(idx) = s.traffic.by_device.get(dev as usize) else {
+        return vec![];
+    };
+    let ts = &s.traffic.packets.ts;
+    let mut out = Vec::new();
+    let mut prev: Option<i64> = None;
+    for &i in idx {
+        let t = ts[i as usize];
+        if prev.is_none_or(|p| t - p >= INDEPENDENT_QUIET_NS) {
+            out.push(t);
+        }
+        prev = Some(t);
+    }
+    out
 }
 
 /// For IFTTT and notification sources: how many events sit within 5 s of a burst onset.
 pub fn onset_agreement(s: &Session) -> Vec<OnsetAgreement> {
     let cfg = CurateSettings::default();
     let mut out = Vec::new();
+    let mut onsets: HashMap<u16, Vec<i64>> = HashMap::new();
     for (si, src) in s.sources.iter().enumerate() {
         if !matches!(
             src.spec.kind,
@@ -162,6 +188,13 @@ pub fn onset_agreement(s: &Session) -> Vec<OnsetAgreement> {
             }
             a.events_with_traffic += 1;
             let t = s.adjusted_ns(e);
+            let ind = onsets
+                .entry(dev)
+                .or_insert_with(|| independent_onsets(s, dev));
+            let k = ind.partition_point(|&x| x < t - 5_000_000_000);
+            if ind.get(k).is_some_and(|&x| x <= t + 5_000_000_000) {
+                a.within_5s_independent += 1;
+            }
             if find_onset(
                 &s.traffic,
                 dev,

@@ -69,6 +69,8 @@ pub struct ExportReport {
     pub rows: std::collections::BTreeMap<String, usize>,
     pub slices: usize,
     pub seconds: f64,
+    /// Active events with no feature row or slice, by reason.
+    pub left_out: features::LeftOut,
 }
 
 fn sha256_file(p: &Path) -> Result<(u64, String)> {
@@ -133,6 +135,7 @@ fn write_all(
     let mut rows = BTreeMap::new();
     let w = s.project.window;
     let feats: Vec<FeatureRow> = features::extract(s, &w, s.project.training.seed);
+    let left_out = features::feature_events(s, &w).1;
     let fmap: HashMap<u64, &FeatureRow> = feats.iter().map(|r| (r.event_id, r)).collect();
 
     // events
@@ -194,6 +197,8 @@ fn write_all(
         "project": s.project_path.as_ref().map(|p| p.display().to_string()),
         "settings": s.project,
         "source_offsets_ns": s.labels.offsets,
+        "source_zones": s.labels.zones,
+        "left_out": left_out,
         "inputs": inp,
         "journal": {"path": journal.map(|p| p.display().to_string()), "entries": s.history.log.len(), "bytes": jlen, "sha256": jhash},
         "format": o.format,
@@ -211,6 +216,7 @@ fn write_all(
     .map_err(|e| Error::io(&mp, e))?;
     Ok(ExportReport {
         out: dir.to_path_buf(),
+        left_out,
         rows,
         slices,
         seconds: 0.0,

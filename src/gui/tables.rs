@@ -240,22 +240,30 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text("Order of the list (Shift+N / Shift+P step through it in this order)");
         ui.add(egui::Slider::new(&mut app.ui.sugg_min_conf, 0.0..=1.0).text("min confidence"))
             .on_hover_text("Hide suggestions below this confidence");
-        let visible: Vec<String> = app
+        let policy = app.accept_all_policy(app.ui.sugg_kind, app.ui.sugg_min_conf);
+        let admitted = app
             .visible_suggestions()
             .iter()
-            .filter(|s| s.edit.is_some())
-            .map(|s| s.key.clone())
-            .collect();
+            .filter(|s| s.kind == SuggestionKind::Mislabel || policy.admits(s))
+            .count();
         let label = match app.ui.sugg_kind {
-            Some(k) => format!("Accept all {} ({})", kind_label(k), visible.len()),
-            None => format!("Accept all shown ({})", visible.len()),
+            Some(k) => format!("Accept all {} ({admitted})", kind_label(k)),
+            None => format!("Accept all shown ({admitted})"),
         };
         if ui
-            .add_enabled(!visible.is_empty(), egui::Button::new(label))
-            .on_hover_text("Apply every shown suggestion that has an edit, as one undo step")
+            .add_enabled(admitted > 0, egui::Button::new(label))
+            .on_hover_text(format!(
+                "Apply every shown suggestion that has an edit, then recompute and repeat until \
+                 nothing new is found (each round is one undo step); no-traffic rejections only \
+                 at confidence {} or more",
+                crate::curation::ACCEPT_ALL_NO_TRAFFIC_MIN
+            ))
             .clicked()
         {
-            cmds.push(Command::Accept(visible));
+            cmds.push(Command::AcceptAllShown(
+                app.ui.sugg_kind,
+                app.ui.sugg_min_conf,
+            ));
         }
         if ui
             .button("Refresh")

@@ -370,15 +370,55 @@ fn read_experiments(r: &mut Reader, bytes: &[u8]) {
     }
 }
 
-/// The non-blank lines of a line-per-record source with their 1-based numbers, `\r\n` or `\n`
-/// ended; a line that is not UTF-8 is an `Err` for its reader to report with its number.
+/// The non-blank lines of a line-per-record source with their 1-based numbers, ended by `\n`,
+/// `\r\n` or a lone `\r` (files edited on several systems mix them); a line that is not UTF-8
+/// is an `Err` for its reader to report with its number.
 fn text_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, std::str::Utf8Error>)> {
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, raw)| (i + 1, raw.strip_suffix(b"\r").unwrap_or(raw)))
-        .filter(|(_, raw)| !raw.iter().all(|b| b.is_ascii_whitespace()))
-        .map(|(line, raw)| (line, std::str::from_utf8(raw)))
+    let mut rest = bytes;
+    let mut line = 0usize;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        line += 1;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
+        let raw = &rest[..end];
+        let skip = match rest.get(end..end + 2) {
+            Some(b"\r\n") => 2,
+            _ if end < rest.len() => 1,
+            _ => 0,
+        };
+        rest = &rest[end + skip..];
+        if !raw.iter().all(|b| b.is_ascii_whitespace()) {
+            return Some((line, std::str::from_utf8(raw)));
+        }
+    })
+}
+
+/// 1-based line numbers of byte offsets, counted forward (offsets must not decrease): `\n`,
+/// `\r\n` and a lone `\r` each end a line.
+#[derive(Default)]
+struct LineCounter {
+    pos: usize,
+    ended: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, bytes: &[u8], at: usize) -> usize {
+        let at = at.min(bytes.len());
+        while self.pos < at {
+            match bytes[self.pos] {
+                b'\n' => self.ended += 1,
+                b'\r' if bytes.get(self.pos + 1) != Some(&b'\n') => self.ended += 1,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        self.ended + 1
+    }
 }
 
 /// Iterates CSV records with their 1-based line numbers; invalid UTF-8 and malformed quoting
@@ -393,16 +433,19 @@ pub(crate) fn for_each_csv_row(
         .flexible(true)
         .from_reader(bytes);
     let mut rec = csv::ByteRecord::new();
+    let mut lines = LineCounter::default();
     loop {
         let start_line = rdr.position().line() as usize;
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = rec
-                    .position()
-                    .map(|p| p.line() as usize)
-                    .unwrap_or(start_line);
-                let start = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
+                // The reader ends a record at `\r` and leaves a CRLF's `\n` to the next
+                // record's position: skip terminators and count lines from the bytes.
+                let mut start = rec.position().map_or(0, |p| p.byte() as usize);
+                while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+                    start += 1;
+                }
+                let line = lines.line_at(bytes, start);
                 let end = rdr.position().byte() as usize;
                 let raw_bytes = &bytes[start.min(bytes.len())..end.min(bytes.len())];
                 let raw = String::from_utf8_lossy(raw_bytes);

@@ -110,3 +110,122 @@ fn default_rules_match_vendor_wording() {
     );
     assert_eq!(find("com.unknown", "x detected motion", ""), None);
 }
+
+/// The same lines written with every line ending a lab's tools produce.
+fn line_ending_variants(lines: &[&str]) -> Vec<(&'static str, Vec<u8>)> {
+    let join = |eols: &[&str], last: bool| {
+        let mut v = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            v.extend_from_slice(l.as_bytes());
+            if i + 1 < lines.len() || last {
+                v.extend_from_slice(eols[i % eols.len()].as_bytes());
+            }
+        }
+        v
+    };
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend(join(&["\r\n"], true));
+    vec![
+        ("LF", join(&["\n"], true)),
+        ("CRLF", join(&["\r\n"], true)),
+        ("BOM + CRLF", bom),
+        ("no final newline", join(&["\n"], false)),
+        ("mixed CRLF, LF, CR", join(&["\r\n", "\n", "\r"], true)),
+    ]
+}
+
+#[test]
+fn every_source_kind_reads_the_same_events_whatever_the_line_endings() {
+    let lab = [
+        r#""March 08, 2021 at 01:05PM","cam-1","event_motion""#,
+        "",
+        r#""March 08, 2021 at 01:06:09PM","cam-1","event_sound""#,
+        r#""March 14, 2021 at 02:30AM","lock-1","event_lock""#,
+    ];
+    let jsonl = [
+        r#"{"package":"com.allegion.leopard","title":"Schlage Home","text":"front door locked","date":"March 08, 2021 at 01:05:09PM"}"#,
+        "",
+        r#"{"package":"com.allegion.leopard","title":"Schlage Home","text":"front door unlocked","date":"March 08, 2021 at 01:07:10PM"}"#,
+    ];
+    let csv = [
+        "time,device,class",
+        "2021-03-08 13:05:09,cam-1,motion",
+        "",
+        "2021-03-08T13:06:00,cam-1,event_sound",
+    ];
+    let experiments = [
+        "traffic/us/yi-camera/android_lan_watch/2019-04-26_21:42:57.31s.pcap",
+        "",
+        "traffic/us/yi-camera/power/2019-04-26_21:50:00.12s.pcap",
+    ];
+    let cases: Vec<(SourceKind, &[&str], Vec<u32>)> = vec![
+        (SourceKind::Ifttt, &lab, vec![1, 3, 4]),
+        (SourceKind::IftttTrigger, &lab, vec![1, 3, 4]),
+        (SourceKind::Smartthings, &lab, vec![1, 3, 4]),
+        (SourceKind::NotificationsCsv, &lab, vec![1, 3, 4]),
+        (SourceKind::NotificationsJsonl, &jsonl, vec![1, 3]),
+        (SourceKind::Csv, &csv, vec![2, 4]),
+        (SourceKind::Experiments, &experiments, vec![1, 3]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::default();
+    for (kind, lines, want_lines) in cases {
+        let mut spec =
+            SourceSpec::parse_cli(&format!("{}:x@America/New_York", kind.as_str())).unwrap();
+        spec.rules = vec![];
+        let mut baseline: Option<Vec<Event>> = None;
+        for (name, bytes) in line_ending_variants(lines) {
+            let p = dir.path().join("log");
+            std::fs::write(&p, &bytes).unwrap();
+            let (ev, load) = load_source(&spec, &p, 2, &reg, &Default::default()).unwrap();
+            assert!(load.errors.is_empty(), "{kind:?} {name}: {:?}", load.errors);
+            let got: Vec<u32> = ev.iter().map(|e| e.line).collect();
+            assert_eq!(got, want_lines, "{kind:?} {name}: line numbers");
+            for e in &ev {
+                assert_eq!(e.id, 2_000_000 + e.line as u64, "{kind:?} {name}: ids");
+                assert!(
+                    !e.raw.contains(['\r', '\n', '\u{feff}']),
+                    "{kind:?} {name}: {:?}",
+                    e.raw
+                );
+                assert_eq!(
+                    e.raw,
+                    lines[e.line as usize - 1],
+                    "{kind:?} {name}: raw text"
+                );
+            }
+            match &baseline {
+                None => baseline = Some(ev),
+                Some(b) => assert_eq!(&ev, b, "{kind:?} {name}: events differ from LF"),
+            }
+        }
+    }
+}
+
+#[test]
+fn registries_read_the_same_whatever_the_line_endings() {
+    let json = [
+        "{\"devices\": {",
+        "  \"cam-1\": {\"description\": \"Camera\", \"address\": \"192.168.1.2\", \"ether\": \"aa:bb:cc:dd:ee:01\"}",
+        "}, \"hubs\": {}}",
+    ];
+    let csv = [
+        "name,mac,ip,description,hub",
+        "cam-1,aa:bb:cc:dd:ee:01,192.168.1.2,Camera,",
+        "",
+        "lock-1,aa:bb:cc:dd:ee:02,192.168.1.3,Lock,",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, lines) in [("json", &json[..]), ("csv", &csv[..])] {
+        let mut baseline: Option<Vec<crate::traffic::devices::Device>> = None;
+        for (name, bytes) in line_ending_variants(lines) {
+            let p = dir.path().join(format!("devices.{ext}"));
+            std::fs::write(&p, &bytes).unwrap();
+            let r = Registry::load(&p).unwrap_or_else(|e| panic!("{ext} {name}: {e}"));
+            match &baseline {
+                None => baseline = Some(r.devices),
+                Some(b) => assert_eq!(&r.devices, b, "{ext} {name}"),
+            }
+        }
+    }
+}

@@ -136,23 +136,117 @@ pub struct FeatureRow {
     pub values: [f64; N_FEATURES],
 }
 
-/// Features of every active event whose device the captures see (sorted by event id), plus
-/// idle windows when the settings ask for them. Events of devices absent from every capture
-/// are left out: their windows would be empty by construction, not by behaviour.
-pub fn extract(s: &Session, w: &WindowSettings, seed: u64) -> Vec<FeatureRow> {
-    let evs: Vec<&crate::labels::Event> = s
+/// Active events that get no feature row (and so no training row and no pcap slice), by
+/// reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeftOut {
+    /// The log's device name matched no registry device.
+    pub no_device: usize,
+    /// The device never appears in the captures.
+    pub device_not_captured: usize,
+    /// The event's window lies outside every capture file's time span.
+    pub outside_captures: usize,
+}
+
+impl LeftOut {
+    pub fn total(&self) -> usize {
+        self.no_device + self.device_not_captured + self.outside_captures
+    }
+    /// One line for users, `None` when nothing was left out.
+    pub fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.outside_captures > 0 {
+            parts.push(format!(
+                "{} whose window lies outside every capture's time span",
+                self.outside_captures
+            ));
+        }
+        if self.device_not_captured > 0 {
+            parts.push(format!(
+                "{} of devices the captures never see",
+                self.device_not_captured
+            ));
+        }
+        if self.no_device > 0 {
+            parts.push(format!("{} naming no registry device", self.no_device));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{} active events have no feature row, training row or slice: {}",
+                self.total(),
+                parts.join("; ")
+            )
+        })
+    }
+}
+
+/// The capture files' time spans, merged and sorted.
+fn capture_spans(t: &Traffic) -> Vec<(i64, i64)> {
+    let mut v: Vec<(i64, i64)> = t
+        .files
+        .iter()
+        .filter_map(|f| Some((f.first_ns?, f.last_ns?)))
+        .collect();
+    v.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Whether `[lo, hi]` overlaps one of the sorted, disjoint `spans`.
+fn overlaps(spans: &[(i64, i64)], lo: i64, hi: i64) -> bool {
+    let k = spans.partition_point(|s| s.1 < lo);
+    spans.get(k).is_some_and(|s| s.0 <= hi)
+}
+
+/// The active events that get a feature row, and how many were left out and why.
+pub fn feature_events<'a>(
+    s: &'a Session,
+    w: &WindowSettings,
+) -> (Vec<&'a crate::labels::Event>, LeftOut) {
+    let spans = capture_spans(&s.traffic);
+    let mut left = LeftOut::default();
+    let mut evs = Vec::new();
+    for e in s
         .labels
         .events
         .iter()
-        .filter(|e| e.status == Status::Active && e.device != NO_DEVICE)
-        .filter(|e| {
-            let td = s.traffic_device(e.device);
-            s.traffic
-                .by_device
-                .get(td as usize)
-                .is_some_and(|v| !v.is_empty())
-        })
-        .collect();
+        .filter(|e| e.status == Status::Active)
+    {
+        if e.device == NO_DEVICE {
+            left.no_device += 1;
+            continue;
+        }
+        let td = s.traffic_device(e.device);
+        if s.traffic
+            .by_device
+            .get(td as usize)
+            .is_none_or(|v| v.is_empty())
+        {
+            left.device_not_captured += 1;
+            continue;
+        }
+        let t = s.adjusted_ns(e);
+        if !overlaps(&spans, t - w.before_ns, t + w.after_ns) {
+            left.outside_captures += 1;
+            continue;
+        }
+        evs.push(e);
+    }
+    (evs, left)
+}
+
+/// Features of every active event whose device the captures see and whose window overlaps a
+/// capture (sorted by event id), plus idle windows when the settings ask for them. Other events
+/// are left out ([`feature_events`]): their windows would be empty by construction, not by
+/// behaviour.
+pub fn extract(s: &Session, w: &WindowSettings, seed: u64) -> Vec<FeatureRow> {
+    let (evs, _) = feature_events(s, w);
     let mut rows: Vec<FeatureRow> = evs
         .par_iter()
         .map(|e| {
@@ -237,6 +331,14 @@ mod tests {
         assert!((s[5] - 11.25f64.sqrt()).abs() < 1e-12);
         assert_eq!(stats(&mut []), [0.0; 7]);
         assert_eq!(stats(&mut [5.0]), [5.0, 5.0, 5.0, 5.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn window_overlap_with_capture_spans() {
+        let spans = [(10, 20), (40, 50)];
+        assert!(overlaps(&spans, 0, 10) && overlaps(&spans, 15, 16) && overlaps(&spans, 50, 60));
+        assert!(!overlaps(&spans, 21, 39) && !overlaps(&spans, 0, 9) && !overlaps(&spans, 51, 99));
+        assert!(!overlaps(&[], 0, 100));
     }
 
     #[test]

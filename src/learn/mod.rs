@@ -130,6 +130,9 @@ pub struct Report {
     pub fit_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<Report>>,
+    /// Active events without a training row, by reason.
+    #[serde(default)]
+    pub left_out: features::LeftOut,
 }
 
 /// Stratified fold assignment: each class shuffled (seeded) and dealt round-robin.
@@ -195,7 +198,9 @@ pub fn train_with(
         return Err(crate::Error::Other("folds must be at least 2".into()));
     }
     let rows = features::extract(s, &s.project.window, ts.seed);
-    train_rows_with(s, &rows, ts, model, mf, progress)
+    let mut r = train_rows_with(s, &rows, ts, model, mf, progress)?;
+    r.left_out = features::feature_events(s, &s.project.window).1;
+    Ok(r)
 }
 
 pub fn train_rows(
@@ -581,6 +586,7 @@ pub fn metrics_from_pairs(pairs: &[(String, String, u64)]) -> Report {
         per_class,
         importances: vec![],
         dropped_classes: vec![],
+        left_out: Default::default(),
         possible_mislabels: vec![],
         event_folds: vec![],
         fit_seconds: 0.0,
@@ -611,6 +617,9 @@ pub fn render(r: &Report) -> String {
         "accuracy {:.3}   macro P/R/F1 {:.3}/{:.3}/{:.3}   weighted F1 {:.3}   fit {:.2} s",
         r.accuracy, r.macro_precision, r.macro_recall, r.macro_f1, r.weighted_f1, r.fit_seconds
     );
+    if let Some(line) = r.left_out.describe() {
+        let _ = writeln!(o, "{line}");
+    }
     if let Some(devs) = &r.devices {
         let _ = writeln!(o, "\nper device");
         for d in devs {

@@ -78,12 +78,15 @@ pub struct Inspect {
     pub errors: Vec<RowError>,
     pub capture_issues: Vec<crate::capture::CaptureIssue>,
     pub warnings: Vec<String>,
+    /// Active events with no feature row, training row or slice, by reason.
+    pub left_out: crate::learn::features::LeftOut,
     pub journal_entries: usize,
     /// Whether the captures were parsed or read from the derived cache.
     pub cache: crate::traffic::cache::CacheStatus,
 }
 
 pub fn inspect(s: &Session) -> Inspect {
+    let left_out = crate::learn::features::feature_events(s, &s.project.window).1;
     let t = &s.traffic;
     let ndev = s.registry.len();
     let stats = device_stats(t, ndev);
@@ -202,10 +205,51 @@ pub fn inspect(s: &Session) -> Inspect {
         dst_fold_rows: fold,
         errors,
         capture_issues: t.issues.clone(),
-        warnings: s.warnings.clone(),
+        warnings: {
+            let mut w = s.warnings.clone();
+            w.extend(empty_window_warnings(s));
+            w.extend(left_out.describe());
+            w
+        },
+        left_out,
         journal_entries: s.history.log.len(),
         cache: s.cache_status.clone(),
     }
+}
+
+/// Sources most of whose feature windows (of active events of devices with traffic, inside the
+/// captures) hold no packet of their device: a wrong zone or clock puts labels where nothing
+/// happened.
+fn empty_window_warnings(s: &Session) -> Vec<String> {
+    let w = s.project.window;
+    let (evs, _) = crate::learn::features::feature_events(s, &w);
+    let mut per_source: BTreeMap<u16, (usize, usize)> = BTreeMap::new();
+    for e in evs {
+        let t = s.adjusted_ns(e);
+        let dev = s.traffic_device(e.device);
+        let empty = s
+            .traffic
+            .device_range(dev, t - w.before_ns, t + w.after_ns)
+            .is_empty();
+        let c = per_source.entry(e.source).or_default();
+        c.0 += 1;
+        c.1 += empty as usize;
+    }
+    per_source
+        .into_iter()
+        .filter(|(_, (n, empty))| *n >= 5 && *empty * 2 > *n)
+        .map(|(si, (n, empty))| {
+            let (path, zone) = match s.sources.get(si as usize) {
+                Some(src) => (src.path.display().to_string(), s.source_zone(si as usize)),
+                None => ("inserted events".to_string(), "UTC"),
+            };
+            format!(
+                "{path}: {empty} of {n} windows of its events on devices with traffic hold no \
+                 packet of their device; are its time zone ({zone}) and clock right? \
+                 (`curate` checks both)"
+            )
+        })
+        .collect()
 }
 
 fn dur(a: Option<i64>, b: Option<i64>) -> String {

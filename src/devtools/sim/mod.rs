@@ -2,10 +2,12 @@
 //! port), a devices.json with hubs, the four label logs in the lab's formats with the lab's
 //! defects, a ground truth, and a ready project.
 
+mod defects;
 mod devices;
 mod logs;
 mod packets;
 
+pub use defects::*;
 pub use devices::*;
 use logs::*;
 pub use packets::*;
@@ -50,6 +52,8 @@ pub struct SimOptions {
     /// lab week's 16.7 K log rows need 1.7).
     pub label_rate: f64,
     pub start_ns: i64,
+    /// Defects of real labs on top of the lab's own.
+    pub defects: Defects,
 }
 
 impl Default for SimOptions {
@@ -61,6 +65,7 @@ impl Default for SimOptions {
             scale_packets: None,
             label_rate: 1.0,
             start_ns: DEFAULT_START_NS,
+            defects: Defects::default(),
         }
     }
 }
@@ -215,12 +220,24 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
         e.id = i;
     }
 
-    let [ifttt, trig, st, notes] = label_logs(o, &devs, &events, &trigger_rows, &mut rng, &tz);
+    let label_tz: Tz = o
+        .defects
+        .label_zone
+        .parse()
+        .map_err(|_| Error::Other(format!("unknown zone {:?}", o.defects.label_zone)))?;
+    let [ifttt, trig, st, notes] =
+        label_logs(o, &devs, &events, &trigger_rows, &mut rng, &label_tz);
     let pcaps = write_pcaps(out, o, &devs, &events, end)?;
     let (packets, pcap_bytes) = (pcaps.packets, pcaps.bytes);
     write_registry(out, &devs)?;
-    write_logs_and_truth(out, &devs, &events, [&ifttt, &trig, &st, &notes])?;
-    let project = write_project_file(out)?;
+    write_logs_and_truth(
+        out,
+        &devs,
+        &events,
+        [&ifttt, &trig, &st, &notes],
+        o.defects.eol(),
+    )?;
+    let project = write_project_file(out, &o.defects.project_zone())?;
     let secs = t0.elapsed().as_secs_f64();
     Ok(SimReport {
         out: out.to_path_buf(),
@@ -281,6 +298,7 @@ fn write_logs_and_truth(
     devs: &[SimDevice],
     events: &[TrueEvent],
     [ifttt, trig, st, notes]: [&Vec<LogRow>; 4],
+    eol: &str,
 ) -> Result<()> {
     let names = [
         ("labels/ifttt-events.csv", ifttt),
@@ -320,7 +338,7 @@ fn write_logs_and_truth(
         let mut text = String::new();
         for (i, r) in rows.iter().enumerate() {
             text.push_str(&r.text);
-            text.push('\n');
+            text.push_str(eol);
             let (dev, class) = match r.true_event {
                 Some(k) => (devs[events[k].device].name.clone(), events[k].class.clone()),
                 None => (String::new(), String::new()),
@@ -348,7 +366,7 @@ fn write_logs_and_truth(
 }
 
 /// The project file that names the simulated captures, registry and logs.
-fn write_project_file(out: &Path) -> Result<PathBuf> {
+fn write_project_file(out: &Path, zone: &str) -> Result<PathBuf> {
     let mut p = Project::new("sample");
     p.captures = vec!["pcaps/*.pcap".into()];
     p.devices = Some("devices.json".into());
@@ -361,7 +379,7 @@ fn write_project_file(out: &Path) -> Result<PathBuf> {
         p.sources.push(SourceSpec {
             kind,
             path: path.into(),
-            tz: LAB_TZ.into(),
+            tz: zone.into(),
             offset_ns: 0,
             csv: None,
             rules: vec![],
@@ -396,7 +414,18 @@ fn write_pcaps(
     let mut burst: Vec<Pkt> = Vec::new();
     for e in events {
         let mut r = ChaCha8Rng::seed_from_u64(o.seed ^ 0xB0B5 ^ ((e.id as u64) << 20));
-        emit_event_burst(e, devs, &mut r, &mut burst);
+        let d = &devs[e.device];
+        match lead_in_ns(o, &devs[d.traffic_dev], &mut r) {
+            Some(lead) => {
+                emit_lead_in(d.traffic_dev as u16, e.true_ns, &mut burst);
+                let shifted = TrueEvent {
+                    true_ns: e.true_ns + lead,
+                    ..e.clone()
+                };
+                emit_event_burst(&shifted, devs, &mut r, &mut burst);
+            }
+            None => emit_event_burst(e, devs, &mut r, &mut burst),
+        }
     }
     burst.sort_by_key(|p| (p.ts, p.dev));
     // Background scale to reach the requested packet total.
@@ -504,7 +533,7 @@ fn label_logs(
         }
         if d.ifttt_applet && e.class == "motion" {
             let delay = rng.gen_range(3_000..60_000) * 1_000_000;
-            let seen = e.true_ns + delay;
+            let seen = e.true_ns + delay + o.defects.ifttt_clock_offset_ns;
             if !(outage_start..outage_end).contains(&seen) {
                 let minute = seen - seen.rem_euclid(60 * NS);
                 let text = format!(
@@ -513,7 +542,7 @@ fn label_logs(
                     d.name,
                     e.class
                 );
-                let copies = if rng.gen_bool(0.12) {
+                let copies = if rng.gen_bool(o.defects.ifttt_repeat_rate.clamp(0.0, 1.0)) {
                     rng.gen_range(2..=3)
                 } else {
                     1
@@ -528,7 +557,11 @@ fn label_logs(
                 }
             }
         }
-        if d.smartthings {
+        let cross_logged = d.ifttt_applet
+            && e.class == "motion"
+            && o.defects.ifttt_also_smartthings > 0.0
+            && rng.gen_bool(o.defects.ifttt_also_smartthings.clamp(0.0, 1.0));
+        if d.smartthings || cross_logged {
             let t = e.true_ns + rng.gen_range(200..2_000) * 1_000_000 + SMARTTHINGS_CLOCK_NS;
             let tt = t - t.rem_euclid(NS);
             let cls = if e.class == "motion" && d.kind != Kind::Lock {

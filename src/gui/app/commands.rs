@@ -17,6 +17,9 @@ pub enum Command {
     Redo,
     /// Accept the suggestions with these keys as one undo step.
     Accept(Vec<String>),
+    /// Accept every shown suggestion (this kind, or all computed kinds, at or above this
+    /// confidence), recomputing and repeating until nothing new is found.
+    AcceptAllShown(Option<crate::curation::SuggestionKind>, f64),
     Dismiss(String),
     RefreshSuggestions,
     /// Show [lo, hi] (ns) on the timeline.
@@ -93,6 +96,7 @@ impl App {
                 }
             }
             Command::Accept(keys) => self.accept_keys(keys),
+            Command::AcceptAllShown(kind, min) => self.accept_all_shown(kind, min),
             Command::Dismiss(k) => {
                 self.ui.dismissed.insert(k);
             }
@@ -159,6 +163,54 @@ impl App {
                         Some((t - half.min(600_000_000_000), t + half.min(600_000_000_000)));
                 }
             }
+        }
+    }
+
+    /// What "Accept all shown" takes: accept-all's kinds and floors, narrowed to the kind
+    /// shown, at the list's minimum confidence, never a dismissed suggestion.
+    pub fn accept_all_policy(
+        &self,
+        kind: Option<crate::curation::SuggestionKind>,
+        min: f64,
+    ) -> crate::curation::Acceptance {
+        let mut acc = crate::curation::Acceptance::all();
+        if let Some(k) = kind {
+            acc.kinds = vec![k];
+        }
+        acc.min_confidence = min;
+        acc.skip = self.ui.dismissed.iter().cloned().collect();
+        acc
+    }
+
+    /// Accepts the shown mislabels (they come from a model), then runs the curation pipeline
+    /// on the shown kinds to a fixed point; each round is one undo step.
+    fn accept_all_shown(&mut self, kind: Option<crate::curation::SuggestionKind>, min: f64) {
+        use crate::curation::SuggestionKind;
+        let acc = self.accept_all_policy(kind, min);
+        let mislabels: Vec<String> = self
+            .ui
+            .mislabels
+            .iter()
+            .filter(|_| kind.is_none_or(|k| k == SuggestionKind::Mislabel))
+            .filter(|m| m.confidence >= min && !acc.skip.contains(&m.key))
+            .map(|m| m.key.clone())
+            .collect();
+        if !mislabels.is_empty() {
+            self.accept_keys(mislabels);
+        }
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let cfg = crate::curation::CurateSettings::default();
+        match crate::curation::run_all(s, &acc, &cfg) {
+            Ok((_, n)) => {
+                self.ui.suggestions.clear();
+                self.ui.message = Some(format!(
+                    "accepted {n} suggestions in rounds until nothing new was found"
+                ));
+                self.edited();
+            }
+            Err(e) => self.errors.push(format!("could not accept: {e}")),
         }
     }
 

@@ -156,7 +156,7 @@ impl Default for UiState {
             dismissed: BTreeSet::new(),
             sugg_generation: 1,
             sugg_done_generation: 0,
-            sugg_min_conf: 0.0,
+            sugg_min_conf: crate::curation::ACCEPT_ALL_MIN_CONFIDENCE,
             sugg_kind: None,
             sugg_order: Default::default(),
             selected_sugg: None,

@@ -1,0 +1,98 @@
+//! Defects of real labs that the simulator can give a project, so that curation is measured on
+//! the problems real data has: a logger clock that runs fast, repeated and cross-logged rows,
+//! devices that wake with a lookup seconds before they upload, Windows line endings, logs in
+//! another zone or with no zone named.
+
+use super::*;
+
+/// The defects a simulated lab has beyond the lab's own (polling delay, repeats, an outage).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Defects {
+    /// The IFTTT logger's clock minus true time (positive: it runs fast).
+    pub ifttt_clock_offset_ns: i64,
+    /// Share of IFTTT rows written two or three times.
+    pub ifttt_repeat_rate: f64,
+    /// Share of IFTTT applet events that SmartThings logs too (second precision, its clock):
+    /// cross-source duplicates.
+    pub ifttt_also_smartthings: f64,
+    /// Cameras wake with a DHCP exchange and a DNS lookup 3 to 8 s before their upload; the
+    /// event's true time is the wake-up.
+    pub lead_in: bool,
+    /// Label logs end their lines with CRLF.
+    pub crlf: bool,
+    /// The zone the logs' local times are written in.
+    pub label_zone: String,
+    /// The project names no zone for its sources (they are read as UTC until curation finds
+    /// the zone).
+    pub omit_zone: bool,
+}
+
+impl Default for Defects {
+    fn default() -> Self {
+        Defects {
+            ifttt_clock_offset_ns: 0,
+            ifttt_repeat_rate: 0.12,
+            ifttt_also_smartthings: 0.0,
+            lead_in: false,
+            crlf: false,
+            label_zone: LAB_TZ.into(),
+            omit_zone: false,
+        }
+    }
+}
+
+impl Defects {
+    /// The defects found on real labs, all at once: a 30 s-fast IFTTT clock, 15 % IFTTT
+    /// repeats, 30 % of IFTTT events also logged by SmartThings, cameras that look up their
+    /// cloud before uploading, CRLF logs and labels in America/Chicago.
+    pub fn real_lab() -> Defects {
+        Defects {
+            ifttt_clock_offset_ns: 30 * NS,
+            ifttt_repeat_rate: 0.15,
+            ifttt_also_smartthings: 0.3,
+            lead_in: true,
+            crlf: true,
+            label_zone: "America/Chicago".into(),
+            omit_zone: false,
+        }
+    }
+    /// The line ending of the label logs.
+    pub(crate) fn eol(&self) -> &'static str {
+        if self.crlf {
+            "\r\n"
+        } else {
+            "\n"
+        }
+    }
+    /// The zone written into the project for every source.
+    pub(crate) fn project_zone(&self) -> String {
+        if self.omit_zone {
+            "UTC".into()
+        } else {
+            self.label_zone.clone()
+        }
+    }
+}
+
+/// How long before its upload a device wakes for an event, if it does: cameras with the
+/// lead-in defect, 3 to 8 s (seeded per event).
+pub(crate) fn lead_in_ns(o: &SimOptions, d: &SimDevice, rng: &mut ChaCha8Rng) -> Option<i64> {
+    (o.defects.lead_in && d.kind == Kind::Camera).then(|| rng.gen_range(3_000..8_000) * 1_000_000)
+}
+
+/// The wake-up before an upload: DHCP request and reply, then a DNS query and its answer.
+pub(crate) fn emit_lead_in(dev: u16, t0: i64, out: &mut Vec<Pkt>) {
+    let p = |ts: i64, proto: Proto, inbound: bool, payload: u16| Pkt {
+        ts,
+        dev,
+        proto,
+        inbound,
+        tcp_flags: 0,
+        port: 0,
+        payload,
+    };
+    out.push(p(t0, Proto::Dhcp, false, 300));
+    out.push(p(t0 + 4_000_000, Proto::Dhcp, true, 300));
+    out.push(p(t0 + 600_000_000, Proto::Dns, false, 40));
+    out.push(p(t0 + 640_000_000, Proto::Dns, true, 110));
+}

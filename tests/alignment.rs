@@ -1,0 +1,197 @@
+//! Alignment on data nobody tuned for: time zones, lead-ins, clock offsets, events outside the
+//! captures, accept-all to a fixed point; measured against independent definitions.
+
+use labelbench::curation::{run_all, suggest, Acceptance, SuggestionKind};
+use labelbench::devtools::evaluate::{against_ground_truth, onset_agreement};
+use labelbench::devtools::sim::{generate, Defects, SimOptions};
+use labelbench::project::session::{OpenOptions, Session};
+
+use crate::common::{bin, real_lab_project, run_ok};
+
+/// The real lab's IFTTT and notification logs, with or without their zone.
+fn real_lab(dir: &std::path::Path, zone: bool) -> Option<Session> {
+    let proj = real_lab_project(
+        dir,
+        &[
+            "ifttt:ifttt-events.csv",
+            "notifications-csv:android-events.csv",
+        ],
+    )?;
+    if !zone {
+        let text = std::fs::read_to_string(&proj).unwrap();
+        std::fs::write(&proj, text.replace("America/New_York", "UTC")).unwrap();
+    }
+    Some(Session::open(&proj, OpenOptions::default(), None).unwrap())
+}
+
+#[test]
+fn the_zone_check_finds_new_york_for_logs_read_as_utc_and_is_quiet_when_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = real_lab(dir.path(), false) else {
+        return;
+    };
+    let zones: Vec<_> = suggest(&s, &Default::default())
+        .into_iter()
+        .filter(|x| x.kind == SuggestionKind::TimeZone)
+        .collect();
+    assert_eq!(zones.len(), 2, "{zones:#?}");
+    for z in &zones {
+        assert!(
+            z.reason.contains("as UTC") && z.reason.contains("as America/New_York (EST/EDT)"),
+            "{}",
+            z.reason
+        );
+        assert!(z.confidence >= 0.9, "{z:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = real_lab(dir.path(), true).unwrap();
+    assert!(suggest(&s, &Default::default())
+        .iter()
+        .all(|x| x.kind != SuggestionKind::TimeZone));
+}
+
+#[test]
+fn accept_all_aligns_the_real_camera_labels_to_independent_onsets_with_or_without_the_zone() {
+    let mut shares = Vec::new();
+    for zone in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(mut s) = real_lab(dir.path(), zone) else {
+            return;
+        };
+        run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
+        assert_eq!(s.source_zone(0), "America/New_York");
+        let a = onset_agreement(&s);
+        let ifttt = a.iter().find(|x| x.kind == "ifttt").unwrap();
+        let share = ifttt.within_5s_independent as f64 / ifttt.events_with_traffic as f64;
+        // About 0.95 is the ceiling: two labels have no traffic near them.
+        assert!(share >= 0.85, "{ifttt:?}");
+        shares.push((ifttt.within_5s_independent, ifttt.events_with_traffic));
+        // Nothing accept-all would take is left: it ran to a fixed point.
+        let left: Vec<_> = suggest(&s, &Default::default())
+            .into_iter()
+            .filter(|x| Acceptance::all().admits(x))
+            .collect();
+        assert!(left.is_empty(), "{left:#?}");
+    }
+    assert_eq!(
+        shares[0], shares[1],
+        "the zone check recovers what the given zone gives"
+    );
+}
+
+#[test]
+fn skew_evidence_names_the_lead_in_before_the_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = real_lab(dir.path(), true) else {
+        return;
+    };
+    let skews: Vec<_> = suggest(&s, &Default::default())
+        .into_iter()
+        .filter(|x| x.kind == SuggestionKind::Skew && x.device.as_deref() == Some("blink-cam-01"))
+        .collect();
+    assert!(!skews.is_empty());
+    let with_lead = skews
+        .iter()
+        .filter(|x| x.evidence.contains("s before the burst"))
+        .count();
+    assert!(with_lead * 2 > skews.len(), "{skews:#?}");
+}
+
+#[test]
+fn simulated_real_lab_defects_are_curated_to_the_targets() {
+    for (defects, seed) in [
+        (Defects::real_lab(), 21),
+        (
+            Defects {
+                omit_zone: true,
+                ..Defects::real_lab()
+            },
+            22,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = SimOptions {
+            devices: 24,
+            days: 2,
+            seed,
+            defects,
+            ..Default::default()
+        };
+        let r = generate(dir.path(), &o).unwrap();
+        let raw = std::fs::read(dir.path().join("labels/ifttt-events.csv")).unwrap();
+        assert!(
+            raw.windows(2).any(|w| w == b"\r\n"),
+            "the logs are written with CRLF"
+        );
+        let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+        run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
+        assert!((0..4).all(|i| s.source_zone(i) == "America/Chicago"));
+        let q = against_ground_truth(&s, &dir.path().join("ground-truth.csv")).unwrap();
+        assert!(q.dup_precision >= 0.98 && q.dup_recall >= 0.98, "{q:?}");
+        assert!(
+            q.median_abs_error_s <= 2.0 && q.p95_abs_error_s <= 10.0,
+            "{q:?}"
+        );
+        // The fast IFTTT clock is found (the simulator's clock runs 30 s fast).
+        let off = s.labels.offsets[0] as f64 / 1e9;
+        assert!((-36.0..=-24.0).contains(&off), "IFTTT offset {off}");
+    }
+}
+
+#[test]
+fn events_outside_every_capture_get_no_feature_row_training_row_or_slice() {
+    let Some(r) = crate::common::real() else {
+        return;
+    };
+    let m = r.join("moniotr");
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("devices.csv");
+    std::fs::write(
+        &reg,
+        "name,mac,ip,description,hub\nyi-camera,b0:d5:9d:b9:f0:b4,,Yi camera,\n",
+    )
+    .unwrap();
+    let proj = dir.path().join("m.labelbench.json");
+    run_ok(
+        std::process::Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(m.join("yi_camera_sample.pcap"))
+            .arg("--devices")
+            .arg(&reg)
+            .arg("--source")
+            .arg(format!(
+                "experiments:{}@America/New_York",
+                m.join("exp_list.txt").display()
+            )),
+    );
+    let s = Session::open(&proj, OpenOptions::default(), None).unwrap();
+    let (evs, left) = labelbench::learn::features::feature_events(&s, &s.project.window);
+    assert_eq!((evs.len(), left.outside_captures), (2, 248), "{left:?}");
+    assert_eq!(
+        labelbench::learn::features::extract(&s, &s.project.window, 1).len(),
+        2
+    );
+    let text = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let out = text(run_ok(
+        std::process::Command::new(bin()).arg("inspect").arg(&proj),
+    ));
+    assert!(
+        out.contains("248 whose window lies outside every capture's time span"),
+        "{out}"
+    );
+    let exp = dir.path().join("exp");
+    let out = text(run_ok(
+        std::process::Command::new(bin())
+            .arg("export")
+            .arg(&proj)
+            .arg("--out")
+            .arg(&exp)
+            .arg("--pcap-slices")
+            .arg("--format")
+            .arg("csv"),
+    ));
+    assert!(out.contains("248 whose window lies outside"), "{out}");
+    assert_eq!(std::fs::read_dir(exp.join("slices")).unwrap().count(), 2);
+}
