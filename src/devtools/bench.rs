@@ -445,14 +445,14 @@ pub fn curation(
 }
 
 pub fn render_curation(rows: &[CurationRow]) -> String {
-    let mut s = String::from("lab       devices days seed   packets events  load_s curate_s  dup_P  dup_R  minute_events  |err| median/p95 s (before)  wrongly rejected\n");
+    let mut s = String::from("lab       devices days seed   packets events  load_s curate_s  dup_P  dup_R  minute_events  |err| median/p95 s (before)  IFTTT alone  wrongly rejected\n");
     for r in rows {
         let q = &r.quality;
         s += &format!(
-            "{:<9} {:>7} {:>4} {:>4} {:>9} {:>6} {:>7.2} {:>8.2} {:>6.3} {:>6.3} {:>14}  {:.2} / {:.2}  ({:.1} / {:.1})  {}\n",
+            "{:<9} {:>7} {:>4} {:>4} {:>9} {:>6} {:>7.2} {:>8.2} {:>6.3} {:>6.3} {:>14}  {:.2} / {:.2}  ({:.1} / {:.1})  {}: {:.2} / {:.2}  {}\n",
             r.lab, r.devices, r.days, r.seed, r.packets, r.events, r.load_s, r.curate_s, q.dup_precision, q.dup_recall,
             q.minute_events, q.median_abs_error_s, q.p95_abs_error_s, q.median_abs_error_before_s, q.p95_abs_error_before_s,
-            q.wrongly_rejected
+            q.ifttt_events, q.ifttt_median_abs_error_s, q.ifttt_p95_abs_error_s, q.wrongly_rejected
         );
     }
     s

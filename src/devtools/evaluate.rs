@@ -24,6 +24,10 @@ pub struct CurationQuality {
     pub p95_abs_error_s: f64,
     pub median_abs_error_before_s: f64,
     pub p95_abs_error_before_s: f64,
+    /// The same for the IFTTT applet log alone (the scheduled triggers dominate the above).
+    pub ifttt_events: usize,
+    pub ifttt_median_abs_error_s: f64,
+    pub ifttt_p95_abs_error_s: f64,
     pub no_traffic_rejected: usize,
     pub no_traffic_rows: usize,
     /// Rejected events that did have traffic (a true event).
@@ -79,6 +83,7 @@ pub fn against_ground_truth(s: &Session, gt: &Path) -> Result<CurationQuality> {
         ..Default::default()
     };
     let mut err_after = Vec::new();
+    let mut err_ifttt = Vec::new();
     let mut err_before = Vec::new();
     for e in &s.labels.events {
         let t = truth(e);
@@ -108,11 +113,18 @@ pub fn against_ground_truth(s: &Session, gt: &Path) -> Result<CurationQuality> {
                 q.minute_events += 1;
                 err_after.push((s.adjusted_ns(e) - tn).abs() as f64 / 1e9);
                 err_before.push((e.original_ns - tn).abs() as f64 / 1e9);
+                let src = s.sources.get(e.source as usize).map(|x| x.spec.kind);
+                if src == Some(SourceKind::Ifttt) {
+                    err_ifttt.push((s.adjusted_ns(e) - tn).abs() as f64 / 1e9);
+                }
             }
         }
     }
     q.dup_precision = q.correct_duplicates as f64 / q.marked_duplicates.max(1) as f64;
     q.dup_recall = q.correct_duplicates as f64 / q.expected_duplicates.max(1) as f64;
+    q.ifttt_events = err_ifttt.len();
+    q.ifttt_median_abs_error_s = pct(&mut err_ifttt, 0.5);
+    q.ifttt_p95_abs_error_s = pct(&mut err_ifttt, 0.95);
     q.median_abs_error_s = pct(&mut err_after, 0.5);
     q.p95_abs_error_s = pct(&mut err_after, 0.95);
     q.median_abs_error_before_s = pct(&mut err_before, 0.5);

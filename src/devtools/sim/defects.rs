@@ -25,6 +25,9 @@ pub struct Defects {
     /// The project names no zone for its sources (they are read as UTC until curation finds
     /// the zone).
     pub omit_zone: bool,
+    /// Every other camera with an IFTTT applet sends no app notifications (as the lab's Blink
+    /// cameras): its IFTTT rows are its only labels.
+    pub ifttt_only_cameras: bool,
 }
 
 impl Default for Defects {
@@ -37,6 +40,7 @@ impl Default for Defects {
             crlf: false,
             label_zone: LAB_TZ.into(),
             omit_zone: false,
+            ifttt_only_cameras: false,
         }
     }
 }
@@ -44,7 +48,8 @@ impl Default for Defects {
 impl Defects {
     /// The defects found on real labs, all at once: a 30 s-fast IFTTT clock, 15 % IFTTT
     /// repeats, 30 % of IFTTT events also logged by SmartThings, cameras that look up their
-    /// cloud before uploading, CRLF logs and labels in America/Chicago.
+    /// cloud before uploading (every other one known only to IFTTT), CRLF logs and labels in
+    /// America/Chicago.
     pub fn real_lab() -> Defects {
         Defects {
             ifttt_clock_offset_ns: 30 * NS,
@@ -54,6 +59,7 @@ impl Defects {
             crlf: true,
             label_zone: "America/Chicago".into(),
             omit_zone: false,
+            ifttt_only_cameras: true,
         }
     }
     /// The line ending of the label logs.
@@ -72,6 +78,17 @@ impl Defects {
             self.label_zone.clone()
         }
     }
+}
+
+/// Whether a device is a camera known only to its IFTTT applet (no app notifications): with
+/// the defect, the odd-numbered ones (`kasa-cam-01`, `-03`, …).
+pub(crate) fn ifttt_only(o: &SimOptions, d: &SimDevice) -> bool {
+    let odd = d
+        .name
+        .bytes()
+        .last()
+        .is_some_and(|c| c.is_ascii_digit() && (c - b'0') % 2 == 1);
+    o.defects.ifttt_only_cameras && d.ifttt_applet && d.kind == Kind::Camera && odd
 }
 
 /// How long before its upload a device wakes for an event, if it does: cameras with the

@@ -596,7 +596,7 @@ fn label_logs(
                 });
             }
         }
-        if d.notifier != Notifier::None {
+        if d.notifier != Notifier::None && !ifttt_only(o, d) {
             let t = e.true_ns + rng.gen_range(1_000..6_000) * 1_000_000;
             let tt = t - t.rem_euclid(NS);
             if let Some(line) = notification(d, &e.class, tt, tz) {
