@@ -969,3 +969,45 @@ fn the_help_lists_the_command_table_and_shortcuts_run_commands() {
     h.run_steps(2);
     assert!(h.state().ui.export.open);
 }
+
+/// "Accept all shown" runs the curation to a fixed point: afterwards nothing accept-all would
+/// take is left, a dismissed suggestion was not applied, and the rounds undo one by one.
+#[test]
+fn accept_all_shown_runs_to_a_fixed_point_and_skips_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = sample_on_suggestions_tab(dir.path());
+    let first_dup = h
+        .state()
+        .visible_suggestions()
+        .iter()
+        .find(|x| x.kind == SuggestionKind::Duplicate)
+        .map(|x| (x.key.clone(), x.event.unwrap()))
+        .expect("the sample has duplicates");
+    h.state_mut().ui.dismissed.insert(first_dup.0.clone());
+    h.run_steps(2);
+    h.get_by_label_contains("Accept all shown (").click();
+    h.run_steps(2);
+    let s = h.state().session.as_ref().unwrap();
+    let ev = s.labels.get(first_dup.1).unwrap();
+    assert_eq!(
+        ev.status,
+        Status::Active,
+        "a dismissed suggestion is not applied"
+    );
+    let policy = h
+        .state()
+        .accept_all_policy(None, h.state().ui.sugg_min_conf);
+    let left: Vec<_> = labelbench::curation::suggest(s, &Default::default())
+        .into_iter()
+        .filter(|x| policy.admits(x))
+        .collect();
+    assert!(left.is_empty(), "{left:#?}");
+    let steps = s.history.log.len();
+    assert!(steps >= 2, "accepted in rounds: {steps}");
+    assert!(h
+        .state()
+        .ui
+        .message
+        .as_deref()
+        .is_some_and(|m| m.contains("until nothing new")));
+}
