@@ -201,3 +201,39 @@ fn events_outside_every_capture_get_no_feature_row_training_row_or_slice() {
     assert!(out.contains("248 whose window lies outside"), "{out}");
     assert_eq!(std::fs::read_dir(exp.join("slices")).unwrap().count(), 2);
 }
+
+#[test]
+fn small_pushed_commands_among_keepalives_are_found_not_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 10,
+        days: 2,
+        seed: 31,
+        defects: Defects::small_commands(),
+        ..Default::default()
+    };
+    let r = generate(dir.path(), &o).unwrap();
+    let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    let found = suggest(&s, &Default::default());
+    // Plug commands are one ~271-byte push among 85/89-byte keepalives: found by change.
+    let by_change = found
+        .iter()
+        .filter(|x| x.kind == SuggestionKind::Skew && x.evidence.contains("do not have"))
+        .count();
+    assert!(by_change >= 50, "{by_change} commands found by change");
+    // A "no traffic" finding states what was expected and not seen.
+    for x in found.iter().filter(|x| x.kind == SuggestionKind::NoTraffic) {
+        assert!(
+            x.evidence.contains("no burst") || x.evidence.contains("sent and received nothing"),
+            "{x:?}"
+        );
+    }
+    run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
+    let q = against_ground_truth(&s, &dir.path().join("ground-truth.csv")).unwrap();
+    let true_trigger_events = q.minute_events.max(1);
+    assert!(
+        q.wrongly_rejected * 50 <= true_trigger_events,
+        "at most 2 % of true events rejected as no traffic: {q:?}"
+    );
+    assert!(q.median_abs_error_s <= 2.0, "{q:?}");
+}

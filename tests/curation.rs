@@ -41,8 +41,9 @@ fn curation_meets_quality_targets_on_simulated_labs() {
             "the raw minute labels really are off: {q:?}"
         );
         // Triggers without traffic: found where the device's own traffic is quiet (hub children
-        // triggered in the same minute as a sibling are ambiguous), and rarely wrong.
-        assert!(q.no_traffic_rejected * 3 >= q.no_traffic_rows, "{q:?}");
+        // triggered in the same minute as a sibling are ambiguous, and a connection the hub
+        // opens for another reason reads as a command), and rarely wrong.
+        assert!(q.no_traffic_rejected * 4 >= q.no_traffic_rows, "{q:?}");
         assert!(
             q.wrongly_rejected * 10 <= q.no_traffic_rejected.max(1),
             "{q:?}"

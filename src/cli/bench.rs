@@ -21,7 +21,8 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2)]
         days: u32,
         /// Labs: `default` (the lab's own defects), `real-lab` (every defect found on real
-        /// labs: see `demo-data --real-lab-defects`), `no-zone` (the same with no zone named).
+        /// labs: see `demo-data --real-lab-defects`), `no-zone` (the same with no zone named),
+        /// `small-commands` (see `demo-data --small-commands`).
         #[arg(
             long,
             value_delimiter = ',',

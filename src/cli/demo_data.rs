@@ -48,6 +48,11 @@ pub struct Args {
     /// Zone the label logs' local times are written in (default America/New_York).
     #[arg(long)]
     pub label_zone: Option<String>,
+    /// Give the lab the small-command defects: plugs take commands as one small cloud push
+    /// among 5-s keepalives, scheduled triggers act 2-75 s after their minute, and the trigger
+    /// logger's clock steps by a minute half-way through.
+    #[arg(long)]
+    pub small_commands: bool,
     /// Name no zone in the project file: its sources are read as UTC until curation finds
     /// the zone.
     #[arg(long)]
@@ -90,6 +95,12 @@ fn defects(a: &Args) -> anyhow::Result<labelbench::devtools::sim::Defects> {
             }
             *slot = x;
         }
+    }
+    if a.small_commands {
+        let s = Defects::small_commands();
+        d.push_commands = s.push_commands;
+        d.trigger_delay_max_ns = s.trigger_delay_max_ns;
+        d.trigger_clock_step_ns = s.trigger_clock_step_ns;
     }
     d.lead_in |= a.lead_in;
     d.crlf |= a.crlf;

@@ -6,6 +6,7 @@
 //! fsync'd to the project's journal ([`journal`]) before it is acknowledged.
 //! May use: [`crate::traffic`], [`crate::labels`], [`crate::project`].
 
+mod commands;
 mod duplicates;
 pub mod edits;
 mod health;
@@ -17,6 +18,7 @@ mod skew;
 mod wrong_device;
 mod zones;
 
+pub use commands::*;
 use duplicates::*;
 use health::*;
 pub use mislabels::*;

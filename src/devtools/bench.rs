@@ -401,9 +401,10 @@ pub fn curation(
                         omit_zone: true,
                         ..Defects::real_lab()
                     },
+                    "small-commands" => Defects::small_commands(),
                     other => {
                         return Err(crate::Error::Other(format!(
-                            "unknown lab {other:?} (default, real-lab or no-zone)"
+                            "unknown lab {other:?} (default, real-lab, no-zone or small-commands)"
                         )))
                     }
                 };

@@ -28,6 +28,15 @@ pub struct Defects {
     /// Every other camera with an IFTTT applet sends no app notifications (as the lab's Blink
     /// cameras): its IFTTT rows are its only labels.
     pub ifttt_only_cameras: bool,
+    /// Plugs take commands as one small cloud push on their persistent connection (a ~271-byte
+    /// segment in, a 150–350-byte status out) amid 85/89-byte keepalives every 5 s, as the
+    /// lab's lock hubs do, instead of opening a connection.
+    pub push_commands: bool,
+    /// Scheduled triggers act this long at most after their minute (the lab's own: 12 s; real
+    /// IFTTT: seconds to over a minute).
+    pub trigger_delay_max_ns: i64,
+    /// The trigger logger's clock steps by this much half-way through the capture.
+    pub trigger_clock_step_ns: i64,
 }
 
 impl Default for Defects {
@@ -41,6 +50,9 @@ impl Default for Defects {
             label_zone: LAB_TZ.into(),
             omit_zone: false,
             ifttt_only_cameras: false,
+            push_commands: false,
+            trigger_delay_max_ns: 12 * NS,
+            trigger_clock_step_ns: 0,
         }
     }
 }
@@ -60,6 +72,18 @@ impl Defects {
             label_zone: "America/Chicago".into(),
             omit_zone: false,
             ifttt_only_cameras: true,
+            ..Defects::default()
+        }
+    }
+    /// Lock hubs and scheduled triggers as on the real lab: commands as small pushes among
+    /// keepalives, triggers acting 5 to 75 s after their minute, and the trigger logger's clock
+    /// stepping by a minute half-way through.
+    pub fn small_commands() -> Defects {
+        Defects {
+            push_commands: true,
+            trigger_delay_max_ns: 75 * NS,
+            trigger_clock_step_ns: 60 * NS,
+            ..Defects::default()
         }
     }
     /// The line ending of the label logs.
@@ -112,4 +136,37 @@ pub(crate) fn emit_lead_in(dev: u16, t0: i64, out: &mut Vec<Pkt>) {
     out.push(p(t0 + 4_000_000, Proto::Dhcp, true, 300));
     out.push(p(t0 + 600_000_000, Proto::Dns, false, 40));
     out.push(p(t0 + 640_000_000, Proto::Dns, true, 110));
+}
+
+/// A command pushed by the cloud on a device's persistent connection, and the device's status
+/// reply.
+pub(crate) fn emit_push_command(
+    dev: u16,
+    t0: i64,
+    port: u16,
+    rng: &mut ChaCha8Rng,
+    out: &mut Vec<Pkt>,
+) {
+    let p = |ts: i64, inbound: bool, payload: u16| Pkt {
+        ts,
+        dev,
+        proto: Proto::Tls,
+        inbound,
+        tcp_flags: F_PSH | F_ACK,
+        port,
+        payload,
+    };
+    out.push(p(t0, true, rng.gen_range(265..278)));
+    let t1 = t0 + rng.gen_range(100..400) * 1_000_000;
+    out.push(p(t1, false, rng.gen_range(150..350)));
+    out.push(Pkt {
+        tcp_flags: F_ACK,
+        payload: 0,
+        ..p(t1 + 40_000_000, true, 0)
+    });
+}
+
+/// The keepalive port of a device on a given day (the background's persistent connection).
+pub(crate) fn keepalive_port(dev: usize, t: i64) -> u16 {
+    40000 + ((dev as i64 * 131 + t.div_euclid(86400 * NS)) % 9000) as u16
 }

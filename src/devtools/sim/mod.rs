@@ -177,9 +177,16 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
                 if rng.gen_bool(0.04) {
                     trigger_rows.push((t, di, class.into(), None));
                 } else {
-                    let delay = rng.gen_range(2_000..12_000) * 1_000_000;
+                    let max_ms = (o.defects.trigger_delay_max_ns / 1_000_000).max(2_001);
+                    let delay = rng.gen_range(2_000..max_ms) * 1_000_000;
                     let td = d.traffic_dev;
-                    let tt = t + delay + di as i64 * 3 * NS % (20 * NS);
+                    // After a step, the logger's minute is ahead of the true time.
+                    let step = if t >= o.start_ns + (end - o.start_ns) / 2 {
+                        o.defects.trigger_clock_step_ns
+                    } else {
+                        0
+                    };
+                    let tt = t - step + delay + di as i64 * 3 * NS % (20 * NS);
                     busy[td].push(tt);
                     ev_extra.push(TrueEvent {
                         id: 0,
@@ -415,7 +422,13 @@ fn write_pcaps(
     for e in events {
         let mut r = ChaCha8Rng::seed_from_u64(o.seed ^ 0xB0B5 ^ ((e.id as u64) << 20));
         let d = &devs[e.device];
-        match lead_in_ns(o, &devs[d.traffic_dev], &mut r) {
+        let td = &devs[d.traffic_dev];
+        if o.defects.push_commands && td.kind == Kind::Plug {
+            let port = keepalive_port(d.traffic_dev, e.true_ns);
+            emit_push_command(d.traffic_dev as u16, e.true_ns, port, &mut r, &mut burst);
+            continue;
+        }
+        match lead_in_ns(o, td, &mut r) {
             Some(lead) => {
                 emit_lead_in(d.traffic_dev as u16, e.true_ns, &mut burst);
                 let shifted = TrueEvent {
@@ -469,7 +482,15 @@ fn write_pcaps(
             let h1 = h0 + 3600 * NS;
             let mut pk: Vec<Pkt> = Vec::new();
             for &i in &net {
-                background(i, &devs[i], h0, h1, scale, o.seed, &mut pk);
+                background(
+                    i,
+                    &devs[i],
+                    (h0, h1),
+                    scale,
+                    o.seed,
+                    o.defects.push_commands,
+                    &mut pk,
+                );
             }
             let a = burst.partition_point(|p| p.ts < h0);
             let b = burst.partition_point(|p| p.ts < h1);

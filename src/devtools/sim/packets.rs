@@ -164,15 +164,23 @@ pub(crate) fn processes(kind: Kind) -> &'static [(f64, u8, Proto)] {
 pub(crate) fn background(
     dev: usize,
     d: &SimDevice,
-    h0: i64,
-    h1: i64,
+    (h0, h1): (i64, i64),
     scale: f64,
     seed: u64,
+    push_commands: bool,
     out: &mut Vec<Pkt>,
 ) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((dev as u64) << 32) ^ (h0 as u64 / 1000));
-    let keep_port = 40000 + ((dev as i64 * 131 + h0 / (86400 * NS)) % 9000) as u16;
+    let keep_port = keepalive_port(dev, h0);
+    // A plug that takes pushed commands keeps its connection alive with fixed-size
+    // keepalives every 5 s (85 bytes out, 89 in), as the lab's lock hubs do.
+    let small = push_commands && d.kind == Kind::Plug;
     for (pi, &(period, n, proto)) in processes(d.kind).iter().enumerate() {
+        let (period, n) = if small && proto == Proto::Tls {
+            (5.0, 2)
+        } else {
+            (period, n)
+        };
         let period = if proto == Proto::Tls {
             period / scale
         } else {
@@ -193,6 +201,7 @@ pub(crate) fn background(
                     let ts = jt + k as i64 * rng.gen_range(2..40) * 1_000_000;
                     let inbound = k % 2 == 1;
                     let (payload, flags) = match proto {
+                        Proto::Tls if small => (if inbound { 89 } else { 85 }, F_PSH | F_ACK),
                         Proto::Tls => (
                             if k + 1 == n && n % 2 == 1 {
                                 0
