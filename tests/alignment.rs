@@ -229,6 +229,16 @@ fn small_pushed_commands_among_keepalives_are_found_not_rejected() {
         );
     }
     run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
+    // The trigger logger's clock steps by +60 s half-way: followed as a step of about −60 s.
+    let steps = &s.labels.steps[1];
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    let (at, d) = steps[0];
+    let mid = o.start_ns + o.days as i64 * 43_200_000_000_000;
+    assert!(
+        (at - mid).abs() < 12 * 3_600_000_000_000,
+        "step at {at}, mid {mid}"
+    );
+    assert!((-75.0..=-45.0).contains(&(d as f64 / 1e9)), "step {d}");
     let q = against_ground_truth(&s, &dir.path().join("ground-truth.csv")).unwrap();
     let true_trigger_events = q.minute_events.max(1);
     assert!(

@@ -34,6 +34,13 @@ pub enum Edit {
         from: i64,
         to: i64,
     },
+    /// Sets the steps of a source's clock: from each instant (as logged) on, this much more
+    /// offset, so a logger clock that stepped during the capture is followed.
+    SetSourceSteps {
+        source: u16,
+        from: Vec<(i64, i64)>,
+        to: Vec<(i64, i64)>,
+    },
     /// Sets the time zone a source's naive local times are read in; its events' times are
     /// re-resolved (with DST) from the wall-clock times as written.
     SetSourceZone {
@@ -103,6 +110,17 @@ impl Edit {
                 format!("offset of source {source} = {:+.1} s", *to as f64 / 1e9)
             }
             Edit::SetSourceZone { source, to, .. } => format!("zone of source {source} = {to}"),
+            Edit::SetSourceSteps { source, to, .. } => format!(
+                "clock steps of source {source}: {}",
+                to.iter()
+                    .map(|(t, d)| format!(
+                        "{:+.0} s from {}",
+                        *d as f64 / 1e9,
+                        crate::timefmt::utc(*t)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Edit::SetStatus { id, to, to_dup, .. } => match to_dup {
                 Some(d) => format!("{id} duplicate of {d}"),
                 None => format!("{id} -> {}", to.as_str()),
@@ -119,7 +137,9 @@ impl Edit {
             | Edit::Retime { id, .. }
             | Edit::SetStatus { id, .. }
             | Edit::ReassignDevice { id, .. } => out.push(*id),
-            Edit::SetSourceOffset { .. } | Edit::SetSourceZone { .. } => {}
+            Edit::SetSourceOffset { .. }
+            | Edit::SetSourceZone { .. }
+            | Edit::SetSourceSteps { .. } => {}
             Edit::Batch { edits, .. } => edits.iter().for_each(|e| e.event_ids(out)),
         }
     }
@@ -132,16 +152,20 @@ pub struct LabelSet {
     pub offsets: Vec<i64>,
     /// IANA zone each source's naive local times are read in.
     pub zones: Vec<String>,
+    /// Per source: clock steps (from this logged instant on, this much more offset), sorted.
+    pub steps: Vec<Vec<(i64, i64)>>,
 }
 
 impl LabelSet {
     pub fn new(mut events: Vec<Event>, offsets: Vec<i64>) -> Self {
         events.sort_by_key(|e| e.id);
         let zones = vec!["UTC".to_string(); offsets.len()];
+        let steps = vec![Vec::new(); offsets.len()];
         LabelSet {
             events,
             offsets,
             zones,
+            steps,
         }
     }
     /// The same, with the zones the sources were read in.
@@ -184,11 +208,23 @@ impl LabelSet {
             None => Err(Error::Other(format!("no event with id {id}"))),
         }
     }
-    /// The event's time after source offset and any per-event retime.
+    /// The event's time after its source's clock offset and steps, or its per-event retime.
     pub fn adjusted_ns(&self, e: &Event) -> i64 {
-        e.retime_ns.unwrap_or_else(|| {
-            e.original_ns + self.offsets.get(e.source as usize).copied().unwrap_or(0)
-        })
+        e.retime_ns
+            .unwrap_or_else(|| e.original_ns + self.clock_offset(e.source, e.original_ns))
+    }
+
+    /// A source's clock offset at a logged instant: its offset plus the steps taken by then.
+    pub fn clock_offset(&self, source: u16, logged_ns: i64) -> i64 {
+        let s = source as usize;
+        let base = self.offsets.get(s).copied().unwrap_or(0);
+        let steps = self.steps.get(s).map_or(0, |v| {
+            v.iter()
+                .take_while(|(t, _)| *t <= logged_ns)
+                .map(|(_, d)| d)
+                .sum::<i64>()
+        });
+        base + steps
     }
 
     /// Applies an edit and returns its inverse. On error nothing is changed.
@@ -246,6 +282,20 @@ impl LabelSet {
                 Ok(Edit::SetSourceOffset {
                     source: *source,
                     from: *to,
+                    to: prev,
+                })
+            }
+            Edit::SetSourceSteps { source, to, .. } => {
+                let s = *source as usize;
+                if s >= self.steps.len() {
+                    return Err(Error::Other(format!("no source {source}")));
+                }
+                let mut to = to.clone();
+                to.sort_unstable();
+                let prev = std::mem::replace(&mut self.steps[s], to.clone());
+                Ok(Edit::SetSourceSteps {
+                    source: *source,
+                    from: to,
                     to: prev,
                 })
             }

@@ -211,6 +211,7 @@ pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
     let dups = duplicates(s, &events, cfg, &mut out);
     skew(s, &events, &dups, cfg, &mut out);
     offsets(s, &events, &dups, cfg, &mut out);
+    clock_steps(s, &events, cfg, &mut out);
     minute_offsets(s, &events, cfg, &mut out);
     silent(s, &mut out, cfg);
     unlabelled(s, cfg, &mut out);

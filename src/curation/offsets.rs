@@ -114,6 +114,11 @@ pub(crate) fn minute_offsets(
         if evs.len() < 10 {
             continue;
         }
+        // A source whose clock steps is fitted by the step first.
+        let stepping = format!("step:{si}:");
+        if out.iter().any(|x| x.key.starts_with(&stepping)) {
+            continue;
+        }
         let step = evs.len().div_ceil(MINUTE_SAMPLE);
         let cur = s.labels.offsets.get(si).copied().unwrap_or(0);
         // The strongest onset near each sampled event, relative to its logged time (with the
@@ -200,5 +205,188 @@ pub(crate) fn minute_offsets(
                 to: new,
             }),
         });
+    }
+}
+
+/// Fewest events on each side of a clock step.
+const STEP_MIN_SIDE: usize = 15;
+/// Smallest clock step suggested.
+const STEP_MIN_NS: i64 = 20 * S;
+
+/// Clock steps of minute-precision sources: a logger clock (or a service's lateness) that
+/// jumps during the capture. Each sampled event's lag to the activity found within 3 minutes of
+/// it is taken in time order; the split that most lowers the summed absolute deviation from
+/// each side's median is a step when the medians differ by 20 s or more, each side holds at
+/// least 15 events, the split removes at least 30 % of the deviation, and the two sides are
+/// told apart (|2·AUC − 1| ≥ 0.5, its confidence). Accepting adds the step from that instant
+/// on, as an edit.
+pub(crate) fn clock_steps(
+    s: &Session,
+    events: &[&Event],
+    cfg: &CurateSettings,
+    out: &mut Vec<Suggestion>,
+) {
+    use rayon::prelude::*;
+    let mut labelled: HashMap<u16, std::collections::BTreeSet<u16>> = HashMap::new();
+    for e in events.iter().filter(|e| e.device != NO_DEVICE) {
+        labelled
+            .entry(s.traffic_device(e.device))
+            .or_default()
+            .insert(e.device);
+    }
+    for (si, src) in s.sources.iter().enumerate() {
+        let mut evs: Vec<&&Event> = events
+            .iter()
+            .filter(|e| {
+                e.source as usize == si
+                    && e.precision == Precision::Minute
+                    && e.device != NO_DEVICE
+                    && e.retime_ns.is_none()
+            })
+            .collect();
+        if evs.len() < 2 * STEP_MIN_SIDE {
+            continue;
+        }
+        evs.sort_by_key(|e| (e.original_ns, e.id));
+        let step = evs.len().div_ceil(400);
+        let lags: Vec<(i64, i64)> = evs
+            .par_iter()
+            .step_by(step)
+            .filter_map(|e| {
+                let t = s.adjusted_ns(e);
+                let dev = s.traffic_device(e.device);
+                let shared = labelled.get(&dev).is_some_and(|v| v.len() > 1);
+                match activity(s, dev, t - 180 * S, t + 180 * S, cfg, shared) {
+                    Activity::Found(o, _) => Some((e.original_ns, o.t - t)),
+                    Activity::Absent(..) => None,
+                }
+            })
+            .collect();
+        let Some((k, left, right, gain)) = best_split(&lags) else {
+            continue;
+        };
+        let d = right - left;
+        if d.abs() < STEP_MIN_NS || gain < 0.3 {
+            continue;
+        }
+        let at = (lags[k - 1].0 + lags[k].0) / 2;
+        let separation = separation(&lags[..k], &lags[k..]);
+        if separation < 0.5 {
+            continue;
+        }
+        let mut to = s.labels.steps.get(si).cloned().unwrap_or_default();
+        to.push((at, d));
+        out.push(Suggestion {
+            key: format!("step:{si}:{at}"),
+            kind: SuggestionKind::SourceOffset,
+            event: None,
+            device: None,
+            reason: format!(
+                "{} ({}): its clock steps by {:+.0} s around {}: add the step from then on",
+                src.spec.path,
+                src.spec.kind.as_str(),
+                d as f64 / 1e9,
+                crate::timefmt::utc_short(at)
+            ),
+            evidence: format!(
+                "median lag to the device's activity {:+.0} s over {} events before, {:+.0} s \
+                 over {} after; the split removes {:.0} % of the spread; a lag before exceeds \
+                 one after in {:.0} % of pairs",
+                left as f64 / 1e9,
+                k,
+                right as f64 / 1e9,
+                lags.len() - k,
+                gain * 100.0,
+                (separation + 1.0) / 2.0 * 100.0
+            ),
+            confidence: separation.clamp(0.0, 0.99),
+            at_ns: Some(at),
+            edit: Some(Edit::SetSourceSteps {
+                source: si as u16,
+                from: s.labels.steps.get(si).cloned().unwrap_or_default(),
+                to,
+            }),
+        });
+    }
+}
+
+/// How well two runs of lags are told apart: |2·AUC − 1|, where AUC is the share of (left,
+/// right) pairs with the left lag the greater (ties count half): 0 for the same distribution,
+/// 1 when every left lag lies on one side of every right one.
+fn separation(left: &[(i64, i64)], right: &[(i64, i64)]) -> f64 {
+    let mut greater = 0f64;
+    for a in left {
+        for b in right {
+            greater += match a.1.cmp(&b.1) {
+                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Less => 0.0,
+            };
+        }
+    }
+    let auc = greater / (left.len() * right.len()).max(1) as f64;
+    (2.0 * auc - 1.0).abs()
+}
+
+/// The split of time-ordered `(t, lag)` pairs into two runs that most lowers the summed
+/// absolute deviation from each run's median: (first index of the second run, left median,
+/// right median, share of the deviation removed).
+fn best_split(lags: &[(i64, i64)]) -> Option<(usize, i64, i64, f64)> {
+    let n = lags.len();
+    if n < 2 * STEP_MIN_SIDE {
+        return None;
+    }
+    let dev = |v: &[i64]| -> (i64, f64) {
+        let mut w = v.to_vec();
+        w.sort_unstable();
+        let m = w[w.len() / 2];
+        (m, w.iter().map(|x| (x - m).abs() as f64).sum())
+    };
+    let all: Vec<i64> = lags.iter().map(|x| x.1).collect();
+    let (_, total) = dev(&all);
+    if total <= 0.0 {
+        return None;
+    }
+    let mut best: Option<(usize, i64, i64, f64)> = None;
+    // Candidate splits every few events keep this linear-ish on long sources.
+    let stride = (n / 100).max(1);
+    for k in (STEP_MIN_SIDE..=n - STEP_MIN_SIDE).step_by(stride) {
+        let (ml, cl) = dev(&all[..k]);
+        let (mr, cr) = dev(&all[k..]);
+        let gain = 1.0 - (cl + cr) / total;
+        if best.is_none_or(|b| gain > b.3) {
+            best = Some((k, ml, mr, gain));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+
+    #[test]
+    fn a_step_in_the_lags_is_found_where_it_happens() {
+        let lags: Vec<(i64, i64)> = (0..60)
+            .map(|i| {
+                (
+                    i * 1000,
+                    if i < 35 {
+                        20 * S + (i % 7) * S
+                    } else {
+                        -40 * S + (i % 5) * S
+                    },
+                )
+            })
+            .collect();
+        let (k, l, r, gain) = best_split(&lags).unwrap();
+        assert_eq!(k, 35);
+        assert!(
+            (l - 23 * S).abs() <= 3 * S && (r + 38 * S).abs() <= 3 * S,
+            "{l} {r}"
+        );
+        assert!(gain > 0.8);
+        let flat: Vec<(i64, i64)> = (0..60).map(|i| (i, (i % 9) * S)).collect();
+        assert!(best_split(&flat).unwrap().3 < 0.3);
     }
 }

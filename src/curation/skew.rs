@@ -100,7 +100,7 @@ pub(crate) fn skew(
 }
 
 /// What a device did inside an interval.
-enum Activity {
+pub(crate) enum Activity {
     /// Its activity begins at the onset; the evidence says how it was found.
     Found(Onset, String),
     /// Nothing was found: what was looked for, and how sure the absence is.
@@ -109,7 +109,7 @@ enum Activity {
 
 /// A burst (bytes above background), else (on a device that carries one labelled device's
 /// events) a command found by change; when neither, the evidence of absence.
-fn activity(
+pub(crate) fn activity(
     s: &Session,
     dev: u16,
     lo: i64,
