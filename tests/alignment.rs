@@ -247,3 +247,23 @@ fn small_pushed_commands_among_keepalives_are_found_not_rejected() {
     );
     assert!(q.median_abs_error_s <= 2.0, "{q:?}");
 }
+
+#[test]
+fn a_zone_edit_recounts_the_rows_in_the_dst_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = real_lab_project(dir.path(), &["ifttt-trigger:ifttt-actions.csv"]) else {
+        return;
+    };
+    let text = std::fs::read_to_string(&proj).unwrap();
+    std::fs::write(&proj, text.replace("America/New_York", "UTC")).unwrap();
+    let mut s = Session::open(&proj, OpenOptions::default(), None).unwrap();
+    assert_eq!(labelbench::project::inspect::inspect(&s).dst_gap_rows, 0);
+    s.apply(labelbench::curation::edits::Edit::SetSourceZone {
+        source: 0,
+        from: "UTC".into(),
+        to: "America/New_York".into(),
+    })
+    .unwrap();
+    // The lab's scheduled triggers have 28 rows inside 2021-03-14 02:00-02:59 local.
+    assert_eq!(labelbench::project::inspect::inspect(&s).dst_gap_rows, 28);
+}

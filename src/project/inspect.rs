@@ -151,8 +151,10 @@ pub fn inspect(s: &Session) -> Inspect {
                 *unmatched.entry(k.clone()).or_insert(0) += v;
             }
             errors.extend(src.load.errors.iter().cloned());
-            gap += src.load.dst_gap;
-            fold += src.load.dst_fold;
+            // In the zone the source is read in now (a zone edit re-resolves its times).
+            let (src_gap, src_fold) = dst_rows(s, i, src);
+            gap += src_gap;
+            fold += src_fold;
             let mut classes = BTreeMap::new();
             for e in s.labels.events.iter().filter(|e| e.source as usize == i) {
                 *classes.entry(e.class.clone()).or_insert(0) += 1;
@@ -168,8 +170,8 @@ pub fn inspect(s: &Session) -> Inspect {
                 errors: src.load.errors.len(),
                 minute_rows: src.load.minute_rows,
                 second_rows: src.load.second_rows,
-                dst_gap_rows: src.load.dst_gap,
-                dst_fold_rows: src.load.dst_fold,
+                dst_gap_rows: src_gap,
+                dst_fold_rows: src_fold,
                 unmatched_notifications: src.load.unmatched_notifications.len(),
                 classes,
             }
@@ -215,6 +217,28 @@ pub fn inspect(s: &Session) -> Inspect {
         journal_entries: s.history.log.len(),
         cache: s.cache_status.clone(),
     }
+}
+
+/// Rows of source `i` whose wall-clock time falls in a DST gap or fold of the zone it is read
+/// in now: as loaded, or recounted after a zone edit.
+fn dst_rows(s: &Session, i: usize, src: &crate::project::session::LoadedSource) -> (usize, usize) {
+    let zone = s.source_zone(i);
+    if zone == src.spec.tz {
+        return (src.load.dst_gap, src.load.dst_fold);
+    }
+    let Ok(tz) = zone.parse::<chrono_tz::Tz>() else {
+        return (0, 0);
+    };
+    let (mut gap, mut fold) = (0, 0);
+    for e in s.labels.events.iter().filter(|e| e.source as usize == i) {
+        let Some(w) = e.local_ns else { continue };
+        match crate::labels::resolve_local(&tz, &crate::labels::wall_time(w)) {
+            Some((_, crate::labels::Resolved::Gap)) => gap += 1,
+            Some((_, crate::labels::Resolved::Fold)) => fold += 1,
+            _ => {}
+        }
+    }
+    (gap, fold)
 }
 
 /// Sources most of whose feature windows (of active events of devices with traffic, inside the
