@@ -267,3 +267,74 @@ fn a_zone_edit_recounts_the_rows_in_the_dst_gap() {
     // The lab's scheduled triggers have 28 rows inside 2021-03-14 02:00-02:59 local.
     assert_eq!(labelbench::project::inspect::inspect(&s).dst_gap_rows, 28);
 }
+
+/// The independent onset share computed from tshark's packet times and the exported events
+/// (tests/scripts/onsets_independent.py) equals the one `bench onsets` reports.
+#[test]
+fn the_independent_onset_measure_agrees_with_tshark() {
+    if !crate::common::have_tshark() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = real_lab_project(
+        dir.path(),
+        &[
+            "ifttt:ifttt-events.csv",
+            "notifications-csv:android-events.csv",
+        ],
+    ) else {
+        return;
+    };
+    run_ok(
+        std::process::Command::new(bin())
+            .arg("curate")
+            .arg(&proj)
+            .arg("--accept-all"),
+    );
+    let exp = dir.path().join("exp");
+    run_ok(
+        std::process::Command::new(bin())
+            .arg("export")
+            .arg(&proj)
+            .arg("--out")
+            .arg(&exp)
+            .arg("--format")
+            .arg("csv"),
+    );
+    let pcaps: Vec<std::path::PathBuf> = ["blink-cam-01", "schlage-lock-01"]
+        .iter()
+        .map(|n| {
+            crate::common::real()
+                .unwrap()
+                .join(format!("fit-iot-dataset/pcaps/{n}.pcap"))
+        })
+        .collect();
+    let out = run_ok(
+        std::process::Command::new("python3")
+            .arg(crate::common::script("onsets_independent.py"))
+            .arg(exp.join("events.csv"))
+            .args(&pcaps)
+            .arg("--json"),
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The curated labels, as the journal replays them.
+    let s = crate::common::open_journaled(&proj);
+    let ours = onset_agreement(&s);
+    for kind in ["ifttt", "notifications-csv"] {
+        let theirs = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source_kind"] == kind)
+            .unwrap();
+        let mine = ours.iter().find(|a| a.kind == kind).unwrap();
+        assert_eq!(
+            (
+                theirs["within"].as_u64().unwrap() as usize,
+                theirs["events"].as_u64().unwrap() as usize
+            ),
+            (mine.within_5s_independent, mine.events_with_traffic),
+            "{kind}"
+        );
+    }
+}
