@@ -1011,3 +1011,23 @@ fn accept_all_shown_runs_to_a_fixed_point_and_skips_dismissed() {
         .as_deref()
         .is_some_and(|m| m.contains("until nothing new")));
 }
+
+/// A source's clock step is listed beside its offset and can be removed (an undoable edit).
+#[test]
+fn a_clock_step_is_shown_and_removed_from_the_suggestions_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = sample_on_suggestions_tab(dir.path());
+    let step = labelbench::curation::edits::Edit::SetSourceSteps {
+        source: 1,
+        from: vec![],
+        to: vec![(1_615_257_900_000_000_000, -57_000_000_000)],
+    };
+    h.state_mut().session.as_mut().unwrap().apply(step).unwrap();
+    h.run_steps(2);
+    h.get_by_label_contains("-57 s from");
+    h.get_by_label("remove step").click();
+    h.run_steps(2);
+    let s = h.state().session.as_ref().unwrap();
+    assert!(s.labels.steps[1].is_empty());
+    assert!(s.history.can_undo());
+}

@@ -298,6 +298,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                         }
                     }
                 }
+                clock_steps(ui, s, i, &mut cmds);
             }
         });
     }
@@ -441,4 +442,37 @@ pub fn journal(app: &mut App, ui: &mut egui::Ui) {
             }
         });
     app.commands.extend(cmds);
+}
+
+/// A source's clock steps, each with a button that removes it (an edit, undoable).
+fn clock_steps(
+    ui: &mut egui::Ui,
+    s: &crate::project::session::Session,
+    i: usize,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(steps) = s.labels.steps.get(i).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    for (k, (at, d)) in steps.iter().enumerate() {
+        ui.label(format!(
+            "{:+.0} s from {}",
+            *d as f64 / 1e9,
+            crate::timefmt::utc_short(*at)
+        ))
+        .on_hover_text(
+            "A step of this source's clock: from this logged time on, this much more offset",
+        );
+        if ui.small_button("remove step").clicked() {
+            let mut to = steps.clone();
+            to.remove(k);
+            cmds.push(Command::Apply(
+                crate::curation::edits::Edit::SetSourceSteps {
+                    source: i as u16,
+                    from: steps.clone(),
+                    to,
+                },
+            ));
+        }
+    }
 }
