@@ -28,7 +28,7 @@ use skew::*;
 use wrong_device::*;
 pub use zones::*;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -209,9 +209,10 @@ pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
         .collect();
     zones(s, cfg, &mut out);
     let dups = duplicates(s, &events, cfg, &mut out);
-    skew(s, &events, &dups, cfg, &mut out);
+    let measured = Measured::new(s, &events, cfg);
+    skew(s, &events, &dups, cfg, &measured, &mut out);
     offsets(s, &events, &dups, cfg, &mut out);
-    clock_steps(s, &events, cfg, &mut out);
+    clock_steps(s, &measured, &mut out);
     minute_offsets(s, &events, cfg, &mut out);
     silent(s, &mut out, cfg);
     unlabelled(s, cfg, &mut out);

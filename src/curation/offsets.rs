@@ -102,15 +102,7 @@ pub(crate) fn minute_offsets(
     use rayon::prelude::*;
     for (si, src) in s.sources.iter().enumerate() {
         let kind = Some(src.spec.kind);
-        let evs: Vec<&&Event> = events
-            .iter()
-            .filter(|e| {
-                e.source as usize == si
-                    && e.precision == Precision::Minute
-                    && e.device != NO_DEVICE
-                    && e.retime_ns.is_none()
-            })
-            .collect();
+        let evs = clock_events(events, si);
         if evs.len() < 10 {
             continue;
         }
@@ -220,49 +212,12 @@ const STEP_MIN_NS: i64 = 20 * S;
 /// least 15 events, the split removes at least 30 % of the deviation, and the two sides are
 /// told apart (|2·AUC − 1| ≥ 0.5, its confidence). Accepting adds the step from that instant
 /// on, as an edit.
-pub(crate) fn clock_steps(
-    s: &Session,
-    events: &[&Event],
-    cfg: &CurateSettings,
-    out: &mut Vec<Suggestion>,
-) {
-    use rayon::prelude::*;
-    let mut labelled: HashMap<u16, std::collections::BTreeSet<u16>> = HashMap::new();
-    for e in events.iter().filter(|e| e.device != NO_DEVICE) {
-        labelled
-            .entry(s.traffic_device(e.device))
-            .or_default()
-            .insert(e.device);
-    }
+pub(crate) fn clock_steps(s: &Session, m: &Measured, out: &mut Vec<Suggestion>) {
     for (si, src) in s.sources.iter().enumerate() {
-        let mut evs: Vec<&&Event> = events
-            .iter()
-            .filter(|e| {
-                e.source as usize == si
-                    && e.precision == Precision::Minute
-                    && e.device != NO_DEVICE
-                    && e.retime_ns.is_none()
-            })
-            .collect();
-        if evs.len() < 2 * STEP_MIN_SIDE {
+        let Some(lags) = m.lags.get(&si) else {
             continue;
-        }
-        evs.sort_by_key(|e| (e.original_ns, e.id));
-        let step = evs.len().div_ceil(400);
-        let lags: Vec<(i64, i64)> = evs
-            .par_iter()
-            .step_by(step)
-            .filter_map(|e| {
-                let t = s.adjusted_ns(e);
-                let dev = s.traffic_device(e.device);
-                let shared = labelled.get(&dev).is_some_and(|v| v.len() > 1);
-                match activity(s, dev, t - 180 * S, t + 180 * S, cfg, shared) {
-                    Activity::Found(o, _) => Some((e.original_ns, o.t - t)),
-                    Activity::Absent(..) => None,
-                }
-            })
-            .collect();
-        let Some((k, left, right, gain)) = best_split(&lags) else {
+        };
+        let Some((k, left, right, gain)) = best_split(lags) else {
             continue;
         };
         let d = right - left;

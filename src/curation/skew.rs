@@ -4,31 +4,93 @@
 
 use super::*;
 
-/// How far a scheduled trigger's action is looked for around its minute when measuring the
-/// source's delays.
-const DELAY_SEARCH_NS: i64 = 180 * S;
+/// How far an event's activity is looked for around its logged time when measuring a
+/// source's delays and clock.
+const LAG_SEARCH_NS: i64 = 180 * S;
+/// Events sampled per source for its lags.
+const LAG_SAMPLE: usize = 400;
+
+/// What one suggestion pass measures once and several detectors read.
+pub(crate) struct Measured {
+    /// Traffic devices that carry the events of several labelled devices (a hub's children): a
+    /// connection or new packet size there cannot be told to be one event's command.
+    pub(crate) shared: HashSet<u16>,
+    /// Per minute-precision source: (logged ns, activity − adjusted time) of its sampled
+    /// events whose activity was found within 3 minutes, in logged-time order.
+    pub(crate) lags: HashMap<usize, Vec<(i64, i64)>>,
+}
+
+impl Measured {
+    pub(crate) fn new(s: &Session, events: &[&Event], cfg: &CurateSettings) -> Measured {
+        use rayon::prelude::*;
+        let mut labelled: HashMap<u16, std::collections::BTreeSet<u16>> = HashMap::new();
+        for e in events.iter().filter(|e| e.device != NO_DEVICE) {
+            labelled
+                .entry(s.traffic_device(e.device))
+                .or_default()
+                .insert(e.device);
+        }
+        let shared: HashSet<u16> = labelled
+            .into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(d, _)| d)
+            .collect();
+        let lags = (0..s.sources.len())
+            .filter_map(|si| {
+                let evs = clock_events(events, si);
+                if evs.is_empty() {
+                    return None;
+                }
+                let step = evs.len().div_ceil(LAG_SAMPLE);
+                let lags: Vec<(i64, i64)> = evs
+                    .par_iter()
+                    .step_by(step)
+                    .filter_map(|e| {
+                        let t = s.adjusted_ns(e);
+                        let dev = s.traffic_device(e.device);
+                        let (lo, hi) = (t - LAG_SEARCH_NS, t + LAG_SEARCH_NS);
+                        match activity(s, dev, lo, hi, cfg, shared.contains(&dev)) {
+                            Activity::Found(o, _) => Some((e.original_ns, o.t - t)),
+                            Activity::Absent(..) => None,
+                        }
+                    })
+                    .collect();
+                Some((si, lags))
+            })
+            .collect();
+        Measured { shared, lags }
+    }
+}
+
+/// The events of source `si` a clock or delay estimate reads: minute precision, of a device,
+/// not retimed by hand; in logged-time order.
+pub(crate) fn clock_events<'a>(events: &[&'a Event], si: usize) -> Vec<&'a Event> {
+    let mut v: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|e| {
+            e.source as usize == si
+                && e.precision == Precision::Minute
+                && e.device != NO_DEVICE
+                && e.retime_ns.is_none()
+        })
+        .collect();
+    v.sort_by_key(|e| (e.original_ns, e.id));
+    v
+}
 
 pub(crate) fn skew(
     s: &Session,
     events: &[&Event],
-    dups: &std::collections::HashSet<u64>,
+    dups: &HashSet<u64>,
     cfg: &CurateSettings,
+    m: &Measured,
     out: &mut Vec<Suggestion>,
 ) {
     use rayon::prelude::*;
-    // Traffic devices that carry the events of several labelled devices (a hub's children): a
-    // connection or new packet size there cannot be told to be this event's command.
-    let mut labelled: HashMap<u16, std::collections::BTreeSet<u16>> = HashMap::new();
-    for e in events.iter().filter(|e| e.device != NO_DEVICE) {
-        labelled
-            .entry(s.traffic_device(e.device))
-            .or_default()
-            .insert(e.device);
-    }
-    let shared = |dev: u16| labelled.get(&dev).is_some_and(|v| v.len() > 1);
     let windows: HashMap<u16, (i64, i64)> = (0..s.sources.len())
         .filter(|&si| s.sources[si].spec.kind == SourceKind::IftttTrigger)
-        .filter_map(|si| trigger_window(s, events, si, cfg, &shared).map(|w| (si as u16, w)))
+        .filter_map(|si| trigger_window(m.lags.get(&si)?).map(|w| (si as u16, w)))
         .collect();
     let found: Vec<Suggestion> = events
         .par_iter()
@@ -51,7 +113,7 @@ pub(crate) fn skew(
                 (lo - t) as f64 / 1e9,
                 (hi - t) as f64 / 1e9
             );
-            match activity(s, dev, lo, hi, cfg, shared(dev)) {
+            match activity(s, dev, lo, hi, cfg, m.shared.contains(&dev)) {
                 Activity::Found(o, evidence) => Some(Suggestion {
                     key: format!("skew:{}", e.id),
                     kind: SuggestionKind::Skew,
@@ -164,45 +226,14 @@ pub(crate) fn activity(
 }
 
 /// The interval a scheduled-trigger source's actions are searched in, relative to the logged
-/// minute, from the source's measured delays: the 1st to 99th percentile of the lags between
-/// each sampled trigger and the activity found within 3 minutes of it, widened by 10 s and
-/// never narrower than the minute itself. `None` below 20 measured delays (the fixed
-/// `[minute, minute + 60 s]` then applies).
-fn trigger_window(
-    s: &Session,
-    events: &[&Event],
-    si: usize,
-    cfg: &CurateSettings,
-    shared: &(dyn Fn(u16) -> bool + Sync),
-) -> Option<(i64, i64)> {
-    use rayon::prelude::*;
-    let evs: Vec<&&Event> = events
-        .iter()
-        .filter(|e| e.source as usize == si && e.device != NO_DEVICE && e.retime_ns.is_none())
-        .collect();
-    let step = evs.len().div_ceil(200).max(1);
-    let mut lags: Vec<i64> = evs
-        .par_iter()
-        .step_by(step)
-        .filter_map(|e| {
-            let t = s.adjusted_ns(e);
-            let dev = s.traffic_device(e.device);
-            match activity(
-                s,
-                dev,
-                t - DELAY_SEARCH_NS,
-                t + DELAY_SEARCH_NS,
-                cfg,
-                shared(dev),
-            ) {
-                Activity::Found(o, _) => Some(o.t - t),
-                Activity::Absent(..) => None,
-            }
-        })
-        .collect();
+/// minute, from the source's measured delays ([`Measured::lags`]): their 1st to 99th
+/// percentile, widened by 10 s and never narrower than the minute itself. `None` below 20
+/// measured delays (the fixed `[minute, minute + 60 s]` then applies).
+fn trigger_window(lags: &[(i64, i64)]) -> Option<(i64, i64)> {
     if lags.len() < 20 {
         return None;
     }
+    let mut lags: Vec<i64> = lags.iter().map(|x| x.1).collect();
     lags.sort_unstable();
     let q = |p: f64| lags[((lags.len() - 1) as f64 * p).round() as usize];
     Some(((q(0.01) - 10 * S).min(0), (q(0.99) + 10 * S).max(60 * S)))
