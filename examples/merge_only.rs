@@ -34,7 +34,7 @@ fn main() {
         let mut reg = registry.clone();
         let c0 = bench::cpu_times().unwrap_or_default();
         let t = Instant::now();
-        let tr = traffic::build(parsed, &mut reg);
+        let tr = traffic::build(parsed, &mut reg, &traffic::FlowTimeouts::default());
         let took = t.elapsed().as_secs_f64();
         let c1 = bench::cpu_times().unwrap_or_default();
         println!(

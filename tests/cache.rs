@@ -150,6 +150,30 @@ fn changed_inputs_or_a_damaged_cache_mean_a_fresh_parse() {
     }
     assert!(s.registry.by_name("renamed-device").is_some());
 
+    // Other flow timeouts: the flows are assembled afresh, and the cache says why.
+    let mut project: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&r.project).unwrap()).unwrap();
+    project["flows"] = serde_json::to_value(labelbench::traffic::FlowTimeouts::preset(
+        labelbench::traffic::FlowPreset::Zeek,
+    ))
+    .unwrap();
+    std::fs::write(&r.project, serde_json::to_vec_pretty(&project).unwrap()).unwrap();
+    let s = open(&r.project, true);
+    match &s.cache_status {
+        CacheStatus::Written { reason, .. } => assert_eq!(reason, "flow timeouts changed"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.traffic.flow_timeouts.preset,
+        labelbench::traffic::FlowPreset::Zeek
+    );
+    let s = open(&r.project, true);
+    assert!(matches!(s.cache_status, CacheStatus::Hit { .. }));
+    assert_eq!(
+        s.traffic.flow_timeouts.preset,
+        labelbench::traffic::FlowPreset::Zeek
+    );
+
     // A capture that changed (appended to, so size and tail differ).
     let pcap = std::fs::read_dir(dir.path().join("pcaps"))
         .unwrap()

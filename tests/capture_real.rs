@@ -56,7 +56,12 @@ fn devices_attributed_by_mac_from_devices_json() {
         lab.join("pcaps/blink-cam-01.pcap"),
         lab.join("pcaps/schlage-lock-01.pcap"),
     ];
-    let t = traffic::ingest(&files, &mut reg, None);
+    let t = traffic::ingest(
+        &files,
+        &mut reg,
+        None,
+        &labelbench::traffic::FlowTimeouts::default(),
+    );
     assert_eq!(t.packets.len(), 35_172);
     assert!(t.packets.ts.is_sorted());
     let blink = reg.by_name("blink-cam-01").unwrap();
@@ -242,7 +247,12 @@ fn conversations_match_tshark() {
     ] {
         let p = r.join(f);
         let mut reg = Registry::default();
-        let t = traffic::ingest(std::slice::from_ref(&p), &mut reg, None);
+        let t = traffic::ingest(
+            std::slice::from_ref(&p),
+            &mut reg,
+            None,
+            &labelbench::traffic::FlowTimeouts::default(),
+        );
         for (proto, name) in [(6u8, "tcp"), (17u8, "udp")] {
             let mut keys: Vec<_> = t
                 .flows
@@ -331,7 +341,12 @@ fn device_index_lists_exactly_the_packets_with_the_devices_mac() {
     for f in ["blink-cam-01.pcap", "schlage-lock-01.pcap"] {
         let path = lab.join("pcaps").join(f);
         let mut reg = Registry::load(&lab.join("devices.json")).unwrap();
-        let t = traffic::ingest(std::slice::from_ref(&path), &mut reg, None);
+        let t = traffic::ingest(
+            std::slice::from_ref(&path),
+            &mut reg,
+            None,
+            &labelbench::traffic::FlowTimeouts::default(),
+        );
         let mut macs: Vec<([u8; 6], [u8; 6])> = Vec::new();
         let mut ts = Vec::new();
         capture::for_each_record(&path, |lt, t, _, data| {
@@ -444,9 +459,19 @@ fn compressed_captures_read_like_plain_ones() {
             assert_eq!(c.format, format!("{format}+{z}"), "{what}");
             assert_eq!(c.bytes_read, packed.len() as u64, "{what}");
             let mut reg = Registry::default();
-            let whole = traffic::ingest(std::slice::from_ref(&p), &mut reg, None);
+            let whole = traffic::ingest(
+                std::slice::from_ref(&p),
+                &mut reg,
+                None,
+                &labelbench::traffic::FlowTimeouts::default(),
+            );
             let mut reg2 = Registry::default();
-            let orig = traffic::ingest(std::slice::from_ref(&plain_path), &mut reg2, None);
+            let orig = traffic::ingest(
+                std::slice::from_ref(&plain_path),
+                &mut reg2,
+                None,
+                &labelbench::traffic::FlowTimeouts::default(),
+            );
             assert_eq!(whole.packets.ts, orig.packets.ts, "{what}");
             assert_eq!(whole.flows.len(), orig.flows.len(), "{what}");
             if have_tshark() {
@@ -548,7 +573,13 @@ fn modified_pcap_reads_like_plain_pcap() {
     // Never split into segments, whose starts are found by plain record headers.
     assert_eq!(capture::segments_of(&modified, 4096), 1);
     let mut reg = Registry::default();
-    let t = traffic::ingest_in_pieces(std::slice::from_ref(&modified), &mut reg, None, 1024, 4096);
+    let t = traffic::ingest_in_pieces(
+        std::slice::from_ref(&modified),
+        &mut reg,
+        None,
+        &labelbench::traffic::FlowTimeouts::default(),
+        (1024, 4096),
+    );
     assert_eq!(t.packets.ts.len(), plain.cols.len());
     let mut be = vec![0xa1, 0xb2, 0xcd, 0x34];
     be.extend([0; 20]);

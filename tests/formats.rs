@@ -236,7 +236,12 @@ fn icmp_flows_get_community_ids() {
         let p = dir.path().join(format!("icmp{i}.pcap"));
         write_pcap(&p, 1, frames);
         let mut reg = Registry::default();
-        let t = labelbench::traffic::ingest(&[p], &mut reg, None);
+        let t = labelbench::traffic::ingest(
+            &[p],
+            &mut reg,
+            None,
+            &labelbench::traffic::FlowTimeouts::default(),
+        );
         assert_eq!(t.flows.len(), 1, "request and reply are one flow");
         let f = &t.flows[0];
         assert_eq!((f.pkts_ab, f.pkts_ba), (1, 1));

@@ -10,7 +10,7 @@ use labelbench::gui::{App, Settings, Tab};
 use labelbench::labels::Status;
 
 /// A private copy of the bundled sample project (edits must not touch sample-data/).
-fn sample_copy(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn sample_copy(dir: &Path) -> std::path::PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
     let mut stack = vec![src.clone()];
     while let Some(d) = stack.pop() {
@@ -36,7 +36,7 @@ fn sample_copy(dir: &Path) -> std::path::PathBuf {
     dir.join("sample.labelbench.json")
 }
 
-fn app_for(dir: &Path) -> App {
+pub(crate) fn app_for(dir: &Path) -> App {
     let proj = sample_copy(dir);
     let s = crate::common::open_journaled(&proj);
     let settings = Settings {
@@ -48,7 +48,7 @@ fn app_for(dir: &Path) -> App {
 }
 
 /// Steps frames until background jobs are done.
-fn settle(h: &mut Harness<'_, App>) {
+pub(crate) fn settle(h: &mut Harness<'_, App>) {
     // Clicks become commands in one frame and jobs in the next.
     h.run_steps(3);
     for _ in 0..600 {
@@ -97,7 +97,7 @@ fn sample_on_suggestions_tab(dir: &Path) -> Harness<'static, App> {
     h
 }
 
-fn harness(app: App) -> Harness<'static, App> {
+pub(crate) fn harness(app: App) -> Harness<'static, App> {
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .allow_missing_glyphs()

@@ -70,7 +70,12 @@ fn fraction_near_traffic(tz: &str, file: &str, kind: SourceKind, device: &str) -
     let lab = r.join("fit-iot-dataset");
     let mut reg = Registry::load(&lab.join("devices.json")).unwrap();
     let pcap = lab.join(format!("pcaps/{device}.pcap"));
-    let t = traffic::ingest(&[pcap], &mut reg, None);
+    let t = traffic::ingest(
+        &[pcap],
+        &mut reg,
+        None,
+        &labelbench::traffic::FlowTimeouts::default(),
+    );
     let p = lab.join("labels").join(file);
     let (ev, _) = load_source(&spec(kind, &p, tz), &p, 0, &reg, &BTreeMap::new()).unwrap();
     let dev = reg.by_name(device).unwrap();

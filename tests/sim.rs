@@ -173,7 +173,12 @@ fn sim_pcaps(dir: &Path, devices: usize, seed: u64, packets: u64) -> Vec<PathBuf
 /// Ingests `files` with the project's registry in `dir`.
 fn ingest(dir: &Path, files: &[PathBuf]) -> labelbench::traffic::Traffic {
     let mut reg = labelbench::traffic::devices::Registry::load(&dir.join("devices.json")).unwrap();
-    labelbench::traffic::ingest(files, &mut reg, None)
+    labelbench::traffic::ingest(
+        files,
+        &mut reg,
+        None,
+        &labelbench::traffic::FlowTimeouts::default(),
+    )
 }
 
 /// Packet columns, flows and the per-device index are identical.

@@ -23,11 +23,18 @@ fuzz_target!(|data: &[u8]| {
     let whole = traffic::build(
         vec![labelbench::capture::read_capture(&path, None)],
         &mut reg,
+        &traffic::FlowTimeouts::default(),
     );
     // Pieces of 1,024 packets (the least a reader uses) and 512-byte segments: every input
     // over 1 KiB that looks like a legacy pcap is read by several readers.
     let mut reg2 = Registry::default();
-    let t = traffic::ingest_in_pieces(&files, &mut reg2, None, 1024, 512);
+    let t = traffic::ingest_in_pieces(
+        &files,
+        &mut reg2,
+        None,
+        &traffic::FlowTimeouts::default(),
+        (1024, 512),
+    );
     assert_eq!(t.packets, whole.packets);
     assert_eq!(t.flows, whole.flows);
     assert_eq!(t.by_device, whole.by_device);

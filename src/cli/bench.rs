@@ -83,6 +83,8 @@ pub enum BenchCmd {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        flows: super::flow_args::FlowArgs,
     },
 }
 
@@ -190,7 +192,9 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
             runs,
             devices,
             json,
+            flows,
         } => {
+            let timeouts = flows.timeouts()?;
             if files.is_empty() {
                 return Err(bad("bench ingest: give at least one capture file"));
             }
@@ -203,8 +207,12 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
                 Some(d) => labelbench::traffic::devices::Registry::load(d).map_err(bad)?,
                 None => labelbench::traffic::devices::Registry::default(),
             };
-            let r =
-                labelbench::devtools::bench::ingest(&files, &registry, !no_tshark, runs, !no_cache);
+            let r = labelbench::devtools::bench::ingest(
+                &files,
+                &registry,
+                (!no_tshark, runs, !no_cache),
+                &timeouts,
+            );
             if json {
                 outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {

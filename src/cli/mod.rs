@@ -32,6 +32,7 @@ pub mod bench;
 pub mod curate;
 pub mod demo_data;
 pub mod export;
+pub mod flow_args;
 pub mod gui;
 pub mod inspect;
 pub mod journal_stress;

@@ -21,14 +21,17 @@ pub struct Args {
     /// Overwrite an existing project file.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub flows: flow_args::FlowArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    let flows = a.flows.timeouts()?;
     cmd_new(
         &a.project,
         &a.captures,
         a.devices.as_deref(),
-        &a.sources,
+        (&a.sources, flows),
         a.force,
     )
 }
@@ -37,7 +40,7 @@ fn cmd_new(
     project: &Path,
     captures: &[String],
     devices: Option<&Path>,
-    sources: &[String],
+    (sources, flows): (&[String], labelbench::traffic::FlowTimeouts),
     force: bool,
 ) -> anyhow::Result<()> {
     use labelbench::project::create::{create, NewProject, ALREADY_EXISTS};
@@ -53,6 +56,7 @@ fn cmd_new(
         devices: devices.map(Path::to_path_buf),
         sources,
         replace: force,
+        flows,
     };
     let c = create(&spec).map_err(|e| match e.ends_with(ALREADY_EXISTS) {
         true => bad(format!("{e} (use --force to overwrite)")),
@@ -66,6 +70,7 @@ fn cmd_new(
         n(c.capture_files, "file"),
         n(c.project.sources.len(), "label source")
     );
+    outln!("  flows end by {}", c.project.flows.describe());
     for (src, given) in c.project.sources.iter().zip(zone_given) {
         let how = if given {
             "as given".to_string()

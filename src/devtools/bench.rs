@@ -106,9 +106,8 @@ fn time_cmd(cmd: &str, args: &[&str]) -> Option<f64> {
 pub fn ingest(
     files: &[PathBuf],
     registry: &Registry,
-    with_tshark: bool,
-    runs: usize,
-    with_cache: bool,
+    (with_tshark, runs, with_cache): (bool, usize, bool),
+    timeouts: &traffic::FlowTimeouts,
 ) -> IngestBench {
     let file_bytes: u64 = files
         .iter()
@@ -132,7 +131,7 @@ pub fn ingest(
         reg = registry.clone();
         let c0 = cpu_times();
         let t = Instant::now();
-        tr = traffic::ingest(files, &mut reg, None);
+        tr = traffic::ingest(files, &mut reg, None, timeouts);
         times.push(t.elapsed().as_secs_f64());
         cpus.push(c0.zip(cpu_times()).map(|(a, b)| (b.0 - a.0, b.1 - a.1)));
     }
@@ -168,14 +167,14 @@ pub fn ingest(
             .iter()
             .map(|d| d.mac.unwrap_or([0; 6]))
             .collect();
-        if let Ok(key) = crate::traffic::cache::key(files, registry) {
+        if let Ok(key) = crate::traffic::cache::key(files, registry, timeouts) {
             if crate::traffic::cache::write(&cpath, &key, &tr, added, registry.len()).is_ok() {
                 cache_write_s = Some(t.elapsed().as_secs_f64());
                 cache_bytes = std::fs::metadata(&cpath).ok().map(|m| m.len());
                 drop(tr);
                 let t = Instant::now();
                 let mut reg2 = registry.clone();
-                let back = crate::traffic::cache::key(files, &reg2)
+                let back = crate::traffic::cache::key(files, &reg2, timeouts)
                     .map_err(|e| e.to_string())
                     .and_then(|k| crate::traffic::cache::read(&cpath, &k, &mut reg2, None));
                 let took = t.elapsed().as_secs_f64();

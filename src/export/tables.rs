@@ -321,7 +321,7 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
         Column::new(
             "end".into(),
             fl.iter()
-                .map(|f| format!("{:?}", f.end).to_lowercase())
+                .map(|f| f.end.as_str().to_string())
                 .collect::<Vec<String>>(),
         ),
         Column::new("community_id".into(), cids),

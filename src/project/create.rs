@@ -24,6 +24,8 @@ pub struct NewProject {
     pub sources: Vec<SourceSpec>,
     /// Replace an existing project file.
     pub replace: bool,
+    /// When flows end.
+    pub flows: crate::traffic::FlowTimeouts,
 }
 
 /// A project written by [`create`].
@@ -69,7 +71,9 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
     }
     // Check that every capture argument names something, then store it relative to the project.
     let files = crate::capture::expand_captures(Path::new("."), &captures)?;
+    spec.flows.check()?;
     let mut p = Project::new(&name_of(&spec.path));
+    p.flows = spec.flows;
     p.captures = captures.iter().map(|c| relative_capture(dir, c)).collect();
     if let Some(d) = &spec.devices {
         if !d.is_file() {

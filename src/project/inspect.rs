@@ -52,6 +52,10 @@ pub struct FlowCounts {
     pub udp: usize,
     pub other_ip: usize,
     pub l2: usize,
+    /// Flows by how they ended (eof, idle, active, fin, rst).
+    pub ended: BTreeMap<String, usize>,
+    /// The timeouts flows end by.
+    pub timeouts: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -129,8 +133,11 @@ pub fn inspect(s: &Session) -> Inspect {
         udp: 0,
         other_ip: 0,
         l2: 0,
+        ended: BTreeMap::new(),
+        timeouts: t.flow_timeouts.describe(),
     };
     for f in &t.flows {
+        *fc.ended.entry(f.end.as_str().to_string()).or_default() += 1;
         match (f.key.is_l2, f.key.proto) {
             (true, _) => fc.l2 += 1,
             (false, 6) => fc.tcp += 1,
@@ -319,7 +326,13 @@ pub fn render_text(r: &Inspect) -> String {
         grouped(f.other_ip as u64),
         grouped(f.l2 as u64)
     );
-    let _ = writeln!(o, "\ndevices");
+    let ended: Vec<String> = f
+        .ended
+        .iter()
+        .map(|(k, v)| format!("{k} {}", grouped(*v as u64)))
+        .collect();
+    let _ = writeln!(o, "          ended: {}", ended.join(", "));
+    let _ = writeln!(o, "          by {}", f.timeouts);
     // A hub's child has no MAC of its own: say whose traffic stands for it.
     let rows: Vec<_> = r
         .devices

@@ -94,6 +94,9 @@ pub struct Project {
     pub window: WindowSettings,
     #[serde(default)]
     pub training: TrainSettings,
+    /// When flows end (`docs/flows.md`).
+    #[serde(default)]
+    pub flows: crate::traffic::FlowTimeouts,
 }
 
 impl Project {
@@ -107,6 +110,7 @@ impl Project {
             device_map: BTreeMap::new(),
             window: WindowSettings::default(),
             training: TrainSettings::default(),
+            flows: crate::traffic::FlowTimeouts::default(),
         }
     }
 

@@ -104,8 +104,13 @@ impl Session {
         };
         let files =
             crate::capture::expand_captures(base, &project.captures).map_err(Error::Other)?;
-        let (traffic, cache_status, cache_writer) =
-            crate::traffic::cache::ingest_cached(&files, &mut registry, progress, cache);
+        let (traffic, cache_status, cache_writer) = crate::traffic::cache::ingest_cached(
+            &files,
+            &mut registry,
+            progress,
+            cache,
+            &project.flows,
+        );
         let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
         let mut sources = Vec::new();
         let mut events: Vec<Event> = Vec::new();

@@ -16,19 +16,30 @@ use super::*;
 /// A legacy pcap of at least two [`capture::SEGMENT`]s is read by several workers at once,
 /// a segment each ([`capture::Part::Segment`]); otherwise one large capture kept one core
 /// busy while the other waited on it.
-pub fn ingest(files: &[PathBuf], registry: &mut Registry, progress: Option<&Progress>) -> Traffic {
-    ingest_in_pieces(files, registry, progress, capture::PIECE, capture::SEGMENT)
+pub fn ingest(
+    files: &[PathBuf],
+    registry: &mut Registry,
+    progress: Option<&Progress>,
+    timeouts: &FlowTimeouts,
+) -> Traffic {
+    ingest_in_pieces(
+        files,
+        registry,
+        progress,
+        timeouts,
+        (capture::PIECE, capture::SEGMENT),
+    )
 }
 
 /// [`ingest`] with files handed on in pieces of `piece` packets, and large legacy pcaps split
-/// into segments of `segment` bytes (0: never). Tests and the fuzz targets (`fuzz/`) use small
+/// into segments of `segment` bytes (0: never): `(piece, segment)`. Tests and the fuzz targets (`fuzz/`) use small
 /// pieces and segments, whose result must equal [`build`] over whole files.
 pub fn ingest_in_pieces(
     files: &[PathBuf],
     registry: &mut Registry,
     progress: Option<&Progress>,
-    piece: usize,
-    segment: u64,
+    timeouts: &FlowTimeouts,
+    (piece, segment): (usize, u64),
 ) -> Traffic {
     use capture::Part;
     // A capture read in segments is opened once, here: every segment reads that one open
@@ -67,16 +78,18 @@ pub fn ingest_in_pieces(
             })
         })
         .collect();
-    ingest_items((files, &opened), registry, progress, piece, &items)
+    let acc = Accumulator::new(*timeouts);
+    ingest_items((files, &opened), registry, progress, (acc, piece), &items)
 }
 
 /// [`ingest_in_pieces`] over the given work items: a file (by index into `files`) and the
-/// part of it to read, in merge order; a file's items are consecutive.
+/// part of it to read, in merge order; a file's items are consecutive. `acc` is the empty
+/// store to merge into.
 pub(crate) fn ingest_items(
     (files, opened): (&[PathBuf], &[Option<std::fs::File>]),
     registry: &mut Registry,
     progress: Option<&Progress>,
-    piece: usize,
+    (mut acc, piece): (Accumulator, usize),
     items: &[(usize, capture::Part)],
 ) -> Traffic {
     use capture::Part;
@@ -121,7 +134,6 @@ pub(crate) fn ingest_items(
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     let changed = Condvar::new();
     let next = AtomicUsize::new(0);
-    let mut acc = Accumulator::default();
     std::thread::scope(|scope| {
         let mut spawned_any = false;
         for _ in 0..workers {
@@ -346,8 +358,8 @@ pub(crate) fn read_guarded(path: &std::path::Path, read: impl FnOnce() -> FilePa
 }
 
 /// Merges parsed files (in file order) into one time-ordered store with flows.
-pub fn build(parsed: Vec<FileParse>, registry: &mut Registry) -> Traffic {
-    let mut acc = Accumulator::default();
+pub fn build(parsed: Vec<FileParse>, registry: &mut Registry, timeouts: &FlowTimeouts) -> Traffic {
+    let mut acc = Accumulator::new(*timeouts);
     acc.reserve(parsed.iter().map(|p| p.cols.len()).sum());
     for fp in parsed {
         acc.add(fp, registry);

@@ -54,18 +54,6 @@ pub(crate) fn attribute(key: &ConvKey, reg: &mut Registry) -> (u16, u16) {
     }
 }
 
-/// Per-flow state touched for every packet, kept apart from the flow's cold fields so each
-/// packet touches one cache line.
-#[derive(Clone, Copy)]
-pub(crate) struct Hot {
-    pub(crate) first: i64,
-    pub(crate) last: i64,
-    pub(crate) pkts_ab: u64,
-    pub(crate) pkts_ba: u64,
-    pub(crate) bytes_ab: u64,
-    pub(crate) bytes_ba: u64,
-}
-
 /// Appends files to the global columns one at a time and assembles flows in the same pass
 /// while the input stays in time order, so flow assembly overlaps with parsing the next files.
 /// Packets that arrive out of order (overlapping captures) are kept with their conversation,
@@ -106,15 +94,6 @@ pub enum Follows {
     Segment,
 }
 
-/// The flows being assembled: per flow identity its open flow, per flow its running
-/// counters (`hot`) and its conversation, end reason and first direction (`cold`).
-#[derive(Default)]
-pub(crate) struct FlowState {
-    pub(crate) active: Vec<u32>,
-    pub(crate) hot: Vec<Hot>,
-    pub(crate) cold: Vec<(u32, FlowEnd, bool)>,
-}
-
 /// What the merge needs per conversation of one file, looked up once per file so the
 /// per-packet loop reads one small table.
 #[derive(Clone, Copy)]
@@ -124,6 +103,13 @@ pub(crate) struct Local {
 }
 
 impl Accumulator {
+    /// An empty store whose flows end by these timeouts.
+    pub fn new(timeouts: FlowTimeouts) -> Accumulator {
+        Accumulator {
+            fl: FlowState::new(timeouts),
+            ..Accumulator::default()
+        }
+    }
     pub fn len(&self) -> usize {
         self.pk.ts.len()
     }
@@ -299,7 +285,13 @@ impl Accumulator {
             convs,
             conv_keys,
             pk,
-            fl: FlowState { hot, cold, .. },
+            fl:
+                FlowState {
+                    hot,
+                    cold,
+                    timeouts,
+                    ..
+                },
             mut by_device,
             ..
         } = self;
@@ -324,6 +316,9 @@ impl Accumulator {
         let mut um: Vec<([u8; 6], u64)> = mac_counts.into_iter().collect();
         um.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         t.unregistered_macs = um;
+        // A flow still open at the end whose idle timeout passed before the captures ended
+        // ended idle: only a later packet of its identity would have noticed.
+        let last_ts = pk.ts.last().copied().unwrap_or(i64::MIN);
         t.flows = hot
             .iter()
             .zip(&cold)
@@ -336,11 +331,19 @@ impl Accumulator {
                 bytes_ab: h.bytes_ab,
                 bytes_ba: h.bytes_ba,
                 device: convs[c as usize].device,
-                end,
+                end: match end {
+                    FlowEnd::Eof
+                        if last_ts - h.last > timeouts.idle_for_key(&conv_keys[c as usize]) =>
+                    {
+                        FlowEnd::Idle
+                    }
+                    e => e,
+                },
                 first_ba,
             })
             .collect();
         t.packets = pk;
+        t.flow_timeouts = timeouts;
         by_device.resize_with(registry.len(), Vec::new);
         t.by_device = by_device;
         t
@@ -412,58 +415,6 @@ pub(crate) fn prefetch<T>(p: *const T) {
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
     };
-}
-
-impl FlowState {
-    /// The flow state machine (DESIGN "Flow") for one packet of conversation `c`, whose
-    /// flow identity is `id`; returns the packet's flow.
-    #[inline(always)]
-    pub(crate) fn step(&mut self, ts: i64, len: u32, b: u16, tf: u8, c: u32, id: u32) -> u32 {
-        let id = id as usize;
-        let len = len as u64;
-        let mut f = self.active[id];
-        if f != u32::MAX {
-            let h = &self.hot[f as usize];
-            if ts - h.last > IDLE_TIMEOUT_NS {
-                self.cold[f as usize].1 = FlowEnd::Idle;
-                f = u32::MAX;
-            } else if ts - h.first > ACTIVE_TIMEOUT_NS {
-                self.cold[f as usize].1 = FlowEnd::Active;
-                f = u32::MAX;
-            }
-        }
-        if f == u32::MAX {
-            f = self.hot.len() as u32;
-            self.hot.push(Hot {
-                first: ts,
-                last: ts,
-                pkts_ab: 0,
-                pkts_ba: 0,
-                bytes_ab: 0,
-                bytes_ba: 0,
-            });
-            self.cold.push((c, FlowEnd::Eof, b & bits::DIR_BA != 0));
-            self.active[id] = f;
-        }
-        let h = &mut self.hot[f as usize];
-        h.last = ts;
-        if b & bits::DIR_BA != 0 {
-            h.pkts_ba += 1;
-            h.bytes_ba += len;
-        } else {
-            h.pkts_ab += 1;
-            h.bytes_ab += len;
-        }
-        if tf & (tcpf::FIN | tcpf::RST) != 0 && b & bits::TCP != 0 {
-            self.cold[f as usize].1 = if tf & tcpf::RST != 0 {
-                FlowEnd::Rst
-            } else {
-                FlowEnd::Fin
-            };
-            self.active[id] = u32::MAX;
-        }
-        f
-    }
 }
 
 /// Appends packet `i` to the index lists of its device and its peer (either may be

@@ -6,10 +6,12 @@
 
 pub mod cache;
 pub mod devices;
+mod flows;
 mod ingest;
 mod merge;
 pub mod timeline;
 
+pub use flows::*;
 pub use ingest::*;
 pub use merge::*;
 
@@ -20,16 +22,11 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::capture::{self, bits, tcpf, CaptureIssue, ConvKey, FileParse, MAC_NONE};
+use crate::capture::{self, CaptureIssue, ConvKey, FileParse, MAC_NONE};
 use crate::progress::Progress;
 use crate::traffic::devices::{is_group_mac, Registry};
 /// Device index meaning "no device".
 pub const NO_DEVICE: u16 = u16::MAX;
-
-/// Flow timeouts (nfstream's defaults).
-pub const IDLE_TIMEOUT_NS: i64 = 120_000_000_000;
-
-pub const ACTIVE_TIMEOUT_NS: i64 = 1_800_000_000_000;
 
 /// Struct-of-arrays packet store: 24 bytes a packet. Endpoints live in the flow table; the
 /// device of each packet is in [`Traffic::by_device`] (its index lists are built during the
@@ -105,95 +102,6 @@ impl Packets {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FlowEnd {
-    /// Still open when the capture ended.
-    Eof,
-    Idle,
-    Active,
-    Fin,
-    Rst,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Flow {
-    /// Flow identity (MACs are of the first packet's conversation).
-    pub key: ConvKey,
-    pub first_ns: i64,
-    pub last_ns: i64,
-    pub pkts_ab: u64,
-    pub pkts_ba: u64,
-    pub bytes_ab: u64,
-    pub bytes_ba: u64,
-    pub device: u16,
-    pub end: FlowEnd,
-    /// The first packet went from endpoint B to A (for ICMP, whose key's port fields hold
-    /// that packet's type and code, this says who sent it).
-    pub first_ba: bool,
-}
-
-impl Flow {
-    pub fn packets(&self) -> u64 {
-        self.pkts_ab + self.pkts_ba
-    }
-    pub fn bytes(&self) -> u64 {
-        self.bytes_ab + self.bytes_ba
-    }
-    pub fn protocol_name(&self) -> String {
-        if self.key.is_l2 {
-            match self.key.ethertype {
-                0 => "llc".into(),
-                0x0806 => "arp".into(),
-                0x888e => "eapol".into(),
-                e => format!("l2-0x{e:04x}"),
-            }
-        } else {
-            match self.key.proto {
-                6 => "tcp".into(),
-                17 => "udp".into(),
-                1 => "icmp".into(),
-                58 => "icmpv6".into(),
-                2 => "igmp".into(),
-                p => format!("ip-{p}"),
-            }
-        }
-    }
-    pub fn ip_a(&self) -> Option<IpAddr> {
-        ip_from16(&self.key.ip_a, self.key.v6, self.key.is_l2)
-    }
-    pub fn ip_b(&self) -> Option<IpAddr> {
-        ip_from16(&self.key.ip_b, self.key.v6, self.key.is_l2)
-    }
-    /// The flow's endpoints for display: addresses and ports for TCP, UDP and SCTP; for
-    /// ICMP the first packet's type and code, which the key carries where ports would be
-    /// (so they must not be shown as ports); MACs for layer-2 flows.
-    pub fn endpoints(&self) -> String {
-        let k = &self.key;
-        match (self.ip_a(), self.ip_b()) {
-            (Some(a), Some(b)) if matches!(k.proto, 1 | 58) => {
-                let (from, to, ty, code) = if self.first_ba {
-                    (b, a, k.port_b, k.port_a)
-                } else {
-                    (a, b, k.port_a, k.port_b)
-                };
-                format!("{from} <-> {to} (first: ICMP type {ty} code {code} from {from})")
-            }
-            (Some(a), Some(b)) if matches!(k.proto, 6 | 17 | 132) => format!(
-                "{} <-> {}",
-                std::net::SocketAddr::new(a, k.port_a),
-                std::net::SocketAddr::new(b, k.port_b)
-            ),
-            (Some(a), Some(b)) => format!("{a} <-> {b}"),
-            _ => format!(
-                "{} <-> {}",
-                crate::traffic::devices::fmt_mac(&k.mac_a),
-                crate::traffic::devices::fmt_mac(&k.mac_b)
-            ),
-        }
-    }
-}
-
 pub fn ip_from16(a: &[u8; 16], v6: bool, l2: bool) -> Option<IpAddr> {
     if l2 {
         return None;
@@ -231,6 +139,8 @@ pub struct Traffic {
     pub issues: Vec<CaptureIssue>,
     /// Packets seen per MAC that is not in the registry (source or destination).
     pub unregistered_macs: Vec<([u8; 6], u64)>,
+    /// The timeouts the flows were assembled with.
+    pub flow_timeouts: FlowTimeouts,
 }
 
 impl Traffic {
@@ -252,49 +162,6 @@ impl Traffic {
         let a = idx.partition_point(|&i| ts[i as usize] < lo);
         let b = idx.partition_point(|&i| ts[i as usize] <= hi);
         a..b.max(a)
-    }
-}
-
-/// The flows of each device in order of their first packet, so that the flows overlapping a
-/// time range are found without scanning every flow (the Inspector's nearby flows, the
-/// timeline's flow bars).
-#[derive(Clone, Debug, Default)]
-pub struct FlowIndex {
-    by_device: Vec<Vec<u32>>,
-}
-
-impl FlowIndex {
-    pub fn build(t: &Traffic, devices: usize) -> FlowIndex {
-        let mut by_device: Vec<Vec<u32>> = vec![Vec::new(); devices];
-        for (i, f) in t.flows.iter().enumerate() {
-            if let Some(v) = by_device.get_mut(f.device as usize) {
-                v.push(i as u32);
-            }
-        }
-        for v in &mut by_device {
-            v.sort_by_key(|&i| (t.flows[i as usize].first_ns, i));
-        }
-        FlowIndex { by_device }
-    }
-
-    /// The flows of `device` that overlap `[lo, hi]`, in order of their first packet. A flow
-    /// lasts at most [`ACTIVE_TIMEOUT_NS`], so only those starting after `lo` minus that can.
-    pub fn overlapping<'a>(
-        &'a self,
-        t: &'a Traffic,
-        device: u16,
-        (lo, hi): (i64, i64),
-    ) -> impl Iterator<Item = u32> + 'a {
-        let fl = self
-            .by_device
-            .get(device as usize)
-            .map_or(&[][..], |v| &v[..]);
-        let a = fl.partition_point(|&i| t.flows[i as usize].first_ns < lo - ACTIVE_TIMEOUT_NS);
-        let b = fl.partition_point(|&i| t.flows[i as usize].first_ns <= hi);
-        fl[a..b.max(a)]
-            .iter()
-            .copied()
-            .filter(move |&i| t.flows[i as usize].last_ns >= lo)
     }
 }
 

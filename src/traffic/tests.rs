@@ -143,13 +143,19 @@ fn pieces_merge_like_whole_files() {
             .iter()
             .map(|f| capture::read_capture(f, None))
             .collect();
-        let whole = build(parsed, &mut reg);
+        let whole = build(parsed, &mut reg, &FlowTimeouts::default());
         assert!(whole.packets.len() > 20_000);
         // Segments of 64 KiB split every capture here (the smallest is 0.9 MB) into
         // 14 or more, each read by its own reader.
         for (piece, segment) in [(1024, 0), (1500, 0), (7000, 0), (1500, 65_536)] {
             let mut reg2 = registry.clone();
-            let t = ingest_in_pieces(&files, &mut reg2, None, piece, segment);
+            let t = ingest_in_pieces(
+                &files,
+                &mut reg2,
+                None,
+                &FlowTimeouts::default(),
+                (piece, segment),
+            );
             let what = format!("{files:?} in pieces of {piece}, segments of {segment}");
             assert_same(&t, &whole, &what);
             assert_eq!(reg2.len(), reg.len(), "{what}");
@@ -241,7 +247,11 @@ fn a_false_segment_start_costs_time_not_packets() {
     let fake_at = pcap_with_embedded_records(&fit.join("pcaps/blink-cam-01.pcap"), &file);
     let files = vec![file.clone()];
     let mut reg = registry.clone();
-    let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+    let whole = build(
+        vec![capture::read_capture(&file, None)],
+        &mut reg,
+        &FlowTimeouts::default(),
+    );
     assert!(whole.issues.is_empty(), "{:?}", whole.issues);
     // Segment 1's nominal start lies in the packet just before the embedded records.
     let bytes = fake_at - 4;
@@ -250,7 +260,13 @@ fn a_false_segment_start_costs_time_not_packets() {
     let starts = capture::segment_starts(&file, count, bytes);
     assert_eq!(starts[1], Some(fake_at), "the false start is the one taken");
     let mut reg2 = registry.clone();
-    let t = ingest_in_pieces(&files, &mut reg2, None, 1024, bytes);
+    let t = ingest_in_pieces(
+        &files,
+        &mut reg2,
+        None,
+        &FlowTimeouts::default(),
+        (1024, bytes),
+    );
     assert_same(&t, &whole, "a false segment start");
     // Items whose segment sizes disagree: the third starts where the second did not end.
     let (b, count) = (65_536, capture::segments_of(&file, 65_536));
@@ -264,7 +280,13 @@ fn a_false_segment_start_costs_time_not_packets() {
         .map(|k| (0, part(k, if k == 2 { b + 1000 } else { b })))
         .collect();
     let mut reg3 = registry.clone();
-    let t = ingest_items((&files, &[None]), &mut reg3, None, 1500, &items);
+    let t = ingest_items(
+        (&files, &[None]),
+        &mut reg3,
+        None,
+        (Accumulator::default(), 1500),
+        &items,
+    );
     assert_same(&t, &whole, "mismatched segments");
 }
 
@@ -278,7 +300,11 @@ fn a_capture_moved_during_a_segmented_read_is_read_whole() {
     let file = dir.path().join("cap.pcap");
     std::fs::copy(&src, &file).unwrap();
     let mut reg = Registry::default();
-    let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+    let whole = build(
+        vec![capture::read_capture(&file, None)],
+        &mut reg,
+        &FlowTimeouts::default(),
+    );
     let bytes = 65_536;
     let opened = std::fs::File::open(&file).unwrap();
     let count = capture::segments_of_file(&opened, bytes);
@@ -298,7 +324,13 @@ fn a_capture_moved_during_a_segmented_read_is_read_whole() {
     std::fs::rename(&file, dir.path().join("moved.pcap")).unwrap();
     let files = vec![file.clone()];
     let mut reg2 = Registry::default();
-    let t = ingest_items((&files, &[Some(opened)]), &mut reg2, None, 1024, &items);
+    let t = ingest_items(
+        (&files, &[Some(opened)]),
+        &mut reg2,
+        None,
+        (Accumulator::default(), 1024),
+        &items,
+    );
     assert_same(&t, &whole, "a capture moved during the read");
 }
 
@@ -331,7 +363,11 @@ fn segments_warn_about_a_link_type_once() {
     std::fs::write(&file, bytes).unwrap();
     let files = vec![file.clone()];
     let mut reg = Registry::default();
-    let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+    let whole = build(
+        vec![capture::read_capture(&file, None)],
+        &mut reg,
+        &FlowTimeouts::default(),
+    );
     assert_eq!(whole.packets.len(), 3000);
     assert_eq!(whole.issues.len(), 2, "{:?}", whole.issues);
     assert_eq!(
@@ -342,7 +378,13 @@ fn segments_warn_about_a_link_type_once() {
     let count = capture::segments_of(&file, 4096);
     assert!(count >= 10, "{count} segments");
     let mut reg2 = Registry::default();
-    let t = ingest_in_pieces(&files, &mut reg2, None, 1024, 4096);
+    let t = ingest_in_pieces(
+        &files,
+        &mut reg2,
+        None,
+        &FlowTimeouts::default(),
+        (1024, 4096),
+    );
     assert_same(&t, &whole, "segments of 4 KiB");
 }
 
@@ -392,13 +434,23 @@ fn pieces_name_the_first_packet_of_an_unknown_link_type() {
     epb(&mut ng, 0, 3001, &eth);
     std::fs::write(&file, &ng).unwrap();
     let mut reg = Registry::default();
-    let whole = build(vec![capture::read_capture(&file, None)], &mut reg);
+    let whole = build(
+        vec![capture::read_capture(&file, None)],
+        &mut reg,
+        &FlowTimeouts::default(),
+    );
     assert_eq!(whole.packets.len(), 3002);
     assert_eq!(whole.issues.len(), 1, "{:?}", whole.issues);
     let i = &whole.issues[0];
     assert_eq!((i.packet_index, i.byte_offset), (3000, at), "{i}");
     let mut reg2 = Registry::default();
-    let t = ingest_in_pieces(std::slice::from_ref(&file), &mut reg2, None, 1024, 0);
+    let t = ingest_in_pieces(
+        std::slice::from_ref(&file),
+        &mut reg2,
+        None,
+        &FlowTimeouts::default(),
+        (1024, 0),
+    );
     assert_same(&t, &whole, "pieces of 1,024 packets");
 }
 
@@ -413,7 +465,7 @@ fn the_flow_index_finds_what_a_scan_finds() {
         fit.join("pcaps/blink-cam-01.pcap"),
         fit.join("pcaps/schlage-lock-01.pcap"),
     ];
-    let t = ingest(&files, &mut reg, None);
+    let t = ingest(&files, &mut reg, None, &FlowTimeouts::default());
     let idx = FlowIndex::build(&t, reg.len());
     let (a, b) = (t.first_ns().unwrap(), t.last_ns().unwrap());
     let mut checked = 0;

@@ -37,6 +37,10 @@ pub enum Command {
     ShowOpen,
     /// Show the Export dialog.
     ShowExport,
+    /// Show the Project settings dialog.
+    ShowProjectSettings,
+    /// Save the project with these flow timeouts and reload it (its flows are rebuilt).
+    SetFlowTimeouts(crate::traffic::FlowTimeouts),
     /// Show or hide the keyboard shortcuts.
     ToggleHelp,
     /// Close the topmost dialog, else clear the selection (Esc).
@@ -140,8 +144,44 @@ impl App {
             Command::Dark(d) => self.settings.dark = d,
             Command::ShowOpen => self.ui.open_dialog = true,
             Command::ShowExport => self.ui.export.open = true,
+            Command::ShowProjectSettings => {
+                if let Some(s) = &self.session {
+                    self.ui.project_settings.flows = s.project.flows;
+                    self.ui.project_settings.open = true;
+                }
+            }
+            Command::SetFlowTimeouts(t) => self.set_flow_timeouts(t),
             Command::ToggleHelp => self.ui.help = !self.ui.help,
             Command::CloseOrClear => self.close_or_clear(),
+        }
+    }
+
+    /// Saves the project with new flow timeouts and reloads it: flows are assembled at load.
+    fn set_flow_timeouts(&mut self, t: crate::traffic::FlowTimeouts) {
+        if let Err(e) = t.check() {
+            self.errors.push(format!("flow timeouts not applied: {e}"));
+            return;
+        }
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(path) = s.project_path.clone() else {
+            self.errors
+                .push("flow timeouts not applied: this project has no file to save to".into());
+            return;
+        };
+        let old = s.project.flows;
+        s.project.flows = t;
+        s.project.training = self.ui.train.clone();
+        match s.save() {
+            Ok(()) => {
+                self.start_load(path);
+                self.ui.message = Some(format!("flows now end by {}", t.describe()));
+            }
+            Err(e) => {
+                s.project.flows = old;
+                self.errors.push(format!("flow timeouts not applied: {e}"));
+            }
         }
     }
 
@@ -350,6 +390,8 @@ impl App {
             ui.export.open = false;
         } else if ui.new_project.open {
             ui.new_project.open = false;
+        } else if ui.project_settings.open {
+            ui.project_settings.open = false;
         } else if ui.open_dialog {
             ui.open_dialog = false;
         } else {

@@ -66,6 +66,7 @@ pub fn dialogs(app: &mut App, ctx: &egui::Context) {
     }
     export_dialog(app, ctx);
     new_project_dialog(app, ctx);
+    project_settings_dialog(app, ctx);
 }
 
 pub(crate) fn export_dialog(app: &mut App, ctx: &egui::Context) {

@@ -2,11 +2,13 @@
 
 mod devices;
 mod dialogs;
+mod flow_settings;
 mod inspector;
 mod new_project;
 
 pub use devices::*;
 pub use dialogs::*;
+pub use flow_settings::*;
 pub use inspector::*;
 pub use new_project::*;
 
@@ -53,6 +55,10 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                 });
                 if ui.add_enabled(app.session.is_some(), egui::Button::new("Save").shortcut_text(keys_of(Action::Save))).on_hover_text("Write the project file (settings, source offsets); edits are already journaled").clicked() {
                     app.commands.push(Command::Save);
+                    ui.close();
+                }
+                if ui.add_enabled(app.session.is_some(), egui::Button::new("Project settings…")).on_hover_text("Flow timeouts of this project").clicked() {
+                    app.commands.push(Command::ShowProjectSettings);
                     ui.close();
                 }
                 if ui.add_enabled(app.session.is_some(), egui::Button::new("Export…").shortcut_text(keys_of(Action::Export))).on_hover_text("Export the cleaned dataset").clicked() {

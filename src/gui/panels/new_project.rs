@@ -9,6 +9,8 @@ pub struct NewProjectSpec {
     pub captures: Vec<String>,
     pub devices: String,
     pub sources: Vec<(SourceKind, String, String)>,
+    /// When flows end.
+    pub flows: crate::traffic::FlowTimeouts,
 }
 
 impl NewProjectSpec {
@@ -34,6 +36,7 @@ impl NewProjectSpec {
                 })
                 .collect(),
             replace: false,
+            flows: self.flows,
         };
         crate::project::create::create(&spec).map_err(|e| {
             match e.ends_with(crate::project::create::ALREADY_EXISTS) {
@@ -362,6 +365,11 @@ pub(crate) fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                     }
                 }
             });
+            egui::CollapsingHeader::new(format!("flows: {}", d.spec.flows.preset.as_str()))
+                .id_salt("new-flows")
+                .show(ui, |ui| {
+                    flow_timeouts_editor(ui, &mut d.spec.flows, "new-flows")
+                });
             if ui
                 .button("Create and open")
                 .on_hover_text("Write the project file and load it")

@@ -36,7 +36,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::capture::{CaptureIssue, ConvKey};
 use crate::progress::Progress;
 use crate::traffic::devices::Registry;
-use crate::traffic::{FileSummary, Flow, FlowEnd, Packets, Traffic};
+use crate::traffic::{FileSummary, Flow, FlowEnd, FlowTimeouts, Packets, Traffic};
 
 mod io;
 
@@ -46,8 +46,8 @@ const MAGIC: &[u8; 8] = b"LBCACHE\x01";
 
 /// Bump whenever ingest's output changes, so caches of older builds are not used (6: pcapng
 /// interface clocks and out-of-range times; 7: legacy link-type fields with an FCS length,
-/// compressed captures).
-const FORMAT: u32 = 7;
+/// compressed captures; 8: TCP connections as one flow, flow timeouts in the key).
+const FORMAT: u32 = 8;
 
 const SAMPLE: u64 = 64 * 1024;
 
@@ -59,6 +59,10 @@ pub struct CacheKey {
     pub tool: String,
     pub format: u32,
     pub registry_sha256: String,
+    /// The flow timeouts the flows were assembled with (absent before format 8, whose
+    /// headers must still parse to be named as another version's).
+    #[serde(default)]
+    pub flows: FlowTimeouts,
     pub files: Vec<InputStamp>,
 }
 
@@ -166,13 +170,19 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The key for these captures read against this registry (before ingest adds devices to it).
-pub fn key(files: &[PathBuf], registry: &Registry) -> std::io::Result<CacheKey> {
+/// The key for these captures read against this registry (before ingest adds devices to it)
+/// with flows assembled by these timeouts.
+pub fn key(
+    files: &[PathBuf],
+    registry: &Registry,
+    timeouts: &FlowTimeouts,
+) -> std::io::Result<CacheKey> {
     let reg = serde_json::to_vec(&registry.devices).map_err(std::io::Error::other)?;
     Ok(CacheKey {
         tool: env!("CARGO_PKG_VERSION").to_string(),
         format: FORMAT,
         registry_sha256: hex(&Sha256::digest(&reg)),
+        flows: *timeouts,
         files: files.iter().map(|f| stamp(f)).collect::<Result<_, _>>()?,
     })
 }
@@ -350,6 +360,9 @@ pub fn read(
     if h.key.registry_sha256 != key.registry_sha256 {
         return Err("device registry changed".into());
     }
+    if h.key.flows != key.flows {
+        return Err("flow timeouts changed".into());
+    }
     if h.key.files.len() != key.files.len()
         || h.key
             .files
@@ -475,6 +488,7 @@ pub fn read(
         files: h.files,
         issues: h.issues,
         unregistered_macs: h.unregistered_macs,
+        flow_timeouts: h.key.flows,
     })
 }
 
@@ -531,9 +545,11 @@ pub fn ingest_cached(
     registry: &mut Registry,
     progress: Option<&Progress>,
     cache: Option<&Path>,
+    timeouts: &FlowTimeouts,
 ) -> (Arc<Traffic>, CacheStatus, Option<PendingWrite>) {
-    let parse =
-        |registry: &mut Registry| Arc::new(crate::traffic::ingest(files, registry, progress));
+    let parse = |registry: &mut Registry| {
+        Arc::new(crate::traffic::ingest(files, registry, progress, timeouts))
+    };
     let Some(cpath) = cache else {
         return (parse(registry), CacheStatus::Off, None);
     };
@@ -551,7 +567,7 @@ pub fn ingest_cached(
         p.set_stage("checking captures", 0);
     }
     // An unreadable capture: ingest reports it with its file name.
-    let Ok(key) = key(files, registry) else {
+    let Ok(key) = key(files, registry, timeouts) else {
         return (parse(registry), CacheStatus::Off, None);
     };
     let before = registry.devices.len();
