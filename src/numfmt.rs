@@ -1,4 +1,4 @@
-//! Numbers for people: counts with thousands separators and byte sizes.
+//! Numbers for people: counts with thousands separators, byte sizes and durations.
 
 /// A count with thousands separators (51 M packets are hard to read as 8 bare digits).
 pub fn grouped(n: u64) -> String {
@@ -23,9 +23,35 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// A duration in the unit that reads best: `0.35 s`, `42 s`, `7.5 min`, `3.2 h`, `2.8 d`.
+pub fn human_duration(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    let a = s.abs();
+    if a < 10.0 {
+        format!("{s:.2} s")
+    } else if a < 120.0 {
+        format!("{s:.0} s")
+    } else if a < 2.0 * 3600.0 {
+        format!("{:.1} min", s / 60.0)
+    } else if a < 48.0 * 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{grouped, human_bytes};
+    use super::{grouped, human_bytes, human_duration};
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        assert_eq!(human_duration(350_000_000), "0.35 s");
+        assert_eq!(human_duration(42_000_000_000), "42 s");
+        assert_eq!(human_duration(450_000_000_000), "7.5 min");
+        assert_eq!(human_duration(-11_520_000_000_000), "-3.2 h");
+        assert_eq!(human_duration(245_000_000_000_000), "2.8 d");
+    }
 
     #[test]
     fn grouped_separates_thousands() {

@@ -12,7 +12,7 @@ mod features;
 mod flows;
 mod formats;
 mod gui;
-mod gui_settings;
+mod gui_flows;
 mod labels_real;
 mod learning;
 mod safety;

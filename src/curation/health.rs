@@ -166,7 +166,7 @@ pub(crate) fn unlabelled(s: &Session, cfg: &CurateSettings, out: &mut Vec<Sugges
                         }
                         j += 1;
                     }
-                    bursts.push((t0, bytes));
+                    bursts.push((t0, bytes, pk.flow[i]));
                 }
                 k += 1;
             }
@@ -176,7 +176,7 @@ pub(crate) fn unlabelled(s: &Session, cfg: &CurateSettings, out: &mut Vec<Sugges
             let mut sizes: Vec<f64> = bursts.iter().map(|b| b.1).collect();
             sizes.sort_by(|a, b| a.total_cmp(b));
             let p90 = sizes[sizes.len() * 9 / 10];
-            for (t0, bytes) in bursts {
+            for (t0, bytes, flow) in bursts {
                 if bytes < p90.max(20_000.0) || t0 - last_report < 300 * S {
                     continue;
                 }
@@ -195,7 +195,17 @@ pub(crate) fn unlabelled(s: &Session, cfg: &CurateSettings, out: &mut Vec<Sugges
                         bytes / 1000.0,
                         s.device_name(dev)
                     ),
-                    evidence: format!("new TCP connection at {}", crate::timefmt::utc_short(t0)),
+                    evidence: match t.flows.get(flow as usize) {
+                        Some(f) => format!(
+                            "new TCP connection at {}: {}, {} packets over {} (ended: {})",
+                            crate::timefmt::utc_short(t0),
+                            f.endpoints(),
+                            f.packets(),
+                            crate::numfmt::human_duration(f.last_ns - f.first_ns),
+                            f.end.as_str()
+                        ),
+                        None => format!("new TCP connection at {}", crate::timefmt::utc_short(t0)),
+                    },
                     confidence: (bytes / (bytes + p90)).clamp(0.0, 0.99),
                     at_ns: Some(t0),
                     edit: None,

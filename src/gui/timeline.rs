@@ -507,12 +507,12 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         let f = &s.traffic.flows[*i as usize];
         let ep = f.endpoints();
         Some(format!(
-            "flow {} {ep}\n{} packets, {} bytes, {:.1} s ({:?})",
+            "flow {} {ep}\n{} packets, {} bytes, {} (ended: {})",
             f.protocol_name(),
             f.packets(),
             f.bytes(),
-            (f.last_ns - f.first_ns) as f64 / 1e9,
-            f.end
+            crate::numfmt::human_duration(f.last_ns - f.first_ns),
+            f.end.as_str()
         ))
     });
     if let Some(t) = hover_txt {

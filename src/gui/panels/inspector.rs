@@ -136,26 +136,8 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     );
                     let feats: Vec<(String, f64)> =
                         crate::learn::features::names().into_iter().zip(f).collect();
-                    let near: Vec<&crate::traffic::Flow> = app
-                        .flow_index
-                        .overlapping(&s.traffic, td, (t - 60_000_000_000, t + 60_000_000_000))
-                        .map(|i| &s.traffic.flows[i as usize])
-                        .collect();
-                    let mut lines: Vec<String> = near
-                        .iter()
-                        .take(25)
-                        .map(|f| {
-                            let ep = f.endpoints();
-                            format!(
-                                "{:+.1} s {} {} · {} pkts {} B",
-                                (f.first_ns - t) as f64 / 1e9,
-                                f.protocol_name(),
-                                ep,
-                                f.packets(),
-                                f.bytes()
-                            )
-                        })
-                        .collect();
+                    let near = nearby_flows(&s.traffic, &app.flow_index, td, (t, 60_000_000_000));
+                    let mut lines: Vec<String> = near.iter().take(25).cloned().collect();
                     if near.len() > 25 {
                         lines.push(format!("… {} more", near.len() - 25));
                     }
@@ -191,6 +173,49 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
             });
             app.commands.extend(cmds);
         });
+}
+
+/// The device's flows within `±span` of `t`, one line each: when the flow started relative to
+/// `t` (a connection open for days says so), what it is, its packets in the span and in all,
+/// and how it ended.
+pub(crate) fn nearby_flows(
+    traffic: &crate::traffic::Traffic,
+    index: &crate::traffic::FlowIndex,
+    device: u16,
+    (t, span): (i64, i64),
+) -> Vec<String> {
+    let (lo, hi) = (t - span, t + span);
+    let ids: Vec<u32> = index.overlapping(traffic, device, (lo, hi)).collect();
+    // Packets of each flow inside the span (a long-lived connection's few keepalives near the
+    // event matter, not its whole life's count).
+    let mut inside: std::collections::HashMap<u32, u64> = Default::default();
+    if let Some(list) = traffic.by_device.get(device as usize) {
+        for &i in &list[traffic.device_range(device, lo, hi)] {
+            *inside.entry(traffic.packets.flow[i as usize]).or_default() += 1;
+        }
+    }
+    ids.iter()
+        .map(|&i| {
+            let f = &traffic.flows[i as usize];
+            let start = if f.first_ns < lo {
+                format!("open {}", crate::numfmt::human_duration(t - f.first_ns))
+            } else {
+                format!("{:+.1} s", (f.first_ns - t) as f64 / 1e9)
+            };
+            format!(
+                "{start} {} {} · {} of {} pkts · {}",
+                f.protocol_name(),
+                f.endpoints(),
+                inside.get(&i).copied().unwrap_or(0),
+                f.packets(),
+                if f.last_ns > hi {
+                    "goes on"
+                } else {
+                    f.end.as_str()
+                }
+            )
+        })
+        .collect()
 }
 
 /// A feature value as read: sums, counts, minima and maxima of lengths are whole numbers and

@@ -1,4 +1,5 @@
-//! The Project settings dialog: flow timeouts chosen in the window rebuild the flows.
+//! Flows in the window: the Project settings dialog's timeouts rebuild them; the Inspector
+//! lists those near the selected event.
 
 use egui_kittest::kittest::Queryable;
 use labelbench::traffic::{FlowEnd, FlowPreset};
@@ -56,4 +57,51 @@ fn flow_timeouts_are_chosen_in_project_settings_and_rebuild_the_flows() {
     // The choice is in the project file.
     let text = std::fs::read_to_string(s.project_path.as_ref().unwrap()).unwrap();
     assert!(text.contains("\"preset\": \"zeek\""), "{text}");
+}
+
+/// The Inspector lists the selected event's nearby flows with the packets each has within
+/// ±60 s beside its total, and how it ended (or that it goes on past the span).
+#[test]
+fn the_inspector_counts_each_nearby_flows_packets_near_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_for(dir.path()));
+    settle(&mut h);
+    let s = h.state().session.as_ref().unwrap();
+    let id = s
+        .labels
+        .events
+        .iter()
+        .find(|e| e.class == "motion")
+        .expect("a camera event")
+        .id;
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SelectEvent(Some(id)));
+    h.run_steps(4);
+    let cache = h
+        .state()
+        .ui
+        .inspector_cache
+        .clone()
+        .expect("inspector filled");
+    let lines = cache.2;
+    assert!(!lines.is_empty());
+    let mut some_inside = false;
+    for l in lines.iter().filter(|l| !l.starts_with('…')) {
+        // "... · N of M pkts · END"
+        let counts = l.split(" · ").find(|p| p.ends_with(" pkts")).expect(l);
+        let (n, m) = counts
+            .trim_end_matches(" pkts")
+            .split_once(" of ")
+            .expect(l);
+        let (n, m): (u64, u64) = (n.parse().unwrap(), m.parse().unwrap());
+        assert!(n <= m && m > 0, "{l}");
+        some_inside |= n > 0;
+        let end = l.rsplit(" · ").next().unwrap();
+        assert!(
+            ["goes on", "fin", "rst", "idle", "active", "eof"].contains(&end),
+            "{l}"
+        );
+    }
+    assert!(some_inside, "{lines:?}");
 }
