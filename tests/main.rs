@@ -13,6 +13,7 @@ mod flows;
 mod formats;
 mod gui;
 mod gui_flows;
+mod inputs;
 mod labels_real;
 mod learning;
 mod safety;

@@ -295,9 +295,41 @@ pub fn read_capture_pieces(
     read_opened(path, rd, progress, rows, Some((piece, emit)), part)
 }
 
+/// Whether the file at `path` starts like a capture (pcap, pcapng, or one compressed with gzip
+/// or zstd); if not, why not, as a reader would say (a Git LFS pointer, another format). A
+/// FIFO or other special file is taken on trust: reading its start would take its data.
+pub fn probe(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let mut head = Vec::with_capacity(512);
+    File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .map_err(|e| e.to_string())?;
+    if sniff_format(&head).is_some() || Compression::sniff(&head).is_some() {
+        return Ok(());
+    }
+    if head.is_empty() {
+        return Err("empty file".into());
+    }
+    Err(not_a_capture(&head, None))
+}
+
 /// Why bytes that are no capture cannot be read: named by their magic, or by the compression
 /// they are in (undone or not).
 fn not_a_capture(head: &[u8], packed: Option<Compression>) -> String {
+    if let Some(size) = source::lfs_pointer(head) {
+        let size = size.map_or(String::new(), |n| {
+            format!(" of {}", crate::numfmt::human_bytes(n))
+        });
+        return format!(
+            "a Git LFS pointer, not the capture itself: the repository was cloned without its \
+             large files; fetch this one{size} with `git lfs pull` in the repository (after \
+             `git lfs install`)"
+        );
+    }
     let magic: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let magic = magic.join(" ");
     match (packed, other_compression(head)) {

@@ -112,6 +112,20 @@ pub fn capture_suffix(name: &str) -> Option<&str> {
 }
 
 /// Compressions labelbench does not read, by magic, for an error that says what the file is.
+/// The size of the file a Git LFS pointer stands for, when `head` is the start of one: a
+/// repository cloned without Git LFS has these three lines in place of its large files.
+pub fn lfs_pointer(head: &[u8]) -> Option<Option<u64>> {
+    let text = std::str::from_utf8(&head[..head.len().min(512)]).ok()?;
+    if !text.starts_with("version https://git-lfs.github.com/spec/") {
+        return None;
+    }
+    let size = text
+        .lines()
+        .find_map(|l| l.strip_prefix("size "))
+        .and_then(|n| n.trim().parse().ok());
+    Some(size)
+}
+
 pub(crate) fn other_compression(head: &[u8]) -> Option<&'static str> {
     match head {
         [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Some("an xz-compressed file"),

@@ -148,8 +148,19 @@ fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 
 fn open_session(path: &Path, journal: bool, cache: bool) -> anyhow::Result<Session> {
     require_project(path)?;
     let p = path.to_path_buf();
-    with_progress(move |pr| Session::open(&p, OpenOptions { journal, cache }, Some(&pr)))
-        .map_err(bad)
+    let s = with_progress(move |pr| Session::open(&p, OpenOptions { journal, cache }, Some(&pr)))
+        .map_err(bad)?;
+    // Every capture failing is no project to work on, however the rest loaded.
+    let t = &s.traffic;
+    if !s.capture_files.is_empty() && t.packets.is_empty() {
+        if let Some(first) = t.issues.iter().find(|i| i.fatal) {
+            return Err(bad(format!(
+                "none of the project's {} capture files could be read; {first}",
+                s.capture_files.len()
+            )));
+        }
+    }
+    Ok(s)
 }
 
 /// The one check (and message) for a project path given on the command line.

@@ -70,6 +70,9 @@ fn cmd_new(
         n(c.capture_files, "file"),
         n(c.project.sources.len(), "label source")
     );
+    for (f, why) in &c.unreadable {
+        outln!("  warning: {}: {why}", f.display());
+    }
     outln!("  flows end by {}", c.project.flows.describe());
     for (src, given) in c.project.sources.iter().zip(zone_given) {
         let how = if given {

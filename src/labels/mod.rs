@@ -6,6 +6,7 @@
 mod read;
 mod rules;
 mod time;
+mod zeek;
 
 pub use read::*;
 pub use rules::*;
@@ -33,10 +34,12 @@ pub enum SourceKind {
     NotificationsCsv,
     Csv,
     Experiments,
+    /// A Zeek log (conn.log and the like) with a label column: TSV or JSON lines.
+    Zeek,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 7] = [
+    pub const ALL: [SourceKind; 8] = [
         SourceKind::Ifttt,
         SourceKind::IftttTrigger,
         SourceKind::Smartthings,
@@ -44,6 +47,7 @@ impl SourceKind {
         SourceKind::NotificationsCsv,
         SourceKind::Csv,
         SourceKind::Experiments,
+        SourceKind::Zeek,
     ];
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -54,6 +58,7 @@ impl SourceKind {
             SourceKind::NotificationsCsv => "notifications-csv",
             SourceKind::Csv => "csv",
             SourceKind::Experiments => "experiments",
+            SourceKind::Zeek => "zeek",
         }
     }
     pub fn parse(s: &str) -> Option<SourceKind> {

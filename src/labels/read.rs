@@ -53,6 +53,7 @@ pub fn load_source(
         SourceKind::NotificationsJsonl => read_notifications_jsonl(&mut r, bytes, spec, path)?,
         SourceKind::Csv => read_generic_csv(&mut r, bytes, spec, path)?,
         SourceKind::Experiments => read_experiments(&mut r, bytes),
+        SourceKind::Zeek => super::zeek::read_zeek(&mut r, bytes, spec, registry),
     }
     let Reader { mut load, rows, .. } = r;
     // Device matching and event construction; out-of-order rows are sorted.
@@ -98,15 +99,15 @@ pub fn load_source(
 }
 
 /// A source being read: its rows so far and what went wrong with the others.
-struct Reader {
-    fname: String,
-    tz: Tz,
-    load: SourceLoad,
-    rows: Vec<Row>,
+pub(crate) struct Reader {
+    pub(crate) fname: String,
+    pub(crate) tz: Tz,
+    pub(crate) load: SourceLoad,
+    pub(crate) rows: Vec<Row>,
 }
 
 impl Reader {
-    fn err(&mut self, line: usize, reason: String) {
+    pub(crate) fn err(&mut self, line: usize, reason: String) {
         self.load.errors.push(RowError {
             file: self.fname.clone(),
             line,
@@ -373,7 +374,9 @@ fn read_experiments(r: &mut Reader, bytes: &[u8]) {
 /// The non-blank lines of a line-per-record source with their 1-based numbers, ended by `\n`,
 /// `\r\n` or a lone `\r` (files edited on several systems mix them); a line that is not UTF-8
 /// is an `Err` for its reader to report with its number.
-fn text_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, std::str::Utf8Error>)> {
+pub(crate) fn text_lines(
+    bytes: &[u8],
+) -> impl Iterator<Item = (usize, Result<&str, std::str::Utf8Error>)> {
     let mut rest = bytes;
     let mut line = 0usize;
     std::iter::from_fn(move || loop {

@@ -34,6 +34,9 @@ pub struct Created {
     pub project: Project,
     /// Capture files the capture arguments matched.
     pub capture_files: usize,
+    /// Capture files that are not captures, each with the reason (a Git LFS pointer, another
+    /// format); the project keeps them, so that it reads them once they are fetched.
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 /// The project's name: its file name without `.labelbench.json`.
@@ -71,6 +74,18 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
     }
     // Check that every capture argument names something, then store it relative to the project.
     let files = crate::capture::expand_captures(Path::new("."), &captures)?;
+    let unreadable: Vec<(PathBuf, String)> = files
+        .iter()
+        .filter_map(|f| crate::capture::probe(f).err().map(|e| (f.clone(), e)))
+        .collect();
+    if !files.is_empty() && unreadable.len() == files.len() {
+        let (f, why) = &unreadable[0];
+        return Err(format!(
+            "none of the {} capture files can be read; {}: {why}",
+            files.len(),
+            f.display()
+        ));
+    }
     spec.flows.check()?;
     let mut p = Project::new(&name_of(&spec.path));
     p.flows = spec.flows;
@@ -97,6 +112,7 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
     Ok(Created {
         project: p,
         capture_files: files.len(),
+        unreadable,
     })
 }
 
@@ -108,7 +124,11 @@ mod tests {
     fn a_project_is_named_by_its_file_and_never_replaced_unasked() {
         let t = tempfile::tempdir().unwrap();
         let cap = t.path().join("a.pcap");
-        std::fs::write(&cap, b"x").unwrap();
+        // A pcap header and no packets.
+        let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        pcap.extend_from_slice(&[0; 8]);
+        pcap.extend_from_slice(&[0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+        std::fs::write(&cap, &pcap).unwrap();
         let spec = NewProject {
             path: t.path().join("lab-week.labelbench.json"),
             captures: vec![cap.display().to_string()],

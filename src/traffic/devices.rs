@@ -187,10 +187,38 @@ impl Registry {
         })?;
         // A UTF-8 byte-order mark (Windows editors write one) is not content.
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let python = path.extension().is_some_and(|e| e == "py");
         if text.trim_start().starts_with('{') {
             Self::from_lab_json(path, text)
-        } else {
+        } else if python || super::devices_py::looks_like_python(text) {
+            let json =
+                super::devices_py::python_registry_to_json(text).map_err(|(line, reason)| {
+                    Error::Parse {
+                        file: path.to_path_buf(),
+                        line,
+                        reason,
+                    }
+                })?;
+            Self::from_lab_json(path, &json).map_err(|e| match e {
+                Error::Parse { file, line, reason } => Error::Parse {
+                    file,
+                    line,
+                    reason: reason.replacen(
+                        "devices.json: ",
+                        "devices.py (read as its literals): ",
+                        1,
+                    ),
+                },
+                e => e,
+            })
+        } else if looks_like_csv(text) {
             Self::from_csv(path, text)
+        } else {
+            Err(Error::Parse {
+                file: path.to_path_buf(),
+                line: 1,
+                reason: NOT_A_REGISTRY.into(),
+            })
         }
     }
 
@@ -514,6 +542,19 @@ fn find_key_line(text: &str, key: &str) -> usize {
         })
         .map(|i| i + 1)
         .unwrap_or(0)
+}
+
+/// What a registry may be, for a file that is none of them.
+pub const NOT_A_REGISTRY: &str = "not a device registry: expected the lab's devices.json \
+     ({\"devices\": {NAME: {\"ether\": MAC, \"address\": IP, \"description\": …}}, \"hubs\": \
+     {HUB: [CHILD, …]}}), its devices.py (`devices = {…}` and `hubs = {…}`), or a CSV \
+     name,mac,ip,description,hub";
+
+/// Whether the first line with content has at least two comma-separated fields.
+fn looks_like_csv(text: &str) -> bool {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.contains(','))
 }
 
 fn find_line(text: &str, needle: &str) -> usize {

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod devices;
+pub mod devices_py;
 mod flows;
 mod ingest;
 mod merge;
