@@ -14,6 +14,8 @@ for f in "$real"/fit-iot-dataset/pcaps/*.pcap "$real"/moniotr/*.pcap "$real"/iot
 done
 # Event logs of every kind, and registries.
 for f in "$real"/fit-iot-dataset/labels/*.csv "$real"/moniotr/exp_list.txt \
+    "$real"/moniotr/sample-result.csv "$real"/iot23/conn.log.labeled \
+    "$real"/fit-iot-dataset/devices/devices.py \
     "$real"/fit-iot-dataset/devices.json sample-data/labels/* sample-data/devices.json; do
     head -c 3000 "$f" > "$out/logs/$(echo "${f#../}" | tr / _)"
 done

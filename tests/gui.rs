@@ -395,9 +395,9 @@ fn create_and_open(h: &mut Harness<'_, App>, packets: u64) {
 }
 
 /// The dialog holds the simulator's four logs, each as its own kind.
-fn assert_sim_log_kinds(sources: &[(labelbench::labels::SourceKind, String, String)]) {
+fn assert_sim_log_kinds(sources: &[labelbench::gui::NewSource]) {
     use labelbench::labels::SourceKind;
-    let mut kinds: Vec<SourceKind> = sources.iter().map(|s| s.0).collect();
+    let mut kinds: Vec<SourceKind> = sources.iter().map(|s| s.spec.kind).collect();
     kinds.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(
         kinds,
@@ -773,11 +773,13 @@ fn a_project_that_fails_to_open_says_why_on_the_welcome_screen() {
     h.get_by_label("Open project…");
 }
 
-/// The New project dialog's label-source "Add" stays disabled until the log has a kind and a
-/// path (a click must never be ignored without a word), then adds it and clears the path.
+/// The New project dialog's label-source "Add" stays disabled until the log has a path (a
+/// click must never be ignored without a word); without a kind, the kind is told from the
+/// file's content and shown with the reason; a file whose kind cannot be told says so.
 #[test]
-fn a_label_source_is_added_only_with_a_kind_and_a_path() {
+fn a_label_source_is_added_with_its_kind_told_or_chosen() {
     use labelbench::labels::SourceKind;
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/labels");
     let mut h = harness(App::with_settings(Settings::default(), None));
     h.state_mut().ui.new_project.open = true;
     h.run_steps(2);
@@ -790,18 +792,36 @@ fn a_label_source_is_added_only_with_a_kind_and_a_path() {
             .is_disabled()
     };
     assert!(!add_enabled(&h));
-    h.state_mut().ui.new_project.new_path = "labels/ifttt-events.csv".into();
-    h.run_steps(2);
-    assert!(!add_enabled(&h), "no kind yet");
-    h.state_mut().ui.new_project.new_kind = Some(SourceKind::Ifttt);
+    let actions = sample.join("ifttt-actions.csv").display().to_string();
+    h.state_mut().ui.new_project.new_path = actions.clone();
     h.run_steps(2);
     assert!(add_enabled(&h));
     h.get_all_by_label("Add").last().unwrap().click();
     h.run_steps(2);
     let d = &h.state().ui.new_project;
     assert_eq!(d.spec.sources.len(), 1);
-    assert_eq!(d.spec.sources[0].1, "labels/ifttt-events.csv");
+    assert_eq!(d.spec.sources[0].spec.path, actions);
+    assert_eq!(d.spec.sources[0].spec.kind, SourceKind::IftttTrigger);
     assert!(d.new_path.is_empty());
+    let _why = h.get_by_label_contains("15-minute grid");
+    // A file that is no log is refused with the reason, in the dialog.
+    let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    h.state_mut().ui.new_project.new_path = readme.display().to_string();
+    h.run_steps(2);
+    h.get_all_by_label("Add").last().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(h.state().ui.new_project.spec.sources.len(), 1);
+    let _error = h.get_by_label_contains("choose its kind");
+    // A chosen kind is taken as chosen.
+    h.state_mut().ui.new_project.new_path =
+        sample.join("smartthings-events.csv").display().to_string();
+    h.state_mut().ui.new_project.new_kind = Some(SourceKind::NotificationsCsv);
+    h.run_steps(2);
+    h.get_all_by_label("Add").last().unwrap().click();
+    h.run_steps(2);
+    let d = &h.state().ui.new_project;
+    assert_eq!(d.spec.sources[1].spec.kind, SourceKind::NotificationsCsv);
+    assert!(d.error.is_none());
 }
 
 /// A private session bus (a `dbus-daemon` of our own, nothing activatable unless given).
@@ -930,14 +950,13 @@ fn the_new_project_dialog_never_overwrites_a_project() {
         .commands
         .push(labelbench::gui::Command::CreateProject(spec.clone()));
     settle(&mut h);
-    assert!(
-        h.state()
-            .errors
-            .iter()
-            .any(|e| e.contains("already exists")),
-        "{:?}",
-        h.state().errors
-    );
+    // The dialog stays open with the reason in it.
+    let d = &h.state().ui.new_project;
+    assert!(d.open);
+    let error = d.error.clone().unwrap_or_default();
+    assert!(error.contains("already exists"), "{error}");
+    h.run_steps(2);
+    let _shown = h.get_by_label_contains("already exists");
     assert_eq!(std::fs::read(&proj).unwrap(), before);
     spec.project = dir.path().join("lab-week.labelbench.json");
     h.state_mut()

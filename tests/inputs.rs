@@ -255,3 +255,252 @@ fn zeek_logs_with_bad_rows_name_the_line() {
         load.errors
     );
 }
+
+/// Every log in `../shared/real/` and the sample is told its right kind from its content, and
+/// `new --source PATH` without a kind prints the kind and why.
+#[test]
+fn each_real_and_sample_log_is_told_its_kind() {
+    use labelbench::labels::sniff::sniff_file;
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/labels");
+    let mut cases = vec![
+        (sample.join("ifttt-actions.csv"), "ifttt-trigger"),
+        (sample.join("ifttt-events.csv"), "ifttt"),
+        (sample.join("notifications.jsonl"), "notifications-jsonl"),
+        (sample.join("smartthings-events.csv"), "smartthings"),
+    ];
+    if let Some(r) = real() {
+        let lab = r.join("fit-iot-dataset/labels");
+        cases.extend([
+            (lab.join("ifttt-actions.csv"), "ifttt-trigger"),
+            (lab.join("ifttt-events.csv"), "ifttt"),
+            (lab.join("android-events.csv"), "notifications-csv"),
+            (lab.join("smartthings-events.csv"), "smartthings"),
+            (r.join("iot23/conn.log.labeled"), "zeek"),
+            (r.join("moniotr/exp_list.txt"), "experiments"),
+            (r.join("moniotr/sample-result.csv"), "csv"),
+        ]);
+    }
+    for (path, kind) in &cases {
+        let s = sniff_file(path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.kind.as_str(), *kind, "{}: {}", path.display(), s.why);
+        assert!(!s.why.is_empty());
+    }
+    // Mon(IoT)r's result table: epoch seconds in `ts`, the device, the activity in `state`.
+    if let Some(r) = real() {
+        let s = sniff_file(&r.join("moniotr/sample-result.csv")).unwrap();
+        let c = s.csv.unwrap();
+        assert_eq!(
+            (c.time.as_str(), c.device.as_str(), c.class.as_str()),
+            ("ts", "device", "state")
+        );
+        assert_eq!(c.time_format, "epoch");
+    }
+    // Through `new`: the kind and the reason are printed, and the project keeps the kind.
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("p.labelbench.json");
+    let out = run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("sample-data/pcaps/capture-20210308-05.pcap"),
+            )
+            .arg("--source")
+            .arg(format!(
+                "{}@America/New_York",
+                sample.join("ifttt-actions.csv").display()
+            ))
+            .arg("--source")
+            .arg(format!(
+                "notifications-csv:{}",
+                sample.join("smartthings-events.csv").display()
+            )),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("kind told from its content") && text.contains("15-minute grid"),
+        "{text}"
+    );
+    assert!(text.contains("kind as given"), "{text}");
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&proj).unwrap()).unwrap();
+    assert_eq!(p["sources"][0]["kind"], "ifttt-trigger");
+    assert_eq!(p["sources"][0]["tz"], "America/New_York");
+    assert_eq!(p["sources"][1]["kind"], "notifications-csv");
+    // A file whose kind cannot be told says so and asks for KIND:PATH.
+    let odd = dir.path().join("odd.csv");
+    std::fs::write(&odd, "a,b,c\n1,2,3\n").unwrap();
+    let e = run_bad(
+        Command::new(bin())
+            .arg("new")
+            .arg(dir.path().join("q.labelbench.json"))
+            .arg("--capture")
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("sample-data/pcaps/capture-20210308-05.pcap"),
+            )
+            .arg("--source")
+            .arg(&odd),
+    );
+    assert!(e.contains("odd.csv") && e.contains("KIND:PATH"), "{e}");
+}
+
+/// A generic CSV's columns are given on the command line and stored in the project.
+#[test]
+fn csv_columns_are_given_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.csv");
+    std::fs::write(&log, "when;host;what\n1615190150.5;kasa-cam-01;motion\n").unwrap();
+    // Semicolons are no CSV the reader splits: the whole line is one column, and the header
+    // lacks the named columns.
+    let proj = dir.path().join("p.labelbench.json");
+    let cap =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/pcaps/capture-20210308-05.pcap");
+    let e = run_bad(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(&cap)
+            .arg("--source")
+            .arg(format!("csv:{}", log.display()))
+            .args([
+                "--time-col",
+                "when",
+                "--device-col",
+                "host",
+                "--class-col",
+                "what",
+            ]),
+    );
+    assert!(e.contains("events.csv") && e.contains("when"), "{e}");
+    std::fs::write(&log, "when,host,what\n1615190150.5,kasa-cam-01,motion\n").unwrap();
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(&cap)
+            .arg("--source")
+            .arg(format!("csv:{}@Europe/Prague", log.display()))
+            .args([
+                "--time-col",
+                "when",
+                "--device-col",
+                "host",
+                "--class-col",
+                "what",
+            ])
+            .args(["--time-format", "epoch"]),
+    );
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&proj).unwrap()).unwrap();
+    let c = &p["sources"][0]["csv"];
+    assert_eq!(c["time"], "when");
+    assert_eq!(c["device"], "host");
+    assert_eq!(c["class"], "what");
+    assert_eq!(c["time_format"], "epoch");
+    let s = crate::common::open_journaled(&proj);
+    assert_eq!(s.labels.events.len(), 1);
+    assert_eq!(s.labels.events[0].original_ns, 1_615_190_150_500_000_000);
+    assert_eq!(s.labels.events[0].class, "motion");
+}
+
+/// `new --from` on the lab's repository as cloned (pcaps/, labels/, devices/devices.py, a Git
+/// LFS pointer and the paper) writes the project built by hand from the same files, and lists
+/// every file it left out with the reason.
+#[test]
+fn a_cloned_lab_folder_opens_in_one_command() {
+    let Some(r) = real() else { return };
+    let lab = r.join("fit-iot-dataset");
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("IoT-Dataset");
+    for sub in ["pcaps", "labels", "devices", ".git"] {
+        std::fs::create_dir_all(clone.join(sub)).unwrap();
+    }
+    let copy = |from: &str, to: &str| std::fs::copy(lab.join(from), clone.join(to)).unwrap();
+    copy("pcaps/blink-cam-01.pcap", "pcaps/blink-cam-01.pcap");
+    copy("pcaps/schlage-lock-01.pcap", "pcaps/schlage-lock-01.pcap");
+    copy("devices/devices.py", "devices/devices.py");
+    let logs = [
+        "ifttt-events",
+        "ifttt-actions",
+        "smartthings-events",
+        "android-events",
+    ];
+    for l in logs {
+        copy(&format!("labels/{l}.csv"), &format!("labels/{l}.csv"));
+    }
+    std::fs::write(clone.join("pcaps/wyze-cam-01.pcap"), LFS_POINTER).unwrap();
+    std::fs::write(clone.join("paper.pdf"), b"%PDF-1.5\n%binary\n").unwrap();
+    std::fs::write(clone.join("README.md"), "# IoT-Dataset\n").unwrap();
+    std::fs::write(clone.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+
+    let from = dir.path().join("from.labelbench.json");
+    let out = run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&from)
+            .arg("--from")
+            .arg(&clone)
+            .args(["--tz", "America/New_York"]),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "wyze-cam-01.pcap: a Git LFS pointer",
+        "paper.pdf: a PDF document",
+        "README.md: documentation",
+        ".git: a hidden folder",
+        "devices from IoT-Dataset/devices/devices.py",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+    let hand = dir.path().join("hand.labelbench.json");
+    let kinds = [
+        ("ifttt", "ifttt-events"),
+        ("ifttt-trigger", "ifttt-actions"),
+        ("smartthings", "smartthings-events"),
+        ("notifications-csv", "android-events"),
+    ];
+    let mut cmd = Command::new(bin());
+    cmd.arg("new")
+        .arg(&hand)
+        .arg("--capture")
+        .arg(clone.join("pcaps/blink-cam-01.pcap"))
+        .arg("--capture")
+        .arg(clone.join("pcaps/schlage-lock-01.pcap"))
+        .arg("--devices")
+        .arg(clone.join("devices/devices.py"));
+    for (k, f) in kinds {
+        cmd.arg("--source").arg(format!(
+            "{k}:{}@America/New_York",
+            clone.join(format!("labels/{f}.csv")).display()
+        ));
+    }
+    run_ok(&mut cmd);
+    let a = crate::common::open_journaled(&from);
+    let b = crate::common::open_journaled(&hand);
+    assert_eq!(a.registry.devices, b.registry.devices);
+    assert_eq!(a.traffic.packets.len(), b.traffic.packets.len());
+    assert_eq!(a.traffic.packets.len(), 11_150 + 24_022);
+    let key = |s: &labelbench::project::session::Session| {
+        let mut v: Vec<(i64, String, String, &'static str)> = s
+            .labels
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.original_ns,
+                    s.event_device_name(e).to_string(),
+                    e.class.clone(),
+                    s.source_kind_str(e),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (ka, kb) = (key(&a), key(&b));
+    assert_eq!(ka.len(), 613 + 4_944 + 5_561 + 6_336);
+    assert!(ka == kb, "the events differ");
+}

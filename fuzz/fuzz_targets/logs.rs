@@ -1,4 +1,5 @@
-//! Any bytes as an event log of every kind, and as a device registry: loading never panics;
+//! Any bytes as an event log of every kind (Zeek too), sniffed for its kind, and as a device
+//! registry (JSON, Python literals, CSV): loading never panics;
 //! bad rows become row errors naming their line; no event time is out of range (a time that
 //! parses to an instant before 1677 or after 2262, or to infinity, is a row error instead).
 #![no_main]
@@ -59,6 +60,24 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    // The same bytes as a registry (JSON or CSV, chosen by content).
+    // The same bytes as a registry (JSON, Python literals or CSV, chosen by content), and
+    // through the Python reader directly: an error names a line of the file.
     let _ = Registry::load(&path);
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Err((line, _)) = labelbench::traffic::devices_py::python_registry_to_json(text) {
+            assert!(line >= 1 && line <= text.split('\n').count(), "line {line}");
+        }
+    }
+    // Sniffing never panics, and the kind it tells loads without panicking.
+    if let Ok(sniffed) = labelbench::labels::sniff::sniff(data) {
+        let spec = SourceSpec {
+            kind: sniffed.kind,
+            path: "log.txt".into(),
+            tz: "UTC".into(),
+            offset_ns: 0,
+            csv: sniffed.csv,
+            rules: vec![],
+        };
+        let _ = load_source(&spec, &path, 0, &registry, &map);
+    }
 });

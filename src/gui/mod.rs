@@ -12,6 +12,7 @@ mod training;
 
 pub use app::keys;
 pub use app::{App, Command, Settings, Tab};
+pub use panels::{NewProjectSpec, NewSource};
 
 /// Opens the window on `project` (if any).
 pub fn run(project: Option<std::path::PathBuf>) -> Result<(), String> {

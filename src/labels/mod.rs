@@ -5,6 +5,7 @@
 
 mod read;
 mod rules;
+pub mod sniff;
 mod time;
 mod zeek;
 

@@ -90,20 +90,22 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
     let mut p = Project::new(&name_of(&spec.path));
     p.flows = spec.flows;
     p.captures = captures.iter().map(|c| relative_capture(dir, c)).collect();
+    let mut registry = crate::traffic::devices::Registry::default();
     if let Some(d) = &spec.devices {
         if !d.is_file() {
             return Err(format!("{}: device registry not found", d.display()));
         }
-        crate::traffic::devices::Registry::load(d).map_err(|e| e.to_string())?;
+        registry = crate::traffic::devices::Registry::load(d).map_err(|e| e.to_string())?;
         p.devices = Some(relative_to(dir, d));
     }
-    for s in &spec.sources {
+    for (i, s) in spec.sources.iter().enumerate() {
         let mut s = s.clone();
         if !Path::new(&s.path).is_file() {
             return Err(format!("{}: label source not found", s.path));
         }
         s.tz.parse::<chrono_tz::Tz>()
             .map_err(|_| format!("{}: unknown time zone {:?}", s.path, s.tz))?;
+        check_readable(&s, i, &registry)?;
         s.path = relative_to(dir, Path::new(&s.path));
         p.sources.push(s);
     }
@@ -114,6 +116,31 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
         capture_files: files.len(),
         unreadable,
     })
+}
+
+/// A source that names the wrong kind or columns yields no events: say so now, with the
+/// first row's error, rather than write a project that opens with an empty log.
+fn check_readable(
+    s: &SourceSpec,
+    index: usize,
+    registry: &crate::traffic::devices::Registry,
+) -> Result<(), String> {
+    let path = Path::new(&s.path);
+    let index = u16::try_from(index).unwrap_or(u16::MAX - 1);
+    let no_map = std::collections::BTreeMap::new();
+    let (events, load) =
+        crate::labels::load_source(s, path, index, registry, &no_map).map_err(|e| e.to_string())?;
+    match load.errors.first() {
+        Some(first) if events.is_empty() => Err(format!(
+            "{}: no event could be read as {} ({} rows, all with errors); line {}: {}",
+            s.path,
+            s.kind.as_str(),
+            load.rows,
+            first.line,
+            first.reason
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod create;
 pub mod inspect;
+pub mod scan;
 pub mod session;
 
 use std::collections::BTreeMap;

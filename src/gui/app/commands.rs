@@ -137,9 +137,18 @@ impl App {
                 }
                 self.ui.message = Some("cancelling…".into());
             }
+            // A project that cannot be written leaves the dialog open with the reason in it,
+            // so that the user fixes the one field rather than starts over.
             Command::CreateProject(spec) => match spec.write() {
-                Ok(path) => self.start_load(path),
-                Err(e) => self.errors.push(e),
+                Ok(path) => {
+                    self.ui.new_project.error = None;
+                    self.ui.new_project.skipped.clear();
+                    self.start_load(path)
+                }
+                Err(e) => {
+                    self.ui.new_project.error = Some(e);
+                    self.ui.new_project.open = true;
+                }
             },
             Command::Dark(d) => self.settings.dark = d,
             Command::ShowOpen => self.ui.open_dialog = true,

@@ -3,12 +3,44 @@
 
 use super::*;
 
+/// A label source in the dialog: its spec, and why its kind is what it is when it was told
+/// from the file's content.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewSource {
+    pub spec: SourceSpec,
+    pub why: Option<String>,
+}
+
+impl NewSource {
+    fn new(kind: SourceKind, path: String, tz: String) -> NewSource {
+        NewSource {
+            spec: SourceSpec {
+                kind,
+                path,
+                tz,
+                offset_ns: 0,
+                csv: (kind == SourceKind::Csv).then(Default::default),
+                rules: vec![],
+            },
+            why: None,
+        }
+    }
+
+    /// A log whose kind was told from its content.
+    fn sniffed(path: String, tz: String, s: crate::labels::sniff::Sniffed) -> NewSource {
+        let mut n = NewSource::new(s.kind, path, tz);
+        n.spec.csv = s.csv;
+        n.why = Some(s.why);
+        n
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NewProjectSpec {
     pub project: PathBuf,
     pub captures: Vec<String>,
     pub devices: String,
-    pub sources: Vec<(SourceKind, String, String)>,
+    pub sources: Vec<NewSource>,
     /// When flows end.
     pub flows: crate::traffic::FlowTimeouts,
 }
@@ -23,18 +55,7 @@ impl NewProjectSpec {
             devices: Some(self.devices.trim())
                 .filter(|d| !d.is_empty())
                 .map(PathBuf::from),
-            sources: self
-                .sources
-                .iter()
-                .map(|(kind, path, tz)| SourceSpec {
-                    kind: *kind,
-                    path: path.clone(),
-                    tz: tz.clone(),
-                    offset_ns: 0,
-                    csv: None,
-                    rules: vec![],
-                })
-                .collect(),
+            sources: self.sources.iter().map(|s| s.spec.clone()).collect(),
             replace: false,
             flows: self.flows,
         };
@@ -54,20 +75,26 @@ pub struct NewProjectDialog {
     pub spec: NewProjectSpec,
     pub project_text: String,
     pub capture_text: String,
+    /// The kind of the log to add; `None` tells it from the file's content.
     pub new_kind: Option<SourceKind>,
     pub new_path: String,
     pub new_tz: String,
+    /// Columns of a `csv` log to add.
+    pub new_csv: crate::labels::CsvColumns,
+    /// Why the last log could not be added, or the project not written.
+    pub error: Option<String>,
+    /// Files of dropped folders that were left out, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// What a dropped file is taken for, by its name.
+/// What a dropped file is taken for: a capture by its bytes, a registry by its name and
+/// content, a log by its content.
 pub(crate) enum DroppedKind {
     Capture,
     Registry,
-    /// A label log; `named` when its name says which kind (not the generic CSV fallback).
-    Log {
-        kind: SourceKind,
-        named: bool,
-    },
+    Log(crate::labels::sniff::Sniffed),
+    /// Not usable, with the reason.
+    Unknown(String),
 }
 
 impl DroppedKind {
@@ -76,32 +103,18 @@ impl DroppedKind {
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
-        if crate::capture::capture_suffix(&name).is_some() {
+        if crate::capture::capture_suffix(&name).is_some() || crate::capture::probe(path).is_ok() {
             return DroppedKind::Capture;
         }
-        if name.contains("device") {
+        if (name.contains("device") || name.ends_with(".py"))
+            && crate::traffic::devices::Registry::load(path).is_ok()
+        {
             return DroppedKind::Registry;
         }
-        let named = |kind| DroppedKind::Log { kind, named: true };
-        if name.contains("action") {
-            named(SourceKind::IftttTrigger)
-        } else if name.contains("ifttt") {
-            named(SourceKind::Ifttt)
-        } else if name.contains("smartthings") {
-            named(SourceKind::Smartthings)
-        } else if name.ends_with(".jsonl") {
-            named(SourceKind::NotificationsJsonl)
-        } else if name.contains("android") || name.contains("notif") {
-            named(SourceKind::NotificationsCsv)
-        } else if name.ends_with(".txt") {
-            DroppedKind::Log {
-                kind: SourceKind::Experiments,
-                named: false,
-            }
-        } else {
-            DroppedKind::Log {
-                kind: SourceKind::Csv,
-                named: false,
+        match crate::labels::sniff::sniff_file(path) {
+            Ok(s) => DroppedKind::Log(s),
+            Err(e) => {
+                DroppedKind::Unknown(format!("{e}; add it under label sources with its kind"))
             }
         }
     }
@@ -125,7 +138,10 @@ impl NewProjectDialog {
                     ));
                 }
             } else {
-                self.add_file(f, DroppedKind::of(f));
+                match DroppedKind::of(f) {
+                    DroppedKind::Unknown(why) => problems.push(why),
+                    k => self.add_file(f, k),
+                }
             }
             if self.project_text.is_empty() {
                 let dir = if f.is_dir() {
@@ -144,64 +160,96 @@ impl NewProjectDialog {
     /// Adds one file as what `kind` says, unless it is in the dialog already.
     pub(crate) fn add_file(&mut self, f: &Path, kind: DroppedKind) {
         let s = f.display().to_string();
-        if self.spec.captures.contains(&s) || self.spec.sources.iter().any(|x| x.1 == s) {
+        if self.spec.captures.contains(&s) || self.spec.sources.iter().any(|x| x.spec.path == s) {
             return;
         }
         match kind {
             DroppedKind::Capture => self.spec.captures.push(s),
             DroppedKind::Registry => self.spec.devices = s,
-            DroppedKind::Log { kind, .. } => {
-                self.spec.sources.push((kind, s, "America/New_York".into()))
+            DroppedKind::Log(sniffed) => {
+                let tz = self.zone();
+                self.spec.sources.push(NewSource::sniffed(s, tz, sniffed))
             }
+            DroppedKind::Unknown(_) => {}
+        }
+    }
+
+    /// The zone new logs are read in: the one typed in the dialog.
+    fn zone(&self) -> String {
+        match self.new_tz.trim() {
+            "" => "America/New_York".into(),
+            tz => tz.to_string(),
         }
     }
 
     /// See [`NewProjectDialog::add_dropped`]; false when nothing in the folder was usable.
+    /// Captures become one glob per folder and suffix, so that files fetched later (a Git LFS
+    /// pull) are read too; what the folder scan left out is listed in the dialog.
     pub(crate) fn add_folder(&mut self, dir: &Path) -> bool {
-        let listing = |d: &Path| -> Vec<PathBuf> {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-                .map(|r| r.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default();
-            v.sort();
-            v
+        let Ok(scan) = crate::project::scan::scan_folder(dir) else {
+            return false;
         };
         let mut found = false;
-        let top = listing(dir);
-        let subs = top.iter().filter(|p| p.is_dir());
-        for d in std::iter::once(dir).chain(subs.map(PathBuf::as_path)) {
-            let mut globs: Vec<String> = Vec::new();
-            for f in listing(d).into_iter().filter(|p| p.is_file()) {
-                match DroppedKind::of(&f) {
-                    DroppedKind::Capture => {
-                        let name = f.file_name().unwrap_or_default().to_string_lossy();
-                        let suffix = crate::capture::capture_suffix(&name).unwrap_or_default();
-                        // The folder's own name taken literally, should it hold `[` or `*`.
-                        let lit = glob::Pattern::escape(&d.display().to_string());
-                        let g = Path::new(&lit).join(format!("*{suffix}"));
-                        let g = g.display().to_string();
-                        if !globs.contains(&g) {
-                            globs.push(g);
-                        }
-                    }
-                    DroppedKind::Registry if self.spec.devices.is_empty() => {
-                        self.spec.devices = f.display().to_string();
-                        found = true;
-                    }
-                    k @ DroppedKind::Log { named: true, .. } => {
-                        self.add_file(&f, k);
-                        found = true;
-                    }
-                    _ => {}
-                }
+        for c in &scan.captures {
+            let name = c.file_name().unwrap_or_default().to_string_lossy();
+            let suffix = crate::capture::capture_suffix(&name).unwrap_or(".pcap");
+            let folder = c.parent().unwrap_or(dir);
+            // The folder's own name taken literally, should it hold `[` or `*`.
+            let lit = glob::Pattern::escape(&folder.display().to_string());
+            let g = Path::new(&lit)
+                .join(format!("*{suffix}"))
+                .display()
+                .to_string();
+            found = true;
+            if !self.spec.captures.contains(&g) {
+                self.spec.captures.push(g);
             }
-            for g in globs {
-                found = true;
-                if !self.spec.captures.contains(&g) {
-                    self.spec.captures.push(g);
-                }
+        }
+        if let Some(r) = &scan.registry {
+            found = true;
+            if self.spec.devices.is_empty() {
+                self.spec.devices = r.display().to_string();
+            }
+        }
+        for (f, sniffed) in scan.logs {
+            found = true;
+            self.add_file(&f, DroppedKind::Log(sniffed));
+        }
+        for s in scan.skipped {
+            if !self.skipped.contains(&s) {
+                self.skipped.push(s);
             }
         }
         found
+    }
+
+    /// Adds the log typed in the dialog, its kind as chosen or told from its content.
+    pub(crate) fn add_typed_source(&mut self) {
+        let path = self.new_path.trim().to_string();
+        let tz = self.zone();
+        if let Err(e) = tz.parse::<chrono_tz::Tz>() {
+            self.error = Some(format!("{tz}: unknown time zone ({e})"));
+            return;
+        }
+        let source = match self.new_kind {
+            Some(kind) => {
+                let mut n = NewSource::new(kind, path, tz);
+                if kind == SourceKind::Csv {
+                    n.spec.csv = Some(self.new_csv.clone());
+                }
+                n
+            }
+            None => match crate::labels::sniff::sniff_file(Path::new(&path)) {
+                Ok(s) => NewSource::sniffed(path, tz, s),
+                Err(e) => {
+                    self.error = Some(format!("{e}: choose its kind"));
+                    return;
+                }
+            },
+        };
+        self.error = None;
+        self.spec.sources.push(source);
+        self.new_path.clear();
     }
 }
 
@@ -309,67 +357,15 @@ pub(crate) fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                     d.spec.devices = p.display().to_string();
                 }
             });
-            ui.label(RichText::new("label sources").strong());
-            let mut remove = None;
-            for (i, (k, p, tz)) in d.spec.sources.iter().enumerate() {
-                ui.horizontal(|ui| {
-                    ui.label(format!("{} · {} · {}", k.as_str(), p, tz));
-                    if ui.small_button("x").on_hover_text("Remove").clicked() {
-                        remove = Some(i);
-                    }
-                });
-            }
-            if let Some(i) = remove {
-                d.spec.sources.remove(i);
-            }
-            ui.horizontal(|ui| {
-                egui::ComboBox::from_id_salt("newkind")
-                    .selected_text(d.new_kind.map(|k| k.as_str()).unwrap_or("kind"))
-                    .show_ui(ui, |ui| {
-                        for k in SourceKind::ALL {
-                            ui.selectable_value(&mut d.new_kind, Some(k), k.as_str());
-                        }
-                    })
-                    .response
-                    .on_hover_text("What kind of log this is");
-                ui.add(
-                    egui::TextEdit::singleline(&mut d.new_path)
-                        .desired_width(240.0)
-                        .hint_text("labels/ifttt-events.csv"),
-                )
-                .on_hover_text("Path of the log");
-                if let Some(p) = browse_file(ui, "Label log") {
-                    d.new_path = p.display().to_string();
-                }
-                if d.new_tz.is_empty() {
-                    d.new_tz = "America/New_York".into();
-                }
-                ui.add(egui::TextEdit::singleline(&mut d.new_tz).desired_width(130.0))
-                    .on_hover_text("IANA time zone of the log's local times");
-                // Nothing to add until the log has a kind and a path: say so instead of
-                // ignoring the click.
-                let ready = d.new_kind.is_some() && !d.new_path.trim().is_empty();
-                if ui
-                    .add_enabled(ready, egui::Button::new("Add"))
-                    .on_hover_text("Add this label source")
-                    .on_disabled_hover_text("Choose the log's kind and give its path first")
-                    .clicked()
-                {
-                    if let Some(k) = d.new_kind {
-                        d.spec.sources.push((
-                            k,
-                            d.new_path.trim().to_string(),
-                            d.new_tz.trim().to_string(),
-                        ));
-                        d.new_path.clear();
-                    }
-                }
-            });
+            label_sources(ui, d);
             egui::CollapsingHeader::new(format!("flows: {}", d.spec.flows.preset.as_str()))
                 .id_salt("new-flows")
                 .show(ui, |ui| {
                     flow_timeouts_editor(ui, &mut d.spec.flows, "new-flows")
                 });
+            if let Some(e) = &d.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
             if ui
                 .button("Create and open")
                 .on_hover_text("Write the project file and load it")
@@ -387,4 +383,113 @@ pub(crate) fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
     if !open {
         app.ui.new_project.open = false;
     }
+}
+
+/// The label sources: those added (kind, path, zone, and why the kind when it was told from
+/// the content), the row that adds one, and what dropped folders left out.
+fn label_sources(ui: &mut egui::Ui, d: &mut NewProjectDialog) {
+    ui.label(RichText::new("label sources").strong());
+    let mut remove = None;
+    for (i, s) in d.spec.sources.iter().enumerate() {
+        ui.horizontal(|ui| {
+            let r = ui.label(format!(
+                "{} · {} · {}",
+                s.spec.kind.as_str(),
+                s.spec.path,
+                s.spec.tz
+            ));
+            match &s.why {
+                Some(why) => r.on_hover_text(format!("Kind told from the content: {why}")),
+                None => r.on_hover_text("Kind as chosen"),
+            };
+            if ui.small_button("x").on_hover_text("Remove").clicked() {
+                remove = Some(i);
+            }
+        });
+        if let Some(why) = &s.why {
+            ui.label(RichText::new(format!("    {why}")).small().weak());
+        }
+    }
+    if let Some(i) = remove {
+        d.spec.sources.remove(i);
+    }
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("newkind")
+            .selected_text(
+                d.new_kind
+                    .map(|k| k.as_str())
+                    .unwrap_or("kind from content"),
+            )
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut d.new_kind, None, "kind from content");
+                for k in SourceKind::ALL {
+                    ui.selectable_value(&mut d.new_kind, Some(k), k.as_str());
+                }
+            })
+            .response
+            .on_hover_text(
+                "What kind of log this is; \"kind from content\" reads the file to tell",
+            );
+        ui.add(
+            egui::TextEdit::singleline(&mut d.new_path)
+                .desired_width(240.0)
+                .hint_text("labels/ifttt-events.csv"),
+        )
+        .on_hover_text("Path of the log");
+        if let Some(p) = browse_file(ui, "Label log") {
+            d.new_path = p.display().to_string();
+        }
+        if d.new_tz.is_empty() {
+            d.new_tz = "America/New_York".into();
+        }
+        ui.add(egui::TextEdit::singleline(&mut d.new_tz).desired_width(130.0))
+            .on_hover_text("IANA time zone of the log's local times");
+        // Nothing to add until the log has a path: say so instead of ignoring the click.
+        let ready = !d.new_path.trim().is_empty();
+        if ui
+            .add_enabled(ready, egui::Button::new("Add"))
+            .on_hover_text("Add this label source")
+            .on_disabled_hover_text("Give the log's path first")
+            .clicked()
+        {
+            d.add_typed_source();
+        }
+    });
+    if d.new_kind == Some(SourceKind::Csv) {
+        csv_columns(ui, &mut d.new_csv);
+    }
+    if !d.skipped.is_empty() {
+        egui::CollapsingHeader::new(format!("{} files left out", d.skipped.len()))
+            .id_salt("new-skipped")
+            .show(ui, |ui| {
+                for (f, why) in &d.skipped {
+                    ui.label(format!("{}: {why}", f.display()));
+                }
+            });
+    }
+}
+
+/// The columns of a generic CSV log.
+fn csv_columns(ui: &mut egui::Ui, c: &mut crate::labels::CsvColumns) {
+    ui.horizontal(|ui| {
+        for (label, value, hover) in [
+            (
+                "time",
+                &mut c.time,
+                "Column of the time (a header name, or a 0-based index)",
+            ),
+            ("device", &mut c.device, "Column naming the device"),
+            ("class", &mut c.class, "Column of the event's class"),
+            (
+                "format",
+                &mut c.time_format,
+                "iso8601, epoch (seconds), epoch-ms, or a chrono format such as %d/%m/%Y %H:%M:%S",
+            ),
+        ] {
+            ui.label(label);
+            ui.add(egui::TextEdit::singleline(value).desired_width(90.0))
+                .on_hover_text(hover);
+        }
+        ui.checkbox(&mut c.has_header, "header row");
+    });
 }
