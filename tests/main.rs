@@ -8,6 +8,7 @@ mod capture_real;
 mod cli;
 mod curation;
 mod export;
+mod export_formats;
 mod features;
 mod flows;
 mod formats;

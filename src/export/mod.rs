@@ -8,6 +8,7 @@ mod community_id;
 pub mod outdir;
 mod slices;
 mod tables;
+mod zeek;
 
 pub use community_id::*;
 use slices::*;
@@ -157,6 +158,7 @@ fn write_all(
     write_events(&cx, &mut rows)?;
     write_features(&cx, &mut rows)?;
     write_flows(&cx, &mut rows)?;
+    rows.insert("flows.conn.log".into(), zeek::write_conn_log(&cx)?);
     write_devices(&cx, &mut rows)?;
     if let Some(r) = report_json.filter(|r| r.is_file()) {
         std::fs::copy(r, dir.join("model_report.json")).map_err(|e| Error::io(r, e))?;

@@ -61,6 +61,10 @@ fn json_ts(v: &serde_json::Value) -> Option<i64> {
 /// The registry device whose address or MAC one of the row's endpoints has, by name; else
 /// the originator's address (counted as an unmatched device name).
 fn device_of(registry: &Registry, get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    // A log that names the device (labelbench's own export does) is taken at its word.
+    if let Some(d) = get("device") {
+        return Some(d);
+    }
     let by_ip = ["id.orig_h", "id.resp_h"].iter().find_map(|k| {
         let ip: IpAddr = get(k)?.parse().ok()?;
         registry.by_ip(&ip)
@@ -110,7 +114,9 @@ pub(crate) fn read_zeek(r: &mut Reader, bytes: &[u8], spec: &SourceSpec, registr
 
 fn read_zeek_tsv(r: &mut Reader, bytes: &[u8], spec: &SourceSpec, registry: &Registry) {
     let mut sep = "\t".to_string();
+    let mut set_sep = ",".to_string();
     let mut unset = UNSET.to_string();
+    let mut types: Vec<String> = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     let mut label: Option<String> = None;
     for (line, text) in text_lines(bytes) {
@@ -124,6 +130,14 @@ fn read_zeek_tsv(r: &mut Reader, bytes: &[u8], spec: &SourceSpec, registry: &Reg
             match key {
                 "separator" => sep = unescape_hex(value.trim()),
                 "unset_field" => unset = value.trim().to_string(),
+                "set_separator" => set_sep = unescape_hex(value.trim()),
+                "types" => {
+                    types = value
+                        .split(sep.as_str())
+                        .flat_map(|f| f.split_whitespace())
+                        .map(str::to_string)
+                        .collect()
+                }
                 "fields" => {
                     fields = value
                         .split(sep.as_str())
@@ -166,7 +180,14 @@ fn read_zeek_tsv(r: &mut Reader, bytes: &[u8], spec: &SourceSpec, registry: &Reg
             let i = fields.iter().position(|f| f == k)?;
             Some(row[i].clone()).filter(|v| *v != unset && !v.is_empty())
         };
-        push_row(r, line, text, &get, label, registry);
+        // A label typed as a set (labelbench's export) holds every class of the row.
+        let is_set = fields
+            .iter()
+            .position(|f| f == label)
+            .and_then(|i| types.get(i))
+            .is_some_and(|t| t.starts_with("set["));
+        let split = is_set.then_some(set_sep.as_str());
+        push_row(r, line, text, &get, (label, split), registry);
     }
     if fields.is_empty() && r.load.rows == 0 {
         r.err(1, "no `#fields` header: not a Zeek TSV log".into());
@@ -211,17 +232,18 @@ fn read_zeek_json(r: &mut Reader, bytes: &[u8], spec: &SourceSpec, registry: &Re
             }),
             v => Some(v.to_string()),
         };
-        push_row(r, line, text, &get, &label, registry);
+        push_row(r, line, text, &get, (&label, None), registry);
     }
 }
 
-/// One row's event, from its fields by name.
+/// One row's events (one, or one per class of a set-typed label), from its fields by name.
+/// A row whose label is unset is no event (an unlabelled flow), not an error.
 fn push_row(
     r: &mut Reader,
     line: usize,
     text: &str,
     get: &dyn Fn(&str) -> Option<String>,
-    label: &str,
+    (label, set_sep): (&str, Option<&str>),
     registry: &Registry,
 ) {
     let Some(ts_text) = get("ts") else {
@@ -231,7 +253,7 @@ fn push_row(
         return r.err(line, format!("bad ts {ts_text:?} (expected epoch seconds)"));
     };
     let Some(class) = get(label) else {
-        return r.err(line, format!("no {label} in this row"));
+        return;
     };
     let Some(device) = device_of(registry, get) else {
         return r.err(line, "no `id.orig_h` to find the device by".into());
@@ -240,17 +262,53 @@ fn push_row(
         .and_then(|d| epoch_ns(&d))
         .filter(|d| *d >= 0)
         .unwrap_or(0);
-    r.rows.push(Row {
-        line,
-        raw: text.to_string(),
-        time_text: ts_text,
-        ns,
-        local_ns: None,
-        precision: Precision::Second,
-        device,
-        class: class.trim().to_string(),
-        duration_ns,
-    });
+    let classes: Vec<&str> = match set_sep {
+        Some(sep) => class.split(sep).collect(),
+        None => vec![class.as_str()],
+    };
+    for c in classes {
+        r.rows.push(Row {
+            line,
+            raw: text.to_string(),
+            time_text: ts_text.clone(),
+            ns,
+            local_ns: None,
+            precision: Precision::Second,
+            device: device.clone(),
+            class: unescape_field(c.trim()),
+            duration_ns,
+        });
+    }
+}
+
+/// A field with Zeek's `\xNN` escapes undone (separators and control bytes inside a value).
+fn unescape_field(s: &str) -> String {
+    if !s.contains("\\x") {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 2..i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (
+            b[i],
+            b.get(i + 1),
+            hex.and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
+            (b'\\', Some(b'x'), Some(v)) => {
+                out.push(v);
+                i += 4;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Zeek writes its separator as `\x09`.
@@ -279,6 +337,8 @@ mod tests {
         assert_eq!(epoch_ns("1.2.3"), None);
         assert_eq!(epoch_ns("99999999999999999"), None);
         assert_eq!(unescape_hex("\\x09"), "\t");
+        assert_eq!(unescape_field("a\\x09b\\x2cc"), "a\tb,c");
+        assert_eq!(unescape_field("\\x2d"), "-");
         let row = split_row("1\tC\t-   benign   -", "\t", 5);
         assert_eq!(row, vec!["1", "C", "-", "benign", "-"]);
     }

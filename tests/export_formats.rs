@@ -1,0 +1,149 @@
+//! Exports the field's own tools read: the labelled Zeek conn.log (read back by zat and
+//! parsezeeklogs, and by labelbench's own `zeek` source), byte-identical re-runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{bin, have_python, real_lab_project, run_ok, script};
+
+/// Exports `proj` as CSV into `out`.
+fn export_csv(proj: &Path, out: &Path) {
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(proj)
+            .arg("--out")
+            .arg(out)
+            .args(["--format", "csv"]),
+    );
+}
+
+fn lab(dir: &Path) -> Option<PathBuf> {
+    real_lab_project(
+        dir,
+        &[
+            "ifttt:ifttt-events.csv",
+            "smartthings:smartthings-events.csv",
+            "notifications-csv:android-events.csv",
+        ],
+    )
+}
+
+/// On the real lab: zat reads every IP flow of flows.csv from the conn.log with the same
+/// times, counts, Community IDs and devices, and the labels the documented rule gives when
+/// recomputed from features.csv and devices.csv; parsezeeklogs reads as many rows.
+#[test]
+fn the_conn_log_reads_back_with_zeek_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = lab(dir.path()) else { return };
+    let out = dir.path().join("out");
+    export_csv(&proj, &out);
+    if !have_python(&["pandas", "zat", "parsezeeklogs"]) {
+        return;
+    }
+    let o = Command::new("python3")
+        .arg(script("conn_log_check.py"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert!(v["rows"].as_u64().unwrap() > 300, "{v}");
+    assert!(v["labelled"].as_u64().unwrap() > 20, "{v}");
+    assert_eq!(v["parsezeeklogs_rows"], v["rows"], "{v}");
+}
+
+/// labelbench's own `zeek` source reads the conn.log back: one event per class of each
+/// labelled flow, at the flow's start to the microsecond, on the flow's device.
+#[test]
+fn the_conn_log_reads_back_as_a_zeek_source() {
+    use labelbench::labels::{load_source, SourceSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = lab(dir.path()) else { return };
+    let out = dir.path().join("out");
+    export_csv(&proj, &out);
+    let log = out.join("flows.conn.log");
+    let registry = labelbench::traffic::devices::Registry::load(
+        &crate::common::real()
+            .unwrap()
+            .join("fit-iot-dataset/devices.json"),
+    )
+    .unwrap();
+    let spec = SourceSpec::parse_cli(&format!("zeek:{}", log.display())).unwrap();
+    let (events, load) = load_source(&spec, &log, 0, &registry, &Default::default()).unwrap();
+    assert!(
+        load.errors.is_empty(),
+        "{:?}",
+        &load.errors[..load.errors.len().min(3)]
+    );
+    // The rows as written, split by hand.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let fields: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#fields\t"))
+        .unwrap()
+        .split('\t')
+        .collect();
+    let col = |n: &str| fields.iter().position(|f| *f == n).unwrap();
+    let mut want: Vec<(i64, String, String)> = Vec::new();
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let r: Vec<&str> = l.split('\t').collect();
+        if r[col("label")] == "-" {
+            continue;
+        }
+        let (s, us) = r[col("ts")].split_once('.').unwrap();
+        let ns = s.parse::<i64>().unwrap() * 1_000_000_000 + us.parse::<i64>().unwrap() * 1000;
+        for class in r[col("label")].split(',') {
+            want.push((ns, r[col("device")].to_string(), class.to_string()));
+        }
+    }
+    let mut got: Vec<(i64, String, String)> = events
+        .iter()
+        .map(|e| (e.original_ns, e.device_text.clone(), e.class.clone()))
+        .collect();
+    want.sort();
+    got.sort();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    assert!(events
+        .iter()
+        .all(|e| e.device != labelbench::traffic::NO_DEVICE));
+}
+
+/// The same inputs and journal export to byte-identical files, in CSV and in Parquet.
+#[test]
+fn exports_are_byte_identical_when_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = crate::gui::sample_copy(dir.path());
+    for format in ["csv", "parquet"] {
+        let outs: Vec<PathBuf> = (0..2)
+            .map(|k| dir.path().join(format!("{format}-{k}")))
+            .collect();
+        for o in &outs {
+            run_ok(
+                Command::new(bin())
+                    .arg("export")
+                    .arg(&proj)
+                    .arg("--out")
+                    .arg(o)
+                    .args(["--format", format]),
+            );
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&outs[0])
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        assert!(names.contains(&"flows.conn.log".to_string()), "{names:?}");
+        for n in &names {
+            let a = std::fs::read(outs[0].join(n)).unwrap();
+            let b = std::fs::read(outs[1].join(n)).unwrap();
+            assert!(a == b, "{format}: {n} differs between two exports");
+        }
+    }
+}
