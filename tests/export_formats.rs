@@ -147,3 +147,105 @@ fn exports_are_byte_identical_when_rerun() {
         }
     }
 }
+
+/// Runs a check script on an export; its JSON summary.
+fn check(script_name: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let o = Command::new("python3")
+        .arg(script(script_name))
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let last = text.lines().last().unwrap_or("");
+    assert!(
+        o.status.success(),
+        "{script_name}: {text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(last).unwrap()
+}
+
+/// The dataset card: mlcroissant validates croissant.json and loads every record set with the
+/// row count of its table, in CSV and in Parquet; README.md names the sources, the curation
+/// counts with the journal's hash, the classes and the window.
+#[test]
+fn the_dataset_card_validates_and_loads_with_mlcroissant() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = lab(dir.path()) else { return };
+    for format in ["csv", "parquet"] {
+        let out = dir.path().join(format);
+        run_ok(
+            Command::new(bin())
+                .arg("export")
+                .arg(&proj)
+                .arg("--out")
+                .arg(&out)
+                .args(["--format", format]),
+        );
+        let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+        for want in [
+            "## Label sources and curation",
+            "America/New_York",
+            "smartthings-events.csv",
+            "## Classes by device",
+            "| schlage-lock-01 | lock |",
+            "[t − 5 s, t + 25 s]",
+            "fill in the licence",
+        ] {
+            assert!(readme.contains(want), "{want:?} not in README.md");
+        }
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        let outputs = manifest["outputs"].as_array().unwrap();
+        for f in [
+            "README.md",
+            "croissant.json",
+            "flows.conn.log",
+            &format!("events.{format}"),
+        ] {
+            let o = outputs
+                .iter()
+                .find(|o| o["file"] == f)
+                .unwrap_or_else(|| panic!("{f}"));
+            assert_eq!(o["sha256"].as_str().unwrap().len(), 64);
+        }
+        if !have_python(&["mlcroissant", "pandas", "pyarrow"]) {
+            return;
+        }
+        let v = check("croissant_check.py", &out, &[]);
+        assert_eq!(
+            v["record_sets"]["events"],
+            manifest["rows"][format!("events.{format}")]
+        );
+        assert_eq!(
+            v["record_sets"]["flows"],
+            manifest["rows"][format!("flows.{format}")]
+        );
+    }
+}
+
+/// Parquet that every engine reads right: pyarrow, polars and a local Spark session see the
+/// same rows and the same UTC microsecond timestamps, equal to the exact `_ns` columns, and
+/// the files carry labelbench's version and the dataset's hash.
+#[test]
+fn parquet_timestamps_read_the_same_in_pyarrow_polars_and_spark() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = crate::gui::sample_copy(dir.path());
+    let out = dir.path().join("out");
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(&proj)
+            .arg("--out")
+            .arg(&out)
+            .args(["--format", "parquet"]),
+    );
+    if !have_python(&["pyarrow", "polars", "pyspark"]) {
+        return;
+    }
+    let v = check("parquet_engines.py", &out, &[]);
+    let events = &v["tables"]["events.parquet"];
+    assert!(events["rows"].as_u64().unwrap() > 100, "{v}");
+    assert_eq!(events["spark_rows"], events["rows"], "{v}");
+}

@@ -4,6 +4,7 @@
 //!
 //! May use every stage before it; nothing uses it but the front ends.
 
+mod card;
 mod community_id;
 pub mod outdir;
 mod slices;
@@ -124,6 +125,57 @@ struct Tables<'a> {
     evs: &'a [&'a crate::labels::Event],
     feats: &'a [FeatureRow],
     w: crate::project::WindowSettings,
+    /// Key-value metadata of every Parquet file.
+    kv: &'a [(String, String)],
+    /// The columns of each table written, by file name, for the Croissant card.
+    schemas: &'a std::sync::Mutex<BTreeMap<String, Vec<(String, &'static str)>>>,
+}
+
+/// The inputs as the manifest lists them: path, size, SHA-256 (hashed on all cores).
+fn input_hashes(s: &Session) -> Result<Vec<serde_json::Value>> {
+    let mut inputs: Vec<PathBuf> = s.capture_files.clone();
+    if let Some(d) = &s.project.devices {
+        inputs.push(s.base_dir.join(d));
+    }
+    inputs.extend(s.sources.iter().map(|x| x.path.clone()));
+    let hashes: Vec<Result<(u64, String)>> = inputs.par_iter().map(|p| sha256_file(p)).collect();
+    let mut out = Vec::new();
+    for (p, h) in inputs.iter().zip(hashes) {
+        let (size, sha) = h?;
+        out.push(
+            serde_json::json!({"path": p.display().to_string(), "bytes": size, "sha256": sha}),
+        );
+    }
+    Ok(out)
+}
+
+/// Every file under `dir` but the manifest, with its size and SHA-256, in name order.
+fn output_hashes(dir: &Path, rows: &BTreeMap<String, usize>) -> Result<Vec<serde_json::Value>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let p = e.map_err(|e| Error::io(&d, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let hashes: Vec<Result<(u64, String)>> = files.par_iter().map(|p| sha256_file(p)).collect();
+    let mut out = Vec::new();
+    for (p, h) in files.iter().zip(hashes) {
+        let (size, sha) = h?;
+        let rel = p.strip_prefix(dir).unwrap_or(p).display().to_string();
+        let mut v = serde_json::json!({"file": rel, "bytes": size, "sha256": sha});
+        if let Some(n) = rows.get(&rel) {
+            v["rows"] = (*n).into();
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 fn write_all(
@@ -135,17 +187,40 @@ fn write_all(
     let ext = o.format.ext();
     let mut rows = BTreeMap::new();
     let w = s.project.window;
+    let inputs = input_hashes(s)?;
+    // The journal as this session read and extended it, not as the file is now: another
+    // process may be appending to it meanwhile.
+    let journal = s.history.journal.as_ref().map(|j| j.path.clone());
+    let (jlen, jhash) = match s.history.journal.as_ref() {
+        Some(j) if j.digest().0 > 0 => {
+            let (n, h) = j.digest();
+            (n, Some(h))
+        }
+        _ => (0, None),
+    };
+    // One hash names the dataset: its inputs, the journal and the settings.
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_vec(&inputs).unwrap_or_default());
+    h.update(jhash.clone().unwrap_or_default());
+    h.update(serde_json::to_vec(&s.project).unwrap_or_default());
+    let dataset_sha = format!("{:x}", h.finalize());
+    let kv = vec![
+        (
+            "labelbench.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        ("labelbench.dataset_sha256".to_string(), dataset_sha.clone()),
+    ];
     let feats: Vec<FeatureRow> = features::extract(s, &w, s.project.training.seed);
     let left_out = features::feature_events(s, &w).1;
     let fmap: HashMap<u64, &FeatureRow> = feats.iter().map(|r| (r.event_id, r)).collect();
-
-    // events
     let evs: Vec<&crate::labels::Event> = s
         .labels
         .events
         .iter()
         .filter(|e| o.include_rejected || e.status != Status::Rejected)
         .collect();
+    let schemas = std::sync::Mutex::new(BTreeMap::new());
     let cx = Tables {
         s,
         dir,
@@ -154,6 +229,8 @@ fn write_all(
         evs: &evs,
         feats: &feats,
         w,
+        kv: &kv,
+        schemas: &schemas,
     };
     write_events(&cx, &mut rows)?;
     write_features(&cx, &mut rows)?;
@@ -169,46 +246,28 @@ fn write_all(
         Vec::new()
     };
     let slices = slice_files.len();
-    // manifest
-    let mut inputs: Vec<PathBuf> = s.capture_files.clone();
-    if let Some(d) = &s.project.devices {
-        inputs.push(s.base_dir.join(d));
-    }
-    inputs.extend(s.sources.iter().map(|x| x.path.clone()));
-    let hashes: Vec<Result<(u64, String)>> = inputs.par_iter().map(|p| sha256_file(p)).collect();
-    let mut inp = Vec::new();
-    for (p, h) in inputs.iter().zip(hashes) {
-        let (size, sha) = h?;
-        inp.push(
-            serde_json::json!({"path": p.display().to_string(), "bytes": size, "sha256": sha}),
-        );
-    }
-    // The journal as this session read and extended it, not as the file is now: another
-    // process may be appending to it meanwhile.
-    let journal = s.history.journal.as_ref().map(|j| j.path.clone());
-    let (jlen, jhash) = match s.history.journal.as_ref() {
-        Some(j) if j.digest().0 > 0 => {
-            let (n, h) = j.digest();
-            (n, Some(h))
-        }
-        _ => (0, None),
-    };
+    let title = format!("{}: labelled IoT traffic", s.project.name);
+    card::write_croissant(&cx, &title)?;
+    card::write_readme(&cx, &title, &rows)?;
+    let outputs = output_hashes(dir, &rows)?;
     let manifest = serde_json::json!({
         "tool": "labelbench",
         "version": env!("CARGO_PKG_VERSION"),
+        "dataset_sha256": dataset_sha,
         "project": s.project_path.as_ref().map(|p| p.display().to_string()),
         "settings": s.project,
         "source_offsets_ns": s.labels.offsets,
         "source_zones": s.labels.zones,
         "left_out": left_out,
-        "inputs": inp,
+        "inputs": inputs,
+        "outputs": outputs,
         "journal": {"path": journal.map(|p| p.display().to_string()), "entries": s.history.log.len(), "bytes": jlen, "sha256": jhash},
         "format": o.format,
         "include_rejected": o.include_rejected,
         "rows": rows,
         "pcap_slices": slices,
         "slice_files": slice_files,
-        "time_columns": "i64 ns since the Unix epoch (UTC), ISO 8601 *_utc strings, and in Parquet/JSON UTC timestamp columns",
+        "time_columns": "i64 ns since the Unix epoch (UTC), ISO 8601 *_utc strings, and in Parquet/JSON UTC timestamp columns in microseconds",
     });
     let mp = dir.join("manifest.json");
     std::fs::write(

@@ -6,21 +6,48 @@ pub(crate) fn polars_err(p: &Path, e: PolarsError) -> Error {
     Error::invalid(p, e.to_string())
 }
 
+/// A UTC timestamp column in microseconds: the unit every engine reads as a timestamp (Spark
+/// reads nanosecond Parquet timestamps as plain integers). The exact times stay beside it in
+/// the `_ns` integer columns.
 pub(crate) fn datetime(name: &str, ns: &[i64]) -> PolarsResult<Column> {
-    Series::new(name.into(), ns)
+    let us: Vec<i64> = ns.iter().map(|t| t.div_euclid(1000)).collect();
+    Series::new(name.into(), us)
         .cast(&DataType::Datetime(
-            TimeUnit::Nanoseconds,
+            TimeUnit::Microseconds,
             Some(polars::prelude::TimeZone::UTC),
         ))
         .map(Column::from)
 }
 
 /// Writes one table in the chosen format.
-pub(crate) fn write_table(df: &mut DataFrame, path: &Path, fmt: Format) -> Result<()> {
+/// Parquet files carry `kv` (labelbench's version, the dataset's inputs hash) in their
+/// key-value metadata.
+/// The columns written are recorded for the Croissant card.
+pub(crate) fn write_table(
+    df: &mut DataFrame,
+    path: &Path,
+    fmt: Format,
+    cx: &Tables<'_>,
+) -> Result<()> {
     let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let record = |df: &DataFrame| {
+        let cols = df
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), super::card::croissant_type(c.dtype())))
+            .collect();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        cx.schemas
+            .lock()
+            .expect("schemas lock")
+            .insert(name.unwrap_or_default(), cols);
+    };
     match fmt {
         Format::Parquet => {
+            record(df);
+            let meta = polars::io::parquet::write::KeyValueMetadata::from_static(cx.kv.to_vec());
             ParquetWriter::new(f)
+                .with_key_value_metadata(Some(meta))
                 .finish(df)
                 .map_err(|e| polars_err(path, e))?;
         }
@@ -33,11 +60,13 @@ pub(crate) fn write_table(df: &mut DataFrame, path: &Path, fmt: Format) -> Resul
                 .map(|c| c.name().clone())
                 .collect();
             let mut d = df.drop_many(names);
+            record(&d);
             CsvWriter::new(f)
                 .finish(&mut d)
                 .map_err(|e| polars_err(path, e))?;
         }
         Format::Json => {
+            record(df);
             JsonWriter::new(f)
                 .with_json_format(JsonFormat::JsonLines)
                 .finish(df)
@@ -182,7 +211,7 @@ pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) 
     ])
     .map_err(|e| polars_err(&p, e))?;
     rows.insert(format!("events.{ext}"), df.height());
-    write_table(&mut df, &p, o.format)?;
+    write_table(&mut df, &p, o.format, cx)?;
     Ok(())
 }
 
@@ -236,7 +265,7 @@ pub(crate) fn write_features(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>
     }
     let mut df = DataFrame::new_infer_height(cols).map_err(|e| polars_err(&p, e))?;
     rows.insert(format!("features.{ext}"), df.height());
-    write_table(&mut df, &p, o.format)?;
+    write_table(&mut df, &p, o.format, cx)?;
     Ok(())
 }
 
@@ -328,7 +357,7 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
     ])
     .map_err(|e| polars_err(&p, e))?;
     rows.insert(format!("flows.{ext}"), df.height());
-    write_table(&mut df, &p, o.format)?;
+    write_table(&mut df, &p, o.format, cx)?;
     Ok(())
 }
 
@@ -414,6 +443,6 @@ pub(crate) fn write_devices(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>)
     ])
     .map_err(|e| polars_err(&p, e))?;
     rows.insert("devices.csv".into(), df.height());
-    write_table(&mut df, &p, Format::Csv)?;
+    write_table(&mut df, &p, Format::Csv, cx)?;
     Ok(())
 }
