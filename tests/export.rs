@@ -49,6 +49,7 @@ fn csv_and_parquet_round_trip() {
         let o = ExportOptions {
             format: fmt,
             pcap_slices: false,
+            pcapng: false,
             include_rejected: false,
             force: false,
         };
@@ -171,6 +172,7 @@ fn refuses_non_empty_folder_and_leaves_no_partial_output() {
     let o = ExportOptions {
         format: Format::Csv,
         pcap_slices: false,
+        pcapng: false,
         include_rejected: false,
         force: false,
     };
@@ -209,6 +211,7 @@ fn pcap_slices_reread_with_the_right_counts() {
     let o = ExportOptions {
         format: Format::Csv,
         pcap_slices: true,
+        pcapng: false,
         include_rejected: false,
         force: false,
     };

@@ -249,3 +249,124 @@ fn parquet_timestamps_read_the_same_in_pyarrow_polars_and_spark() {
     assert!(events["rows"].as_u64().unwrap() > 100, "{v}");
     assert_eq!(events["spark_rows"], events["rows"], "{v}");
 }
+
+/// `tshark -T fields` rows of a capture: (time in ns, frame length, captured length, MD5 of the
+/// bytes, comment).
+fn tshark_frames(path: &Path, filter: Option<&str>) -> Vec<(i64, u32, u32, String, String)> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(path)
+        .args(["-o", "frame.generate_md5_hash:TRUE", "-T", "fields"]);
+    for f in [
+        "frame.time_epoch",
+        "frame.len",
+        "frame.cap_len",
+        "frame.md5_hash",
+        "frame.comment",
+    ] {
+        cmd.args(["-e", f]);
+    }
+    if let Some(f) = filter {
+        cmd.args(["-Y", f]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let (s, frac) = f[0].split_once('.').unwrap();
+            let ns = s.parse::<i64>().unwrap() * 1_000_000_000
+                + format!("{frac:0<9}")[..9].parse::<i64>().unwrap();
+            (
+                ns,
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].to_string(),
+                f.get(4).unwrap_or(&"").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Annotated pcapng on the real lab: per device, tshark reads the same packets (times, lengths,
+/// bytes) as from the source capture filtered by the device's MAC, and exactly the packets
+/// inside an exported event's window (recomputed from features.csv) carry a comment naming
+/// each such event.
+#[test]
+fn annotated_pcapng_carries_the_labels_tshark_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = lab(dir.path()) else { return };
+    if !crate::common::have_tshark() {
+        return;
+    }
+    let out = dir.path().join("out");
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(&proj)
+            .arg("--out")
+            .arg(&out)
+            .args(["--format", "csv", "--pcapng"]),
+    );
+    let feats = std::fs::read_to_string(out.join("features.csv")).unwrap();
+    let real = crate::common::real().unwrap().join("fit-iot-dataset");
+    let registry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(real.join("devices.json")).unwrap()).unwrap();
+    let mut labelled_total = 0;
+    for device in ["blink-cam-01", "schlage-lock-01"] {
+        let mac = registry["devices"][device]["ether"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let windows: Vec<(i64, i64, String)> = feats
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<&str>>())
+            .filter(|f| f[1] == device)
+            .map(|f| {
+                (
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                    f[0].to_string(),
+                )
+            })
+            .collect();
+        let got = tshark_frames(&out.join(format!("pcapng/{device}.pcapng")), None);
+        let src = tshark_frames(
+            &real.join(format!("pcaps/{device}.pcap")),
+            Some(&format!("eth.addr == {mac}")),
+        );
+        assert_eq!(got.len(), src.len(), "{device}");
+        let strip = |v: &[(i64, u32, u32, String, String)]| -> Vec<(i64, u32, u32, String)> {
+            v.iter().map(|x| (x.0, x.1, x.2, x.3.clone())).collect()
+        };
+        assert!(
+            strip(&got) == strip(&src),
+            "{device}: packets differ from the source"
+        );
+        for (ns, _, _, _, comment) in &got {
+            let mut want: Vec<&str> = windows
+                .iter()
+                .filter(|w| w.0 <= *ns && *ns <= w.1)
+                .map(|w| w.2.as_str())
+                .collect();
+            want.sort();
+            let mut ids: Vec<&str> = comment
+                .split("labelbench event ")
+                .filter_map(|c| c.split_whitespace().next())
+                .collect();
+            ids.sort();
+            assert_eq!(ids, want, "{device} packet at {ns}: {comment:?}");
+            labelled_total += usize::from(!want.is_empty());
+        }
+    }
+    assert!(labelled_total > 1000, "{labelled_total}");
+    // tshark's own filter finds those packets and no others.
+    let n = tshark_frames(
+        &out.join("pcapng/schlage-lock-01.pcapng"),
+        Some("frame.comment"),
+    )
+    .len();
+    assert!(n > 100, "{n}");
+}

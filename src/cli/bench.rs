@@ -341,6 +341,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
         let t = std::time::Instant::now();
         let o = labelbench::export::ExportOptions {
             format: fmt,
+            pcapng: false,
             pcap_slices: false,
             include_rejected: false,
             force: true,

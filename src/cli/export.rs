@@ -17,6 +17,10 @@ pub struct Args {
     /// One pcap per event with its device's packets in its window.
     #[arg(long)]
     pub pcap_slices: bool,
+    /// One pcapng per device, every packet in an event's window commented with the event
+    /// (Wireshark and `tshark -Y frame.comment` show the labels).
+    #[arg(long)]
+    pub pcapng: bool,
     /// Also export rejected events.
     #[arg(long)]
     pub include_rejected: bool,
@@ -34,6 +38,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         out,
         format,
         pcap_slices,
+        pcapng,
         include_rejected,
         force,
         json,
@@ -47,6 +52,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let o = labelbench::export::ExportOptions {
         format: fmt,
         pcap_slices,
+        pcapng,
         include_rejected,
         force,
     };

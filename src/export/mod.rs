@@ -7,6 +7,7 @@
 mod card;
 mod community_id;
 pub mod outdir;
+mod pcapng;
 mod slices;
 mod tables;
 mod zeek;
@@ -61,6 +62,8 @@ impl Format {
 pub struct ExportOptions {
     pub format: Format,
     pub pcap_slices: bool,
+    /// One pcapng per device with the labels as packet comments.
+    pub pcapng: bool,
     pub include_rejected: bool,
     pub force: bool,
 }
@@ -246,6 +249,11 @@ fn write_all(
         Vec::new()
     };
     let slices = slice_files.len();
+    let pcapng_files = if o.pcapng {
+        pcapng::annotated_pcapng(s, &evs, &fmap, &dir.join("pcapng"))?
+    } else {
+        Vec::new()
+    };
     let title = format!("{}: labelled IoT traffic", s.project.name);
     card::write_croissant(&cx, &title)?;
     card::write_readme(&cx, &title, &rows)?;
@@ -267,6 +275,7 @@ fn write_all(
         "rows": rows,
         "pcap_slices": slices,
         "slice_files": slice_files,
+        "pcapng_files": pcapng_files,
         "time_columns": "i64 ns since the Unix epoch (UTC), ISO 8601 *_utc strings, and in Parquet/JSON UTC timestamp columns in microseconds",
     });
     let mp = dir.join("manifest.json");

@@ -107,20 +107,23 @@ pub(crate) const NAME_PART: usize = 80;
 /// `device_class_id.pcap` with characters other than letters, digits and `-` made `_`, each
 /// name cut to [`NAME_PART`] bytes (the manifest keeps the full names).
 pub(crate) fn slice_file_name(device: &str, class: &str, id: u64) -> String {
-    let safe = |x: &str| {
-        let mut out = String::new();
-        for c in x.chars() {
-            let c = if c.is_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            };
-            if out.len() + c.len_utf8() > NAME_PART {
-                break;
-            }
-            out.push(c);
+    format!("{}_{}_{id}.pcap", safe_name(device), safe_name(class))
+}
+
+/// A name for a file: characters other than letters, digits and `-` made `_`, cut to
+/// [`NAME_PART`] bytes.
+pub(crate) fn safe_name(x: &str) -> String {
+    let mut out = String::new();
+    for c in x.chars() {
+        let c = if c.is_alphanumeric() || c == '-' {
+            c
+        } else {
+            '_'
+        };
+        if out.len() + c.len_utf8() > NAME_PART {
+            break;
         }
-        out
-    };
-    format!("{}_{}_{id}.pcap", safe(device), safe(class))
+        out.push(c);
+    }
+    out
 }

@@ -373,6 +373,7 @@ impl App {
             let o = ExportOptions {
                 format: d.format,
                 pcap_slices: d.slices,
+                pcapng: d.pcapng,
                 include_rejected: d.include_rejected,
                 force: d.force,
             };

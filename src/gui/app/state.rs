@@ -49,6 +49,8 @@ pub struct ExportDialog {
     pub out: String,
     pub format: Format,
     pub slices: bool,
+    /// One annotated pcapng per device.
+    pub pcapng: bool,
     pub include_rejected: bool,
     pub force: bool,
     pub result: Option<Result<ExportReport, String>>,
@@ -61,6 +63,7 @@ impl Default for ExportDialog {
             out: String::new(),
             format: Format::Parquet,
             slices: false,
+            pcapng: false,
             include_rejected: false,
             force: false,
             result: None,

@@ -111,6 +111,11 @@ pub(crate) fn export_dialog(app: &mut App, ctx: &egui::Context) {
                 .on_hover_text(
                     "One pcap per event with its device's packets in its window, for Wireshark",
                 );
+            ui.checkbox(&mut d.pcapng, "annotated pcapng per device")
+                .on_hover_text(
+                    "One pcapng per device; each packet in an event's window carries a comment \
+                     naming the event, shown by Wireshark",
+                );
             ui.checkbox(&mut d.include_rejected, "include rejected events")
                 .on_hover_text("Export rejected labels too (status = rejected)");
             ui.checkbox(&mut d.force, "replace a previous export")
