@@ -136,8 +136,10 @@ fn generic_csv_with_columns_formats_and_device_map() {
             class: "what".into(),
             time_format: "iso8601".into(),
             has_header: true,
+            end: None,
         }),
         rules: vec![],
+        pattern: None,
     };
     let (ev, load) = load_source(&spec, &p, 5, &reg, &map).unwrap();
     assert_eq!(load.rows, 4);
@@ -161,6 +163,7 @@ fn generic_csv_with_columns_formats_and_device_map() {
         class: "2".into(),
         time_format: "epoch".into(),
         has_header: false,
+        end: None,
     });
     std::fs::write(&p, "1615226709.5,schlage-lock-01,lock\n").unwrap();
     let (ev, load) = load_source(&spec2, &p, 0, &reg, &map).unwrap();

@@ -17,6 +17,7 @@ fn spec(kind: SourceKind, path: &Path, tz: &str) -> SourceSpec {
         offset_ns: 0,
         csv: None,
         rules: vec![],
+        pattern: None,
     }
 }
 

@@ -17,5 +17,6 @@ mod gui_flows;
 mod inputs;
 mod labels_real;
 mod learning;
+mod per_event;
 mod safety;
 mod sim;

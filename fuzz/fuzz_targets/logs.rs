@@ -77,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
             offset_ns: 0,
             csv: sniffed.csv,
             rules: vec![],
+            pattern: None,
         };
         let _ = load_source(&spec, &path, 0, &registry, &map);
     }

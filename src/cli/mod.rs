@@ -44,7 +44,7 @@ pub enum Cmd {
     /// Open the workbench window (default: the bundled sample project).
     Gui(gui::Args),
     /// Write a new project file.
-    New(new::Args),
+    New(Box<new::Args>),
     /// Load a project and summarise packets, flows, devices, events and warnings.
     Inspect(inspect::Args),
     /// Suggest label fixes (duplicates, skew, offsets, source health) and optionally accept them.
@@ -70,7 +70,7 @@ pub fn run(cmd: Option<Cmd>) -> anyhow::Result<()> {
     match cmd {
         None => gui::run(gui::Args { project: None }),
         Some(Cmd::Gui(a)) => gui::run(a),
-        Some(Cmd::New(a)) => new::run(a),
+        Some(Cmd::New(a)) => new::run(*a),
         Some(Cmd::Inspect(a)) => inspect::run(a),
         Some(Cmd::Curate(a)) => curate::run(a),
         Some(Cmd::Train(a)) => train::run(a),

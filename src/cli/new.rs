@@ -20,8 +20,19 @@ pub struct Args {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Capture file or glob (repeatable), e.g. 'pcaps/*.pcap'.
-    #[arg(long = "capture", required_unless_present = "from")]
+    #[arg(long = "capture", required_unless_present_any = ["from", "per_event_captures"])]
     pub captures: Vec<String>,
+    /// A dataset of one capture per event, the label in each path (repeatable glob, e.g.
+    /// 'traffic/**/*.pcap'): the captures, and one event per file with its device, class,
+    /// start and duration read by --path-pattern; its local times are in --tz.
+    #[arg(long = "per-event-captures", value_name = "GLOB")]
+    pub per_event_captures: Vec<String>,
+    /// The path pattern of --per-event-captures: {device}, {class}, {start:FORMAT},
+    /// {duration} (seconds) and * matched against the end of each path. Default: Mon(IoT)r's
+    /// {device}/{class}/{start:%Y-%m-%d_%H:%M:%S}.{duration}s.pcap; a field the path lacks
+    /// comes from the capture (its first packet, its span).
+    #[arg(long, value_name = "PATTERN")]
+    pub path_pattern: Option<String>,
     /// Device registry: devices.json, the lab's devices.py (read, never run) or CSV
     /// name,mac,ip,description,hub.
     #[arg(long)]
@@ -57,6 +68,10 @@ pub struct CsvArgs {
     /// as '%d/%m/%Y %H:%M:%S'.
     #[arg(long, value_name = "FORMAT")]
     pub time_format: Option<String>,
+    /// Column of the interval's end, for csv logs of intervals (each event then spans from
+    /// its time to its end).
+    #[arg(long, value_name = "COLUMN")]
+    pub end_col: Option<String>,
     /// csv sources have no header row (columns are then 0-based indices).
     #[arg(long)]
     pub no_header: bool,
@@ -73,6 +88,9 @@ impl CsvArgs {
         set(&mut c.device, &self.device_col);
         set(&mut c.class, &self.class_col);
         set(&mut c.time_format, &self.time_format);
+        if self.end_col.is_some() {
+            c.end.clone_from(&self.end_col);
+        }
         if self.no_header {
             c.has_header = false;
         }
@@ -108,6 +126,24 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let mut captures = a.captures.clone();
     let mut devices = a.devices.clone();
+    for glob in &a.per_event_captures {
+        captures.push(glob.clone());
+        let spec = SourceSpec {
+            kind: SourceKind::PerEventCaptures,
+            path: glob.clone(),
+            tz: a.tz.clone().unwrap_or_else(|| "UTC".into()),
+            offset_ns: 0,
+            csv: None,
+            rules: vec![],
+            pattern: a.path_pattern.clone(),
+        };
+        let zone = if a.tz.is_some() {
+            Zone::TzOption
+        } else {
+            Zone::Default
+        };
+        sources.push((spec, None, zone));
+    }
     let scan = match &a.from {
         Some(dir) => Some(scan_into(
             dir,
@@ -171,6 +207,7 @@ fn scan_into(
             offset_ns: 0,
             csv: sniffed.csv.clone(),
             rules: vec![],
+            pattern: None,
         };
         let zone = if a.tz.is_some() {
             Zone::TzOption

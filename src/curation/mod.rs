@@ -185,7 +185,7 @@ fn authority(kind: Option<SourceKind>, p: Precision) -> u8 {
     let base = match kind {
         Some(SourceKind::Smartthings) => 6,
         Some(SourceKind::NotificationsJsonl) | Some(SourceKind::NotificationsCsv) => 5,
-        Some(SourceKind::Experiments) => 4,
+        Some(SourceKind::Experiments) | Some(SourceKind::PerEventCaptures) => 4,
         Some(SourceKind::Csv) | Some(SourceKind::Zeek) => 3,
         None => 7,
         Some(SourceKind::IftttTrigger) => 2,

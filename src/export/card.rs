@@ -200,11 +200,10 @@ pub(crate) fn write_readme(
     let _ = writeln!(md, "## Features\n");
     let _ = writeln!(
         md,
-        "Each active event's window is `[t − {} s, t + {} s]` around its adjusted time `t` \
-         (`window_start_ns`, `window_end_ns`); its features are computed over the packets of \
-         the event's device (its hub's for a device behind one) in that window{}: {}.\n",
-        w.before_ns as f64 / 1e9,
-        w.after_ns as f64 / 1e9,
+        "Each active event's window is {} (`window_start_ns`, `window_end_ns`); its features \
+         are computed over the packets of the event's device (its hub's for a device behind \
+         one) in that window{}: {}.\n",
+        w.describe(),
         if w.idle_class {
             ", and `idle` rows sample windows away from every event"
         } else {

@@ -140,7 +140,13 @@ fn input_hashes(s: &Session) -> Result<Vec<serde_json::Value>> {
     if let Some(d) = &s.project.devices {
         inputs.push(s.base_dir.join(d));
     }
-    inputs.extend(s.sources.iter().map(|x| x.path.clone()));
+    // A per-event capture source is its captures, listed above.
+    inputs.extend(
+        s.sources
+            .iter()
+            .filter(|x| x.spec.kind != crate::labels::SourceKind::PerEventCaptures)
+            .map(|x| x.path.clone()),
+    );
     let hashes: Vec<Result<(u64, String)>> = inputs.par_iter().map(|p| sha256_file(p)).collect();
     let mut out = Vec::new();
     for (p, h) in inputs.iter().zip(hashes) {

@@ -89,6 +89,10 @@ pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) 
     } = *cx;
     let p = dir.join(format!("events.{ext}"));
     let adj: Vec<i64> = evs.iter().map(|e| s.adjusted_ns(e)).collect();
+    let windows: Vec<(i64, i64)> = {
+        let ew = crate::learn::features::EventWindows::new(s, &w);
+        evs.iter().map(|e| ew.of(e)).collect()
+    };
     let orig: Vec<i64> = evs.iter().map(|e| e.original_ns).collect();
     let mut df = DataFrame::new_infer_height(vec![
         Column::new(
@@ -190,11 +194,11 @@ pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) 
         ),
         Column::new(
             "window_start_ns".into(),
-            adj.iter().map(|t| t - w.before_ns).collect::<Vec<i64>>(),
+            windows.iter().map(|x| x.0).collect::<Vec<i64>>(),
         ),
         Column::new(
             "window_end_ns".into(),
-            adj.iter().map(|t| t + w.after_ns).collect::<Vec<i64>>(),
+            windows.iter().map(|x| x.1).collect::<Vec<i64>>(),
         ),
         Column::new(
             "edit_ids".into(),

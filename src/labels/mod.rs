@@ -1,14 +1,17 @@
 //! Stage 3, labels: event logs read into events: their kinds, time zones and precision, and
 //! the device each names.
 //!
-//! May use: [`crate::traffic::devices`] (names to devices), [`crate::error`].
+//! May use: [`crate::traffic::devices`] (names to devices), [`crate::capture`] (the times of
+//! per-event captures), [`crate::error`].
 
+mod per_event;
 mod read;
 mod rules;
 pub mod sniff;
 mod time;
 mod zeek;
 
+pub use per_event::{PathFields, PathPattern, MONIOTR_PATTERN};
 pub use read::*;
 pub use rules::*;
 pub use time::*;
@@ -37,10 +40,12 @@ pub enum SourceKind {
     Experiments,
     /// A Zeek log (conn.log and the like) with a label column: TSV or JSON lines.
     Zeek,
+    /// One capture per event, the label in its path; the source's path is a glob.
+    PerEventCaptures,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 8] = [
+    pub const ALL: [SourceKind; 9] = [
         SourceKind::Ifttt,
         SourceKind::IftttTrigger,
         SourceKind::Smartthings,
@@ -49,6 +54,7 @@ impl SourceKind {
         SourceKind::Csv,
         SourceKind::Experiments,
         SourceKind::Zeek,
+        SourceKind::PerEventCaptures,
     ];
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -60,6 +66,7 @@ impl SourceKind {
             SourceKind::Csv => "csv",
             SourceKind::Experiments => "experiments",
             SourceKind::Zeek => "zeek",
+            SourceKind::PerEventCaptures => "per-event-captures",
         }
     }
     pub fn parse(s: &str) -> Option<SourceKind> {
@@ -99,6 +106,10 @@ pub struct CsvColumns {
     /// `iso8601`, `epoch` (seconds, may have a fraction), `epoch-ms`, or a chrono format string.
     pub time_format: String,
     pub has_header: bool,
+    /// The column of the interval's end, in the same format, for logs of intervals
+    /// (`start,end`): the event then lasts from its time to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
 }
 
 impl Default for CsvColumns {
@@ -109,6 +120,7 @@ impl Default for CsvColumns {
             class: "class".into(),
             time_format: "iso8601".into(),
             has_header: true,
+            end: None,
         }
     }
 }
@@ -141,6 +153,9 @@ pub struct SourceSpec {
     /// Extra notification rules, tried before the defaults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<NotificationRule>,
+    /// For `per-event-captures`: the path pattern (default Mon(IoT)r's layout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
 }
 
 fn utc() -> String {
@@ -176,6 +191,7 @@ impl SourceSpec {
                 None
             },
             rules: vec![],
+            pattern: None,
         })
     }
 }

@@ -33,7 +33,11 @@ pub fn load_source(
     registry: &Registry,
     device_map: &BTreeMap<String, String>,
 ) -> Result<(Vec<Event>, SourceLoad), crate::error::Error> {
-    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
+    // A per-event capture source names a glob of captures, not a file to read.
+    let bytes = match spec.kind {
+        SourceKind::PerEventCaptures => Vec::new(),
+        _ => std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?,
+    };
     // A UTF-8 byte-order mark (Excel and Windows editors write one) is not content.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let tz: Tz = spec.tz.parse().map_err(|_| {
@@ -54,6 +58,10 @@ pub fn load_source(
         SourceKind::Csv => read_generic_csv(&mut r, bytes, spec, path)?,
         SourceKind::Experiments => read_experiments(&mut r, bytes),
         SourceKind::Zeek => super::zeek::read_zeek(&mut r, bytes, spec, registry),
+        SourceKind::PerEventCaptures => {
+            super::per_event::read_per_event_captures(&mut r, path, spec)
+                .map_err(|e| crate::error::Error::invalid(path, e))?
+        }
     }
     let Reader { mut load, rows, .. } = r;
     // Device matching and event construction; out-of-order rows are sorted.
@@ -117,7 +125,7 @@ impl Reader {
 
     /// A local time in the source's zone, counting DST gaps and folds: the instant and the
     /// wall-clock time (ns as if UTC); `None` out of range.
-    fn resolve(&mut self, t: &NaiveDateTime) -> Option<(i64, Option<i64>)> {
+    pub(crate) fn resolve(&mut self, t: &NaiveDateTime) -> Option<(i64, Option<i64>)> {
         let (ns, r) = resolve_local(&self.tz, t)?;
         match r {
             Resolved::Gap => self.load.dst_gap += 1,
@@ -257,8 +265,11 @@ fn read_generic_csv(
 ) -> crate::Result<()> {
     let cols = spec.csv.clone().unwrap_or_default();
     let mut idx: Option<(usize, usize, usize)> = None;
+    // The end column of an interval log, once found.
+    let mut end_idx: Option<usize> = None;
     if !cols.has_header {
         let p = |s: &str| s.parse::<usize>().ok();
+        end_idx = cols.end.as_deref().and_then(p);
         match (p(&cols.time), p(&cols.device), p(&cols.class)) {
             (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
             _ => {
@@ -283,12 +294,20 @@ fn read_generic_csv(
         };
         let Some((ti, di, ci)) = idx else {
             let find = |n: &str| rec.iter().position(|h| h.trim() == n);
+            end_idx = cols.end.as_deref().and_then(find);
             match (find(&cols.time), find(&cols.device), find(&cols.class)) {
-                (Some(a), Some(b), Some(c)) => idx = Some((a, b, c)),
+                (Some(a), Some(b), Some(c)) if cols.end.is_none() || end_idx.is_some() => {
+                    idx = Some((a, b, c))
+                }
                 _ => {
                     header_err = Some(format!(
-                        "line {line}: header lacks columns {:?}, {:?}, {:?}",
-                        cols.time, cols.device, cols.class
+                        "line {line}: header lacks columns {:?}, {:?}, {:?}{}",
+                        cols.time,
+                        cols.device,
+                        cols.class,
+                        cols.end
+                            .as_ref()
+                            .map_or(String::new(), |e| format!(", {e:?}"))
                     ))
                 }
             }
@@ -319,6 +338,22 @@ fn read_generic_csv(
             Resolved::Fold => r.load.dst_fold += 1,
             Resolved::Unique => {}
         }
+        let duration_ns = match end_idx.map(|k| rec.get(k).map(|v| v.trim())) {
+            None => 0,
+            Some(et) => match et.map(|et| (et, parse_generic_time(et, &cols.time_format, &r.tz))) {
+                Some((_, Some(Ok((end, ..))))) if end >= ns => end - ns,
+                Some((et, Some(Ok(_)))) => {
+                    return r.err(line, format!("interval ends at {et:?}, before it starts"))
+                }
+                Some((et, _)) => {
+                    return r.err(
+                        line,
+                        format!("bad end time {et:?} for format {:?}", cols.time_format),
+                    )
+                }
+                None => return r.err(line, "no end time in this row".into()),
+            },
+        };
         r.rows.push(Row {
             line,
             raw: raw.to_string(),
@@ -328,7 +363,7 @@ fn read_generic_csv(
             precision: prec,
             device: rec[di].trim().to_string(),
             class: strip_class(&rec[ci]),
-            duration_ns: 0,
+            duration_ns,
         });
     });
     if let Some(h) = header_err {

@@ -247,6 +247,7 @@ const DEVICE_COLUMNS: [&str; 8] = [
     "ip",
     "mac",
 ];
+const END_COLUMNS: [&str; 5] = ["end", "end_time", "ts_end", "stop", "stop_time"];
 const CLASS_COLUMNS: [&str; 8] = [
     "class",
     "label",
@@ -283,6 +284,7 @@ fn sniff_header_csv(rows: &[Vec<String>]) -> Result<Sniffed, String> {
              name its columns: --source csv:PATH --time-col … --device-col … --class-col …"
         ));
     };
+    let end = find(&END_COLUMNS);
     let sample = rows
         .get(1)
         .and_then(|r| r.get(time.0))
@@ -314,8 +316,12 @@ fn sniff_header_csv(rows: &[Vec<String>]) -> Result<Sniffed, String> {
     Ok(Sniffed {
         kind: SourceKind::Csv,
         why: format!(
-            "a CSV with a header: time {} ({format}), device {}, class {}",
-            time.1, device.1, class.1
+            "a CSV with a header: time {} ({format}){}, device {}, class {}",
+            time.1,
+            end.as_ref()
+                .map_or(String::new(), |e| format!(" to {}", e.1)),
+            device.1,
+            class.1
         ),
         csv: Some(CsvColumns {
             time: time.1,
@@ -323,6 +329,7 @@ fn sniff_header_csv(rows: &[Vec<String>]) -> Result<Sniffed, String> {
             class: class.1,
             time_format: format.to_string(),
             has_header: true,
+            end: end.map(|e| e.1),
         }),
     })
 }
@@ -360,6 +367,7 @@ pub fn source_from_cli(arg: &str) -> Result<(SourceSpec, Option<Sniffed>), Strin
         offset_ns: 0,
         csv: sniffed.csv.clone(),
         rules: vec![],
+        pattern: None,
     };
     Ok((spec, Some(sniffed)))
 }

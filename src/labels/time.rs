@@ -80,6 +80,24 @@ pub fn wall_time(ns: i64) -> NaiveDateTime {
 
 /// A generic CSV time: `None` when it does not parse, `Some(Err(()))` when it parses to an
 /// instant outside [`representable`] times (epoch `inf`, `9999-03-08`, epoch-ms overflow).
+/// `1540469302.538640` as ns without float rounding; `None` for anything but plain decimals.
+pub(crate) fn exact_epoch_ns(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || frac.len() > 9 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let w: i64 = whole.parse().ok()?;
+    let f: i64 = format!("{frac:0<9}").parse().ok()?;
+    let ns = w.checked_mul(1_000_000_000)?.checked_add(f)?;
+    Some(if neg { -ns } else { ns })
+}
+
 pub(crate) fn parse_generic_time(s: &str, fmt: &str, tz: &Tz) -> Option<Result<GenericTime, ()>> {
     let absolute = |x: Option<(i64, Resolved)>, p: Precision| {
         Some(x.map(|(ns, r)| (ns, p, r, None)).ok_or(()))
@@ -93,6 +111,14 @@ pub(crate) fn parse_generic_time(s: &str, fmt: &str, tz: &Tz) -> Option<Result<G
     };
     match fmt {
         "epoch" => {
+            // Decimal seconds exactly (a float would move 1556329377.198794 by 16 ns).
+            if let Some(ns) = exact_epoch_ns(s) {
+                return Some(if representable(ns) {
+                    Ok((ns, Precision::Second, Resolved::Unique, None))
+                } else {
+                    Err(())
+                });
+            }
             let v: f64 = s.parse().ok()?;
             let ns = v * 1e9;
             // `as` saturates (and turns NaN into 0): check the range first.

@@ -12,7 +12,10 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 use crate::capture::bits;
-use crate::labels::Status;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::labels::{SourceKind, Status};
 use crate::project::session::Session;
 use crate::project::WindowSettings;
 use crate::traffic::{Traffic, NO_DEVICE};
@@ -204,12 +207,84 @@ fn overlaps(spans: &[(i64, i64)], lo: i64, hi: i64) -> bool {
     spans.get(k).is_some_and(|s| s.0 <= hi)
 }
 
+/// Where each event's feature window lies. An event of a per-event capture is its capture's
+/// span; an experiment whose capture is loaded (a capture file within a minute of its
+/// `[start, start + duration]` that overlaps it) is that capture's span; any other event
+/// follows [`WindowSettings::window`].
+pub struct EventWindows<'a> {
+    s: &'a Session,
+    w: WindowSettings,
+    /// Capture spans by canonical path, for per-event captures.
+    by_path: HashMap<PathBuf, (i64, i64)>,
+    /// Capture spans sorted by start, for experiments.
+    spans: Vec<(i64, i64)>,
+}
+
+/// How far an experiment's capture may start before or end after its labelled span.
+const EXPERIMENT_SLACK_NS: i64 = 60_000_000_000;
+
+impl<'a> EventWindows<'a> {
+    pub fn new(s: &'a Session, w: &WindowSettings) -> EventWindows<'a> {
+        let kinds: Vec<SourceKind> = s.sources.iter().map(|x| x.spec.kind).collect();
+        let per_event = w.follow_duration && kinds.contains(&SourceKind::PerEventCaptures);
+        let experiments = w.follow_duration && kinds.contains(&SourceKind::Experiments);
+        let span = |f: &crate::traffic::FileSummary| Some((f.first_ns?, f.last_ns?));
+        let by_path = match per_event {
+            true => s
+                .traffic
+                .files
+                .iter()
+                .filter_map(|f| Some((f.path.canonicalize().ok()?, span(f)?)))
+                .collect(),
+            false => HashMap::new(),
+        };
+        let mut spans: Vec<(i64, i64)> = match experiments {
+            true => s.traffic.files.iter().filter_map(span).collect(),
+            false => Vec::new(),
+        };
+        spans.sort_unstable();
+        EventWindows {
+            s,
+            w: *w,
+            by_path,
+            spans,
+        }
+    }
+
+    pub fn of(&self, e: &crate::labels::Event) -> (i64, i64) {
+        let t = self.s.adjusted_ns(e);
+        let own = self.w.window(t, e.duration_ns);
+        match self.s.sources.get(e.source as usize).map(|x| x.spec.kind) {
+            Some(SourceKind::PerEventCaptures) if self.w.follow_duration => Path::new(&e.raw)
+                .canonicalize()
+                .ok()
+                .and_then(|p| self.by_path.get(&p).copied())
+                .unwrap_or(own),
+            Some(SourceKind::Experiments) if self.w.follow_duration => {
+                let (lo, hi) = own;
+                let end = self
+                    .spans
+                    .partition_point(|s| s.0 <= hi + EXPERIMENT_SLACK_NS);
+                self.spans[..end]
+                    .iter()
+                    .filter(|s| s.0 >= lo - EXPERIMENT_SLACK_NS && s.1 <= hi + EXPERIMENT_SLACK_NS)
+                    .filter(|s| s.0 <= hi && s.1 >= lo)
+                    .max_by_key(|s| s.1.min(hi) - s.0.max(lo))
+                    .copied()
+                    .unwrap_or(own)
+            }
+            _ => own,
+        }
+    }
+}
+
 /// The active events that get a feature row, and how many were left out and why.
 pub fn feature_events<'a>(
     s: &'a Session,
     w: &WindowSettings,
 ) -> (Vec<&'a crate::labels::Event>, LeftOut) {
     let spans = capture_spans(&s.traffic);
+    let windows = EventWindows::new(s, w);
     let mut left = LeftOut::default();
     let mut evs = Vec::new();
     for e in s
@@ -231,8 +306,8 @@ pub fn feature_events<'a>(
             left.device_not_captured += 1;
             continue;
         }
-        let t = s.adjusted_ns(e);
-        if !overlaps(&spans, t - w.before_ns, t + w.after_ns) {
+        let (lo, hi) = windows.of(e);
+        if !overlaps(&spans, lo, hi) {
             left.outside_captures += 1;
             continue;
         }
@@ -247,12 +322,12 @@ pub fn feature_events<'a>(
 /// behaviour.
 pub fn extract(s: &Session, w: &WindowSettings, seed: u64) -> Vec<FeatureRow> {
     let (evs, _) = feature_events(s, w);
+    let windows = EventWindows::new(s, w);
     let mut rows: Vec<FeatureRow> = evs
         .par_iter()
         .map(|e| {
             let t = s.adjusted_ns(e);
-            let lo = t - w.before_ns;
-            let hi = t + w.after_ns;
+            let (lo, hi) = windows.of(e);
             FeatureRow {
                 event_id: e.id,
                 device: e.device,

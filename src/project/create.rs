@@ -100,13 +100,20 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
     }
     for (i, s) in spec.sources.iter().enumerate() {
         let mut s = s.clone();
-        if !Path::new(&s.path).is_file() {
+        let per_event = s.kind == crate::labels::SourceKind::PerEventCaptures;
+        if !per_event && !Path::new(&s.path).is_file() {
             return Err(format!("{}: label source not found", s.path));
         }
         s.tz.parse::<chrono_tz::Tz>()
             .map_err(|_| format!("{}: unknown time zone {:?}", s.path, s.tz))?;
+        if let Some(p) = &s.pattern {
+            crate::labels::PathPattern::parse(p)?;
+        }
         check_readable(&s, i, &registry)?;
-        s.path = relative_to(dir, Path::new(&s.path));
+        s.path = match per_event {
+            true => relative_capture(dir, &s.path),
+            false => relative_to(dir, Path::new(&s.path)),
+        };
         p.sources.push(s);
     }
     p.check_sources(dir)?;

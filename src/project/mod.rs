@@ -27,6 +27,14 @@ pub struct WindowSettings {
     /// Sample `idle` windows where no event of the device is near.
     #[serde(default)]
     pub idle_class: bool,
+    /// An event with a duration (an experiment, a per-event capture, a Zeek flow, a CSV
+    /// interval) is its own window, `[t, t + duration]`, rather than the fixed one.
+    #[serde(default = "follow_by_default")]
+    pub follow_duration: bool,
+}
+
+fn follow_by_default() -> bool {
+    true
 }
 
 impl Default for WindowSettings {
@@ -35,6 +43,32 @@ impl Default for WindowSettings {
             before_ns: 5_000_000_000,
             after_ns: 25_000_000_000,
             idle_class: false,
+            follow_duration: true,
+        }
+    }
+}
+
+impl WindowSettings {
+    /// The feature window of an event at `t` (its adjusted time) lasting `duration_ns`.
+    pub fn window(&self, t: i64, duration_ns: i64) -> (i64, i64) {
+        if self.follow_duration && duration_ns > 0 {
+            (t, t.saturating_add(duration_ns))
+        } else {
+            (t - self.before_ns, t + self.after_ns)
+        }
+    }
+
+    /// The window in words, for the card and the Inspector.
+    pub fn describe(&self) -> String {
+        let fixed = format!(
+            "[t − {} s, t + {} s]",
+            self.before_ns as f64 / 1e9,
+            self.after_ns as f64 / 1e9
+        );
+        if self.follow_duration {
+            format!("{fixed} around the adjusted time t; an event with a duration is its own span [t, t + duration]")
+        } else {
+            format!("{fixed} around the adjusted time t")
         }
     }
 }
@@ -281,6 +315,7 @@ mod tests {
             offset_ns: 0,
             csv: None,
             rules: vec![],
+            pattern: None,
         };
         let mut p = Project::new("t");
         p.sources = vec![

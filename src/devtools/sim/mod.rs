@@ -390,6 +390,7 @@ fn write_project_file(out: &Path, zone: &str) -> Result<PathBuf> {
             offset_ns: 0,
             csv: None,
             rules: vec![],
+            pattern: None,
         });
     }
     let project = out.join("sample.labelbench.json");

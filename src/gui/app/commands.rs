@@ -111,12 +111,10 @@ impl App {
             Command::ZoomToSelection => {
                 if let (Some(id), Some(s)) = (self.ui.selected_event, self.session.as_ref()) {
                     if let Some(e) = s.labels.get(id) {
-                        let t = s.adjusted_ns(e);
-                        let w = s.project.window;
-                        self.ui.pending_view = Some((
-                            t - w.before_ns - 30_000_000_000,
-                            t + w.after_ns + 30_000_000_000,
-                        ));
+                        let windows =
+                            crate::learn::features::EventWindows::new(s, &s.project.window);
+                        let (lo, hi) = windows.of(e);
+                        self.ui.pending_view = Some((lo - 30_000_000_000, hi + 30_000_000_000));
                     }
                 }
             }

@@ -128,12 +128,8 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                 if app.ui.inspector_cache.as_ref().is_none_or(|c| c.0 != key) {
                     let t = s.adjusted_ns(e);
                     let td = s.traffic_device(e.device);
-                    let f = crate::learn::features::window_features(
-                        &s.traffic,
-                        td,
-                        t - w.before_ns,
-                        t + w.after_ns,
-                    );
+                    let (lo, hi) = crate::learn::features::EventWindows::new(s, &w).of(e);
+                    let f = crate::learn::features::window_features(&s.traffic, td, lo, hi);
                     let feats: Vec<(String, f64)> =
                         crate::learn::features::names().into_iter().zip(f).collect();
                     let near = nearby_flows(&s.traffic, &app.flow_index, td, (t, 60_000_000_000));
@@ -144,14 +140,15 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     app.ui.inspector_cache = Some((key, feats, lines));
                 }
                 let cache = app.ui.inspector_cache.as_ref().expect("filled above");
-                ui.label(
-                    RichText::new(format!(
-                        "window features (-{:.0} s to +{:.0} s)",
+                let span = match w.follow_duration && e.duration_ns > 0 {
+                    true => format!("its own {:.1} s", e.duration_ns as f64 / 1e9),
+                    false => format!(
+                        "-{:.0} s to +{:.0} s",
                         w.before_ns as f64 / 1e9,
                         w.after_ns as f64 / 1e9
-                    ))
-                    .strong(),
-                );
+                    ),
+                };
+                ui.label(RichText::new(format!("window features ({span})")).strong());
                 egui::Grid::new("feats")
                     .num_columns(2)
                     .striped(true)

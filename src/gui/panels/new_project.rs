@@ -21,6 +21,7 @@ impl NewSource {
                 offset_ns: 0,
                 csv: (kind == SourceKind::Csv).then(Default::default),
                 rules: vec![],
+                pattern: None,
             },
             why: None,
         }

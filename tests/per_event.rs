@@ -1,0 +1,223 @@
+//! One capture per event: Mon(IoT)r's experiment list against its capture, a folder of
+//! per-event captures whose paths are the labels, and windows that follow the label.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{bin, open_journaled, real, run_bad, run_ok};
+
+/// The Yi camera of the Mon(IoT)r sample, by the MAC that sends most of its packets.
+const YI_REGISTRY: &str = "name,mac,ip,description,hub\nyi-camera,b0:d5:9d:b9:f0:b4,,Yi camera,\n";
+
+fn features_windows(out: &Path) -> Vec<(String, i64, i64)> {
+    let text = std::fs::read_to_string(out.join("features.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[2].to_string(),
+                f[3].parse().unwrap(),
+                f[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn export(proj: &Path, out: &Path) {
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(proj)
+            .arg("--out")
+            .arg(out)
+            .args(["--format", "csv"]),
+    );
+}
+
+/// The capture's span as tshark reads it (first and last packet, ns).
+fn tshark_span(p: &Path) -> Option<(i64, i64)> {
+    if !crate::common::have_tshark() {
+        return None;
+    }
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(p)
+        .args(["-T", "fields", "-e", "frame.time_epoch"])
+        .output()
+        .unwrap();
+    let ns: Vec<i64> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let (s, f) = l.split_once('.').unwrap();
+            s.parse::<i64>().unwrap() * 1_000_000_000
+                + format!("{f:0<9}")[..9].parse::<i64>().unwrap()
+        })
+        .collect();
+    Some((*ns.iter().min()?, *ns.iter().max()?))
+}
+
+/// Mon(IoT)r's experiment list with its one capture: the experiment whose path matches the
+/// capture (US Eastern local start, 31 s) gets the capture's 30.6 s span as its window; the
+/// 249 others have no traffic and are left out.
+#[test]
+fn an_experiment_gets_its_captures_span_as_window() {
+    let Some(r) = real() else { return };
+    let m = r.join("moniotr");
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("devices.csv");
+    std::fs::write(&reg, YI_REGISTRY).unwrap();
+    let proj = dir.path().join("yi.labelbench.json");
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(m.join("yi_camera_sample.pcap"))
+            .arg("--devices")
+            .arg(&reg)
+            .arg("--source")
+            .arg(format!(
+                "experiments:{}@America/New_York",
+                m.join("exp_list.txt").display()
+            )),
+    );
+    let out = dir.path().join("out");
+    export(&proj, &out);
+    let w = features_windows(&out);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].0, "android_lan_watch");
+    let span = w[0].2 - w[0].1;
+    assert!((30_600_000_000..30_700_000_000).contains(&span), "{span}");
+    if let Some((a, b)) = tshark_span(&m.join("yi_camera_sample.pcap")) {
+        assert_eq!((w[0].1, w[0].2), (a, b));
+    }
+    // With the fixed window, the same event gets [t − 5 s, t + 25 s].
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(&proj).unwrap()).unwrap();
+    p["window"]["follow_duration"] = false.into();
+    std::fs::write(&proj, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+    let out2 = dir.path().join("out2");
+    export(&proj, &out2);
+    let w = features_windows(&out2);
+    assert_eq!(w[0].2 - w[0].1, 30_000_000_000);
+}
+
+/// A folder of per-event captures in Mon(IoT)r's layout is a project in one command: one event
+/// per file with its device, class, start (read in the given zone) and duration from the path;
+/// its window is its own capture; a path the pattern does not read is an error naming the file.
+/// A user pattern takes what the path lacks from the capture.
+#[test]
+fn per_event_captures_are_the_labels() {
+    let Some(r) = real() else { return };
+    let sample = r.join("moniotr/yi_camera_sample.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let exp = d.join("traffic/us/yi-camera/android_lan_watch");
+    std::fs::create_dir_all(&exp).unwrap();
+    std::fs::copy(&sample, exp.join("2019-04-26_21:42:57.31s.pcap")).unwrap();
+    std::fs::copy(&sample, exp.join("no-time-here.pcap")).unwrap();
+    let reg = d.join("devices.csv");
+    std::fs::write(&reg, YI_REGISTRY).unwrap();
+    let proj = d.join("per-event.labelbench.json");
+    let out = run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--per-event-captures")
+            .arg(d.join("traffic/**/*.pcap"))
+            .arg("--devices")
+            .arg(&reg)
+            .args(["--tz", "America/New_York"]),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("per-event-captures"), "{text}");
+    let s = open_journaled(&proj);
+    let src = &s.sources[0];
+    assert_eq!(src.load.rows, 2);
+    assert_eq!(src.load.errors.len(), 1, "{:?}", src.load.errors);
+    assert!(src.load.errors[0].file.ends_with("no-time-here.pcap"));
+    assert!(
+        src.load.errors[0].reason.contains("does not match"),
+        "{:?}",
+        src.load.errors
+    );
+    let e = &s.labels.events[0];
+    assert_eq!(
+        (e.class.as_str(), s.event_device_name(e)),
+        ("android_lan_watch", "yi-camera")
+    );
+    // 21:42:57 in New York (EDT) is 01:42:57 UTC the next day.
+    assert_eq!(e.original_ns, 1_556_329_377_000_000_000);
+    assert_eq!(e.duration_ns, 31_000_000_000);
+    let outd = d.join("out");
+    export(&proj, &outd);
+    let w = features_windows(&outd);
+    assert_eq!(w.len(), 1);
+    if let Some(span) = tshark_span(&sample) {
+        assert_eq!((w[0].1, w[0].2), span);
+    }
+
+    // A user pattern without times: start and duration from the capture.
+    let proj2 = d.join("pattern.labelbench.json");
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj2)
+            .arg("--per-event-captures")
+            .arg(exp.join("no-time-here.pcap"))
+            .args(["--path-pattern", "{device}/{class}/*.pcap"])
+            .arg("--devices")
+            .arg(&reg),
+    );
+    let s = open_journaled(&proj2);
+    assert!(
+        s.sources[0].load.errors.is_empty(),
+        "{:?}",
+        s.sources[0].load.errors
+    );
+    let e = &s.labels.events[0];
+    assert_eq!(e.class, "android_lan_watch");
+    if let Some((a, b)) = tshark_span(&sample) {
+        assert_eq!((e.original_ns, e.duration_ns), (a, b - a));
+    }
+    // A pattern with an unknown field is refused before anything is written.
+    let err = run_bad(
+        Command::new(bin())
+            .arg("new")
+            .arg(d.join("bad.labelbench.json"))
+            .arg("--per-event-captures")
+            .arg(exp.join("no-time-here.pcap"))
+            .args(["--path-pattern", "{device}/{activity}.pcap"]),
+    );
+    assert!(err.contains("unknown field {activity}"), "{err}");
+}
+
+/// A CSV of intervals (`start,end`) gives each event its own span as its window.
+#[test]
+fn csv_intervals_are_their_own_windows() {
+    let Some(r) = real() else { return };
+    let m = r.join("moniotr");
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("devices.csv");
+    std::fs::write(&reg, YI_REGISTRY).unwrap();
+    let proj = dir.path().join("yi.labelbench.json");
+    // Mon(IoT)r's own result table: ts, ts_end, …, state, device; its kind and columns are
+    // told from its content, the end column too.
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(m.join("yi_camera_sample.pcap"))
+            .arg("--devices")
+            .arg(&reg)
+            .arg("--source")
+            .arg(m.join("sample-result.csv")),
+    );
+    let out = dir.path().join("out");
+    export(&proj, &out);
+    let w = features_windows(&out);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].1, 1_556_329_377_198_794_000);
+    assert_eq!(w[0].2, 1_556_329_407_828_307_000);
+}
