@@ -26,7 +26,10 @@ pub struct Lane {
     pub name: String,
 }
 
-/// Visible lanes in registry order, hub children right after their hub.
+/// Visible lanes: devices whose traffic the captures see, busiest first (a hub with its
+/// children right after it, ranked by the busiest of them), then by name; devices with labels
+/// but no traffic only when asked for ([`crate::gui::app::UiState::show_quiet`]), or when no
+/// device has traffic at all.
 pub fn lanes(app: &App) -> Vec<Lane> {
     let Some(s) = app.session.as_ref() else {
         return vec![];
@@ -38,56 +41,94 @@ pub fn lanes(app: &App) -> Vec<Lane> {
             has_events[e.device as usize] = true;
         }
     }
+    let packets = |d: u16| s.traffic.by_device.get(d as usize).map_or(0, Vec::len);
+    let any_traffic = (0..n as u16).any(|d| packets(d) > 0);
     let filter = app.ui.device_filter.to_lowercase();
-    let shown = |d: u16| {
+    let visible = |d: u16| {
         let dev = &s.registry.devices[d as usize];
-        let has_traffic = s
-            .traffic
-            .by_device
-            .get(d as usize)
-            .is_some_and(|v| !v.is_empty());
-        (has_traffic || has_events[d as usize])
-            && (dev.registered || app.ui.show_hidden)
-            && (app.ui.show_hidden || !app.ui.hidden.contains(&d))
+        (app.ui.show_hidden || dev.registered && !app.ui.hidden.contains(&d))
             && (filter.is_empty() || dev.name.to_lowercase().contains(&filter))
     };
-    let mut out = Vec::new();
-    let mut done = vec![false; n];
+    let traffic =
+        |d: u16| packets(s.traffic_device(d)) > 0 && (packets(d) > 0 || has_events[d as usize]);
+    let shown = |d: u16| traffic(d) && visible(d);
+    let lane = |d: u16, child: bool| Lane {
+        dev: d,
+        traffic_dev: s.traffic_device(d),
+        name: match child {
+            true => format!("  - {}", s.registry.devices[d as usize].name),
+            false => s.registry.devices[d as usize].name.clone(),
+        },
+    };
+    // Groups: a device and, when it is a hub, its children (by name).
+    let mut groups: Vec<(usize, String, Vec<Lane>)> = Vec::new();
     for d in 0..n as u16 {
-        if done[d as usize]
-            || s.registry.devices[d as usize].hub.is_some() && s.registry.hub_of(d).is_some()
-        {
+        let dev = &s.registry.devices[d as usize];
+        if dev.hub.is_some() && s.registry.hub_of(d).is_some() {
             continue;
         }
-        done[d as usize] = true;
-        if shown(d) {
-            out.push(Lane {
-                dev: d,
-                traffic_dev: s.traffic_device(d),
-                name: s.registry.devices[d as usize].name.clone(),
-            });
+        let mut members = Vec::new();
+        let hub_shown = shown(d);
+        if hub_shown {
+            members.push(lane(d, false));
         }
-        for c in s.registry.children(d) {
-            done[c as usize] = true;
-            if shown(c) {
-                out.push(Lane {
-                    dev: c,
-                    traffic_dev: s.traffic_device(c),
-                    name: format!("  - {}", s.registry.devices[c as usize].name),
-                });
-            }
+        let mut children: Vec<u16> = s
+            .registry
+            .children(d)
+            .into_iter()
+            .filter(|&c| shown(c))
+            .collect();
+        children.sort_by(|a, b| {
+            s.registry.devices[*a as usize]
+                .name
+                .cmp(&s.registry.devices[*b as usize].name)
+        });
+        // A child is drawn under its hub; without the hub's lane it stands on its own.
+        members.extend(children.into_iter().map(|c| lane(c, hub_shown)));
+        if members.is_empty() {
+            continue;
         }
+        let busiest = members
+            .iter()
+            .map(|l| packets(l.traffic_dev))
+            .max()
+            .unwrap_or(0);
+        groups.push((busiest, dev.name.clone(), members));
     }
-    for d in 0..n as u16 {
-        if !done[d as usize] && shown(d) {
-            out.push(Lane {
-                dev: d,
-                traffic_dev: s.traffic_device(d),
-                name: s.registry.devices[d as usize].name.clone(),
-            });
-        }
+    groups.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut out: Vec<Lane> = groups.into_iter().flat_map(|g| g.2).collect();
+    if app.ui.show_quiet || !any_traffic {
+        let mut quiet: Vec<u16> = (0..n as u16)
+            .filter(|&d| has_events[d as usize] && !traffic(d) && visible(d))
+            .collect();
+        quiet.sort_by(|a, b| {
+            s.registry.devices[*a as usize]
+                .name
+                .cmp(&s.registry.devices[*b as usize].name)
+        });
+        out.extend(quiet.into_iter().map(|d| lane(d, false)));
     }
     out
+}
+
+/// How many devices have labels but no traffic: the lanes the quiet toggle adds.
+pub fn quiet_devices(app: &App) -> usize {
+    let Some(s) = app.session.as_ref() else {
+        return 0;
+    };
+    let mut quiet = std::collections::BTreeSet::new();
+    for e in &s.labels.events {
+        let td = s.traffic_device(e.device);
+        if e.device != NO_DEVICE
+            && s.traffic
+                .by_device
+                .get(td as usize)
+                .is_none_or(Vec::is_empty)
+        {
+            quiet.insert(e.device);
+        }
+    }
+    quiet.len()
 }
 
 pub fn format_time(ns: i64, tz: &chrono_tz::Tz, span_s: f64) -> String {
@@ -206,6 +247,22 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
                 [b.min()[0], -((top + fit) as f64) + 0.45],
                 [b.max()[0], -(top as f64) + 0.55],
             ));
+        }
+        // The plain wheel zooms in time around the pointer (Shift+wheel and a trackpad's
+        // sideways swipe pan, Ctrl+wheel zooms too): what the hover text promises.
+        let frame = *pu.transform().frame();
+        let over = pu
+            .ctx()
+            .input(|i| i.pointer.hover_pos())
+            .is_some_and(|p| frame.contains(p));
+        let wheel = pu
+            .ctx()
+            .input(|i| match i.modifiers.shift || i.modifiers.command {
+                true => 0.0,
+                false => i.smooth_scroll_delta.y,
+            });
+        if over && wheel != 0.0 {
+            pu.zoom_bounds_around_hovered(egui::vec2((wheel / 200.0).exp(), 1.0));
         }
         let b = pu.plot_bounds();
         let lo = origin + (b.min()[0] * NS) as i64;
@@ -518,7 +575,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     if let Some(t) = hover_txt {
         r.clone().on_hover_text_at_pointer(t);
     } else {
-        r.clone().on_hover_text("Scroll to zoom, drag to pan; click a marker to select it, drag it to retime (Shift+drag shifts its whole source)");
+        r.clone().on_hover_text("Wheel to zoom, Shift+wheel or drag to pan; click a marker to select it, drag it to retime (Shift+drag shifts its whole source)");
     }
     app.ui.marker_pos = markers;
     overview(app, ui, &py, origin, dark);
@@ -594,6 +651,11 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
             {
                 app.ui.lane_top = (top + page).min(n - fit);
             }
+        }
+        let quiet = quiet_devices(app);
+        if quiet > 0 {
+            ui.checkbox(&mut app.ui.show_quiet, format!("{quiet} without traffic"))
+                .on_hover_text("Also draw devices that have labels but no traffic in the captures");
         }
         ui.separator();
         ui.label("zone:");

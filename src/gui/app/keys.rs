@@ -174,7 +174,7 @@ pub const BINDINGS: &[Binding] = &[
 
 /// What the mouse does on the timeline, listed in the help after the keys.
 pub const MOUSE: &[(&str, &str)] = &[
-    ("Ctrl+wheel / drag", "zoom / pan the timeline"),
+    ("wheel / Shift+wheel, drag", "zoom / pan the timeline"),
     ("drag a marker", "retime the event (one undo step)"),
     (
         "Shift+drag a marker",

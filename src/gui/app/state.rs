@@ -88,6 +88,8 @@ pub struct UiState {
     pub selected_device: Option<u16>,
     pub hidden: BTreeSet<u16>,
     pub show_hidden: bool,
+    /// Also draw lanes of devices whose traffic the captures never see (labels only).
+    pub show_quiet: bool,
     pub device_filter: String,
     /// Timeline view in ns, as last drawn.
     pub view: Option<(i64, i64)>,
@@ -149,6 +151,7 @@ impl Default for UiState {
             selected_device: None,
             hidden: BTreeSet::new(),
             show_hidden: false,
+            show_quiet: false,
             device_filter: String::new(),
             view: None,
             pending_view: None,

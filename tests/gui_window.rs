@@ -1,0 +1,66 @@
+//! The window on a real lab: the lanes that matter first, the quiet ones on request, and the
+//! wheel that zooms as the hover text says.
+
+use eframe::egui;
+use egui_kittest::kittest::Queryable;
+use labelbench::gui::{timeline::lanes, App, Settings};
+
+use crate::gui::{harness, settle};
+
+/// On the real lab (two captured devices, dozens of labelled ones) the timeline opens on the
+/// devices with traffic, busiest first; the toolbar's toggle adds the devices with labels but
+/// no traffic after them.
+#[test]
+fn the_real_lab_opens_on_the_devices_with_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = crate::common::real_lab_project(
+        dir.path(),
+        &[
+            "ifttt:ifttt-events.csv",
+            "notifications-csv:android-events.csv",
+        ],
+    ) else {
+        return;
+    };
+    let s = crate::common::open_journaled(&proj);
+    let mut h = harness(App::with_session(Settings::default(), s));
+    settle(&mut h);
+    let names: Vec<String> = lanes(h.state()).into_iter().map(|l| l.name).collect();
+    // blink-cam-01 has 24,022 packets, schlage-lock-01 11,150.
+    assert_eq!(names, ["blink-cam-01", "schlage-lock-01"]);
+    let toggle = h.get_by_label_contains("without traffic");
+    toggle.click();
+    settle(&mut h);
+    let all: Vec<String> = lanes(h.state()).into_iter().map(|l| l.name).collect();
+    assert!(all.len() > 20, "{all:?}");
+    assert_eq!(&all[..2], ["blink-cam-01", "schlage-lock-01"]);
+    assert!(h.state().ui.show_quiet);
+}
+
+/// The plain mouse wheel over the lanes zooms in time around the pointer.
+#[test]
+fn the_wheel_zooms_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    let (a, b) = h.state().ui.view.unwrap();
+    // Over the middle of the plot area.
+    h.input_mut()
+        .events
+        .push(egui::Event::PointerMoved(egui::pos2(800.0, 300.0)));
+    h.run_steps(2);
+    for _ in 0..5 {
+        h.input_mut().events.push(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, 3.0),
+            modifiers: egui::Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        h.run_steps(2);
+    }
+    h.run_steps(20);
+    let (c, d) = h.state().ui.view.unwrap();
+    assert!(d - c < (b - a) * 9 / 10, "view {a}..{b} became {c}..{d}");
+    assert!(c >= a && d <= b, "zoomed in around the pointer");
+}
