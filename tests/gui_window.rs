@@ -64,3 +64,75 @@ fn the_wheel_zooms_the_timeline() {
     assert!(d - c < (b - a) * 9 / 10, "view {a}..{b} became {c}..{d}");
     assert!(c >= a && d <= b, "zoomed in around the pointer");
 }
+
+/// After an undo the status line says what was undone (not the step it undid), and a redo
+/// says what was redone.
+#[test]
+fn the_status_line_follows_undo_and_redo() {
+    use labelbench::curation::edits::Edit;
+    use labelbench::gui::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    let e = h.state().session.as_ref().unwrap().labels.events[0].clone();
+    h.state_mut().commands.push(Command::Apply(Edit::Relabel {
+        id: e.id,
+        from: e.class.clone(),
+        to: "sound".into(),
+    }));
+    settle(&mut h);
+    h.state_mut().commands.push(Command::Undo);
+    settle(&mut h);
+    let msg = h.state().ui.message.clone().unwrap_or_default();
+    assert!(
+        msg.starts_with("undone: ") && msg.contains("sound"),
+        "{msg}"
+    );
+    let _shown = h.get_by_label_contains("undone: ");
+    h.state_mut().commands.push(Command::Redo);
+    settle(&mut h);
+    let msg = h.state().ui.message.clone().unwrap_or_default();
+    assert!(msg.starts_with("redone: "), "{msg}");
+}
+
+/// A project opened by a relative path is remembered by its absolute path, so that the
+/// recent list opens it from any folder.
+#[test]
+fn recent_projects_are_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = crate::gui::sample_copy(dir.path());
+    let cwd = std::env::current_dir().unwrap();
+    let up = "../".repeat(cwd.components().count() - 1);
+    let relative = std::path::PathBuf::from(format!(
+        "{up}{}",
+        proj.display().to_string().trim_start_matches('/')
+    ));
+    assert!(relative.is_relative() && relative.is_file());
+    let mut h = harness(App::with_settings(Settings::default(), Some(relative)));
+    settle(&mut h);
+    assert!(h.state().session.is_some(), "{:?}", h.state().errors);
+    let recent = &h.state().settings.recent;
+    assert!(recent[0].is_absolute(), "{recent:?}");
+    assert_eq!(
+        recent[0].canonicalize().unwrap(),
+        proj.canonicalize().unwrap()
+    );
+}
+
+/// The legend names every source (colour) and every status (shape).
+#[test]
+fn the_legend_names_sources_and_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    for want in [
+        "ifttt (ifttt-events.csv)",
+        "ifttt-trigger (ifttt-actions.csv)",
+        "smartthings (smartthings-events.csv)",
+        "notifications-jsonl (notifications.jsonl)",
+        "duplicate",
+        "rejected",
+    ] {
+        let _shown = h.get_by_label(want);
+    }
+}

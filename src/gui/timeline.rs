@@ -159,6 +159,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let metric = app.metric();
     let origin = py.start_ns;
     toolbar(app, ui);
+    legend(app, ui, dark);
     let n = lanes.len().max(1);
     let overview_h = 38.0;
     let plot_h = (ui.available_height() - overview_h - 6.0).max(120.0);
@@ -411,33 +412,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
                     );
                 }
             }
-            match e.status {
-                Status::Active => {
-                    painter.circle_filled(p, r, col);
-                }
-                Status::Duplicate => {
-                    let d = r + 0.5;
-                    painter.add(egui::Shape::closed_line(
-                        vec![
-                            egui::pos2(p.x, p.y - d),
-                            egui::pos2(p.x + d, p.y),
-                            egui::pos2(p.x, p.y + d),
-                            egui::pos2(p.x - d, p.y),
-                        ],
-                        Stroke::new(1.5, col),
-                    ));
-                }
-                Status::Rejected => {
-                    painter.line_segment(
-                        [egui::pos2(p.x - r, p.y - r), egui::pos2(p.x + r, p.y + r)],
-                        Stroke::new(1.5, col),
-                    );
-                    painter.line_segment(
-                        [egui::pos2(p.x - r, p.y + r), egui::pos2(p.x + r, p.y - r)],
-                        Stroke::new(1.5, col),
-                    );
-                }
-            }
+            marker_shape(&painter, p, r, e.status, col);
             markers.push((e.id, p));
         }
         if let Some(p) = sel_pos {
@@ -579,6 +554,70 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     }
     app.ui.marker_pos = markers;
     overview(app, ui, &py, origin, dark);
+}
+
+/// A marker's shape for a status, as the lanes draw it, centred at `p` with radius `r`.
+fn marker_shape(painter: &egui::Painter, p: Pos2, r: f32, status: Status, col: egui::Color32) {
+    match status {
+        Status::Active => {
+            painter.circle_filled(p, r, col);
+        }
+        Status::Duplicate => {
+            let d = r + 0.5;
+            painter.add(egui::Shape::closed_line(
+                vec![
+                    egui::pos2(p.x, p.y - d),
+                    egui::pos2(p.x + d, p.y),
+                    egui::pos2(p.x, p.y + d),
+                    egui::pos2(p.x - d, p.y),
+                ],
+                Stroke::new(1.5, col),
+            ));
+        }
+        Status::Rejected => {
+            for (a, b) in [((-r, -r), (r, r)), ((-r, r), (r, -r))] {
+                painter.line_segment(
+                    [
+                        egui::pos2(p.x + a.0, p.y + a.1),
+                        egui::pos2(p.x + b.0, p.y + b.1),
+                    ],
+                    Stroke::new(1.5, col),
+                );
+            }
+        }
+    }
+}
+
+/// What the markers mean: colour is the source, shape the status.
+fn legend(app: &App, ui: &mut egui::Ui, dark: bool) {
+    let Some(s) = app.session.as_ref() else {
+        return;
+    };
+    let swatch = |ui: &mut egui::Ui, status: Status, col: egui::Color32| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), Sense::hover());
+        marker_shape(ui.painter(), rect.center(), 4.0, status, col);
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 4.0;
+        for (i, src) in s.sources.iter().enumerate() {
+            swatch(ui, Status::Active, theme::source_color(i, dark));
+            let name = src.path.file_name().unwrap_or_default().to_string_lossy();
+            ui.label(egui::RichText::new(format!("{} ({name})", src.spec.kind.as_str())).small())
+                .on_hover_text(src.path.display().to_string());
+            ui.add_space(6.0);
+        }
+        ui.separator();
+        let muted = theme::muted(dark);
+        for (status, what) in [
+            (Status::Active, "active"),
+            (Status::Duplicate, "duplicate"),
+            (Status::Rejected, "rejected"),
+        ] {
+            swatch(ui, status, muted);
+            ui.label(egui::RichText::new(what).small());
+            ui.add_space(6.0);
+        }
+    });
 }
 
 fn toolbar(app: &mut App, ui: &mut egui::Ui) {

@@ -83,8 +83,13 @@ impl App {
             }
             Command::Undo => {
                 if let Some(s) = self.session.as_mut() {
+                    // The status line says what was undone (not the step before it).
+                    let what = s.history.undo_label();
                     match s.undo() {
-                        Ok(true) => self.edited(),
+                        Ok(true) => {
+                            self.edited();
+                            self.ui.message = what.map(|w| format!("undone: {w}"));
+                        }
                         Ok(false) => self.ui.message = Some("nothing to undo".into()),
                         Err(e) => self.errors.push(e.to_string()),
                     }
@@ -92,8 +97,12 @@ impl App {
             }
             Command::Redo => {
                 if let Some(s) = self.session.as_mut() {
+                    let what = s.history.redo_label();
                     match s.redo() {
-                        Ok(true) => self.edited(),
+                        Ok(true) => {
+                            self.edited();
+                            self.ui.message = what.map(|w| format!("redone: {w}"));
+                        }
                         Ok(false) => self.ui.message = Some("nothing to redo".into()),
                         Err(e) => self.errors.push(e.to_string()),
                     }

@@ -120,8 +120,10 @@ impl App {
         }
         if let Some(path) = &s.project_path {
             self.project_path = Some(path.clone());
-            self.settings.recent.retain(|r| r != path);
-            self.settings.recent.insert(0, path.clone());
+            // Recent projects are absolute, so that they open from any folder.
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            self.settings.recent.retain(|r| *r != path);
+            self.settings.recent.insert(0, path);
             self.settings.recent.truncate(8);
         }
         for w in &s.warnings {
