@@ -136,3 +136,45 @@ fn the_legend_names_sources_and_statuses() {
         let _shown = h.get_by_label(want);
     }
 }
+
+/// Per-device training says which devices got no model and why: on the real lab the Blink
+/// camera has one class only; the CLI report and the Training tab both name it.
+#[test]
+fn devices_without_a_model_are_named_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proj) = crate::common::real_lab_project(
+        dir.path(),
+        &[
+            "ifttt:ifttt-events.csv",
+            "notifications-csv:android-events.csv",
+        ],
+    ) else {
+        return;
+    };
+    let out = crate::common::run_ok(
+        std::process::Command::new(crate::common::bin())
+            .arg("train")
+            .arg(&proj)
+            .args(["--scope", "device", "--json"]),
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let left = r["devices_left_out"].as_array().unwrap();
+    let blink = left
+        .iter()
+        .find(|d| d[0] == "blink-cam-01")
+        .unwrap_or_else(|| panic!("{left:?}"));
+    assert!(
+        blink[1]
+            .as_str()
+            .unwrap()
+            .contains("one class only (motion"),
+        "{blink}"
+    );
+    let s = crate::common::open_journaled(&proj);
+    let mut h = harness(App::with_session(Settings::default(), s));
+    settle(&mut h);
+    h.state_mut().ui.tab = labelbench::gui::Tab::Training;
+    h.state_mut().commands.push(labelbench::gui::Command::Train);
+    settle(&mut h);
+    let _shown = h.get_by_label_contains("no model for: blink-cam-01 (one class only");
+}

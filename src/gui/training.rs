@@ -80,6 +80,19 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
                 .on_hover_text("Which device's confusion matrix to show");
         }
     });
+    if !r.devices_left_out.is_empty() {
+        let list: Vec<String> = r
+            .devices_left_out
+            .iter()
+            .map(|(d, why)| format!("{d} ({why})"))
+            .collect();
+        ui.label(
+            RichText::new(format!("no model for: {}", list.join("; ")))
+                .small()
+                .weak(),
+        )
+        .on_hover_text("Per-device training needs two classes with enough events on a device");
+    }
     let dark = ui.visuals().dark_mode;
     // The matrix gets the widest share: with equal thirds, 17 classes already needed
     // scrolling sideways at 1600 px while the middle column stood mostly empty.

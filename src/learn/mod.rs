@@ -130,6 +130,10 @@ pub struct Report {
     pub fit_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<Report>>,
+    /// Per-device scope: devices with feature rows that got no model, with the reason (one
+    /// class, as the three Blink cameras of the real lab; too few events a class).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices_left_out: Vec<(String, String)>,
     /// Active events without a training row, by reason.
     #[serde(default)]
     pub left_out: features::LeftOut,
@@ -248,6 +252,7 @@ pub fn train_rows_with(
                     .push(r);
             }
             let mut reports = Vec::new();
+            let mut left_out = Vec::new();
             if let Some(p) = progress {
                 p.set_stage(
                     "cross-validation per device",
@@ -266,18 +271,20 @@ pub fn train_rows_with(
                     mf,
                     model_name,
                     "device",
-                    Some(name),
+                    Some(name.clone()),
                     progress,
                 ) {
-                    Ok(r) if r.classes.len() >= 2 => reports.push(r),
+                    Ok(r) => reports.push(r),
                     Err(crate::Error::Cancelled) => return Err(crate::Error::Cancelled),
-                    _ => {}
+                    Err(e) => left_out.push((name, e.to_string())),
                 }
             }
             if reports.is_empty() {
-                return Err(crate::Error::Other(
-                    "no device has two classes with enough events to train".into(),
-                ));
+                let why: Vec<String> = left_out.iter().map(|(d, w)| format!("{d}: {w}")).collect();
+                return Err(crate::Error::Other(format!(
+                    "no device has two classes with enough events to train ({})",
+                    why.join("; ")
+                )));
             }
             // Pooled view: every device's out-of-fold predictions as device:class.
             let mut pooled_labels: Vec<(String, String, u64)> = Vec::new();
@@ -317,6 +324,7 @@ pub fn train_rows_with(
             pooled.possible_mislabels.sort_by_key(|m| m.event_id);
             pooled.fit_seconds = t0.elapsed().as_secs_f64();
             pooled.devices = Some(reports);
+            pooled.devices_left_out = left_out;
             Ok(pooled)
         }
     }
@@ -365,9 +373,15 @@ fn evaluate(
         .filter(|&i| classes.binary_search(&u.labels[i]).is_ok())
         .collect();
     if classes.len() < 2 || keep.is_empty() {
-        return Err(crate::Error::Other(
-            "fewer than two classes with enough events".into(),
-        ));
+        let have: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let why = match counts.len() {
+            1 => format!("one class only ({})", have.join(", ")),
+            _ => format!(
+                "fewer than two classes with {min} or more events ({})",
+                have.join(", ")
+            ),
+        };
+        return Err(crate::Error::Other(why));
     }
     let n = keep.len();
     let nf = features::N_FEATURES;
@@ -591,6 +605,7 @@ pub fn metrics_from_pairs(pairs: &[(String, String, u64)]) -> Report {
         event_folds: vec![],
         fit_seconds: 0.0,
         devices: None,
+        devices_left_out: vec![],
     }
 }
 
@@ -619,6 +634,9 @@ pub fn render(r: &Report) -> String {
     );
     if let Some(line) = r.left_out.describe() {
         let _ = writeln!(o, "{line}");
+    }
+    for (d, why) in &r.devices_left_out {
+        let _ = writeln!(o, "no model for {d}: {why}");
     }
     if let Some(devs) = &r.devices {
         let _ = writeln!(o, "\nper device");
