@@ -2,7 +2,7 @@
 //! wheel that zooms as the hover text says.
 
 use eframe::egui;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use labelbench::gui::{timeline::lanes, App, Settings};
 
 use crate::gui::{harness, settle};
@@ -177,4 +177,47 @@ fn devices_without_a_model_are_named_with_the_reason() {
     h.state_mut().commands.push(labelbench::gui::Command::Train);
     settle(&mut h);
     let _shown = h.get_by_label_contains("no model for: blink-cam-01 (one class only");
+}
+
+/// The confusion matrix labels its columns, and "classes across devices" pools device:class
+/// into class: on the sample, `on` against `off` over the plugs and lights together, with the
+/// events of a cell still behind it.
+#[test]
+fn the_matrix_has_column_labels_and_a_class_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    h.get_by_label("Train model").click();
+    settle(&mut h);
+    let r = h.state().ui.report.clone().expect("a report");
+    for c in r.classes.iter().take(3) {
+        let _column = h.get_by_label(&format!("column {c}"));
+    }
+    h.get_by_label("classes across devices").click();
+    settle(&mut h);
+    assert!(h.state().ui.report_by_class);
+    let _on = h.get_by_label("column on");
+    let _off = h.get_by_label("column off");
+    let cell = h
+        .get_all_by_label_contains("cell on -> off: ")
+        .next()
+        .expect("the on/off cell");
+    let n: usize = cell
+        .accesskit_node()
+        .label()
+        .unwrap()
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The pooled cell counts what every device's on -> off cells count.
+    let pooled: usize = (0..r.classes.len())
+        .flat_map(|i| (0..r.classes.len()).map(move |j| (i, j)))
+        .filter(|&(i, j)| r.classes[i].ends_with(":on") && r.classes[j].ends_with(":off"))
+        .map(|(i, j)| r.confusion[i][j])
+        .sum();
+    assert_eq!(n, pooled);
 }

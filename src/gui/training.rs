@@ -54,6 +54,7 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
     };
     let view: Report = match (app.ui.report_device, &r.devices) {
         (Some(i), Some(d)) if i < d.len() => d[i].clone(),
+        _ if app.ui.report_by_class => crate::learn::pool_by_class(&r),
         _ => r.clone(),
     };
     ui.horizontal(|ui| {
@@ -78,6 +79,14 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
                 })
                 .response
                 .on_hover_text("Which device's confusion matrix to show");
+        }
+        if app.ui.report_device.is_none()
+            && ui
+                .checkbox(&mut app.ui.report_by_class, "classes across devices")
+                .on_hover_text("Pool device:class into class: lock against unlock, on against off, on every device")
+                .changed()
+        {
+            app.ui.cell = None;
         }
     });
     if !r.devices_left_out.is_empty() {
@@ -157,6 +166,34 @@ fn confusion(app: &mut App, ui: &mut egui::Ui, r: &Report, dark: bool) {
     let fit_h = (ui.available_height() - 8.0) / k.max(1) as f32;
     let cell = fit_w.min(fit_h).clamp(14.0, 44.0);
     egui::ScrollArea::both().id_salt("cm").show(ui, |ui| {
+        // Column labels, turned upright, above the cells.
+        let head_h = label_w.min(120.0);
+        let (head, _) = ui.allocate_exact_size(
+            egui::vec2(label_w + cell * k as f32, head_h),
+            Sense::hover(),
+        );
+        let hp = ui.painter_at(head);
+        for j in 0..k {
+            let galley = hp.layout_no_wrap(
+                short(&r.classes[j]),
+                label_font.clone(),
+                ui.visuals().text_color(),
+            );
+            let x = head.left() + label_w + j as f32 * cell + (cell - galley.size().y) / 2.0;
+            let pos = egui::pos2(x, head.bottom() - 2.0);
+            hp.add(
+                egui::epaint::TextShape::new(pos, galley, ui.visuals().text_color())
+                    .with_angle(-std::f32::consts::FRAC_PI_2),
+            );
+            let col = egui::Rect::from_min_size(
+                egui::pos2(head.left() + label_w + j as f32 * cell, head.top()),
+                egui::vec2(cell, head_h),
+            );
+            let name = format!("column {}", r.classes[j]);
+            ui.interact(col, ui.scope_id().with(("col", j)), Sense::hover())
+                .on_hover_text(&r.classes[j])
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
+        }
         let (rect, _) = ui.allocate_exact_size(
             egui::vec2(label_w + cell * k as f32, cell * k as f32 + 4.0),
             Sense::hover(),

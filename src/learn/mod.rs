@@ -515,6 +515,28 @@ fn evaluate(
 }
 
 /// Confusion matrix and metrics from (true, predicted, event id) triples; classes sorted.
+/// The report with `device:class` pooled into `class` across devices (lock against unlock,
+/// on against off, whatever the device), from the events behind every cell.
+pub fn pool_by_class(r: &Report) -> Report {
+    let bare = |c: &str| c.rsplit_once(':').map_or(c, |x| x.1).to_string();
+    let mut pairs = Vec::new();
+    for (i, row) in r.cell_events.iter().enumerate() {
+        for (j, cell) in row.iter().enumerate() {
+            for &id in cell {
+                pairs.push((bare(&r.classes[i]), bare(&r.classes[j]), id));
+            }
+        }
+    }
+    let mut out = metrics_from_pairs(&pairs);
+    out.model.clone_from(&r.model);
+    out.scope = format!("{} by class", r.scope);
+    out.folds = r.folds;
+    out.seed = r.seed;
+    out.importances.clone_from(&r.importances);
+    out.fit_seconds = r.fit_seconds;
+    out
+}
+
 pub fn metrics_from_pairs(pairs: &[(String, String, u64)]) -> Report {
     let mut classes: Vec<String> = pairs
         .iter()

@@ -113,6 +113,8 @@ pub struct UiState {
     pub report: Option<Report>,
     /// Which device's matrix is shown (device scope): None = pooled.
     pub report_device: Option<usize>,
+    /// Show the matrix with `device:class` pooled into `class` across devices.
+    pub report_by_class: bool,
     pub cell: Option<(usize, usize)>,
     pub export: ExportDialog,
     pub new_project: crate::gui::panels::NewProjectDialog,
@@ -170,6 +172,7 @@ impl Default for UiState {
             train: TrainSettings::default(),
             report: None,
             report_device: None,
+            report_by_class: false,
             cell: None,
             export: ExportDialog::default(),
             new_project: Default::default(),
