@@ -116,19 +116,17 @@ pub fn quiet_devices(app: &App) -> usize {
     let Some(s) = app.session.as_ref() else {
         return 0;
     };
-    let mut quiet = std::collections::BTreeSet::new();
+    let n = s.registry.len();
+    let mut has_events = vec![false; n];
     for e in &s.labels.events {
-        let td = s.traffic_device(e.device);
-        if e.device != NO_DEVICE
-            && s.traffic
-                .by_device
-                .get(td as usize)
-                .is_none_or(Vec::is_empty)
-        {
-            quiet.insert(e.device);
+        if let Some(h) = has_events.get_mut(e.device as usize) {
+            *h = true;
         }
     }
-    quiet.len()
+    let packets = |d: u16| s.traffic.by_device.get(d as usize).map_or(0, Vec::len);
+    (0..n as u16)
+        .filter(|&d| has_events[d as usize] && packets(s.traffic_device(d)) == 0)
+        .count()
 }
 
 pub fn format_time(ns: i64, tz: &chrono_tz::Tz, span_s: f64) -> String {
@@ -158,7 +156,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let lanes = lanes(app);
     let metric = app.metric();
     let origin = py.start_ns;
-    toolbar(app, ui);
+    toolbar(app, ui, quiet_devices(app));
     legend(app, ui, dark);
     let n = lanes.len().max(1);
     let overview_h = 38.0;
@@ -620,7 +618,7 @@ fn legend(app: &App, ui: &mut egui::Ui, dark: bool) {
     });
 }
 
-fn toolbar(app: &mut App, ui: &mut egui::Ui) {
+fn toolbar(app: &mut App, ui: &mut egui::Ui, quiet: usize) {
     // Wrapped: with the lane pager the row is wider than the timeline on a 1600 px screen.
     ui.horizontal_wrapped(|ui| {
         if ui.button("<").on_hover_text("Previous event (P)").clicked() {
@@ -691,7 +689,6 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
                 app.ui.lane_top = (top + page).min(n - fit);
             }
         }
-        let quiet = quiet_devices(app);
         if quiet > 0 {
             ui.checkbox(&mut app.ui.show_quiet, format!("{quiet} without traffic"))
                 .on_hover_text("Also draw devices that have labels but no traffic in the captures");
