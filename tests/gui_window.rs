@@ -221,3 +221,78 @@ fn the_matrix_has_column_labels_and_a_class_view() {
         .sum();
     assert_eq!(n, pooled);
 }
+
+/// At a whole-day zoom a long drag of a marker moves its event by at most the drag bound (two
+/// minutes for a minute label), the offset shown while dragging; Alt frees it.
+#[test]
+fn a_marker_drag_is_bounded_unless_alt_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    let pick = |h: &egui_kittest::Harness<'_, App>| {
+        let st = h.state();
+        let s = st.session.as_ref().unwrap();
+        *st.ui
+            .marker_pos
+            .iter()
+            .find(|(id, p)| {
+                let e = s.labels.get(*id).unwrap();
+                p.x > 500.0
+                    && p.x < 800.0
+                    && e.retime_ns.is_none()
+                    && e.precision == labelbench::labels::Precision::Minute
+            })
+            .expect("a minute-precision marker on screen")
+    };
+    let drag =
+        |h: &mut egui_kittest::Harness<'_, App>, pos: egui::Pos2, alt: bool| -> Option<String> {
+            h.hover_at(pos);
+            h.run_steps(2);
+            if alt {
+                h.input_mut()
+                    .events
+                    .push(egui::Event::ModifiersChanged(egui::Modifiers::ALT));
+            }
+            h.drag_at(pos);
+            h.step();
+            let mut shown = None;
+            for dx in [10.0, 60.0, 150.0, 300.0] {
+                h.hover_at(pos + egui::vec2(dx, 0.0));
+                h.step();
+                shown = h.state().ui.drag_text.clone().or(shown);
+            }
+            h.drop_at(pos + egui::vec2(300.0, 0.0));
+            h.run_steps(3);
+            h.input_mut()
+                .events
+                .push(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+            settle(h);
+            shown
+        };
+    let (id, pos) = pick(&h);
+    let before = {
+        let s = h.state().session.as_ref().unwrap();
+        s.adjusted_ns(s.labels.get(id).unwrap())
+    };
+    let shown = drag(&mut h, pos, false).unwrap_or_default();
+    let s = h.state().session.as_ref().unwrap();
+    let moved = s.adjusted_ns(s.labels.get(id).unwrap()) - before;
+    assert_eq!(
+        moved,
+        labelbench::gui::timeline::drag_bound(labelbench::labels::Precision::Minute)
+    );
+    assert!(
+        shown.starts_with("+120.0 s") && shown.contains("Alt"),
+        "{shown}"
+    );
+    // Alt frees the drag: 300 px at a whole-day zoom is hours.
+    let (id2, pos2) = pick(&h);
+    let before = {
+        let s = h.state().session.as_ref().unwrap();
+        s.adjusted_ns(s.labels.get(id2).unwrap())
+    };
+    drag(&mut h, pos2, true);
+    let s = h.state().session.as_ref().unwrap();
+    let moved = s.adjusted_ns(s.labels.get(id2).unwrap()) - before;
+    assert!(moved > 3_600_000_000_000, "{moved}");
+}

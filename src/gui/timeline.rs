@@ -462,15 +462,41 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
                     id,
                     from_ns: t,
                     to_ns: t,
+                    bound_ns: drag_bound(e.precision),
                 });
                 app.commands.push(Command::Pick(Some(id)));
             }
         }
     }
     if let (Some(d), Some(p)) = (app.ui.drag.as_mut(), r.interact_pointer_pos()) {
+        let (free, shift) = ui.input(|i| (i.modifiers.alt, i.modifiers.shift));
         if r.dragged() {
-            d.to_ns = to_ns(p);
+            let want = to_ns(p);
+            d.to_ns = match free || shift {
+                true => want,
+                false => want.clamp(d.from_ns - d.bound_ns, d.from_ns + d.bound_ns),
+            };
         }
+        // The offset the drop will apply, beside the pointer.
+        let what = match (shift, free) {
+            (true, _) => "whole source",
+            (false, true) => "free",
+            (false, false) if (d.to_ns - d.from_ns).abs() == d.bound_ns => {
+                "at the bound; Alt for more"
+            }
+            _ => "Alt for more",
+        };
+        let text = format!("{:+.1} s ({what})", (d.to_ns - d.from_ns) as f64 / 1e9);
+        ui.painter().text(
+            p + egui::vec2(12.0, -16.0),
+            egui::Align2::LEFT_BOTTOM,
+            &text,
+            egui::FontId::proportional(12.0),
+            ui.visuals().strong_text_color(),
+        );
+        app.ui.drag_text = Some(text);
+    } else {
+        app.ui.drag_text = None;
     }
     if r.drag_stopped() {
         if let Some(d) = app.ui.drag.take() {
@@ -548,10 +574,16 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     if let Some(t) = hover_txt {
         r.clone().on_hover_text_at_pointer(t);
     } else {
-        r.clone().on_hover_text("Wheel to zoom, Shift+wheel or drag to pan; click a marker to select it, drag it to retime (Shift+drag shifts its whole source)");
+        r.clone().on_hover_text("Wheel to zoom, Shift+wheel or drag to pan; click a marker to select it, drag it to retime within 2 minutes (Alt+drag frees it; Shift+drag shifts its whole source)");
     }
     app.ui.marker_pos = markers;
     overview(app, ui, &py, origin, dark);
+}
+
+/// How far a plain marker drag may move an event: twice its precision, at least a minute
+/// (a minute label's uncertainty and a logger's usual skew).
+pub fn drag_bound(p: Precision) -> i64 {
+    (2 * p.ns()).max(60_000_000_000)
 }
 
 /// A marker's shape for a status, as the lanes draw it, centred at `p` with radius `r`.

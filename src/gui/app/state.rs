@@ -77,6 +77,9 @@ pub struct Drag {
     pub id: u64,
     pub from_ns: i64,
     pub to_ns: i64,
+    /// How far a plain drag may move the event from `from_ns` (Alt lifts the bound): at week
+    /// zoom a few pixels are hours.
+    pub bound_ns: i64,
 }
 
 /// (event id, label generation), window features, nearby flow lines.
@@ -115,6 +118,8 @@ pub struct UiState {
     pub report_device: Option<usize>,
     /// Show the matrix with `device:class` pooled into `class` across devices.
     pub report_by_class: bool,
+    /// What a marker drag in progress would do, as shown beside the pointer.
+    pub drag_text: Option<String>,
     pub cell: Option<(usize, usize)>,
     pub export: ExportDialog,
     pub new_project: crate::gui::panels::NewProjectDialog,
@@ -173,6 +178,7 @@ impl Default for UiState {
             report: None,
             report_device: None,
             report_by_class: false,
+            drag_text: None,
             cell: None,
             export: ExportDialog::default(),
             new_project: Default::default(),
