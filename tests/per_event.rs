@@ -221,3 +221,38 @@ fn csv_intervals_are_their_own_windows() {
     assert_eq!(w[0].1, 1_556_329_377_198_794_000);
     assert_eq!(w[0].2, 1_556_329_407_828_307_000);
 }
+
+/// `new --from` on a folder of per-event captures in Mon(IoT)r's layout makes them the
+/// labels too, and says so.
+#[test]
+fn a_folder_of_per_event_captures_opens_with_from() {
+    let Some(r) = real() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("moniotr");
+    let exp = d.join("traffic/us/yi-camera/android_lan_watch");
+    std::fs::create_dir_all(&exp).unwrap();
+    std::fs::copy(
+        r.join("moniotr/yi_camera_sample.pcap"),
+        exp.join("2019-04-26_21:42:57.31s.pcap"),
+    )
+    .unwrap();
+    std::fs::write(d.join("devices.csv"), YI_REGISTRY).unwrap();
+    let proj = dir.path().join("m.labelbench.json");
+    let out = run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--from")
+            .arg(&d)
+            .args(["--tz", "America/New_York"]),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("per-event-captures") && text.contains("Mon(IoT)r's layout"),
+        "{text}"
+    );
+    let s = open_journaled(&proj);
+    assert_eq!(s.labels.events.len(), 1);
+    assert_eq!(s.labels.events[0].class, "android_lan_watch");
+    assert_eq!(s.traffic.packets.len(), 1631);
+}

@@ -184,11 +184,37 @@ fn scan_into(
     sources: &mut Vec<(SourceSpec, Option<Sniffed>, Zone)>,
 ) -> anyhow::Result<labelbench::project::scan::FolderScan> {
     let scan = labelbench::project::scan::scan_folder(dir).map_err(bad)?;
-    captures.extend(
-        scan.captures
-            .iter()
-            .map(|c| glob::Pattern::escape(&c.display().to_string())),
-    );
+    if scan.per_event.is_empty() {
+        captures.extend(
+            scan.captures
+                .iter()
+                .map(|c| glob::Pattern::escape(&c.display().to_string())),
+        );
+    }
+    // A folder of per-event captures: the captures are the labels too.
+    for glob in &scan.per_event {
+        captures.push(glob.clone());
+        let spec = SourceSpec {
+            kind: SourceKind::PerEventCaptures,
+            path: glob.clone(),
+            tz: a.tz.clone().unwrap_or_else(|| "UTC".into()),
+            offset_ns: 0,
+            csv: None,
+            rules: vec![],
+            pattern: None,
+        };
+        let why = Sniffed {
+            kind: SourceKind::PerEventCaptures,
+            why: "every capture's path reads as device/activity/start.duration (Mon(IoT)r's layout): one event per capture".into(),
+            csv: None,
+        };
+        let zone = if a.tz.is_some() {
+            Zone::TzOption
+        } else {
+            Zone::Default
+        };
+        sources.push((spec, Some(why), zone));
+    }
     if devices.is_none() {
         devices.clone_from(&scan.registry);
     }

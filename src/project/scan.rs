@@ -20,6 +20,9 @@ pub struct FolderScan {
     pub logs: Vec<(PathBuf, Sniffed)>,
     /// Files left out, each with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// When every capture's path is a label in Mon(IoT)r's layout and no log was found, the
+    /// folder is a per-event capture dataset: one glob per capture suffix under it.
+    pub per_event: Vec<String>,
 }
 
 /// Sorts every file under `dir` (hidden folders such as `.git` excepted) into captures,
@@ -68,7 +71,41 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, String> {
         ));
     }
     scan.skipped.sort();
+    scan.per_event = per_event_globs(dir, &scan);
     Ok(scan)
+}
+
+/// See [`FolderScan::per_event`].
+fn per_event_globs(dir: &Path, scan: &FolderScan) -> Vec<String> {
+    let pattern = crate::labels::PathPattern::parse(crate::labels::MONIOTR_PATTERN)
+        .expect("the default pattern parses");
+    let all_labelled = scan
+        .captures
+        .iter()
+        .all(|c| pattern.fields(&c.display().to_string()).is_ok());
+    if scan.captures.is_empty() || !scan.logs.is_empty() || !all_labelled {
+        return Vec::new();
+    }
+    let mut suffixes: Vec<String> = scan
+        .captures
+        .iter()
+        .filter_map(|c| {
+            let name = c.file_name()?.to_string_lossy().to_string();
+            crate::capture::capture_suffix(&name).map(str::to_string)
+        })
+        .collect();
+    suffixes.sort();
+    suffixes.dedup();
+    let root = glob::Pattern::escape(&dir.display().to_string());
+    suffixes
+        .iter()
+        .map(|s| {
+            Path::new(&root)
+                .join(format!("**/*{s}"))
+                .display()
+                .to_string()
+        })
+        .collect()
 }
 
 fn walk(dir: &Path, depth: usize, files: &mut Vec<PathBuf>, hidden: &mut Vec<PathBuf>) {

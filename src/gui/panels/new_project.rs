@@ -191,7 +191,22 @@ impl NewProjectDialog {
             return false;
         };
         let mut found = false;
-        for c in &scan.captures {
+        // A folder of per-event captures: one glob, and the same glob as the labels.
+        for g in &scan.per_event {
+            found = true;
+            if !self.spec.captures.contains(g) {
+                self.spec.captures.push(g.clone());
+                let mut source =
+                    NewSource::new(SourceKind::PerEventCaptures, g.clone(), self.zone());
+                source.why = Some("every capture's path reads as device/activity/start.duration (Mon(IoT)r's layout)".into());
+                self.spec.sources.push(source);
+            }
+        }
+        let per_file = match scan.per_event.is_empty() {
+            true => scan.captures.as_slice(),
+            false => &[],
+        };
+        for c in per_file {
             let name = c.file_name().unwrap_or_default().to_string_lossy();
             let suffix = crate::capture::capture_suffix(&name).unwrap_or(".pcap");
             let folder = c.parent().unwrap_or(dir);
