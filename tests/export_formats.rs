@@ -307,8 +307,30 @@ fn annotated_pcapng_carries_the_labels_tshark_shows() {
             .arg(&proj)
             .arg("--out")
             .arg(&out)
-            .args(["--format", "csv", "--pcapng"]),
+            .args(["--format", "csv", "--pcapng", "--pcap-slices"]),
     );
+    // Per-event slices are annotated pcapng too: every packet names its slice's event.
+    let mut slices = 0;
+    for f in std::fs::read_dir(out.join("slices")).unwrap() {
+        let p = f.unwrap().path();
+        assert_eq!(p.extension().unwrap(), "pcapng", "{}", p.display());
+        let id = p
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .rsplit('_')
+            .next()
+            .unwrap()
+            .to_string();
+        for (_, _, _, _, comment) in tshark_frames(&p, None) {
+            assert!(
+                comment.contains(&format!("labelbench event {id} ")),
+                "{comment}"
+            );
+        }
+        slices += 1;
+    }
+    assert!(slices > 50, "{slices}");
     let feats = std::fs::read_to_string(out.join("features.csv")).unwrap();
     let real = crate::common::real().unwrap().join("fit-iot-dataset");
     let registry: serde_json::Value =

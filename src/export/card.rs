@@ -90,13 +90,27 @@ pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
         }));
     }
     if cx.dir.join("slices").is_dir() {
+        let (ext, enc) = match cx.o.pcapng {
+            true => ("pcapng", "application/x-pcapng"),
+            false => ("pcap", "application/vnd.tcpdump.pcap"),
+        };
         distribution.push(serde_json::json!({
             "@type": "cr:FileSet",
             "@id": "slices",
             "name": "slices",
-            "description": "One pcap per exported event: its device's packets in its window.",
-            "encodingFormat": "application/vnd.tcpdump.pcap",
-            "includes": "slices/*.pcap",
+            "description": "One capture per exported event: its device's packets in its window.",
+            "encodingFormat": enc,
+            "includes": format!("slices/*.{ext}"),
+        }));
+    }
+    if cx.dir.join("pcapng").is_dir() {
+        distribution.push(serde_json::json!({
+            "@type": "cr:FileSet",
+            "@id": "pcapng",
+            "name": "pcapng",
+            "description": "One pcapng per device; packets in an event's window carry its comment.",
+            "encodingFormat": "application/x-pcapng",
+            "includes": "pcapng/*.pcapng",
         }));
     }
     let mut record_sets = Vec::new();

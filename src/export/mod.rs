@@ -250,7 +250,7 @@ fn write_all(
         std::fs::copy(r, dir.join("model_report.json")).map_err(|e| Error::io(r, e))?;
     }
     let slice_files = if o.pcap_slices {
-        pcap_slices(s, &evs, &fmap, &dir.join("slices"))?
+        pcap_slices(s, &evs, &fmap, &dir.join("slices"), o.pcapng)?
     } else {
         Vec::new()
     };

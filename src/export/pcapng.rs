@@ -20,13 +20,49 @@ struct Labelled {
     comment: String,
 }
 
-/// A device's output: the file, the interface id of each link type seen so far.
-struct DeviceFile {
-    out: std::io::BufWriter<std::fs::File>,
-    path: PathBuf,
+/// One pcapng being written (a device's file, or an event's slice in memory): the interface
+/// id of each link type seen so far, and what was written.
+pub(crate) struct PcapngOut<W: Write> {
+    pub(crate) out: W,
+    pub(crate) path: PathBuf,
     interfaces: Vec<pcap_parser::Linktype>,
-    packets: u64,
+    pub(crate) packets: u64,
     commented: u64,
+}
+
+type DeviceFile = PcapngOut<std::io::BufWriter<std::fs::File>>;
+
+impl<W: Write> PcapngOut<W> {
+    /// Starts a pcapng section (labelbench as the writing application, `comment` on it).
+    pub(crate) fn new(mut out: W, path: PathBuf, comment: &str) -> Result<PcapngOut<W>> {
+        let mut shb = SectionHeaderBlock {
+            block_type: 0,
+            block_len1: 0,
+            bom: 0,
+            major_version: 1,
+            minor_version: 0,
+            section_len: -1,
+            options: vec![
+                option(
+                    OptionCode::ShbUserAppl,
+                    format!("labelbench {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+                ),
+                option(OptionCode::Comment, comment.as_bytes().to_vec()),
+            ],
+            block_len2: 0,
+        };
+        let bytes = shb
+            .to_vec()
+            .map_err(|e| Error::Other(format!("pcapng: {e:?}")))?;
+        out.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
+        Ok(PcapngOut {
+            out,
+            path,
+            interfaces: Vec::new(),
+            packets: 0,
+            commented: 0,
+        })
+    }
 }
 
 /// An annotated pcapng as the manifest lists it.
@@ -47,7 +83,7 @@ fn option(code: OptionCode, value: Vec<u8>) -> PcapNGOption<'static> {
 }
 
 /// The comment an event's packets carry.
-fn event_comment(s: &Session, e: &crate::labels::Event) -> String {
+pub(crate) fn event_comment(s: &Session, e: &crate::labels::Event) -> String {
     let source = match s.sources.get(e.source as usize) {
         Some(src) => {
             let name = src.path.file_name().unwrap_or_default().to_string_lossy();
@@ -111,42 +147,12 @@ pub(crate) fn annotated_pcapng(
     for (mac, name) in &names {
         let path = dir.join(format!("{}.pcapng", super::slices::safe_name(name)));
         let f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-        let mut out = std::io::BufWriter::new(f);
-        let mut shb = SectionHeaderBlock {
-            block_type: 0,
-            block_len1: 0,
-            bom: 0,
-            major_version: 1,
-            minor_version: 0,
-            section_len: -1,
-            options: vec![
-                option(
-                    OptionCode::ShbUserAppl,
-                    format!("labelbench {}", env!("CARGO_PKG_VERSION")).into_bytes(),
-                ),
-                option(
-                    OptionCode::Comment,
-                    format!(
-                        "{name}: packets to or from {}; labels as packet comments",
-                        crate::traffic::devices::fmt_mac(mac)
-                    )
-                    .into_bytes(),
-                ),
-            ],
-            block_len2: 0,
-        };
-        let bytes = shb.to_vec().map_err(|e| Error::Other(format!("{e:?}")))?;
-        out.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
-        files.insert(
-            *mac,
-            DeviceFile {
-                out,
-                path,
-                interfaces: Vec::new(),
-                packets: 0,
-                commented: 0,
-            },
+        let comment = format!(
+            "{name}: packets to or from {}; labels as packet comments",
+            crate::traffic::devices::fmt_mac(mac)
         );
+        let df = PcapngOut::new(std::io::BufWriter::new(f), path, &comment)?;
+        files.insert(*mac, df);
     }
     let mut failure: Option<Error> = None;
     for (fi, file) in s.traffic.files.iter().enumerate() {
@@ -212,8 +218,8 @@ fn name_of<'a>(names: &'a BTreeMap<[u8; 6], String>, mac: &[u8; 6]) -> &'a str {
 }
 
 /// Appends one packet (and, for a link type new to this file, its interface block).
-fn write_packet(
-    df: &mut DeviceFile,
+pub(crate) fn write_packet<W: Write>(
+    df: &mut PcapngOut<W>,
     device: &str,
     lt: pcap_parser::Linktype,
     ts: i64,

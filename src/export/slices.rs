@@ -1,13 +1,16 @@
-//! One pcap per exported active event: its device's packets in its window, bytes as captured.
+//! One capture per exported active event: its device's packets in its window, bytes as
+//! captured; pcap, or pcapng with the event named in every packet's comment.
 
 use super::*;
 
-/// One pcap per exported active event: its device's packets in its window, bytes as captured.
+/// One capture per exported active event: its device's packets in its window, bytes as
+/// captured; with `annotated`, pcapng whose every packet carries the event's comment.
 pub(crate) fn pcap_slices(
     s: &Session,
     evs: &[&crate::labels::Event],
     fmap: &HashMap<u64, &FeatureRow>,
     dir: &Path,
+    annotated: bool,
 ) -> Result<Vec<SliceFile>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Windows per traffic device: (start, end, event index).
@@ -32,6 +35,21 @@ pub(crate) fn pcap_slices(
         targets.push(e);
     }
     let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); targets.len()];
+    // Annotated slices: a pcapng per event, written in memory like the pcap ones.
+    let mut ng: Vec<super::pcapng::PcapngOut<Vec<u8>>> = Vec::new();
+    let mut comments: Vec<String> = Vec::new();
+    if annotated {
+        for e in &targets {
+            let c = super::pcapng::event_comment(s, e);
+            ng.push(super::pcapng::PcapngOut::new(
+                Vec::new(),
+                dir.to_path_buf(),
+                &c,
+            )?);
+            comments.push(c);
+        }
+    }
+    let mut failure: Option<Error> = None;
     let mut linktype = pcap_parser::Linktype(1);
     let (lo_all, hi_all) = wins
         .values()
@@ -61,7 +79,28 @@ pub(crate) fn pcap_slices(
                 if let Some(ws) = wins.get(&mac) {
                     for w in ws {
                         if ts >= w.lo && ts <= w.hi {
-                            crate::capture::write::append_record(&mut bufs[w.k], ts, orig, data);
+                            if annotated {
+                                let device = s.event_device_name(targets[w.k]);
+                                let c = [comments[w.k].as_str()];
+                                if let Err(e) = super::pcapng::write_packet(
+                                    &mut ng[w.k],
+                                    device,
+                                    lt,
+                                    ts,
+                                    orig,
+                                    data,
+                                    &c,
+                                ) {
+                                    failure = Some(e);
+                                }
+                            } else {
+                                crate::capture::write::append_record(
+                                    &mut bufs[w.k],
+                                    ts,
+                                    orig,
+                                    data,
+                                );
+                            }
                         }
                     }
                 }
@@ -72,14 +111,23 @@ pub(crate) fn pcap_slices(
         })
         .map_err(|e| Error::invalid(path, e))?;
     }
+    if let Some(e) = failure {
+        return Err(e);
+    }
     let head = crate::capture::write::pcap_header(linktype, 262_144);
     let mut names = Vec::with_capacity(targets.len());
     for (k, e) in targets.iter().enumerate() {
         let device = s.event_device_name(e);
-        let name = slice_file_name(device, &e.class, e.id);
+        let mut name = slice_file_name(device, &e.class, e.id);
+        let out = if annotated {
+            name.push_str("ng");
+            std::mem::take(&mut ng[k].out)
+        } else {
+            let mut out = head.clone();
+            out.extend_from_slice(&bufs[k]);
+            out
+        };
         let p = dir.join(&name);
-        let mut out = head.clone();
-        out.extend_from_slice(&bufs[k]);
         std::fs::write(&p, out).map_err(|e| Error::io(&p, e))?;
         names.push(SliceFile {
             file: format!("slices/{name}"),
