@@ -296,3 +296,54 @@ fn a_marker_drag_is_bounded_unless_alt_is_held() {
     let moved = s.adjusted_ns(s.labels.get(id2).unwrap()) - before;
     assert!(moved > 3_600_000_000_000, "{moved}");
 }
+
+/// The New project dialog takes the lab's devices.py and a log whose kind it tells from the
+/// content, and the project it writes opens with the lab's devices.
+#[test]
+fn the_new_project_dialog_takes_devices_py_and_sniffs_the_log() {
+    let Some(r) = crate::common::real() else {
+        return;
+    };
+    let lab = r.join("fit-iot-dataset");
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(App::with_settings(Settings::default(), None));
+    h.run_steps(2);
+    {
+        let d = &mut h.state_mut().ui.new_project;
+        d.open = true;
+        d.project_text = dir.path().join("lab.labelbench.json").display().to_string();
+        d.spec.captures = vec![lab.join("pcaps/schlage-lock-01.pcap").display().to_string()];
+        d.spec.devices = lab.join("devices/devices.py").display().to_string();
+        d.new_path = lab.join("labels/ifttt-actions.csv").display().to_string();
+    }
+    h.run_steps(2);
+    h.get_all_by_label("Add").last().unwrap().click();
+    h.run_steps(2);
+    let kind = h.state().ui.new_project.spec.sources[0].spec.kind;
+    assert_eq!(kind, labelbench::labels::SourceKind::IftttTrigger);
+    // The dialog grew by a row: let it settle before clicking its button.
+    let mut at = h.get_by_label("Create and open").rect();
+    for _ in 0..20 {
+        h.step();
+        let now = h.get_by_label("Create and open").rect();
+        if now == at {
+            break;
+        }
+        at = now;
+    }
+    h.get_by_label("Create and open").click();
+    settle(&mut h);
+    let st = h.state();
+    let s = st
+        .session
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?} {:?}", st.ui.new_project.error, st.errors));
+    assert!(s.registry.len() > 50);
+    assert!(s.labels.events.len() > 4000);
+    assert!(s
+        .project
+        .devices
+        .as_deref()
+        .unwrap()
+        .ends_with("devices.py"));
+}

@@ -366,9 +366,9 @@ pub(crate) fn new_project_dialog(app: &mut App, ctx: &egui::Context) {
                 ui.add(
                     egui::TextEdit::singleline(&mut d.spec.devices)
                         .desired_width(380.0)
-                        .hint_text("devices.json or devices.csv"),
+                        .hint_text("devices.json, devices.py or devices.csv"),
                 )
-                .on_hover_text("The lab's devices.json or CSV name,mac,ip,description,hub");
+                .on_hover_text("The lab's devices.json, its devices.py (read, never run) or CSV name,mac,ip,description,hub");
                 if let Some(p) = browse_file(ui, "Device registry") {
                     d.spec.devices = p.display().to_string();
                 }
