@@ -56,6 +56,15 @@ fn the_conn_log_reads_back_with_zeek_tools() {
     assert!(v["rows"].as_u64().unwrap() > 300, "{v}");
     assert!(v["labelled"].as_u64().unwrap() > 20, "{v}");
     assert_eq!(v["parsezeeklogs_rows"], v["rows"], "{v}");
+    // And on the bundled sample (a simulated day, hub children, ten devices).
+    let sample = dir.path().join("sample");
+    std::fs::create_dir(&sample).unwrap();
+    let proj = crate::gui::sample_copy(&sample);
+    let out = dir.path().join("sample-out");
+    export_csv(&proj, &out);
+    let v = check("conn_log_check.py", &out, &[]);
+    assert!(v["rows"].as_u64().unwrap() > 1000, "{v}");
+    assert!(v["labelled"].as_u64().unwrap() > 100, "{v}");
 }
 
 /// labelbench's own `zeek` source reads the conn.log back: one event per class of each
