@@ -141,3 +141,22 @@ pub fn compress(data: &[u8], zstd: bool) -> Vec<u8> {
         z.finish().unwrap()
     }
 }
+
+/// Exports `proj` as CSV into `out` through the CLI.
+pub fn export_csv(proj: &std::path::Path, out: &std::path::Path) {
+    run_ok(
+        std::process::Command::new(bin())
+            .arg("export")
+            .arg(proj)
+            .arg("--out")
+            .arg(out)
+            .args(["--format", "csv"]),
+    );
+}
+
+/// tshark's `frame.time_epoch` text (`1556329377.198775000`) as ns, exactly.
+pub fn epoch_text_ns(s: &str) -> i64 {
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    whole.parse::<i64>().unwrap() * 1_000_000_000
+        + format!("{frac:0<9}")[..9].parse::<i64>().unwrap()
+}

@@ -4,19 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{bin, have_python, real_lab_project, run_ok, script};
-
-/// Exports `proj` as CSV into `out`.
-fn export_csv(proj: &Path, out: &Path) {
-    run_ok(
-        Command::new(bin())
-            .arg("export")
-            .arg(proj)
-            .arg("--out")
-            .arg(out)
-            .args(["--format", "csv"]),
-    );
-}
+use crate::common::{
+    bin, epoch_text_ns, export_csv, have_python, real_lab_project, run_ok, script,
+};
 
 fn lab(dir: &Path) -> Option<PathBuf> {
     real_lab_project(
@@ -284,11 +274,8 @@ fn tshark_frames(path: &Path, filter: Option<&str>) -> Vec<(i64, u32, u32, Strin
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            let (s, frac) = f[0].split_once('.').unwrap();
-            let ns = s.parse::<i64>().unwrap() * 1_000_000_000
-                + format!("{frac:0<9}")[..9].parse::<i64>().unwrap();
             (
-                ns,
+                epoch_text_ns(f[0]),
                 f[1].parse().unwrap(),
                 f[2].parse().unwrap(),
                 f[3].to_string(),

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{bin, open_journaled, real, run_bad, run_ok};
+use crate::common::{bin, epoch_text_ns, export_csv, open_journaled, real, run_bad, run_ok};
 
 /// The Yi camera of the Mon(IoT)r sample, by the MAC that sends most of its packets.
 const YI_REGISTRY: &str = "name,mac,ip,description,hub\nyi-camera,b0:d5:9d:b9:f0:b4,,Yi camera,\n";
@@ -24,17 +24,6 @@ fn features_windows(out: &Path) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
-fn export(proj: &Path, out: &Path) {
-    run_ok(
-        Command::new(bin())
-            .arg("export")
-            .arg(proj)
-            .arg("--out")
-            .arg(out)
-            .args(["--format", "csv"]),
-    );
-}
-
 /// The capture's span as tshark reads it (first and last packet, ns).
 fn tshark_span(p: &Path) -> Option<(i64, i64)> {
     if !crate::common::have_tshark() {
@@ -48,11 +37,7 @@ fn tshark_span(p: &Path) -> Option<(i64, i64)> {
         .unwrap();
     let ns: Vec<i64> = String::from_utf8_lossy(&o.stdout)
         .lines()
-        .map(|l| {
-            let (s, f) = l.split_once('.').unwrap();
-            s.parse::<i64>().unwrap() * 1_000_000_000
-                + format!("{f:0<9}")[..9].parse::<i64>().unwrap()
-        })
+        .map(epoch_text_ns)
         .collect();
     Some((*ns.iter().min()?, *ns.iter().max()?))
 }
@@ -83,7 +68,7 @@ fn an_experiment_gets_its_captures_span_as_window() {
             )),
     );
     let out = dir.path().join("out");
-    export(&proj, &out);
+    export_csv(&proj, &out);
     let w = features_windows(&out);
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].0, "android_lan_watch");
@@ -97,7 +82,7 @@ fn an_experiment_gets_its_captures_span_as_window() {
     p["window"]["follow_duration"] = false.into();
     std::fs::write(&proj, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
     let out2 = dir.path().join("out2");
-    export(&proj, &out2);
+    export_csv(&proj, &out2);
     let w = features_windows(&out2);
     assert_eq!(w[0].2 - w[0].1, 30_000_000_000);
 }
@@ -150,7 +135,7 @@ fn per_event_captures_are_the_labels() {
     assert_eq!(e.original_ns, 1_556_329_377_000_000_000);
     assert_eq!(e.duration_ns, 31_000_000_000);
     let outd = d.join("out");
-    export(&proj, &outd);
+    export_csv(&proj, &outd);
     let w = features_windows(&outd);
     assert_eq!(w.len(), 1);
     if let Some(span) = tshark_span(&sample) {
@@ -215,7 +200,7 @@ fn csv_intervals_are_their_own_windows() {
             .arg(m.join("sample-result.csv")),
     );
     let out = dir.path().join("out");
-    export(&proj, &out);
+    export_csv(&proj, &out);
     let w = features_windows(&out);
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].1, 1_556_329_377_198_794_000);

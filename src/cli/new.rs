@@ -128,20 +128,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut devices = a.devices.clone();
     for glob in &a.per_event_captures {
         captures.push(glob.clone());
-        let spec = SourceSpec {
-            kind: SourceKind::PerEventCaptures,
-            path: glob.clone(),
-            tz: a.tz.clone().unwrap_or_else(|| "UTC".into()),
-            offset_ns: 0,
-            csv: None,
-            rules: vec![],
-            pattern: a.path_pattern.clone(),
-        };
-        let zone = if a.tz.is_some() {
-            Zone::TzOption
-        } else {
-            Zone::Default
-        };
+        let (mut spec, zone) = found_source(&a, SourceKind::PerEventCaptures, glob.clone());
+        spec.pattern.clone_from(&a.path_pattern);
         sources.push((spec, None, zone));
     }
     let scan = match &a.from {
@@ -174,6 +162,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     print_summary(&a.project, &c, scan.as_ref(), &sources)
 }
 
+/// A source `new` found rather than was given as `KIND:PATH@ZONE`: read in --tz, else UTC.
+fn found_source(a: &Args, kind: SourceKind, path: String) -> (SourceSpec, Zone) {
+    match &a.tz {
+        Some(tz) => (SourceSpec::new(kind, path, tz.clone()), Zone::TzOption),
+        None => (SourceSpec::new(kind, path, "UTC".into()), Zone::Default),
+    }
+}
+
 /// Adds what `dir` holds to the command line's own inputs: captures, the registry unless
 /// one was given, and each log unless a --source names the same file (that kind wins).
 fn scan_into(
@@ -194,24 +190,11 @@ fn scan_into(
     // A folder of per-event captures: the captures are the labels too.
     for glob in &scan.per_event {
         captures.push(glob.clone());
-        let spec = SourceSpec {
-            kind: SourceKind::PerEventCaptures,
-            path: glob.clone(),
-            tz: a.tz.clone().unwrap_or_else(|| "UTC".into()),
-            offset_ns: 0,
-            csv: None,
-            rules: vec![],
-            pattern: None,
-        };
+        let (spec, zone) = found_source(a, SourceKind::PerEventCaptures, glob.clone());
         let why = Sniffed {
             kind: SourceKind::PerEventCaptures,
             why: "every capture's path reads as device/activity/start.duration (Mon(IoT)r's layout): one event per capture".into(),
             csv: None,
-        };
-        let zone = if a.tz.is_some() {
-            Zone::TzOption
-        } else {
-            Zone::Default
         };
         sources.push((spec, Some(why), zone));
     }
@@ -226,20 +209,8 @@ fn scan_into(
         if sources.iter().any(|s| same(Path::new(&s.0.path), path)) {
             continue;
         }
-        let spec = SourceSpec {
-            kind: sniffed.kind,
-            path: path.display().to_string(),
-            tz: a.tz.clone().unwrap_or_else(|| "UTC".into()),
-            offset_ns: 0,
-            csv: sniffed.csv.clone(),
-            rules: vec![],
-            pattern: None,
-        };
-        let zone = if a.tz.is_some() {
-            Zone::TzOption
-        } else {
-            Zone::Default
-        };
+        let (mut spec, zone) = found_source(a, sniffed.kind, path.display().to_string());
+        spec.csv.clone_from(&sniffed.csv);
         sources.push((spec, Some(sniffed.clone()), zone));
     }
     if scan.captures.is_empty() && a.captures.is_empty() {

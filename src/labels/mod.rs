@@ -163,6 +163,20 @@ fn utc() -> String {
 }
 
 impl SourceSpec {
+    /// A source of `kind` at `path` read in `tz`, with no offset, rules or pattern, and the
+    /// default columns for `csv`.
+    pub fn new(kind: SourceKind, path: String, tz: String) -> SourceSpec {
+        SourceSpec {
+            kind,
+            path,
+            tz,
+            offset_ns: 0,
+            csv: (kind == SourceKind::Csv).then(CsvColumns::default),
+            rules: vec![],
+            pattern: None,
+        }
+    }
+
     /// Parses `KIND:PATH[@TZ]`.
     pub fn parse_cli(s: &str) -> Result<SourceSpec, String> {
         let (kind, rest) = s
@@ -180,19 +194,7 @@ impl SourceSpec {
         };
         tz.parse::<Tz>()
             .map_err(|_| format!("{s}: unknown time zone {tz:?}"))?;
-        Ok(SourceSpec {
-            kind,
-            path,
-            tz,
-            offset_ns: 0,
-            csv: if kind == SourceKind::Csv {
-                Some(CsvColumns::default())
-            } else {
-                None
-            },
-            rules: vec![],
-            pattern: None,
-        })
+        Ok(SourceSpec::new(kind, path, tz))
     }
 }
 

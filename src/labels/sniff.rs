@@ -360,15 +360,8 @@ pub fn source_from_cli(arg: &str) -> Result<(SourceSpec, Option<Sniffed>), Strin
         .map_err(|_| format!("{arg}: unknown time zone {tz:?}"))?;
     let sniffed = sniff_file(Path::new(path))
         .map_err(|e| format!("{e}; give the kind as KIND:PATH (one of {})", kinds()))?;
-    let spec = SourceSpec {
-        kind: sniffed.kind,
-        path: path.to_string(),
-        tz: tz.to_string(),
-        offset_ns: 0,
-        csv: sniffed.csv.clone(),
-        rules: vec![],
-        pattern: None,
-    };
+    let mut spec = SourceSpec::new(sniffed.kind, path.to_string(), tz.to_string());
+    spec.csv.clone_from(&sniffed.csv);
     Ok((spec, Some(sniffed)))
 }
 

@@ -33,17 +33,8 @@ fn label_column<'a>(spec: &SourceSpec, fields: &'a [String]) -> Result<&'a str, 
         })
 }
 
-/// `1540469302.538640` as ns, exactly (no float rounding of the microseconds).
-fn epoch_ns(s: &str) -> Option<i64> {
-    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let w: i64 = whole.parse().ok()?;
-    let f: i64 = format!("{frac:0<9}").parse().ok()?;
-    w.checked_mul(1_000_000_000)?
-        .checked_add(if w < 0 { -f } else { f })
-}
+// Zeek's `ts` and `duration` are decimal seconds, read exactly (no float rounding).
+use super::time::exact_epoch_ns as epoch_ns;
 
 /// A `ts` from the JSON form: epoch seconds (number or string) or an ISO 8601 time.
 fn json_ts(v: &serde_json::Value) -> Option<i64> {

@@ -14,15 +14,7 @@ pub struct NewSource {
 impl NewSource {
     fn new(kind: SourceKind, path: String, tz: String) -> NewSource {
         NewSource {
-            spec: SourceSpec {
-                kind,
-                path,
-                tz,
-                offset_ns: 0,
-                csv: (kind == SourceKind::Csv).then(Default::default),
-                rules: vec![],
-                pattern: None,
-            },
+            spec: SourceSpec::new(kind, path, tz),
             why: None,
         }
     }
