@@ -20,6 +20,7 @@ pub(crate) fn sample_copy(dir: &Path) -> std::path::PathBuf {
             let name = rel.to_string_lossy();
             if name.ends_with(".edits.jsonl")
                 || name.ends_with(".model_report.json")
+                || name.ends_with(".model_comparison.csv")
                 || name.contains(".labelbench.cache")
                 || name.contains(".labelbench.tmp")
             {
@@ -330,6 +331,18 @@ fn snapshots_of_the_main_views() {
         .fit_seconds = 0.0;
     h.run_steps(2);
     h.snapshot("training_confusion");
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::CompareModels);
+    settle(&mut h);
+    h.state_mut()
+        .ui
+        .report
+        .as_mut()
+        .expect("compared")
+        .fit_seconds = 0.0;
+    h.run_steps(2);
+    h.snapshot("training_comparison");
 }
 
 /// Opening a broken project shows the error (naming the file and line) in place; no panic.

@@ -347,3 +347,43 @@ fn the_new_project_dialog_takes_devices_py_and_sniffs_the_log() {
         .unwrap()
         .ends_with("devices.py"));
 }
+
+/// "Compare classifiers" trains tree, forest and extra-trees per device beside the random
+/// baseline; the Training tab shows the table (a column per model, a row per device, the
+/// best outlined) and the table is saved beside the project as the CLI saves it.
+#[test]
+fn the_training_tab_compares_classifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    h.get_by_label("Compare classifiers").click();
+    settle(&mut h);
+    let r = h.state().ui.report.clone().expect("a report");
+    let c = r.comparison.expect("a comparison");
+    assert_eq!(c.models, ["tree", "forest", "extra-trees", "random"]);
+    assert!(c.devices.len() >= 5, "{:?}", c.devices);
+    let _heading = h.get_by_label("extra-trees");
+    let first = &c.devices[0];
+    let shown = format!(
+        "{:.2} / {:.2}",
+        first.scores[0].macro_precision, first.scores[0].macro_recall
+    );
+    assert!(h.get_all_by_label(&shown).next().is_some(), "{shown}");
+    let project = h
+        .state()
+        .session
+        .as_ref()
+        .unwrap()
+        .project_path
+        .clone()
+        .unwrap();
+    let csv = labelbench::learn::compare::csv_path(&project.with_extension("model_report.json"));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1 + 4 * (c.devices.len() + 1),
+        "{text}"
+    );
+}

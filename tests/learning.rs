@@ -114,3 +114,66 @@ fn training_stops_when_cancelled() {
         Err(labelbench::Error::Cancelled)
     ));
 }
+
+/// `train --compare` on a simulated per-event dataset: the table (stdout, CSV, and in
+/// model_report.json) has every model per device on the same folds, and scikit-learn's
+/// DecisionTree, RandomForest, ExtraTrees and stratified guess, trained on the exported
+/// features with those folds, give means close to labelbench's; every learned model beats
+/// the random baseline in both.
+#[test]
+fn the_classifier_comparison_agrees_with_scikit_learn() {
+    use crate::common::{bin, export_csv, have_python, run_ok, script};
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("pe");
+    run_ok(
+        Command::new(bin())
+            .arg("demo-data")
+            .arg("--out")
+            .arg(&d)
+            .args(["--per-event-captures", "--days", "2", "--scale", "200000"]),
+    );
+    let proj = d.join("sample.labelbench.json");
+    let o = run_ok(
+        Command::new(bin())
+            .arg("train")
+            .arg(&proj)
+            .args(["--compare", "tree,forest,extra-trees"]),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("extra-trees") && text.contains("random"),
+        "{text}"
+    );
+    let csv = std::fs::read_to_string(d.join("sample.labelbench.model_comparison.csv")).unwrap();
+    let devices = csv.lines().filter(|l| l.contains(",forest,")).count();
+    assert!(devices >= 9, "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 4 * devices, "{csv}");
+    let out = d.join("out");
+    export_csv(&proj, &out);
+    if !have_python(&["pandas", "sklearn"]) {
+        return;
+    }
+    let o = run_ok(
+        Command::new("python3")
+            .arg(script("compare_sklearn.py"))
+            .arg(&out),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mean = |m: &str, k: &str| v["mean"][m][k].as_f64().unwrap();
+    for m in ["tree", "forest", "extra-trees", "random"] {
+        let (ours, theirs) = (
+            mean(m, "labelbench_precision"),
+            mean(m, "sklearn_precision"),
+        );
+        assert!(
+            (ours - theirs).abs() < 0.06,
+            "{m}: labelbench {ours} scikit-learn {theirs}"
+        );
+    }
+    for m in ["tree", "forest", "extra-trees"] {
+        for who in ["labelbench_precision", "sklearn_precision"] {
+            assert!(mean(m, who) > mean("random", who) + 0.15, "{m} {who}: {v}");
+        }
+    }
+}

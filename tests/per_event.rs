@@ -241,3 +241,101 @@ fn a_folder_of_per_event_captures_opens_with_from() {
     assert_eq!(s.labels.events[0].class, "android_lan_watch");
     assert_eq!(s.traffic.packets.len(), 1631);
 }
+
+/// `demo-data --per-event-captures` writes one capture per true event in Mon(IoT)r's layout;
+/// the project it writes reads every path back as that event (device, class, local start a
+/// few seconds before the true onset), and tshark finds every packet of a file inside the
+/// span its path names and to or from the MAC of the device that carries the event.
+#[test]
+fn the_simulator_writes_a_per_event_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("pe");
+    run_ok(
+        Command::new(bin())
+            .arg("demo-data")
+            .arg("--out")
+            .arg(&d)
+            .args(["--per-event-captures", "--devices", "6", "--scale", "60000"]),
+    );
+    assert!(!d.join("pcaps").exists());
+    let truth = std::fs::read_to_string(d.join("ground-truth.csv")).unwrap();
+    let mut events: Vec<(String, String, i64)> = truth
+        .lines()
+        .filter(|l| l.starts_with("event,"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[4].to_string(), f[5].to_string(), f[6].parse().unwrap())
+        })
+        .collect();
+    events.sort();
+    let s = open_journaled(&d.join("sample.labelbench.json"));
+    assert!(
+        s.sources[0].load.errors.is_empty(),
+        "{:?}",
+        s.sources[0].load.errors
+    );
+    let mut read: Vec<(String, String, i64)> = s
+        .labels
+        .events
+        .iter()
+        .map(|e| {
+            (
+                s.event_device_name(e).to_string(),
+                e.class.clone(),
+                e.original_ns,
+            )
+        })
+        .collect();
+    read.sort();
+    assert_eq!(read.len(), events.len());
+    for (r, t) in read.iter().zip(&events) {
+        assert_eq!((&r.0, &r.1), (&t.0, &t.1));
+        let lead = t.2 - r.2;
+        assert!(
+            (3_000_000_000..4_000_000_000).contains(&lead),
+            "{r:?} {t:?}"
+        );
+    }
+    assert!(s
+        .labels
+        .events
+        .iter()
+        .all(|e| e.duration_ns == 30_000_000_000));
+    if !crate::common::have_tshark() {
+        return;
+    }
+    let registry = labelbench::traffic::devices::Registry::load(&d.join("devices.json")).unwrap();
+    let mut checked = 0;
+    for e in s.labels.events.iter().step_by(17) {
+        let file = d.join(&e.raw); // an absolute path replaces `d`
+        let name = s.event_device_name(e);
+        let dev = registry.devices.iter().find(|x| x.name == name).unwrap();
+        let carrier = dev
+            .hub
+            .as_ref()
+            .and_then(|h| registry.devices.iter().find(|x| &x.name == h))
+            .unwrap_or(dev);
+        let mac = labelbench::traffic::devices::fmt_mac(&carrier.mac.unwrap());
+        let o = run_ok(Command::new("tshark").arg("-r").arg(&file).args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "eth.src",
+            "-e",
+            "eth.dst",
+        ]));
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            let t = epoch_text_ns(f[0]);
+            assert!(
+                t >= e.original_ns && t < e.original_ns + e.duration_ns,
+                "{line}"
+            );
+            assert!(f[1] == mac || f[2] == mac, "{line} not {mac}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5);
+}

@@ -18,6 +18,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
                 "README.md",
                 "sample.labelbench.edits.jsonl",
                 "sample.labelbench.model_report.json",
+                "sample.labelbench.model_comparison.csv",
                 "sample.labelbench.cache",
             ]
             .contains(&p.file_name().unwrap().to_str().unwrap())

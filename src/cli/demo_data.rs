@@ -57,6 +57,11 @@ pub struct Args {
     /// the zone.
     #[arg(long)]
     pub omit_zone: bool,
+    /// Write a per-event capture dataset: one pcap per true event in Mon(IoT)r's layout
+    /// (`traffic/<device>/<class>/<local start>.30s.pcap`) instead of hourly pcaps, and a
+    /// project whose labels are those paths.
+    #[arg(long)]
+    pub per_event_captures: bool,
     /// Replace a previous demo-data project in `--out` (never any other folder).
     #[arg(long)]
     pub force: bool,
@@ -122,6 +127,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed,
         scale,
         label_rate,
+        per_event_captures,
         force,
         json,
         ..
@@ -139,6 +145,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         scale_packets: scale,
         label_rate,
         defects,
+        per_event_captures,
         ..Default::default()
     };
     let r = labelbench::devtools::sim::write_project(&out, &o, force).map_err(write_err)?;

@@ -10,9 +10,15 @@ use super::*;
 pub struct Args {
     /// Project file (*.labelbench.json); the report is saved next to it.
     pub project: PathBuf,
-    /// forest, tree (linfa-trees) or cart (our CART as one tree) [project's; default forest].
-    #[arg(long, value_parser = ["forest", "tree", "cart"])]
+    /// forest, extra-trees, tree (linfa-trees), cart (our CART as one tree) or random (a
+    /// stratified guess) [project's; default forest].
+    #[arg(long, value_parser = ["forest", "extra-trees", "tree", "cart", "random"])]
     pub model: Option<String>,
+    /// Compare models per device on the same folds, e.g. `tree,forest,extra-trees` (a random
+    /// baseline is added): prints the table, saves PROJECT.model_comparison.csv, and the
+    /// report of the first model, with the comparison in it, as PROJECT.model_report.json.
+    #[arg(long, value_name = "MODELS", conflicts_with_all = ["model", "scope"])]
+    pub compare: Option<String>,
     /// device (one model per device) or global (device:class) [project's; default device].
     #[arg(long, value_parser = ["device", "global"])]
     pub scope: Option<String>,
@@ -43,6 +49,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let Args {
         project,
         model,
+        compare,
         scope,
         folds,
         seed,
@@ -72,15 +79,43 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     ts.bootstrap |= bootstrap;
     ts.time_blocked |= time_blocked;
     s.project.window.idle_class |= idle;
+    let saved = project.with_extension("model_report.json");
+    if let Some(list) = compare {
+        return run_compare(&s, &ts, &list, &saved, json);
+    }
     let r = labelbench::learn::train(&s, &ts).map_err(bad)?;
     let text = serde_json::to_string_pretty(&r)?;
-    let saved = project.with_extension("model_report.json");
     std::fs::write(&saved, &text).with_context(|| format!("writing {}", saved.display()))?;
     if json {
         outln!("{text}");
     } else {
         out!("{}", labelbench::learn::render(&r));
         outln!("\nreport saved to {}", saved.display());
+    }
+    Ok(())
+}
+
+fn run_compare(
+    s: &labelbench::project::session::Session,
+    ts: &labelbench::project::TrainSettings,
+    list: &str,
+    saved: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    use labelbench::learn::compare;
+    let models = compare::parse_models(list).map_err(|e| bad(labelbench::Error::Other(e)))?;
+    let r = compare::compare_and_save(s, ts, &models, Some(saved), None).map_err(bad)?;
+    let table = r.comparison.expect("compare_and_save fills the comparison");
+    let csv_path = compare::csv_path(saved);
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&table)?);
+    } else {
+        out!("{}", compare::render(&table));
+        outln!(
+            "\nreport saved to {}, table to {}",
+            saved.display(),
+            csv_path.display()
+        );
     }
     Ok(())
 }

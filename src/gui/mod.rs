@@ -3,6 +3,7 @@
 use eframe::egui;
 
 mod app;
+mod comparison;
 mod lanes;
 mod panels;
 pub mod portal;

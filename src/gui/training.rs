@@ -18,11 +18,13 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
             .selected_text(t.model.as_str())
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut t.model, Model::Forest, "forest");
+                ui.selectable_value(&mut t.model, Model::ExtraTrees, "extra-trees (random thresholds)");
                 ui.selectable_value(&mut t.model, Model::Tree, "tree (linfa-trees)");
                 ui.selectable_value(&mut t.model, Model::Cart, "cart (one CART tree)");
+                ui.selectable_value(&mut t.model, Model::Random, "random (baseline guess)");
             })
             .response
-            .on_hover_text("Random forest (60 trees, entropy), or a single decision tree");
+            .on_hover_text("Random forest or extra-trees (60 trees, entropy), a single decision tree, or a guess from the class frequencies");
         egui::ComboBox::from_id_salt("scope")
             .selected_text(t.scope.as_str())
             .show_ui(ui, |ui| {
@@ -39,6 +41,13 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
         ui.checkbox(&mut t.class_weight_balanced, "balanced").on_hover_text("Weight classes inversely to their frequency");
         if ui.add_enabled(!running, egui::Button::new("Train model")).on_hover_text("Compute features and cross-validate in the background").clicked() {
             cmds.push(Command::Train);
+        }
+        if ui
+            .add_enabled(!running, egui::Button::new("Compare classifiers"))
+            .on_hover_text("Tree, forest and extra-trees per device on the same folds, beside a random guess (the paper's Figure 1); saved beside the project as model_report.json and model_comparison.csv")
+            .clicked()
+        {
+            cmds.push(Command::CompareModels);
         }
         if running {
             ui.spinner();
@@ -103,6 +112,16 @@ pub fn training(app: &mut App, ui: &mut egui::Ui) {
         .on_hover_text("Per-device training needs two classes with enough events on a device");
     }
     let dark = ui.visuals().dark_mode;
+    if let Some(c) = &r.comparison {
+        egui::CollapsingHeader::new("Classifier comparison")
+            .default_open(true)
+            .show(ui, |ui| super::comparison::comparison(ui, c, dark));
+        ui.label(
+            RichText::new(format!("below: the {} model's confusion matrix", r.model))
+                .small()
+                .weak(),
+        );
+    }
     // The matrix gets the widest share: with equal thirds, 17 classes already needed
     // scrolling sideways at 1600 px while the middle column stood mostly empty.
     weighted_columns(ui, [0.45, 0.25, 0.30], |[m, e, p]| {

@@ -1,6 +1,8 @@
 //! The project's random forest: histogram CART with a fresh feature sample at every split,
 //! bootstrap on or off, class weights, class probabilities and impurity importances, trees
-//! fitted in parallel. It sits behind linfa's `Fit` / `Predict` so it composes with linfa.
+//! fitted in parallel. With `random_splits` it is Geurts et al.'s extremely randomised trees:
+//! each sampled feature gets one threshold drawn at random within the node's range, and the
+//! best of those is kept. It sits behind linfa's `Fit` / `Predict` so it composes with linfa.
 //! (linfa-ensemble 0.8.1 cannot express this model: see DESIGN.md "Learning".)
 
 use linfa::dataset::{AsSingleTargets, DatasetBase};
@@ -49,6 +51,8 @@ pub struct ForestParams {
     pub min_samples_leaf: usize,
     pub min_samples_split: usize,
     pub balanced: bool,
+    /// Extra-trees: one random threshold per sampled feature instead of the best one.
+    pub random_splits: bool,
     pub seed: u64,
     /// Classes the labels index into (fixes the probability layout).
     pub n_classes: usize,
@@ -64,6 +68,7 @@ impl Default for ForestParams {
             min_samples_leaf: 1,
             min_samples_split: 2,
             balanced: false,
+            random_splits: false,
             seed: 1,
             n_classes: 0,
         }
@@ -265,6 +270,20 @@ struct TreeFit<'a> {
 }
 
 impl TreeFit<'_> {
+    /// The extra-trees split of feature `f` in a node whose samples fall in bins with counts
+    /// `cnt`: a threshold drawn uniformly between the node's smallest and largest cut, as the
+    /// cut at or above it (`None` when the node holds one bin only).
+    fn random_cut(&self, f: usize, cnt: &[u32], rng: &mut ChaCha8Rng) -> Option<usize> {
+        let lo = cnt.iter().position(|&c| c > 0)?;
+        let hi = cnt.iter().rposition(|&c| c > 0)?;
+        if hi <= lo {
+            return None;
+        }
+        let cuts = &self.b.cuts[f][lo..hi];
+        let t = rng.gen_range(cuts[0]..=cuts[cuts.len() - 1]);
+        Some(lo + cuts.partition_point(|&c| c < t).min(cuts.len() - 1))
+    }
+
     /// Grows one tree on `idx` (sample indices; repeated for bootstrap duplicates).
     fn grow(&mut self, idx: &mut [u32], rng: &mut ChaCha8Rng) -> Tree {
         let mut nodes: Vec<Node> = vec![Node::Leaf(vec![])];
@@ -328,10 +347,18 @@ impl TreeFit<'_> {
                         buf[pos[b] as usize] = i;
                         pos[b] += 1;
                     }
+                    let target = if self.p.random_splits {
+                        match self.random_cut(f, &cnt[..nb], rng) {
+                            Some(c) => Some(c),
+                            None => continue, // constant within this node
+                        }
+                    } else {
+                        None
+                    };
                     let (mut wl, mut sl, mut wr, mut sr) = (0.0f64, 0.0f64, w, s_node);
                     let mut nl = 0usize;
                     for bin in 0..nb - 1 {
-                        if cnt[bin] == 0 {
+                        if cnt[bin] == 0 && target != Some(bin) {
                             continue;
                         }
                         for &i in &buf[start[bin] as usize..(start[bin] + cnt[bin]) as usize] {
@@ -352,6 +379,11 @@ impl TreeFit<'_> {
                         }
                         if nl < self.p.min_samples_leaf || nr < self.p.min_samples_leaf {
                             continue;
+                        }
+                        match target {
+                            Some(t) if t > bin => continue,
+                            Some(t) if t < bin => break,
+                            _ => {}
                         }
                         let imp = (xlog(wl) - sl + xlog(wr) - sr) / w;
                         if best.is_none_or(|b| imp < b.0 - 1e-12) {
@@ -558,6 +590,47 @@ mod tests {
             whole.predict_proba(&x),
             p.fit(&ds).unwrap().predict_proba(&x)
         );
+    }
+
+    /// Extra-trees learn what is separable, are seeded, and split differently from the forest
+    /// (random thresholds give other trees on the same data and seed).
+    #[test]
+    fn extra_trees_learn_with_random_thresholds() {
+        let n = 300;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| match j {
+            0 => (i % 3) as f64 * 10.0 + (i % 7) as f64,
+            1 => (i * 31 % 17) as f64,
+            _ => (i * 13 % 101) as f64,
+        });
+        let y = Array1::from_shape_fn(n, |i| i % 3);
+        let ds = Dataset::new(x.clone(), y.clone());
+        let extra = ForestParams {
+            trees: 20,
+            random_splits: true,
+            n_classes: 3,
+            ..Default::default()
+        };
+        let f = extra.fit(&ds).unwrap();
+        assert_eq!(f.predict(&x), y);
+        assert_eq!(
+            f.predict_proba(&x),
+            extra.fit(&ds).unwrap().predict_proba(&x)
+        );
+        let best = ForestParams {
+            random_splits: false,
+            ..extra.clone()
+        };
+        let thresholds = |f: &Forest| -> Vec<f64> {
+            f.trees
+                .iter()
+                .flat_map(|t| t.nodes.iter())
+                .filter_map(|n| match n {
+                    Node::Split { threshold, .. } => Some(*threshold),
+                    Node::Leaf(_) => None,
+                })
+                .collect()
+        };
+        assert_ne!(thresholds(&f), thresholds(&best.fit(&ds).unwrap()));
     }
 
     #[test]

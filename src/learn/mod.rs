@@ -5,15 +5,17 @@
 //!
 //! May use: [`crate::traffic`], [`crate::labels`], [`crate::project`].
 
+pub mod compare;
 pub mod features;
 pub mod forest;
+pub mod models;
+
+pub use models::Model;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use linfa::traits::{Fit, Predict};
 use linfa::Dataset;
-use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array1, Array2};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -23,36 +25,7 @@ use serde::Serialize;
 use crate::learn::features::FeatureRow;
 use crate::project::session::Session;
 use crate::project::TrainSettings;
-use forest::{ForestParams, MaxFeatures};
-
-/// Which model to fit (`forest`, `tree` or `cart` in the project file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Model {
-    Forest,
-    /// linfa-trees' decision tree.
-    Tree,
-    /// Our CART as a single tree (all features, no bootstrap): the cross-check of `Tree`.
-    Cart,
-}
-
-impl Model {
-    pub fn parse(s: &str) -> Option<Model> {
-        match s {
-            "forest" => Some(Model::Forest),
-            "tree" => Some(Model::Tree),
-            "cart" => Some(Model::Cart),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Model::Forest => "forest",
-            Model::Tree => "tree",
-            Model::Cart => "cart",
-        }
-    }
-}
+use forest::MaxFeatures;
 
 /// One model per device (as in the paper) or one global model over `device:class`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -137,6 +110,9 @@ pub struct Report {
     /// Active events without a training row, by reason.
     #[serde(default)]
     pub left_out: features::LeftOut,
+    /// `train --compare`: every compared model's scores per device on the same folds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<compare::Comparison>,
 }
 
 /// Stratified fold assignment: each class shuffled (seeded) and dealt round-robin.
@@ -418,68 +394,15 @@ fn evaluate(
         let ytr = Array1::from_iter(tr.iter().map(|&i| y[i]));
         let xte = x.select(ndarray::Axis(0), &te);
         let ds = Dataset::new(xtr, ytr);
-        match model {
-            Model::Forest | Model::Cart => {
-                let p = if model == Model::Forest {
-                    ForestParams {
-                        trees: ts.trees,
-                        max_depth: if ts.max_depth == 0 {
-                            None
-                        } else {
-                            Some(ts.max_depth)
-                        },
-                        max_features: mf,
-                        bootstrap: ts.bootstrap,
-                        min_samples_leaf: ts.min_samples_leaf.max(1),
-                        balanced: ts.class_weight_balanced,
-                        seed: ts.seed.wrapping_add(f as u64),
-                        n_classes: k,
-                        ..Default::default()
-                    }
-                } else {
-                    ForestParams {
-                        trees: 1,
-                        max_depth: Some(ts.max_depth.max(1)),
-                        max_features: MaxFeatures::All,
-                        bootstrap: false,
-                        min_samples_leaf: ts.min_samples_leaf.max(1),
-                        balanced: ts.class_weight_balanced,
-                        seed: ts.seed,
-                        n_classes: k,
-                        ..Default::default()
-                    }
-                };
-                let stop = || progress.is_some_and(|p| p.cancelled());
-                let m = p
-                    .fit_unless(&ds, &stop)
-                    .map_err(|e| crate::Error::Other(e.to_string()))?
-                    .ok_or(crate::Error::Cancelled)?;
-                let pr = m.predict_proba(&xte);
-                for (r, &i) in te.iter().enumerate() {
-                    let row: Vec<f64> = pr.row(r).to_vec();
-                    pred[i] = forest::argmax(&row);
-                    conf[i] = row[pred[i]];
-                }
-                for (j, v) in m.importances.iter().enumerate() {
-                    imp[j] += v / ts.folds as f64;
-                }
-            }
-            Model::Tree => {
-                let m = DecisionTree::params()
-                    .split_quality(SplitQuality::Entropy)
-                    .max_depth(Some(ts.max_depth.max(1)))
-                    .fit(&ds)
-                    .map_err(|e| crate::Error::Other(e.to_string()))?;
-                let p: Array1<usize> = m.predict(&xte);
-                for (r, &i) in te.iter().enumerate() {
-                    pred[i] = p[r];
-                }
-                let fi = m.feature_importance();
-                let s: f64 = fi.iter().sum();
-                for (j, v) in fi.iter().enumerate() {
-                    imp[j] += if s > 0.0 { v / s } else { 0.0 } / ts.folds as f64;
-                }
-            }
+        let stop = || progress.is_some_and(|p| p.cancelled());
+        let fit = models::fit_fold(model, ts, mf, k, f, ds, &xte, &stop)?
+            .ok_or(crate::Error::Cancelled)?;
+        for (r, &i) in te.iter().enumerate() {
+            pred[i] = fit.predicted[r];
+            conf[i] = fit.confidence[r];
+        }
+        for (j, v) in fit.importances.iter().enumerate() {
+            imp[j] += v / ts.folds as f64;
         }
     }
     let fit_seconds = t0.elapsed().as_secs_f64();
@@ -500,7 +423,7 @@ fn evaluate(
     im.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     r.importances = im;
     r.possible_mislabels = (0..n)
-        .filter(|&i| pred[i] != y[i] && conf[i] >= 0.8 && model != Model::Tree)
+        .filter(|&i| pred[i] != y[i] && conf[i] >= 0.8 && model.gives_confidence())
         .map(|i| Mislabel {
             event_id: ids[i],
             label: classes[y[i]].clone(),
@@ -628,6 +551,7 @@ pub fn metrics_from_pairs(pairs: &[(String, String, u64)]) -> Report {
         fit_seconds: 0.0,
         devices: None,
         devices_left_out: vec![],
+        comparison: None,
     }
 }
 

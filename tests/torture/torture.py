@@ -23,7 +23,8 @@ import tempfile
 import time
 
 # Files labelbench writes beside a project (everything else there is an input).
-OWN_SUFFIXES = (".edits.jsonl", ".edits.jsonl.lock", ".cache", ".model_report.json")
+OWN_SUFFIXES = (".edits.jsonl", ".edits.jsonl.lock", ".cache", ".model_report.json",
+                ".model_comparison.csv")
 
 
 def sha(path):

@@ -6,6 +6,7 @@ mod defects;
 mod devices;
 mod logs;
 mod packets;
+pub mod per_event;
 
 pub use defects::*;
 pub use devices::*;
@@ -54,6 +55,9 @@ pub struct SimOptions {
     pub start_ns: i64,
     /// Defects of real labs on top of the lab's own.
     pub defects: Defects,
+    /// Write one capture per true event in Mon(IoT)r's layout (see [`per_event`]) instead of
+    /// hourly pcaps, and a project whose labels are those captures' paths.
+    pub per_event_captures: bool,
 }
 
 impl Default for SimOptions {
@@ -66,6 +70,7 @@ impl Default for SimOptions {
             label_rate: 1.0,
             start_ns: DEFAULT_START_NS,
             defects: Defects::default(),
+            per_event_captures: false,
         }
     }
 }
@@ -236,6 +241,10 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
         label_logs(o, &devs, &events, &trigger_rows, &mut rng, &label_tz);
     let pcaps = write_pcaps(out, o, &devs, &events, end)?;
     let (packets, pcap_bytes) = (pcaps.packets, pcaps.bytes);
+    let mut pcap_files = pcaps.files;
+    if o.per_event_captures {
+        pcap_files = per_event::write_dataset(out, &devs, &events, &label_tz)?;
+    }
     write_registry(out, &devs)?;
     write_logs_and_truth(
         out,
@@ -244,7 +253,7 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
         [&ifttt, &trig, &st, &notes],
         o.defects.eol(),
     )?;
-    let project = write_project_file(out, &o.defects.project_zone())?;
+    let project = write_project_file(out, &o.defects.project_zone(), o.per_event_captures)?;
     let secs = t0.elapsed().as_secs_f64();
     Ok(SimReport {
         out: out.to_path_buf(),
@@ -252,7 +261,7 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
         network_devices: pcaps.network_devices,
         days: o.days,
         packets,
-        pcap_files: pcaps.files,
+        pcap_files,
         pcap_bytes,
         true_events: events.len(),
         log_rows: [ifttt.len(), trig.len(), st.len(), notes.len()],
@@ -373,16 +382,27 @@ fn write_logs_and_truth(
 }
 
 /// The project file that names the simulated captures, registry and logs.
-fn write_project_file(out: &Path, zone: &str) -> Result<PathBuf> {
+fn write_project_file(out: &Path, zone: &str, per_event: bool) -> Result<PathBuf> {
     let mut p = Project::new("sample");
     p.captures = vec!["pcaps/*.pcap".into()];
     p.devices = Some("devices.json".into());
+    if per_event {
+        p.captures = vec!["traffic/**/*.pcap".into()];
+        p.sources.push(SourceSpec::new(
+            SourceKind::PerEventCaptures,
+            "traffic/**/*.pcap".into(),
+            zone.into(),
+        ));
+    }
     for (kind, path) in [
         (SourceKind::Ifttt, "labels/ifttt-events.csv"),
         (SourceKind::IftttTrigger, "labels/ifttt-actions.csv"),
         (SourceKind::Smartthings, "labels/smartthings-events.csv"),
         (SourceKind::NotificationsJsonl, "labels/notifications.jsonl"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| !per_event)
+    {
         p.sources.push(SourceSpec {
             kind,
             path: path.into(),

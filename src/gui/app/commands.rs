@@ -29,6 +29,8 @@ pub enum Command {
     StepEvent(bool),
     StepSuggestion(bool),
     Train,
+    /// Train tree, forest and extra-trees per device on the same folds, with the baseline.
+    CompareModels,
     Export,
     CancelJob,
     CreateProject(crate::gui::panels::NewProjectSpec),
@@ -129,7 +131,8 @@ impl App {
             }
             Command::StepEvent(fwd) => self.step_event(fwd),
             Command::StepSuggestion(fwd) => self.step_suggestion(fwd),
-            Command::Train => self.start_training(),
+            Command::Train => self.start_training(false),
+            Command::CompareModels => self.start_training(true),
             Command::Export => self.start_export(),
             Command::CancelJob => {
                 for p in [
@@ -352,17 +355,33 @@ impl App {
         }
     }
 
-    /// Starts training on a snapshot of the session, in the background.
-    fn start_training(&mut self) {
+    /// Starts training on a snapshot of the session, in the background; with `compare`, the
+    /// classifier comparison, saved beside the project as the CLI's `train --compare` does.
+    fn start_training(&mut self, compare: bool) {
         if self.jobs.train.is_some() {
             return;
         }
         if let Some(s) = self.session.as_ref() {
             let snap = s.snapshot();
             let ts = self.ui.train.clone();
+            let saved = s
+                .project_path
+                .as_ref()
+                .map(|p| p.with_extension("model_report.json"));
             self.jobs.train = Some(Job::spawn("train", move |p| {
                 p.set_stage("features and cross-validation", 1);
-                crate::learn::train_with(&snap, &ts, Some(&p))
+                if !compare {
+                    return crate::learn::train_with(&snap, &ts, Some(&p));
+                }
+                let models = crate::learn::compare::parse_models("tree,forest,extra-trees")
+                    .map_err(crate::Error::Other)?;
+                crate::learn::compare::compare_and_save(
+                    &snap,
+                    &ts,
+                    &models,
+                    saved.as_deref(),
+                    Some(&p),
+                )
             }));
             self.ui.tab = Tab::Training;
         }

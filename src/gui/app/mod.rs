@@ -226,10 +226,17 @@ impl App {
             match job.join() {
                 Some(Ok(r)) => {
                     if !cancelled {
-                        self.ui.message = Some(format!(
-                            "trained: accuracy {:.3}, macro F1 {:.3}",
-                            r.accuracy, r.macro_f1
-                        ));
+                        self.ui.message = Some(match &r.comparison {
+                            Some(c) => format!(
+                                "compared {} on {} devices; the table is saved beside the project (model_comparison.csv)",
+                                c.models.join(", "),
+                                c.devices.len()
+                            ),
+                            None => format!(
+                                "trained: accuracy {:.3}, macro F1 {:.3}",
+                                r.accuracy, r.macro_f1
+                            ),
+                        });
                         self.ui.mislabels = match self.session.as_ref() {
                             Some(s) => crate::curation::mislabel_suggestions(s, &r),
                             None => vec![],
