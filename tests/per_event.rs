@@ -175,6 +175,25 @@ fn per_event_captures_are_the_labels() {
             .args(["--path-pattern", "{device}/{activity}.pcap"]),
     );
     assert!(err.contains("unknown field {activity}"), "{err}");
+
+    // Without a registry the camera's MAC is not guessed: the phone that watches it on the
+    // LAN is a local sender in the capture too, and the session names both.
+    let proj3 = d.join("bare.labelbench.json");
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj3)
+            .arg("--per-event-captures")
+            .arg(exp.join("2019-04-26_21:42:57.31s.pcap")),
+    );
+    let s = open_journaled(&proj3);
+    assert!(
+        s.warnings.iter().any(|w| w.starts_with("yi-camera: no MAC")
+            && w.contains("several local senders")
+            && w.contains("b0:d5:9d:b9:f0:b4")),
+        "{:?}",
+        s.warnings
+    );
 }
 
 /// A CSV of intervals (`start,end`) gives each event its own span as its window.
@@ -301,10 +320,19 @@ fn the_simulator_writes_a_per_event_dataset() {
         .events
         .iter()
         .all(|e| e.duration_ns == 30_000_000_000));
+    let registry = labelbench::traffic::devices::Registry::load(&d.join("devices.json")).unwrap();
+    macs_are_inferred_without_a_registry(&d, &registry);
+    let o = run_ok(
+        Command::new(bin())
+            .args(["bench", "per-event", "--tshark-sample", "0", "--json"])
+            .arg(d.join("sample.labelbench.json")),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["files"].as_u64().unwrap() as usize, events.len(), "{v}");
+    assert_eq!(v["feature_rows"], v["events"], "{v}");
     if !crate::common::have_tshark() {
         return;
     }
-    let registry = labelbench::traffic::devices::Registry::load(&d.join("devices.json")).unwrap();
     let mut checked = 0;
     for e in s.labels.events.iter().step_by(17) {
         let file = d.join(&e.raw); // an absolute path replaces `d`
@@ -338,4 +366,62 @@ fn the_simulator_writes_a_per_event_dataset() {
         checked += 1;
     }
     assert!(checked >= 5);
+}
+
+/// The simulated per-event dataset opened without its registry: every device alone behind its
+/// MAC gets the registry's MAC back from its captures; the children of one hub share the hub's
+/// MAC, so none of them is given it, and the session says why.
+fn macs_are_inferred_without_a_registry(
+    d: &Path,
+    registry: &labelbench::traffic::devices::Registry,
+) {
+    let proj = d.join("sample.labelbench.json");
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(&proj).unwrap()).unwrap();
+    p["devices"] = serde_json::Value::Null;
+    let bare = d.join("bare.labelbench.json");
+    std::fs::write(&bare, serde_json::to_vec(&p).unwrap()).unwrap();
+    let s = open_journaled(&bare);
+    let mut inferred = 0;
+    for dev in &registry.devices {
+        let siblings = registry
+            .devices
+            .iter()
+            .filter(|x| x.hub.is_some() && x.hub == dev.hub)
+            .count();
+        let mac = match (&dev.hub, dev.mac) {
+            (None, Some(m)) => m,
+            (Some(h), _) if siblings == 1 => registry.devices
+                [registry.by_name(h).unwrap() as usize]
+                .mac
+                .unwrap(),
+            _ => {
+                if s.labels
+                    .events
+                    .iter()
+                    .any(|e| s.event_device_name(e) == dev.name)
+                {
+                    assert!(
+                        s.warnings.iter().any(|w| w
+                            .starts_with(&format!("{}: its captures show", dev.name))
+                            && w.contains("a hub?")),
+                        "{}: {:?}",
+                        dev.name,
+                        s.warnings
+                    );
+                }
+                continue;
+            }
+        };
+        let Some(i) = s.registry.by_name(&dev.name) else {
+            continue;
+        };
+        assert_eq!(
+            s.registry.devices[i as usize].mac,
+            Some(mac),
+            "{}",
+            dev.name
+        );
+        inferred += 1;
+    }
+    assert!(inferred >= 4, "{:?}", s.warnings);
 }

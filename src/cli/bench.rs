@@ -63,6 +63,20 @@ pub enum BenchCmd {
         /// Project file (*.labelbench.json); edits are applied in memory only.
         project: PathBuf,
     },
+    /// A per-event capture dataset (one capture per event; `demo-data --per-event-captures`):
+    /// files/s of a fresh load (captures, flows and every path read as an event) and of the
+    /// feature table, against `tshark` run once per file as the paper's pipeline does, timed
+    /// on a seeded sample of the files.
+    PerEvent {
+        /// Project file whose captures are the per-event files.
+        project: PathBuf,
+        /// Files run through tshark (0: skip the baseline).
+        #[arg(long, default_value_t = 100)]
+        tshark_sample: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ingest + flows vs `cat` and `tshark` on the same files.
     Ingest {
         /// Capture files (pcap or pcapng), merged in time order like a project's captures.
@@ -108,6 +122,11 @@ pub fn run(what: BenchCmd) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCmd::Frames { project, frames } => bench_frames(&project, frames),
+        BenchCmd::PerEvent {
+            project,
+            tshark_sample,
+            json,
+        } => per_event(&project, tshark_sample, json),
         BenchCmd::Pipeline {
             project,
             out,
@@ -351,6 +370,73 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
             "export    {:>7.2} s  {name}: {:?}",
             t.elapsed().as_secs_f64(),
             e.rows
+        );
+    }
+    Ok(())
+}
+
+/// See [`BenchCmd::PerEvent`].
+fn per_event(project: &Path, tshark_sample: usize, json: bool) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let t0 = std::time::Instant::now();
+    let s = open_session(project, false, false)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let files = s.capture_files.clone();
+    let t1 = std::time::Instant::now();
+    let rows = labelbench::learn::features::extract(&s, &s.project.window, 1);
+    let features_s = t1.elapsed().as_secs_f64();
+    let mut sample = files.clone();
+    sample.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    sample.truncate(tshark_sample);
+    let t2 = std::time::Instant::now();
+    for f in &sample {
+        let o = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(f)
+            .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "ip.len"])
+            .args(["-e", "ip.ttl", "-e", "tcp.len", "-e", "_ws.col.Protocol"])
+            .output()
+            .with_context(|| "running tshark (install it, or pass --tshark-sample 0)")?;
+        if !o.status.success() {
+            return Err(bad(format!("tshark failed on {}", f.display())));
+        }
+    }
+    let tshark_s = t2.elapsed().as_secs_f64();
+    let n = files.len() as f64;
+    let tshark_rate = (!sample.is_empty()).then(|| sample.len() as f64 / tshark_s);
+    let v = serde_json::json!({
+        "files": files.len(),
+        "packets": s.traffic.packets.len(),
+        "events": s.labels.events.len(),
+        "feature_rows": rows.len(),
+        "load_seconds": load_s,
+        "load_files_per_s": n / load_s,
+        "features_seconds": features_s,
+        "tshark_sample": sample.len(),
+        "tshark_files_per_s": tshark_rate,
+        "tshark_all_files_seconds": tshark_rate.map(|r| n / r),
+        "speedup_vs_tshark": tshark_rate.map(|r| (n / load_s) / r),
+    });
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    outln!(
+        "{} files, {} packets, {} events: loaded in {load_s:.2} s ({:.0} files/s), features of {} events in {features_s:.2} s",
+        files.len(),
+        s.traffic.packets.len(),
+        s.labels.events.len(),
+        n / load_s,
+        rows.len()
+    );
+    if let Some(r) = tshark_rate {
+        outln!(
+            "tshark once per file: {r:.1} files/s on {} sampled files, so {:.0} s for all ({:.0}x labelbench's load)",
+            sample.len(),
+            n / r,
+            (n / load_s) / r
         );
     }
     Ok(())

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use regex::Regex;
 
 use super::read::{Reader, Row};
@@ -129,6 +130,27 @@ fn capture_span(path: &Path) -> Result<(i64, i64), String> {
     span.ok_or_else(|| "no packets".to_string())
 }
 
+/// What a path says, and its capture's first and last packet time where the path lacks a
+/// start or a duration.
+type FieldsAndSpan = (PathFields, Option<(i64, i64)>);
+
+/// See [`FieldsAndSpan`].
+fn fields_and_span(pattern: &PathPattern, file: &Path) -> Result<FieldsAndSpan, String> {
+    let f = pattern.fields(&file.display().to_string())?;
+    if f.device.is_none() || f.class.is_none() {
+        return Ok((f, None));
+    }
+    match (f.start, f.duration_ns) {
+        (Some(_), Some(_)) => Ok((f, None)),
+        _ => match capture_span(file) {
+            Ok(s) => Ok((f, Some(s))),
+            Err(why) => Err(format!(
+                "no time in the path and none from the capture: {why}"
+            )),
+        },
+    }
+}
+
 /// One event per capture matched by `glob`, in path order; a path that does not match the
 /// pattern, or a capture that cannot give a missing time, is an error naming that file.
 pub(crate) fn read_per_event_captures(
@@ -138,7 +160,13 @@ pub(crate) fn read_per_event_captures(
 ) -> Result<(), String> {
     let pattern = PathPattern::parse(spec.pattern.as_deref().unwrap_or(MONIOTR_PATTERN))?;
     let files = crate::capture::expand_captures(Path::new("."), &[glob.display().to_string()])?;
-    for (k, file) in files.iter().enumerate() {
+    // Paths are read and, where a path has no times, captures scanned on all cores (a
+    // per-event dataset holds tens of thousands of small files); rows keep path order.
+    let read: Vec<Result<FieldsAndSpan, String>> = files
+        .par_iter()
+        .map(|file| fields_and_span(&pattern, file))
+        .collect();
+    for (k, (file, got)) in files.iter().zip(read).enumerate() {
         let line = k + 1;
         r.load.rows += 1;
         let shown = file.display().to_string();
@@ -149,8 +177,8 @@ pub(crate) fn read_per_event_captures(
                 reason: why,
             })
         };
-        let f = match pattern.fields(&shown) {
-            Ok(f) => f,
+        let (f, span) = match got {
+            Ok(x) => x,
             Err(why) => {
                 fail(r, why);
                 continue;
@@ -163,20 +191,6 @@ pub(crate) fn read_per_event_captures(
             );
             continue;
         };
-        // The capture's own times where the path has none.
-        let span = match (f.start, f.duration_ns) {
-            (Some(_), Some(_)) => None,
-            _ => match capture_span(file) {
-                Ok(s) => Some(s),
-                Err(why) => {
-                    fail(
-                        r,
-                        format!("no time in the path and none from the capture: {why}"),
-                    );
-                    continue;
-                }
-            },
-        };
         let (ns, local_ns, time_text) = match (f.start, span) {
             (Some(t), _) => match r.resolve(&t) {
                 Some((ns, local)) => (ns, local, t.to_string()),
@@ -186,7 +200,10 @@ pub(crate) fn read_per_event_captures(
                 }
             },
             (None, Some((a, _))) => (a, None, crate::timefmt::utc(a)),
-            (None, None) => unreachable!("a span is read when the path has no start"),
+            (None, None) => {
+                fail(r, "no start time in the path or the capture".into());
+                continue;
+            }
         };
         let duration_ns = f
             .duration_ns

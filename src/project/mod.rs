@@ -4,6 +4,7 @@
 //! May use every stage; the front ends (CLI, GUI) work on a [`session::Session`].
 
 pub mod create;
+mod infer_macs;
 pub mod inspect;
 pub mod scan;
 pub mod session;

@@ -112,6 +112,15 @@ impl Session {
             &project.flows,
         );
         let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
+        for spec in &project.sources {
+            let glob = labels::source_path(base, spec);
+            warnings.extend(super::infer_macs::infer(
+                spec,
+                &glob,
+                &mut registry,
+                &project.device_map,
+            ));
+        }
         let mut sources = Vec::new();
         let mut events: Vec<Event> = Vec::new();
         for (i, spec) in project.sources.iter().enumerate() {
