@@ -222,13 +222,25 @@ fn the_matrix_has_column_labels_and_a_class_view() {
     assert_eq!(n, pooled);
 }
 
-/// At a whole-day zoom a long drag of a marker moves its event by at most the drag bound (two
+/// At a coarse zoom a long drag of a marker moves its event by at most the drag bound (two
 /// minutes for a minute label), the offset shown while dragging; Alt frees it.
 #[test]
 fn a_marker_drag_is_bounded_unless_alt_is_held() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(crate::gui::app_for(dir.path()));
     settle(&mut h);
+    // Six hours of the day: still a coarse view (markers that overlap are grouped), with
+    // single minute-precision markers to drag.
+    let (lo, hi) = h.state().ui.view.unwrap();
+    let from = lo + (hi - lo) / 3;
+    h.state_mut()
+        .commands
+        .push(labelbench::gui::Command::SetView(
+            from,
+            from + 6 * 3_600_000_000_000,
+        ));
+    settle(&mut h);
+    h.run_steps(2);
     let pick = |h: &egui_kittest::Harness<'_, App>| {
         let st = h.state();
         let s = st.session.as_ref().unwrap();
@@ -237,8 +249,8 @@ fn a_marker_drag_is_bounded_unless_alt_is_held() {
             .iter()
             .find(|(id, p)| {
                 let e = s.labels.get(*id).unwrap();
-                p.x > 500.0
-                    && p.x < 800.0
+                p.x > 450.0
+                    && p.x < 1000.0
                     && e.retime_ns.is_none()
                     && e.precision == labelbench::labels::Precision::Minute
             })
@@ -285,7 +297,7 @@ fn a_marker_drag_is_bounded_unless_alt_is_held() {
         shown.starts_with("+120.0 s") && shown.contains("Alt"),
         "{shown}"
     );
-    // Alt frees the drag: 300 px at a whole-day zoom is hours.
+    // Alt frees the drag: 300 px at a six-hour zoom is more than an hour.
     let (id2, pos2) = pick(&h);
     let before = {
         let s = h.state().session.as_ref().unwrap();
@@ -386,4 +398,72 @@ fn the_training_tab_compares_classifiers() {
         1 + 4 * (c.devices.len() + 1),
         "{text}"
     );
+}
+
+/// At a day's zoom the markers of a lane that would overlap become one count badge; badges and
+/// single markers together hold every event in view on the lanes shown; clicking the largest
+/// badge zooms in on its events, which then are single markers.
+#[test]
+fn overlapping_markers_become_count_badges() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    h.run_steps(2);
+    let app = h.state();
+    let groups = app.ui.marker_groups.clone();
+    assert!(
+        !groups.is_empty(),
+        "a day of the sample has overlapping markers"
+    );
+    let (lo, hi) = app.ui.view.unwrap();
+    let lanes = lanes(app);
+    let shown = app.ui.lane_top..app.ui.lane_top + app.ui.lanes_fit;
+    let s = app.session.as_ref().unwrap();
+    let in_view = s
+        .labels
+        .events
+        .iter()
+        .filter(|e| {
+            let t = s.adjusted_ns(e);
+            t >= lo - 60_000_000_000
+                && t <= hi
+                && lanes
+                    .iter()
+                    .position(|l| l.dev == e.device)
+                    .is_some_and(|k| shown.contains(&k))
+        })
+        .count();
+    let drawn: usize = groups.iter().map(|g| g.count).sum::<usize>() + app.ui.marker_pos.len();
+    assert_eq!(drawn, in_view);
+    let g = groups.iter().max_by_key(|g| g.count).unwrap().clone();
+    let label = format!("{} events on {}", g.count, lanes[g.lane].name);
+    h.get_all_by_label(&label)
+        .next()
+        .expect("the badge")
+        .click();
+    settle(&mut h);
+    h.run_steps(2);
+    let app = h.state();
+    let (lo, hi) = app.ui.view.unwrap();
+    assert!(
+        lo <= g.lo_ns && hi >= g.hi_ns && hi - lo <= 2 * 3_600_000_000_000,
+        "{lo} {hi} {g:?}"
+    );
+    assert!(
+        app.ui.marker_groups.is_empty(),
+        "{:?}",
+        app.ui.marker_groups
+    );
+    let s = app.session.as_ref().unwrap();
+    let singles = app
+        .ui
+        .marker_pos
+        .iter()
+        .filter(|(id, _)| {
+            let e = s.labels.get(*id).unwrap();
+            let t = s.adjusted_ns(e);
+            e.device == lanes[g.lane].dev && t >= g.lo_ns && t <= g.hi_ns
+        })
+        .count();
+    assert!(singles >= g.count, "{singles} of {}", g.count);
 }

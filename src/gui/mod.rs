@@ -5,6 +5,7 @@ use eframe::egui;
 mod app;
 mod comparison;
 mod lanes;
+pub mod markers;
 mod panels;
 pub mod portal;
 mod tables;

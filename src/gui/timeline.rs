@@ -122,6 +122,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let sel_col = theme::selection(dark);
     let mut new_view = None;
     let mut markers: Vec<(u64, Pos2)> = Vec::new();
+    let mut groups: Vec<super::markers::MarkerGroup> = Vec::new();
     let mut flow_rects: Vec<(egui::Rect, u32)> = Vec::new();
     let mut pointer_screen: Option<Pos2> = None;
     let resp = plot.show(ui, |pu| {
@@ -255,54 +256,25 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             }
             painter.add(egui::Shape::mesh(fmesh));
         }
-        // Event markers: colour = source, shape = status (filled circle active, hollow diamond
-        // duplicate, cross rejected); unaligned minute-precision events also show their
-        // one-minute interval. Dense views draw one marker per 3 px.
         let lane_of: HashMap<u16, usize> =
             lanes.iter().enumerate().map(|(k, l)| (l.dev, k)).collect();
-        let dense = s.labels.events.len() > 3000 && (hi - lo) > 6 * 3_600_000_000_000;
-        let r = if dense { 2.5 } else { 4.5 };
-        let mut seen: std::collections::HashSet<(usize, u16, Status, i32)> = Default::default();
-        let mut sel_pos = None;
-        for e in &s.labels.events {
-            let Some(&k) = lane_of.get(&e.device).filter(|k| shown.contains(k)) else {
-                continue;
-            };
-            let t = match drag {
-                Some(d) if d.id == e.id => d.to_ns,
-                _ => s.adjusted_ns(e),
-            };
-            if t < lo - 60_000_000_000 || t > hi {
-                continue;
-            }
-            let p = egui::pos2(xs(t), ys(-(k as f64) + 0.3));
-            if Some(e.id) == selected {
-                sel_pos = Some(p);
-            }
-            if dense && !seen.insert((k, e.source, e.status, (p.x / 3.0) as i32)) {
-                continue;
-            }
-            let col = theme::source_color(e.source as usize, dark);
-            if e.precision == Precision::Minute
-                && e.retime_ns.is_none()
-                && e.status == Status::Active
-                && !dense
-            {
-                let x1 = xs(t + 60_000_000_000);
-                if x1 - p.x > 2.0 {
-                    painter.rect_filled(
-                        egui::Rect::from_min_max(
-                            egui::pos2(p.x, p.y - 1.5),
-                            egui::pos2(x1, p.y + 1.5),
-                        ),
-                        1.0,
-                        col.gamma_multiply(0.6),
-                    );
-                }
-            }
-            marker_shape(&painter, p, r, e.status, col);
-            markers.push((e.id, p));
-        }
+        let drawn = super::markers::draw(
+            &painter,
+            s,
+            &super::markers::MarkerView {
+                lo,
+                hi,
+                lane_of: &|d| lane_of.get(&d).copied().filter(|k| shown.contains(k)),
+                x: &xs,
+                y: &|k| ys(-(k as f64) + 0.3),
+                drag,
+                selected,
+                dark,
+            },
+        );
+        markers = drawn.singles;
+        groups = drawn.groups;
+        let sel_pos = drawn.selected;
         if let Some(p) = sel_pos {
             painter.circle_stroke(p, 9.0, Stroke::new(2.0, sel_col));
             painter.line_segment(
@@ -314,6 +286,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             );
         }
     }
+    app.commands.extend(group_badges(ui, &groups, &lanes));
     // Hit testing and marker dragging.
     let r = &resp.response;
     let nearest = |p: Pos2| {
@@ -467,45 +440,41 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
         r.clone().on_hover_text("Wheel to zoom, Shift+wheel or drag to pan; click a marker to select it, drag it to retime within 2 minutes (Alt+drag frees it; Shift+drag shifts its whole source)");
     }
     app.ui.marker_pos = markers;
+    app.ui.marker_groups = groups;
     overview(app, ui, &py, origin, dark);
+}
+
+/// Count badges answer to the pointer: the hover names what they hold, a click zooms to
+/// their events (with a little room either side) so they come apart.
+fn group_badges(
+    ui: &mut egui::Ui,
+    groups: &[super::markers::MarkerGroup],
+    lanes: &[Lane],
+) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let device = lanes.get(g.lane).map_or("", |l| l.name.as_str());
+        let label = format!("{} events on {device}", g.count);
+        let resp = ui
+            .interact(
+                g.rect,
+                ui.scope_id().with(("marker-group", i)),
+                Sense::click(),
+            )
+            .on_hover_text(format!("{label}: click to zoom in on them"));
+        resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+        if resp.clicked() {
+            let pad = ((g.hi_ns - g.lo_ns) / 4).max(120_000_000_000);
+            cmds.push(Command::SetView(g.lo_ns - pad, g.hi_ns + pad));
+        }
+    }
+    cmds
 }
 
 /// How far a plain marker drag may move an event: twice its precision, at least a minute
 /// (a minute label's uncertainty and a logger's usual skew).
 pub fn drag_bound(p: Precision) -> i64 {
     (2 * p.ns()).max(60_000_000_000)
-}
-
-/// A marker's shape for a status, as the lanes draw it, centred at `p` with radius `r`.
-fn marker_shape(painter: &egui::Painter, p: Pos2, r: f32, status: Status, col: egui::Color32) {
-    match status {
-        Status::Active => {
-            painter.circle_filled(p, r, col);
-        }
-        Status::Duplicate => {
-            let d = r + 0.5;
-            painter.add(egui::Shape::closed_line(
-                vec![
-                    egui::pos2(p.x, p.y - d),
-                    egui::pos2(p.x + d, p.y),
-                    egui::pos2(p.x, p.y + d),
-                    egui::pos2(p.x - d, p.y),
-                ],
-                Stroke::new(1.5, col),
-            ));
-        }
-        Status::Rejected => {
-            for (a, b) in [((-r, -r), (r, r)), ((-r, r), (r, -r))] {
-                painter.line_segment(
-                    [
-                        egui::pos2(p.x + a.0, p.y + a.1),
-                        egui::pos2(p.x + b.0, p.y + b.1),
-                    ],
-                    Stroke::new(1.5, col),
-                );
-            }
-        }
-    }
 }
 
 /// What the markers mean: colour is the source, shape the status.
@@ -515,7 +484,7 @@ fn legend(app: &App, ui: &mut egui::Ui, dark: bool) {
     };
     let swatch = |ui: &mut egui::Ui, status: Status, col: egui::Color32| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), Sense::hover());
-        marker_shape(ui.painter(), rect.center(), 4.0, status, col);
+        super::markers::shape(ui.painter(), rect.center(), 4.0, status, col);
     };
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 4.0;

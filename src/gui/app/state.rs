@@ -136,6 +136,8 @@ pub struct UiState {
     pub message: Option<String>,
     /// Screen position of event markers as last drawn (for tests and hit testing).
     pub marker_pos: Vec<(u64, egui::Pos2)>,
+    /// Count badges the timeline drew in the last frame (coarse zoom only).
+    pub marker_groups: Vec<crate::gui::markers::MarkerGroup>,
     /// Sorted, filtered table rows for a (filters, label generation) key.
     pub table_cache: Option<(String, Vec<usize>)>,
     /// Inspector data for (event, label generation): window features and nearby flows.
@@ -192,6 +194,7 @@ impl Default for UiState {
             offset_text: vec![],
             message: None,
             marker_pos: vec![],
+            marker_groups: vec![],
             table_cache: None,
             inspector_cache: None,
             lane_top: 0,
