@@ -467,3 +467,53 @@ fn overlapping_markers_become_count_badges() {
         .count();
     assert!(singles >= g.count, "{singles} of {}", g.count);
 }
+
+/// A search in the Devices panel shows a matching hub child under its own hub (drawn as
+/// context when the hub itself does not match), in the light theme the harness uses.
+#[test]
+fn a_device_search_keeps_children_under_their_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    assert!(!h.state().settings.dark);
+    for (search, hub, children) in [
+        ("light", "hue-hub-01", vec!["hue-light-01", "hue-light-02"]),
+        ("multi", "smartthings-hub-01", vec!["smartthings-multi-01"]),
+    ] {
+        h.state_mut().ui.device_filter = search.into();
+        h.run_steps(3);
+        // The Devices panel's rows, top to bottom (the panel is the window's left column).
+        let mut rows: Vec<(f32, String)> = h
+            .query_all(egui_kittest::kittest::by())
+            .filter_map(|n| {
+                let label = n.accesskit_node().label()?;
+                let r = n.rect();
+                (r.left() < 200.0 && r.top() > 60.0 && label.contains('-'))
+                    .then(|| (r.top(), label))
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let mut want = vec![hub];
+        want.extend(children.iter().copied());
+        assert_eq!(names, want, "search {search:?}");
+    }
+}
+
+/// Text from a log that the fonts cannot draw is replaced by its code point, never a box.
+#[test]
+fn emoji_are_drawn_or_replaced_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(crate::gui::app_for(dir.path()));
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    let shown =
+        labelbench::gui::theme::drawable(&ctx, "Front door \u{1f513}\u{fe0f} unlocked \u{1fae8}");
+    assert!(shown.contains("[U+1FAE8]"), "{shown}");
+    assert!(!shown.contains('\u{fe0f}'), "{shown}");
+    let font = egui::FontId::proportional(12.0);
+    let missing: Vec<char> =
+        ctx.fonts_mut(|f| shown.chars().filter(|&c| !f.has_glyph(&font, c)).collect());
+    assert!(missing.is_empty(), "{missing:?} in {shown}");
+    assert_eq!(labelbench::gui::theme::drawable(&ctx, "plain"), "plain");
+}

@@ -9,9 +9,9 @@ use crate::curation::SuggestionKind;
 use crate::labels::Status;
 
 const COLS: [(&str, f32); 9] = [
-    ("id", 80.0),
-    ("time", 170.0),
-    ("device", 170.0),
+    ("id", 70.0),
+    ("time", 215.0),
+    ("device", 190.0),
     ("class", 100.0),
     ("source", 130.0),
     ("line", 50.0),
@@ -190,10 +190,10 @@ pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
                                 e.line.to_string(),
                                 e.precision.as_str().to_string(),
                                 status,
-                                e.raw.clone(),
+                                theme::drawable(ui.ctx(), &e.raw),
                             ];
                             for (c, (_, w)) in COLS.iter().enumerate() {
-                                let mut txt = RichText::new(&cells[c]).small();
+                                let mut txt = RichText::new(&cells[c]);
                                 if c == 4 {
                                     txt = txt.color(theme::source_color(e.source as usize, dark));
                                 }
@@ -370,7 +370,7 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                     // The whole row's text selects, not only the kind on its left.
                     picked |= ui
                         .add(
-                            egui::Label::new(RichText::new(format!("{dev}{}", sg.reason)).small())
+                            egui::Label::new(RichText::new(format!("{dev}{}", sg.reason)))
                                 .sense(egui::Sense::click()),
                         )
                         .on_hover_text(&sg.evidence)
@@ -430,7 +430,7 @@ pub fn journal(app: &mut App, ui: &mut egui::Ui) {
                     let mut ids = vec![];
                     j.edit.event_ids(&mut ids);
                     let r = ui.add(
-                        egui::Label::new(RichText::new(j.edit.describe()).small())
+                        egui::Label::new(RichText::new(j.edit.describe()))
                             .sense(egui::Sense::click()),
                     );
                     if let Some(&id) = ids.first() {

@@ -1,6 +1,6 @@
 //! The one place colours are defined (light and dark).
 
-use eframe::egui::{Color32, Visuals};
+use eframe::egui::{self, Color32, Visuals};
 
 /// Colours of label sources, indexed by source number (cycled).
 pub fn source_color(i: usize, dark: bool) -> Color32 {
@@ -107,4 +107,28 @@ pub fn flow(protocol: &str, dark: bool) -> Color32 {
         "udp" => udp,
         _ => other,
     }
+}
+
+/// Text from a log as the window can draw it: a character no loaded font has (an emoji newer
+/// than egui's emoji font) becomes `[U+1FAE8]` instead of a missing-glyph box, and the
+/// invisible joiners and variation selectors of emoji sequences are dropped.
+pub fn drawable(ctx: &egui::Context, text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_owned();
+    }
+    let font = egui::FontId::proportional(12.0);
+    ctx.fonts_mut(|f| {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if matches!(c, '\u{200d}' | '\u{fe00}'..='\u{fe0f}') {
+                continue;
+            }
+            if c.is_control() || f.has_glyph(&font, c) {
+                out.push(c);
+            } else {
+                out.push_str(&format!("[U+{:04X}]", c as u32));
+            }
+        }
+        out
+    })
 }

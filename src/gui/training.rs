@@ -3,7 +3,6 @@
 
 use crate::learn::{Model, Scope};
 use eframe::egui::{self, RichText, Sense};
-use egui_plot::{Bar, BarChart, Plot};
 
 use super::app::{App, Command};
 use super::theme;
@@ -358,43 +357,52 @@ fn metrics_and_importances(ui: &mut egui::Ui, r: &Report) {
                 .num_columns(5)
                 .show(ui, |ui| {
                     for h in ["class", "P", "R", "F1", "n"] {
-                        ui.label(RichText::new(h).strong().small());
+                        ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
                     for c in &r.per_class {
-                        ui.label(RichText::new(short(&c.class)).small());
-                        ui.label(RichText::new(format!("{:.2}", c.precision)).small());
-                        ui.label(RichText::new(format!("{:.2}", c.recall)).small());
-                        ui.label(RichText::new(format!("{:.2}", c.f1)).small());
-                        ui.label(RichText::new(c.support.to_string()).small());
+                        ui.label(short(&c.class));
+                        ui.label(format!("{:.2}", c.precision));
+                        ui.label(format!("{:.2}", c.recall));
+                        ui.label(format!("{:.2}", c.f1));
+                        ui.label(c.support.to_string());
                         ui.end_row();
                     }
                 });
         });
     ui.label(RichText::new("feature importances (mean decrease in impurity)").small());
-    let bars: Vec<Bar> = r
-        .importances
-        .iter()
-        .take(12)
-        .enumerate()
-        .map(|(i, (n, v))| Bar::new(i as f64, *v).name(n.clone()).width(0.7))
-        .collect();
-    let names: Vec<String> = r.importances.iter().take(12).map(|x| x.0.clone()).collect();
-    Plot::new("importances")
-        .height(ui.available_height().max(80.0))
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .show_axes([true, true])
-        .x_axis_formatter(move |m, _| {
-            let i = m.value.round();
-            if (m.value - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .show(ui, |pu| pu.bar_chart(BarChart::new("importance", bars)));
+    importance_bars(ui, &r.importances);
+}
+
+/// The twelve largest importances as horizontal bars, each named and valued (a bar chart's
+/// axis could name only its first and last bars).
+fn importance_bars(ui: &mut egui::Ui, importances: &[(String, f64)]) {
+    let top = &importances[..importances.len().min(12)];
+    let max = top.iter().map(|x| x.1).fold(0.0, f64::max).max(1e-12);
+    let colour = theme::traffic(ui.visuals().dark_mode);
+    egui::ScrollArea::vertical()
+        .id_salt("importances")
+        .show(ui, |ui| {
+            egui::Grid::new("importance-bars")
+                .num_columns(3)
+                .spacing([6.0, 2.0])
+                .show(ui, |ui| {
+                    let bar_w = (ui.available_width() - 220.0).clamp(60.0, 260.0);
+                    for (name, v) in top {
+                        ui.label(name);
+                        let (rect, _) =
+                            ui.allocate_exact_size(egui::vec2(bar_w, 12.0), Sense::hover());
+                        let w = (bar_w * (*v / max) as f32).max(1.0);
+                        ui.painter().rect_filled(
+                            egui::Rect::from_min_size(rect.min, egui::vec2(w, rect.height())),
+                            2.0,
+                            colour,
+                        );
+                        ui.label(format!("{v:.3}"));
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 /// A fit time readable at both ends: a small project trains in milliseconds ("0.0 s" said

@@ -28,11 +28,20 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
                 .id_salt("devlist")
                 .show(ui, |ui| {
                     let n = s.registry.len() as u16;
-                    let row = |ui: &mut egui::Ui, d: u16, indent: bool, cmds: &mut Vec<Command>| {
+                    let matches = |d: u16| {
+                        filter.is_empty()
+                            || s.registry.devices[d as usize]
+                                .name
+                                .to_lowercase()
+                                .contains(&filter)
+                    };
+                    // `context`: a hub shown only because a child matches the search.
+                    let row = |ui: &mut egui::Ui,
+                               d: u16,
+                               indent: bool,
+                               context: bool,
+                               cmds: &mut Vec<Command>| {
                         let dev = &s.registry.devices[d as usize];
-                        if !filter.is_empty() && !dev.name.to_lowercase().contains(&filter) {
-                            return;
-                        }
                         if !dev.registered && !app.ui.show_hidden {
                             return;
                         }
@@ -49,7 +58,11 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
                                 cmds.push(Command::ToggleHidden(d));
                             }
                             let sel = app.ui.selected_device == Some(d);
-                            let r = ui.selectable_label(sel, &dev.name).on_hover_text(format!(
+                            let name = match context {
+                                true => RichText::new(&dev.name).weak(),
+                                false => RichText::new(&dev.name),
+                            };
+                            let r = ui.selectable_label(sel, name).on_hover_text(format!(
                                 "{} · {}\nMAC {}\n{} packets, {} bytes, {} flows, {} events",
                                 dev.kind(),
                                 dev.description,
@@ -83,14 +96,23 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
                         if dev.hub.is_some() && s.registry.hub_of(d).is_some() {
                             continue;
                         }
+                        let children = s.registry.children(d);
                         let has = st.get(d as usize).is_some_and(|x| x.packets > 0)
-                            || evc[d as usize] > 0;
+                            || evc[d as usize] > 0
+                            || children.iter().any(|&c| evc[c as usize] > 0);
                         if !has && !app.ui.show_hidden {
                             continue;
                         }
-                        row(ui, d, false, &mut cmds);
-                        for c in s.registry.children(d) {
-                            row(ui, c, true, &mut cmds);
+                        // A search shows what matches under its own hub, never under
+                        // whichever row happens to be above it.
+                        let shown: Vec<u16> =
+                            children.into_iter().filter(|&c| matches(c)).collect();
+                        if !matches(d) && shown.is_empty() {
+                            continue;
+                        }
+                        row(ui, d, false, !matches(d), &mut cmds);
+                        for c in shown {
+                            row(ui, c, true, false, &mut cmds);
                         }
                     }
                 });

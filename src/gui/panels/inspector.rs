@@ -46,7 +46,14 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
                     kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
                 });
                 ui.label(RichText::new("raw text").small());
-                ui.add(egui::Label::new(RichText::new(&e.raw).monospace().small()).wrap());
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(theme::drawable(ui.ctx(), &e.raw))
+                            .monospace()
+                            .small(),
+                    )
+                    .wrap(),
+                );
                 ui.horizontal_wrapped(|ui| {
                     match e.status {
                         Status::Active => {
