@@ -297,7 +297,7 @@ fn keyboard_undo_redo_and_help() {
     assert_eq!(h.state().session.as_ref().unwrap().history.log.len(), 3);
 }
 
-fn have_gpu_renderer() -> bool {
+pub(crate) fn have_gpu_renderer() -> bool {
     // lavapipe (mesa-vulkan-drivers) provides a CPU Vulkan device; CI installs it.
     Path::new("/usr/share/vulkan/icd.d")
         .read_dir()

@@ -517,3 +517,31 @@ fn emoji_are_drawn_or_replaced_cleanly() {
     assert!(missing.is_empty(), "{missing:?} in {shown}");
     assert_eq!(labelbench::gui::theme::drawable(&ctx, "plain"), "plain");
 }
+
+/// The window on a lab of the real lab's shape (the simulator's 57 network devices and their
+/// hub children, one day): lanes busiest first, count badges where markers would overlap.
+#[test]
+fn snapshot_of_a_lab_sized_timeline() {
+    if !crate::gui::have_gpu_renderer() {
+        crate::common::missing("a GPU renderer for snapshots (mesa-vulkan-drivers: lavapipe)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(dir.path(), 57, 1, 1, Some(400_000));
+    let s = crate::common::open_journaled(&r.project);
+    let settings = Settings {
+        dark: false,
+        tz: "America/New_York".into(),
+        ..Default::default()
+    };
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .allow_missing_glyphs()
+        .wgpu()
+        .build_ui_state(|ui, app: &mut App| app.frame(ui), App::with_session(settings, s));
+    settle(&mut h);
+    h.run_steps(2);
+    assert!(h.state().ui.lanes_total > 20);
+    assert!(!h.state().ui.marker_groups.is_empty());
+    h.snapshot("lab57_timeline");
+}
