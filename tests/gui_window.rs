@@ -538,7 +538,10 @@ fn snapshot_of_a_lab_sized_timeline() {
         .with_size(egui::vec2(1600.0, 1000.0))
         .allow_missing_glyphs()
         .wgpu()
-        .build_ui_state(|ui, app: &mut App| app.frame(ui), App::with_session(settings, s));
+        .build_ui_state(
+            |ui, app: &mut App| app.frame(ui),
+            App::with_session(settings, s),
+        );
     settle(&mut h);
     h.run_steps(2);
     assert!(h.state().ui.lanes_total > 20);

@@ -64,7 +64,11 @@ pub fn draw(painter: &egui::Painter, s: &Session, v: &MarkerView) -> Drawn {
             (t >= v.lo - 60_000_000_000 && t <= v.hi).then(|| (k, (v.x)(t), t, e))
         })
         .collect();
-    inview.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    inview.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.3.id.cmp(&b.3.id))
+    });
     let mut out = Drawn::default();
     let mut i = 0;
     while i < inview.len() {

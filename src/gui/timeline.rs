@@ -1,8 +1,6 @@
 //! The timeline: one lane per visible device with its traffic (from the bin pyramid) and its
 //! event markers, a shared time axis in the chosen zone, and an overview strip.
 
-use std::collections::HashMap;
-
 use chrono::TimeZone;
 use eframe::egui::{self, Pos2, Sense, Stroke};
 use egui_plot::{Plot, PlotBounds};
@@ -256,15 +254,23 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
             }
             painter.add(egui::Shape::mesh(fmesh));
         }
-        let lane_of: HashMap<u16, usize> =
-            lanes.iter().enumerate().map(|(k, l)| (l.dev, k)).collect();
+        // Lane on screen of each device, by device index (a map lookup per event per frame
+        // was a tenth of the frame on the lab week).
+        let mut lane_of: Vec<Option<usize>> = vec![None; s.registry.len()];
+        for (k, l) in lanes.iter().enumerate() {
+            if shown.contains(&k) {
+                if let Some(slot) = lane_of.get_mut(l.dev as usize) {
+                    *slot = Some(k);
+                }
+            }
+        }
         let drawn = super::markers::draw(
             &painter,
             s,
             &super::markers::MarkerView {
                 lo,
                 hi,
-                lane_of: &|d| lane_of.get(&d).copied().filter(|k| shown.contains(k)),
+                lane_of: &|d| lane_of.get(d as usize).copied().flatten(),
                 x: &xs,
                 y: &|k| ys(-(k as f64) + 0.3),
                 drag,

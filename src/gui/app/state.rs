@@ -107,6 +107,8 @@ pub struct UiState {
     pub mislabels: Vec<Suggestion>,
     pub dismissed: BTreeSet<String>,
     pub sugg_generation: u64,
+    /// Events per device for a label generation (the Devices panel's counts).
+    pub event_counts: (u64, Vec<usize>),
     pub sugg_done_generation: u64,
     pub sugg_min_conf: f64,
     pub sugg_kind: Option<SuggestionKind>,
@@ -171,6 +173,7 @@ impl Default for UiState {
             mislabels: vec![],
             dismissed: BTreeSet::new(),
             sugg_generation: 1,
+            event_counts: (0, vec![]),
             sugg_done_generation: 0,
             sugg_min_conf: crate::curation::ACCEPT_ALL_MIN_CONFIDENCE,
             sugg_kind: None,
