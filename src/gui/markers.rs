@@ -47,6 +47,53 @@ pub struct MarkerView<'a> {
     pub dark: bool,
 }
 
+/// The markers of the lanes on screen, and a ring and a faint line through the selected one.
+pub fn draw_on_lanes(
+    painter: &egui::Painter,
+    s: &Session,
+    v: &super::lane_draw::LaneView,
+    drag: Option<Drag>,
+    selected: Option<u64>,
+) -> Drawn {
+    // Lane on screen of each device, by device index (a map lookup per event per frame
+    // was a tenth of the frame on the lab week).
+    let mut lane_of: Vec<Option<usize>> = vec![None; s.registry.len()];
+    for (k, l) in v.lanes.iter().enumerate() {
+        if v.shown.contains(&k) {
+            if let Some(slot) = lane_of.get_mut(l.dev as usize) {
+                *slot = Some(k);
+            }
+        }
+    }
+    let drawn = draw(
+        painter,
+        s,
+        &MarkerView {
+            lo: v.lo,
+            hi: v.hi,
+            lane_of: &|d| lane_of.get(d as usize).copied().flatten(),
+            x: &|t| v.x(t),
+            y: &|k| v.y(-(k as f64) + 0.3),
+            drag,
+            selected,
+            dark: v.dark,
+        },
+    );
+    if let Some(p) = drawn.selected {
+        let frame = *v.tf.frame();
+        let col = theme::selection(v.dark);
+        painter.circle_stroke(p, 9.0, Stroke::new(2.0, col));
+        painter.line_segment(
+            [
+                egui::pos2(p.x, frame.top()),
+                egui::pos2(p.x, frame.bottom()),
+            ],
+            Stroke::new(1.0, col.gamma_multiply(0.35)),
+        );
+    }
+    drawn
+}
+
 /// Draws every event in view; see the module doc for when markers are grouped.
 pub fn draw(painter: &egui::Painter, s: &Session, v: &MarkerView) -> Drawn {
     let aggregate = v.hi - v.lo > AGGREGATE_ABOVE_NS;

@@ -4,6 +4,8 @@ use eframe::egui;
 
 mod app;
 mod comparison;
+mod lane_draw;
+mod lane_pointer;
 mod lanes;
 pub mod markers;
 mod panels;

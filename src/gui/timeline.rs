@@ -5,14 +5,12 @@ use chrono::TimeZone;
 use eframe::egui::{self, Pos2, Sense, Stroke};
 use egui_plot::{Plot, PlotBounds};
 
-use super::app::{App, Command, Drag};
+use super::app::{App, Command};
 pub use super::lanes::{lanes, quiet_devices, Lane};
 use super::theme;
-use crate::curation::edits::Edit;
 use crate::labels::{Precision, Status};
-use crate::traffic::NO_DEVICE;
 
-const NS: f64 = crate::timefmt::NS_PER_S as f64;
+pub(crate) const NS: f64 = crate::timefmt::NS_PER_S as f64;
 /// Smallest lane height: below this, lanes of a big lab (86 on the 57-device week) turned
 /// into unreadable slivers, so the timeline shows as many as fit and scrolls to the rest.
 const MIN_LANE_PX: f32 = 20.0;
@@ -51,29 +49,7 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let plot_h = (ui.available_height() - overview_h - 6.0).max(120.0);
     // Lanes that fit at a readable height (the time axis takes about 24 px).
     let fit = (((plot_h - 24.0) / MIN_LANE_PX).floor() as usize).clamp(1, n);
-    // A selection made elsewhere (table, matrix, stepping, the device list) scrolls its lane
-    // into view, once.
-    let mut reveal = None;
-    if app.ui.selected_event != app.ui.revealed_event {
-        app.ui.revealed_event = app.ui.selected_event;
-        reveal = app.ui.selected_event.and_then(|id| {
-            let s = app.session.as_ref()?;
-            s.labels
-                .events
-                .iter()
-                .find(|e| e.id == id)
-                .map(|e| e.device)
-        });
-    }
-    if app.ui.selected_device != app.ui.revealed_device {
-        app.ui.revealed_device = app.ui.selected_device;
-        reveal = reveal.or(app.ui.selected_device);
-    }
-    if let Some(k) = reveal.and_then(|d| lanes.iter().position(|l| l.dev == d)) {
-        if k < app.ui.lane_top || k >= app.ui.lane_top + fit {
-            app.ui.lane_top = k.saturating_sub(fit / 2);
-        }
-    }
+    reveal_selection(app, &lanes, fit);
     let top = app.ui.lane_top.min(n - fit);
     app.ui.lane_top = top;
     app.ui.lanes_fit = fit;
@@ -116,8 +92,6 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     let pending = app.ui.pending_view.take();
     let selected = app.ui.selected_event;
     let drag = app.ui.drag;
-    let traffic_col = theme::traffic(dark);
-    let sel_col = theme::selection(dark);
     let mut new_view = None;
     let mut markers: Vec<(u64, Pos2)> = Vec::new();
     let mut groups: Vec<super::markers::MarkerGroup> = Vec::new();
@@ -170,284 +144,70 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     app.ui.view = new_view;
     let tf = resp.transform;
     let frame = *tf.frame();
-    // The mouse wheel over the lane names scrolls the lanes (over the plot it moves in time).
+    if let Some(t) = lane_wheel(ui, frame, fit, n, top) {
+        app.ui.lane_top = t;
+    }
+    if let Some((lo, hi)) = new_view {
+        let painter = ui.painter_at(frame);
+        let view = super::lane_draw::LaneView {
+            lanes: &lanes,
+            shown: shown.clone(),
+            lo,
+            hi,
+            tf: &tf,
+            origin,
+            dark,
+        };
+        super::lane_draw::draw_traffic(&painter, &py, s, &view, metric);
+        flow_rects = super::lane_draw::draw_flows(&painter, &app.flow_index, s, &view);
+        let drawn = super::markers::draw_on_lanes(&painter, s, &view, drag, selected);
+        markers = drawn.singles;
+        groups = drawn.groups;
+    }
+    app.commands.extend(group_badges(ui, &groups, &lanes));
+    super::lane_pointer::pointer_on_lanes(
+        &mut app.ui,
+        &mut app.commands,
+        ui,
+        &resp,
+        s,
+        &markers,
+        &lanes,
+        origin,
+        pointer_screen,
+    );
+    super::lane_pointer::lane_hover(&resp.response, s, &markers, &flow_rects, pointer_screen, tz);
+    app.ui.marker_pos = markers;
+    app.ui.marker_groups = groups;
+    overview(app, ui, &py, origin, dark);
+}
+
+/// The mouse wheel over the lane names scrolls the lanes (over the plot it moves in time):
+/// the new first lane, if the wheel moved.
+fn lane_wheel(ui: &egui::Ui, frame: egui::Rect, fit: usize, n: usize, top: usize) -> Option<usize> {
     let names = egui::Rect::from_min_max(
         egui::pos2(frame.left() - 150.0, frame.top()),
         egui::pos2(frame.left(), frame.bottom()),
     );
-    if fit < n && ui.rect_contains_pointer(names) {
-        // One lane per wheel line (or per lane height of pixel scrolling), read from the raw
-        // events so the plot's own smoothing does not apply.
-        let step: i64 = ui.input(|i| {
-            i.events
-                .iter()
-                .map(|e| match e {
-                    egui::Event::MouseWheel { unit, delta, .. } => match unit {
-                        egui::MouseWheelUnit::Point => (delta.y / MIN_LANE_PX).round() as i64,
-                        egui::MouseWheelUnit::Line => delta.y.round() as i64,
-                        egui::MouseWheelUnit::Page => (delta.y * fit as f32).round() as i64,
-                    },
-                    _ => 0,
-                })
-                .sum()
-        });
-        if step != 0 {
-            app.ui.lane_top = (top as i64 - step).clamp(0, (n - fit) as i64) as usize;
-        }
+    if fit >= n || !ui.rect_contains_pointer(names) {
+        return None;
     }
-    if let Some((lo, hi)) = new_view {
-        let painter = ui.painter_at(frame);
-        let width_px = frame.width().max(100.0) as usize;
-        let xs = |t: i64| tf.position_from_point_x((t - origin) as f64 / NS);
-        let ys = |y: f64| tf.position_from_point_y(y);
-        // Traffic per lane as bars, scaled (sqrt) to the lane's own maximum in view; one mesh.
-        let mut mesh = egui::Mesh::default();
-        for (k, lane) in lanes.iter().enumerate() {
-            if lane.traffic_dev == NO_DEVICE || !shown.contains(&k) {
-                continue;
-            }
-            let base = -(k as f64) - 0.42;
-            let ser = py.series(&s.traffic, lane.traffic_dev, lo, hi, width_px / 2, metric);
-            let max = ser.iter().map(|x| x.2).fold(0.0, f64::max).max(1.0);
-            let col = if lane.traffic_dev == lane.dev {
-                traffic_col
-            } else {
-                traffic_col.gamma_multiply(0.45)
-            };
-            let y0 = ys(base);
-            for &(t0, w, v) in &ser {
-                let x0 = xs(t0).max(frame.left());
-                let x1 = xs(t0 + w).min(frame.right()).max(x0 + 1.0);
-                let y1 = ys(base + 0.62 * (v / max).sqrt());
-                mesh.add_colored_rect(
-                    egui::Rect::from_min_max(egui::pos2(x0, y1.min(y0 - 1.0)), egui::pos2(x1, y0)),
-                    col,
-                );
-            }
-        }
-        painter.add(egui::Shape::mesh(mesh));
-        // Flows as bars when zoomed in far enough that few are in view.
-        if hi - lo <= 30 * 60 * 1_000_000_000 {
-            let mut fmesh = egui::Mesh::default();
-            for (k, lane) in lanes.iter().enumerate() {
-                if !shown.contains(&k) {
-                    continue;
-                }
-                let flows = &s.traffic.flows;
-                let vis: Vec<u32> = app
-                    .flow_index
-                    .overlapping(&s.traffic, lane.traffic_dev, (lo, hi))
-                    .collect();
-                if vis.is_empty() || vis.len() > 200 {
-                    continue;
-                }
-                for (j, &i) in vis.iter().enumerate() {
-                    let f = &flows[i as usize];
-                    let y = ys(-(k as f64) + 0.16 - (j % 3) as f64 * 0.07);
-                    let x0 = xs(f.first_ns).max(frame.left());
-                    let x1 = xs(f.last_ns).min(frame.right()).max(x0 + 2.0);
-                    let rect =
-                        egui::Rect::from_min_max(egui::pos2(x0, y - 1.5), egui::pos2(x1, y + 1.5));
-                    fmesh.add_colored_rect(rect, theme::flow(&f.protocol_name(), dark));
-                    flow_rects.push((rect.expand(2.0), i));
-                }
-            }
-            painter.add(egui::Shape::mesh(fmesh));
-        }
-        // Lane on screen of each device, by device index (a map lookup per event per frame
-        // was a tenth of the frame on the lab week).
-        let mut lane_of: Vec<Option<usize>> = vec![None; s.registry.len()];
-        for (k, l) in lanes.iter().enumerate() {
-            if shown.contains(&k) {
-                if let Some(slot) = lane_of.get_mut(l.dev as usize) {
-                    *slot = Some(k);
-                }
-            }
-        }
-        let drawn = super::markers::draw(
-            &painter,
-            s,
-            &super::markers::MarkerView {
-                lo,
-                hi,
-                lane_of: &|d| lane_of.get(d as usize).copied().flatten(),
-                x: &xs,
-                y: &|k| ys(-(k as f64) + 0.3),
-                drag,
-                selected,
-                dark,
-            },
-        );
-        markers = drawn.singles;
-        groups = drawn.groups;
-        let sel_pos = drawn.selected;
-        if let Some(p) = sel_pos {
-            painter.circle_stroke(p, 9.0, Stroke::new(2.0, sel_col));
-            painter.line_segment(
-                [
-                    egui::pos2(p.x, frame.top()),
-                    egui::pos2(p.x, frame.bottom()),
-                ],
-                Stroke::new(1.0, sel_col.gamma_multiply(0.35)),
-            );
-        }
-    }
-    app.commands.extend(group_badges(ui, &groups, &lanes));
-    // Hit testing and marker dragging.
-    let r = &resp.response;
-    let nearest = |p: Pos2| {
-        markers
+    // One lane per wheel line (or per lane height of pixel scrolling), read from the raw
+    // events so the plot's own smoothing does not apply.
+    let step: i64 = ui.input(|i| {
+        i.events
             .iter()
-            .map(|(id, m)| (*id, m.distance(p)))
-            .filter(|x| x.1 <= 8.0)
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|x| x.0)
-    };
-    app.ui.hover_marker = pointer_screen.and_then(nearest).is_some();
-    // A press that starts on a marker drags the marker, never the view.
-    let (pressed, down, press_origin) = ui.input(|i| {
-        (
-            i.pointer.primary_pressed(),
-            i.pointer.primary_down(),
-            i.pointer.press_origin(),
-        )
+            .map(|e| match e {
+                egui::Event::MouseWheel { unit, delta, .. } => match unit {
+                    egui::MouseWheelUnit::Point => (delta.y / MIN_LANE_PX).round() as i64,
+                    egui::MouseWheelUnit::Line => delta.y.round() as i64,
+                    egui::MouseWheelUnit::Page => (delta.y * fit as f32).round() as i64,
+                },
+                _ => 0,
+            })
+            .sum()
     });
-    if pressed {
-        app.ui.press_on_marker = press_origin.and_then(nearest).is_some();
-    }
-    if !down && app.ui.drag.is_none() {
-        app.ui.press_on_marker = false;
-    }
-    let to_ns = |p: Pos2| origin + (resp.transform.value_from_position(p).x * NS) as i64;
-    if r.drag_started() {
-        // Hit-test where the button went down, not where the drag threshold was crossed.
-        let origin_pos = ui
-            .input(|i| i.pointer.press_origin())
-            .or(r.interact_pointer_pos());
-        if let Some(id) = origin_pos.and_then(nearest) {
-            if let Some(e) = s.labels.get(id) {
-                let t = s.adjusted_ns(e);
-                app.ui.drag = Some(Drag {
-                    id,
-                    from_ns: t,
-                    to_ns: t,
-                    bound_ns: drag_bound(e.precision),
-                });
-                app.commands.push(Command::Pick(Some(id)));
-            }
-        }
-    }
-    if let (Some(d), Some(p)) = (app.ui.drag.as_mut(), r.interact_pointer_pos()) {
-        let (free, shift) = ui.input(|i| (i.modifiers.alt, i.modifiers.shift));
-        if r.dragged() {
-            let want = to_ns(p);
-            d.to_ns = match free || shift {
-                true => want,
-                false => want.clamp(d.from_ns - d.bound_ns, d.from_ns + d.bound_ns),
-            };
-        }
-        // The offset the drop will apply, beside the pointer.
-        let what = match (shift, free) {
-            (true, _) => "whole source",
-            (false, true) => "free",
-            (false, false) if (d.to_ns - d.from_ns).abs() == d.bound_ns => {
-                "at the bound; Alt for more"
-            }
-            _ => "Alt for more",
-        };
-        let text = format!("{:+.1} s ({what})", (d.to_ns - d.from_ns) as f64 / 1e9);
-        ui.painter().text(
-            p + egui::vec2(12.0, -16.0),
-            egui::Align2::LEFT_BOTTOM,
-            &text,
-            egui::FontId::proportional(12.0),
-            ui.visuals().strong_text_color(),
-        );
-        app.ui.drag_text = Some(text);
-    } else {
-        app.ui.drag_text = None;
-    }
-    if r.drag_stopped() {
-        if let Some(d) = app.ui.drag.take() {
-            if (d.to_ns - d.from_ns).abs() >= 100_000_000 {
-                if let Some(e) = s.labels.get(d.id) {
-                    let shift = ui.input(|i| i.modifiers.shift);
-                    if shift && e.source != crate::labels::INSERTED_SOURCE {
-                        // Shift-drag moves the whole source's clock offset.
-                        let cur = s
-                            .labels
-                            .offsets
-                            .get(e.source as usize)
-                            .copied()
-                            .unwrap_or(0);
-                        app.commands.push(Command::Apply(Edit::SetSourceOffset {
-                            source: e.source,
-                            from: cur,
-                            to: cur + d.to_ns - d.from_ns,
-                        }));
-                    } else {
-                        app.commands.push(Command::Apply(Edit::Retime {
-                            id: d.id,
-                            from: e.retime_ns,
-                            to: Some(d.to_ns),
-                        }));
-                    }
-                }
-            }
-        }
-    }
-    if r.clicked() {
-        match r.interact_pointer_pos().and_then(nearest) {
-            Some(id) => app.commands.push(Command::Pick(Some(id))),
-            None => {
-                if let Some(p) = r.interact_pointer_pos() {
-                    let y = resp.transform.value_from_position(p).y;
-                    let k = (-y).round();
-                    if k >= 0.0 {
-                        if let Some(l) = lanes.get(k as usize) {
-                            app.commands.push(Command::SelectDevice(Some(l.dev)));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let hover_txt = pointer_screen
-        .and_then(nearest)
-        .and_then(|id| s.labels.get(id))
-        .map(|e| {
-            format!(
-                "{} {} — {} line {}\n{}\n{}",
-                s.event_device_name(e),
-                e.class,
-                s.source_kind_str(e),
-                e.line,
-                crate::timefmt::local(s.adjusted_ns(e), &tz),
-                e.status.as_str()
-            )
-        });
-    let hover_txt = hover_txt.or_else(|| {
-        let p = pointer_screen?;
-        let (_, i) = flow_rects.iter().find(|(r, _)| r.contains(p))?;
-        let f = &s.traffic.flows[*i as usize];
-        let ep = f.endpoints();
-        Some(format!(
-            "flow {} {ep}\n{} packets, {} bytes, {} (ended: {})",
-            f.protocol_name(),
-            f.packets(),
-            f.bytes(),
-            crate::numfmt::human_duration(f.last_ns - f.first_ns),
-            f.end.as_str()
-        ))
-    });
-    if let Some(t) = hover_txt {
-        r.clone().on_hover_text_at_pointer(t);
-    } else {
-        r.clone().on_hover_text("Wheel to zoom, Shift+wheel or drag to pan; click a marker to select it, drag it to retime within 2 minutes (Alt+drag frees it; Shift+drag shifts its whole source)");
-    }
-    app.ui.marker_pos = markers;
-    app.ui.marker_groups = groups;
-    overview(app, ui, &py, origin, dark);
+    (step != 0).then(|| (top as i64 - step).clamp(0, (n - fit) as i64) as usize)
 }
 
 /// Count badges answer to the pointer: the hover names what they hold, a click zooms to
@@ -475,6 +235,32 @@ fn group_badges(
         }
     }
     cmds
+}
+
+/// A selection made elsewhere (table, matrix, stepping, the device list) scrolls its lane
+/// into view, once.
+fn reveal_selection(app: &mut App, lanes: &[Lane], fit: usize) {
+    let mut reveal = None;
+    if app.ui.selected_event != app.ui.revealed_event {
+        app.ui.revealed_event = app.ui.selected_event;
+        reveal = app.ui.selected_event.and_then(|id| {
+            let s = app.session.as_ref()?;
+            s.labels
+                .events
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| e.device)
+        });
+    }
+    if app.ui.selected_device != app.ui.revealed_device {
+        app.ui.revealed_device = app.ui.selected_device;
+        reveal = reveal.or(app.ui.selected_device);
+    }
+    if let Some(k) = reveal.and_then(|d| lanes.iter().position(|l| l.dev == d)) {
+        if k < app.ui.lane_top || k >= app.ui.lane_top + fit {
+            app.ui.lane_top = k.saturating_sub(fit / 2);
+        }
+    }
 }
 
 /// How far a plain marker drag may move an event: twice its precision, at least a minute
