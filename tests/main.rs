@@ -14,6 +14,7 @@ mod flows;
 mod formats;
 mod gui;
 mod gui_flows;
+mod gui_projects;
 mod gui_window;
 mod inputs;
 mod labels_real;
