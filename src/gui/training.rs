@@ -321,19 +321,22 @@ fn cell_events(app: &mut App, ui: &mut egui::Ui, r: &Report) {
             18.0,
             ids.len(),
             |ui, range| {
+                // One line a row (the rows are 18 px): a long name is cut, not wrapped.
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                 for id in &ids[range] {
                     let txt = match s.labels.get(*id) {
                         Some(e) => format!(
                             "{} {} {}",
                             id,
                             s.event_device_name(e),
-                            crate::timefmt::local(s.adjusted_ns(e), &tz)
+                            chrono::TimeZone::timestamp_nanos(&tz, s.adjusted_ns(e))
+                                .format("%b %d %H:%M:%S")
                         ),
                         None => format!("{id} (removed since training)"),
                     };
                     let sel = app.ui.selected_event == Some(*id);
                     if ui
-                        .selectable_label(sel, RichText::new(txt).small())
+                        .selectable_label(sel, RichText::new(txt))
                         .on_hover_text("Select and show on the timeline")
                         .clicked()
                     {
