@@ -133,10 +133,20 @@ impl SuggestionOrder {
     }
     /// Sorts `v` (stable: ties keep their kind-then-time order).
     pub fn sort(self, v: &mut [&Suggestion]) {
+        self.sort_by(v, |s| s)
+    }
+
+    /// Sorts items that each hold a suggestion (stable, as [`Self::sort`]).
+    pub fn sort_by<T>(self, v: &mut [T], get: impl Fn(&T) -> &Suggestion) {
         match self {
-            SuggestionOrder::Kind => v.sort_by_key(|s| s.kind),
-            SuggestionOrder::Confidence => v.sort_by(|a, b| b.confidence.total_cmp(&a.confidence)),
-            SuggestionOrder::Time => v.sort_by_key(|s| (s.at_ns.is_none(), s.at_ns)),
+            SuggestionOrder::Kind => v.sort_by_key(|x| get(x).kind),
+            SuggestionOrder::Confidence => {
+                v.sort_by(|a, b| get(b).confidence.total_cmp(&get(a).confidence))
+            }
+            SuggestionOrder::Time => v.sort_by_key(|x| {
+                let s = get(x);
+                (s.at_ns.is_none(), s.at_ns)
+            }),
         }
     }
 }

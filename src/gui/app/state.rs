@@ -113,6 +113,8 @@ pub struct UiState {
     pub sugg_min_conf: f64,
     pub sugg_kind: Option<SuggestionKind>,
     pub sugg_order: crate::curation::SuggestionOrder,
+    /// Indices (into suggestions, then mislabels) of the listed suggestions, in order.
+    pub visible_sugg: Vec<usize>,
     pub selected_sugg: Option<String>,
     pub train: TrainSettings,
     pub report: Option<Report>,
@@ -178,6 +180,7 @@ impl Default for UiState {
             sugg_min_conf: crate::curation::ACCEPT_ALL_MIN_CONFIDENCE,
             sugg_kind: None,
             sugg_order: Default::default(),
+            visible_sugg: vec![],
             selected_sugg: None,
             train: TrainSettings::default(),
             report: None,
