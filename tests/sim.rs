@@ -258,3 +258,45 @@ fn a_backward_jump_inside_a_file_is_sorted_out() {
     let b = ingest(dir.path(), &[jumbled]);
     assert_same_traffic(&a, &b);
 }
+
+/// `ifttt_clock_drift_ns_per_day` makes the IFTTT logger's clock gain linearly: in the ground
+/// truth, logged minus true time of its rows rises by the drift a day (least squares over the
+/// rows; the polling delay and the minute's truncation are noise around the line).
+#[test]
+fn an_ifttt_clock_drifts_linearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 10,
+        days: 3,
+        seed: 4,
+        scale_packets: Some(200_000),
+        defects: labelbench::devtools::sim::Defects {
+            ifttt_clock_drift_ns_per_day: 600_000_000_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    generate(dir.path(), &o).unwrap();
+    let gt = std::fs::read_to_string(dir.path().join("ground-truth.csv")).unwrap();
+    let pts: Vec<(f64, f64)> = gt
+        .lines()
+        .filter(|l| l.starts_with("row,labels/ifttt-events.csv"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let (t, logged): (i64, i64) = (f[6].parse().unwrap(), f[7].parse().unwrap());
+            (
+                (t - o.start_ns) as f64 / 86_400e9,
+                (logged - t) as f64 / 1e9,
+            )
+        })
+        .collect();
+    assert!(pts.len() > 30, "{}", pts.len());
+    let n = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    assert!((slope - 600.0).abs() < 30.0, "{slope} s a day");
+}

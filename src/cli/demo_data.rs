@@ -33,6 +33,9 @@ pub struct Args {
     /// The IFTTT logger's clock minus true time, in seconds (positive: it runs fast).
     #[arg(long, allow_hyphen_values = true)]
     pub ifttt_clock_offset: Option<f64>,
+    /// The IFTTT logger's clock gains this many seconds a day (linear drift from the start).
+    #[arg(long, allow_hyphen_values = true)]
+    pub ifttt_clock_drift: Option<f64>,
     /// Share of IFTTT rows written two or three times (default 0.12).
     #[arg(long)]
     pub ifttt_repeats: Option<f64>,
@@ -85,6 +88,14 @@ fn defects(a: &Args) -> anyhow::Result<labelbench::devtools::sim::Defects> {
             ));
         }
         d.ifttt_clock_offset_ns = (x * 1e9).round() as i64;
+    }
+    if let Some(x) = a.ifttt_clock_drift {
+        if !(x.is_finite() && x.abs() <= 3600.0) {
+            return Err(bad(
+                "demo-data: --ifttt-clock-drift must be within ±3600 s a day",
+            ));
+        }
+        d.ifttt_clock_drift_ns_per_day = (x * 1e9).round() as i64;
     }
     for (v, name, slot) in [
         (a.ifttt_repeats, "--ifttt-repeats", &mut d.ifttt_repeat_rate),

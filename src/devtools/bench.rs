@@ -401,9 +401,10 @@ pub fn curation(
                         ..Defects::real_lab()
                     },
                     "small-commands" => Defects::small_commands(),
+                    "drift" => Defects::drift(),
                     other => {
                         return Err(crate::Error::Other(format!(
-                            "unknown lab {other:?} (default, real-lab, no-zone or small-commands)"
+                            "unknown lab {other:?} (default, real-lab, no-zone, small-commands or drift)"
                         )))
                     }
                 };

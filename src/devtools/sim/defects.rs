@@ -37,6 +37,9 @@ pub struct Defects {
     pub trigger_delay_max_ns: i64,
     /// The trigger logger's clock steps by this much half-way through the capture.
     pub trigger_clock_step_ns: i64,
+    /// The IFTTT logger's clock gains this much a day on true time (linear drift from the
+    /// capture's start, on top of its offset).
+    pub ifttt_clock_drift_ns_per_day: i64,
 }
 
 impl Default for Defects {
@@ -53,6 +56,7 @@ impl Default for Defects {
             push_commands: false,
             trigger_delay_max_ns: 12 * NS,
             trigger_clock_step_ns: 0,
+            ifttt_clock_drift_ns_per_day: 0,
         }
     }
 }
@@ -84,6 +88,13 @@ impl Defects {
             trigger_delay_max_ns: 75 * NS,
             trigger_clock_step_ns: 60 * NS,
             ..Defects::default()
+        }
+    }
+    /// The real lab's defects with an IFTTT clock that drifts 20 s a day from its 30 s offset.
+    pub fn drift() -> Defects {
+        Defects {
+            ifttt_clock_drift_ns_per_day: 20 * NS,
+            ..Defects::real_lab()
         }
     }
     /// The line ending of the label logs.

@@ -575,7 +575,10 @@ fn label_logs(
         }
         if d.ifttt_applet && e.class == "motion" {
             let delay = rng.gen_range(3_000..60_000) * 1_000_000;
-            let seen = e.true_ns + delay + o.defects.ifttt_clock_offset_ns;
+            let drift = (o.defects.ifttt_clock_drift_ns_per_day as i128
+                * (e.true_ns - o.start_ns) as i128
+                / (86_400 * NS) as i128) as i64;
+            let seen = e.true_ns + delay + o.defects.ifttt_clock_offset_ns + drift;
             if !(outage_start..outage_end).contains(&seen) {
                 let minute = seen - seen.rem_euclid(60 * NS);
                 let text = format!(
