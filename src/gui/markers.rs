@@ -56,7 +56,7 @@ pub fn draw_on_lanes(
     selected: Option<u64>,
 ) -> Drawn {
     // Lane on screen of each device, by device index (a map lookup per event per frame
-    // was a tenth of the frame on the lab week).
+    // would cost a tenth of a frame on the lab week).
     let mut lane_of: Vec<Option<usize>> = vec![None; s.registry.len()];
     for (k, l) in v.lanes.iter().enumerate() {
         if v.shown.contains(&k) {

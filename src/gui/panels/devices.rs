@@ -69,8 +69,8 @@ pub fn devices_panel(app: &mut App, ui: &mut egui::Ui) {
                                 true => RichText::new(&dev.name).weak(),
                                 false => RichText::new(&dev.name),
                             };
-                            // The card is formatted on hover only: 86 rows formatted every
-                            // frame were a tenth of the lab week's frame.
+                            // The card is formatted on hover only: formatting 86 rows every
+                            // frame costs a tenth of a frame on the lab week.
                             let r = ui.selectable_label(sel, name).on_hover_ui(|ui| {
                                 ui.label(format!(
                                     "{} · {}\nMAC {}\n{} packets, {} bytes, {} flows, {} events",
