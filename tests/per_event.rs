@@ -269,13 +269,15 @@ fn a_folder_of_per_event_captures_opens_with_from() {
 fn the_simulator_writes_a_per_event_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("pe");
-    run_ok(
+    let wrote = run_ok(
         Command::new(bin())
             .arg("demo-data")
             .arg("--out")
             .arg(&d)
-            .args(["--per-event-captures", "--devices", "6", "--scale", "60000"]),
+            .args(["--per-event-captures", "--devices", "6", "--scale", "60000"])
+            .arg("--json"),
     );
+    let wrote: serde_json::Value = serde_json::from_slice(&wrote.stdout).unwrap();
     assert!(!d.join("pcaps").exists());
     let truth = std::fs::read_to_string(d.join("ground-truth.csv")).unwrap();
     let mut events: Vec<(String, String, i64)> = truth
@@ -330,6 +332,9 @@ fn the_simulator_writes_a_per_event_dataset() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["files"].as_u64().unwrap() as usize, events.len(), "{v}");
     assert_eq!(v["feature_rows"], v["events"], "{v}");
+    // What demo-data says it wrote is what the files hold.
+    assert_eq!(v["packets"], wrote["packets"], "{v} {wrote}");
+    assert_eq!(v["files"], wrote["pcap_files"], "{v} {wrote}");
     if !crate::common::have_tshark() {
         return;
     }

@@ -240,10 +240,10 @@ pub fn generate(out: &Path, o: &SimOptions) -> Result<SimReport> {
     let [ifttt, trig, st, notes] =
         label_logs(o, &devs, &events, &trigger_rows, &mut rng, &label_tz);
     let pcaps = write_pcaps(out, o, &devs, &events, end)?;
-    let (packets, pcap_bytes) = (pcaps.packets, pcaps.bytes);
-    let mut pcap_files = pcaps.files;
+    let (mut packets, mut pcap_bytes, mut pcap_files) = (pcaps.packets, pcaps.bytes, pcaps.files);
     if o.per_event_captures {
-        pcap_files = per_event::write_dataset(out, &devs, &events, &label_tz)?;
+        (pcap_files, pcap_bytes, packets) =
+            per_event::write_dataset(out, &devs, &events, &label_tz)?;
     }
     write_registry(out, &devs)?;
     write_logs_and_truth(

@@ -33,13 +33,13 @@ pub fn experiment_path(device: &str, class: &str, start_ns: i64, zone: &Tz) -> P
 }
 
 /// Writes one capture per event from the hourly pcaps in `out/pcaps`, then removes those
-/// (this run wrote them). Returns the number of files written.
+/// (this run wrote them). Returns the files written, their bytes and their packets.
 pub(super) fn write_dataset(
     out: &Path,
     devs: &[SimDevice],
     events: &[TrueEvent],
     zone: &Tz,
-) -> Result<usize> {
+) -> Result<(usize, u64, u64)> {
     let hourly = out.join("pcaps");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&hourly)
         .map_err(|e| Error::io(&hourly, e))?
@@ -57,6 +57,7 @@ pub(super) fn write_dataset(
         .collect();
     spans.sort();
     let mut bodies: Vec<Vec<u8>> = vec![Vec::new(); events.len()];
+    let mut packets = 0u64;
     for f in &files {
         crate::capture::for_each_record(f, |_, ts, orig_len, data| {
             if data.len() < 12 {
@@ -66,13 +67,14 @@ pub(super) fn write_dataset(
             for s in spans[first..].iter().take_while(|s| s.0 <= ts) {
                 if ts < s.1 && (data[0..6] == s.2 || data[6..12] == s.2) {
                     write::append_record(&mut bodies[s.3], ts, orig_len, data);
+                    packets += 1;
                 }
             }
         })
         .map_err(|why| Error::Other(format!("{}: {why}", f.display())))?;
     }
     let header = write::pcap_header(pcap_parser::Linktype(1), SNAPLEN as u32);
-    spans
+    let bytes: Vec<u64> = spans
         .par_iter()
         .map(|&(start, _, _, id)| {
             let e = &events[id];
@@ -83,9 +85,9 @@ pub(super) fn write_dataset(
             }
             let mut bytes = header.clone();
             bytes.extend_from_slice(&bodies[id]);
-            super::write_file(&path, &bytes)
+            super::write_file(&path, &bytes).map(|()| bytes.len() as u64)
         })
-        .collect::<Result<Vec<()>>>()?;
+        .collect::<Result<Vec<u64>>>()?;
     std::fs::remove_dir_all(&hourly).map_err(|e| Error::io(&hourly, e))?;
-    Ok(spans.len())
+    Ok((spans.len(), bytes.iter().sum(), packets))
 }
