@@ -9,6 +9,22 @@ use labelbench::gui::{App, Settings};
 
 use crate::gui::{harness, sample_copy, settle};
 
+/// Clicks the widget labelled `label` once it stops moving: a dialog that has just grown
+/// (dropped files add rows) is laid out again over the next frames and its button moves
+/// (15 px here), so a click at its first place misses it.
+pub(crate) fn click_when_still(h: &mut Harness<'_, App>, label: &str) {
+    let mut at = h.get_by_label(label).rect();
+    for _ in 0..20 {
+        h.step();
+        let now = h.get_by_label(label).rect();
+        if now == at {
+            break;
+        }
+        at = now;
+    }
+    h.get_by_label(label).click();
+}
+
 /// A file dropped on the window.
 #[derive(Debug)]
 struct Dropped(std::path::PathBuf);
@@ -49,18 +65,7 @@ fn a_broken_project_shows_its_error() {
 /// Clicks "Create and open" in the New project dialog and checks that the new project is
 /// loaded with `packets` packets and no error.
 fn create_and_open(h: &mut Harness<'_, App>, packets: u64) {
-    // A dialog that has just grown (dropped files add rows) is laid out again over the next
-    // frames and its button moves (15 px here): a click at its first place missed it.
-    let mut at = h.get_by_label("Create and open").rect();
-    for _ in 0..20 {
-        h.step();
-        let now = h.get_by_label("Create and open").rect();
-        if now == at {
-            break;
-        }
-        at = now;
-    }
-    h.get_by_label("Create and open").click();
+    click_when_still(h, "Create and open");
     settle(h);
     let errors = h.state().errors.clone();
     let s = h

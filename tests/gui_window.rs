@@ -7,19 +7,24 @@ use labelbench::gui::{timeline::lanes, App, Settings};
 
 use crate::gui::{harness, settle};
 
+/// The real lab with its IFTTT log and its companion-app notifications.
+fn lab_with_ifttt_and_notifications(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    crate::common::real_lab_project(
+        dir,
+        &[
+            "ifttt:ifttt-events.csv",
+            "notifications-csv:android-events.csv",
+        ],
+    )
+}
+
 /// On the real lab (two captured devices, dozens of labelled ones) the timeline opens on the
 /// devices with traffic, busiest first; the toolbar's toggle adds the devices with labels but
 /// no traffic after them.
 #[test]
 fn the_real_lab_opens_on_the_devices_with_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(proj) = crate::common::real_lab_project(
-        dir.path(),
-        &[
-            "ifttt:ifttt-events.csv",
-            "notifications-csv:android-events.csv",
-        ],
-    ) else {
+    let Some(proj) = lab_with_ifttt_and_notifications(dir.path()) else {
         return;
     };
     let s = crate::common::open_journaled(&proj);
@@ -142,13 +147,7 @@ fn the_legend_names_sources_and_statuses() {
 #[test]
 fn devices_without_a_model_are_named_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(proj) = crate::common::real_lab_project(
-        dir.path(),
-        &[
-            "ifttt:ifttt-events.csv",
-            "notifications-csv:android-events.csv",
-        ],
-    ) else {
+    let Some(proj) = lab_with_ifttt_and_notifications(dir.path()) else {
         return;
     };
     let out = crate::common::run_ok(
@@ -334,16 +333,7 @@ fn the_new_project_dialog_takes_devices_py_and_sniffs_the_log() {
     let kind = h.state().ui.new_project.spec.sources[0].spec.kind;
     assert_eq!(kind, labelbench::labels::SourceKind::IftttTrigger);
     // The dialog grew by a row: let it settle before clicking its button.
-    let mut at = h.get_by_label("Create and open").rect();
-    for _ in 0..20 {
-        h.step();
-        let now = h.get_by_label("Create and open").rect();
-        if now == at {
-            break;
-        }
-        at = now;
-    }
-    h.get_by_label("Create and open").click();
+    crate::gui_projects::click_when_still(&mut h, "Create and open");
     settle(&mut h);
     let st = h.state();
     let s = st

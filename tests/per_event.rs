@@ -24,6 +24,26 @@ fn features_windows(out: &Path) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
+/// A project in `dir` over the Mon(IoT)r Yi capture (in `moniotr`) with the Yi registry and
+/// one label source (`new --source` syntax).
+fn yi_project(dir: &Path, moniotr: &Path, source: &str) -> std::path::PathBuf {
+    let reg = dir.join("devices.csv");
+    std::fs::write(&reg, YI_REGISTRY).unwrap();
+    let proj = dir.join("yi.labelbench.json");
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--capture")
+            .arg(moniotr.join("yi_camera_sample.pcap"))
+            .arg("--devices")
+            .arg(&reg)
+            .arg("--source")
+            .arg(source),
+    );
+    proj
+}
+
 /// The capture's span as tshark reads it (first and last packet, ns).
 fn tshark_span(p: &Path) -> Option<(i64, i64)> {
     if !crate::common::have_tshark() {
@@ -50,22 +70,13 @@ fn an_experiment_gets_its_captures_span_as_window() {
     let Some(r) = real() else { return };
     let m = r.join("moniotr");
     let dir = tempfile::tempdir().unwrap();
-    let reg = dir.path().join("devices.csv");
-    std::fs::write(&reg, YI_REGISTRY).unwrap();
-    let proj = dir.path().join("yi.labelbench.json");
-    run_ok(
-        Command::new(bin())
-            .arg("new")
-            .arg(&proj)
-            .arg("--capture")
-            .arg(m.join("yi_camera_sample.pcap"))
-            .arg("--devices")
-            .arg(&reg)
-            .arg("--source")
-            .arg(format!(
-                "experiments:{}@America/New_York",
-                m.join("exp_list.txt").display()
-            )),
+    let proj = yi_project(
+        dir.path(),
+        &m,
+        &format!(
+            "experiments:{}@America/New_York",
+            m.join("exp_list.txt").display()
+        ),
     );
     let out = dir.path().join("out");
     export_csv(&proj, &out);
@@ -202,21 +213,12 @@ fn csv_intervals_are_their_own_windows() {
     let Some(r) = real() else { return };
     let m = r.join("moniotr");
     let dir = tempfile::tempdir().unwrap();
-    let reg = dir.path().join("devices.csv");
-    std::fs::write(&reg, YI_REGISTRY).unwrap();
-    let proj = dir.path().join("yi.labelbench.json");
     // Mon(IoT)r's own result table: ts, ts_end, …, state, device; its kind and columns are
     // told from its content, the end column too.
-    run_ok(
-        Command::new(bin())
-            .arg("new")
-            .arg(&proj)
-            .arg("--capture")
-            .arg(m.join("yi_camera_sample.pcap"))
-            .arg("--devices")
-            .arg(&reg)
-            .arg("--source")
-            .arg(m.join("sample-result.csv")),
+    let proj = yi_project(
+        dir.path(),
+        &m,
+        &m.join("sample-result.csv").display().to_string(),
     );
     let out = dir.path().join("out");
     export_csv(&proj, &out);

@@ -27,6 +27,7 @@ pub fn lanes(app: &App) -> Vec<Lane> {
         }
     }
     let packets = |d: u16| s.traffic.by_device.get(d as usize).map_or(0, Vec::len);
+    let name = |d: u16| s.registry.devices[d as usize].name.as_str();
     let any_traffic = (0..n as u16).any(|d| packets(d) > 0);
     let filter = app.ui.device_filter.to_lowercase();
     let visible = |d: u16| {
@@ -63,11 +64,7 @@ pub fn lanes(app: &App) -> Vec<Lane> {
             .into_iter()
             .filter(|&c| shown(c))
             .collect();
-        children.sort_by(|a, b| {
-            s.registry.devices[*a as usize]
-                .name
-                .cmp(&s.registry.devices[*b as usize].name)
-        });
+        children.sort_by_key(|&c| name(c));
         // A child is drawn under its hub; without the hub's lane it stands on its own.
         members.extend(children.into_iter().map(|c| lane(c, hub_shown)));
         if members.is_empty() {
@@ -86,11 +83,7 @@ pub fn lanes(app: &App) -> Vec<Lane> {
         let mut quiet: Vec<u16> = (0..n as u16)
             .filter(|&d| has_events[d as usize] && !traffic(d) && visible(d))
             .collect();
-        quiet.sort_by(|a, b| {
-            s.registry.devices[*a as usize]
-                .name
-                .cmp(&s.registry.devices[*b as usize].name)
-        });
+        quiet.sort_by_key(|&d| name(d));
         out.extend(quiet.into_iter().map(|d| lane(d, false)));
     }
     out
