@@ -82,10 +82,11 @@ pub fn compare(
         scope: Scope::Device,
         ..ts.clone()
     };
+    let left_out = features::feature_events(s, &s.project.window).1;
     let mut reports = Vec::with_capacity(models.len());
     for &m in models {
         let mut r = train_rows_with(s, &rows, &ts, m, mf, progress)?;
-        r.left_out = features::feature_events(s, &s.project.window).1;
+        r.left_out = left_out;
         reports.push(r);
     }
     Ok((comparison_of(&reports, &ts), reports))
