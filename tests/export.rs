@@ -52,6 +52,7 @@ fn csv_and_parquet_round_trip() {
             pcapng: false,
             include_rejected: false,
             force: false,
+            only_devices: None,
         };
         let r = export(&s, &out, &o, None).unwrap();
         let ext = match fmt {
@@ -175,6 +176,7 @@ fn refuses_non_empty_folder_and_leaves_no_partial_output() {
         pcapng: false,
         include_rejected: false,
         force: false,
+        only_devices: None,
     };
     // A folder of someone else's files is never replaced, with or without --force.
     for force in [false, true] {
@@ -214,6 +216,7 @@ fn pcap_slices_reread_with_the_right_counts() {
         pcapng: false,
         include_rejected: false,
         force: false,
+        only_devices: None,
     };
     let r = export(&s, &out, &o, None).unwrap();
     assert!(r.slices > 10);

@@ -365,6 +365,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
             pcap_slices: false,
             include_rejected: false,
             force: true,
+            only_devices: None,
         };
         let e = labelbench::export::export(&s, &out.join(name), &o, Some(&rep)).map_err(bad)?;
         outln!(

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use labelbench::traffic::dataset::TrafficFilter;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,6 +31,36 @@ pub struct Args {
     /// Print the output folder, rows per table, slices and time as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only these devices (comma-separated names; `-` for events of no device): their events,
+    /// features, flows and rows. A project reading a traffic dataset then reads only their
+    /// packets (and their hubs'): one device group of a scaled-out export (docs/scale.md).
+    #[arg(long, value_name = "NAMES")]
+    pub only_devices: Option<String>,
+}
+
+/// The registry indices of the filter's devices (`-`: [`NO_DEVICE`]); a name the registry
+/// lacks is an error, not an empty export.
+fn device_indices(
+    s: &Session,
+    filter: &TrafficFilter,
+) -> anyhow::Result<Option<std::collections::BTreeSet<u16>>> {
+    let Some(names) = &filter.devices else {
+        return Ok(None);
+    };
+    let mut set = std::collections::BTreeSet::new();
+    for n in names {
+        if n == labelbench::traffic::dataset::NO_DEVICE_NAME {
+            set.insert(labelbench::traffic::NO_DEVICE);
+            continue;
+        }
+        let i = s.registry.by_name(n).ok_or_else(|| {
+            bad(format!(
+                "--only-devices: no device named {n:?} in the registry"
+            ))
+        })?;
+        set.insert(i);
+    }
+    Ok(Some(set))
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -42,19 +73,25 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         include_rejected,
         force,
         json,
+        only_devices,
     } = a;
     let fmt = labelbench::export::Format::parse(&format).ok_or_else(|| {
         bad(format!(
             "--format: unknown format {format:?} (parquet, csv, json)"
         ))
     })?;
-    let s = open_session(&project, true, true)?;
+    let filter = only_devices
+        .as_deref()
+        .map(TrafficFilter::parse_devices)
+        .unwrap_or_default();
+    let s = open_session_filtered(&project, true, true, &filter)?;
     let o = labelbench::export::ExportOptions {
         format: fmt,
         pcap_slices,
         pcapng,
         include_rejected,
         force,
+        only_devices: device_indices(&s, &filter)?,
     };
     let report = project.with_extension("model_report.json");
     let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(write_err)?;

@@ -15,6 +15,37 @@ pub struct Args {
     /// beside the project), and do not write one.
     #[arg(long)]
     pub no_cache: bool,
+    /// For a project that reads a traffic dataset: print (as JSON) its devices split into at
+    /// most N groups of about equal packets, one `export --only-devices` task each, without
+    /// reading any packet.
+    #[arg(long, value_name = "N")]
+    pub device_groups: Option<usize>,
+}
+
+/// `--device-groups N`: the plan from the project file, its registry and the dataset manifest.
+fn print_device_groups(project: &Path, n: usize) -> anyhow::Result<()> {
+    use labelbench::project::Project;
+    require_project(project)?;
+    let p = Project::load(project).map_err(bad)?;
+    let base = project
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(dir) = &p.traffic else {
+        return Err(bad(format!(
+            "{}: --device-groups needs a project that reads a traffic dataset (labelbench new \
+             --traffic DIR)",
+            project.display()
+        )));
+    };
+    let reg = match &p.devices {
+        Some(d) => labelbench::traffic::devices::Registry::load(&base.join(d)).map_err(bad)?,
+        None => Default::default(),
+    };
+    let groups =
+        labelbench::traffic::dataset::plan_groups(&base.join(dir), &reg, n).map_err(bad)?;
+    outln!("{}", serde_json::to_string(&groups)?);
+    Ok(())
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -22,7 +53,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         project,
         json,
         no_cache,
+        device_groups,
     } = a;
+    if let Some(n) = device_groups {
+        return print_device_groups(&project, n);
+    }
     let mut s = open_session(&project, true, !no_cache)?;
     s.finish_cache_write();
     let r = labelbench::project::inspect::inspect(&s);

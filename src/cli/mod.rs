@@ -32,6 +32,7 @@ pub mod bench;
 pub mod curate;
 pub mod demo_data;
 pub mod export;
+pub mod extract;
 pub mod flow_args;
 pub mod gui;
 pub mod inspect;
@@ -53,6 +54,9 @@ pub enum Cmd {
     Train(train::Args),
     /// Export the cleaned dataset (events, features, flows, devices, manifest).
     Export(export::Args),
+    /// Read capture files into a traffic dataset of Parquet tables, one file at a time (the
+    /// step a Spark job runs per file; docs/scale.md).
+    Extract(extract::Args),
     /// Generate a simulated smart-home project (captures, registry, logs, ground truth).
     DemoData(demo_data::Args),
     /// Test helper: apply N retime edits, printing `ack SEQ ID TO` after each is durable.
@@ -75,6 +79,7 @@ pub fn run(cmd: Option<Cmd>) -> anyhow::Result<()> {
         Some(Cmd::Curate(a)) => curate::run(a),
         Some(Cmd::Train(a)) => train::run(a),
         Some(Cmd::Export(a)) => export::run(a),
+        Some(Cmd::Extract(a)) => extract::run(a),
         Some(Cmd::DemoData(a)) => demo_data::run(a),
         Some(Cmd::JournalStress(a)) => journal_stress::run(a),
         Some(Cmd::Bench { what }) => bench::run(what),
@@ -146,10 +151,23 @@ fn with_progress<T: Send + 'static>(f: impl FnOnce(Arc<Progress>) -> T + Send + 
 
 /// Opens a project; benchmarks pass `cache: false` so they measure parsing.
 fn open_session(path: &Path, journal: bool, cache: bool) -> anyhow::Result<Session> {
+    open_session_filtered(path, journal, cache, &Default::default())
+}
+
+/// [`open_session`] reading only the filter's devices of a traffic dataset.
+fn open_session_filtered(
+    path: &Path,
+    journal: bool,
+    cache: bool,
+    filter: &labelbench::traffic::dataset::TrafficFilter,
+) -> anyhow::Result<Session> {
     require_project(path)?;
     let p = path.to_path_buf();
-    let s = with_progress(move |pr| Session::open(&p, OpenOptions { journal, cache }, Some(&pr)))
-        .map_err(bad)?;
+    let f = filter.clone();
+    let s = with_progress(move |pr| {
+        Session::open_filtered(&p, OpenOptions { journal, cache }, &f, Some(&pr))
+    })
+    .map_err(bad)?;
     // Every capture failing is no project to work on, however the rest loaded.
     let t = &s.traffic;
     if !s.capture_files.is_empty() && t.packets.is_empty() {

@@ -20,8 +20,12 @@ pub struct Args {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Capture file or glob (repeatable), e.g. 'pcaps/*.pcap'.
-    #[arg(long = "capture", required_unless_present_any = ["from", "per_event_captures"])]
+    #[arg(long = "capture", required_unless_present_any = ["from", "per_event_captures", "traffic"])]
     pub captures: Vec<String>,
+    /// A traffic dataset written by `labelbench extract`, read instead of captures (only the
+    /// packets a command needs are read; see docs/scale.md).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["captures", "per_event_captures", "from"])]
+    pub traffic: Option<PathBuf>,
     /// A dataset of one capture per event, the label in each path (repeatable glob, e.g.
     /// 'traffic/**/*.pcap'): the captures, and one event per file with its device, class,
     /// start and duration read by --path-pattern; its local times are in --tz.
@@ -150,6 +154,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let spec = NewProject {
         path: a.project.clone(),
         captures,
+        traffic: a.traffic.clone(),
         devices,
         sources: sources.iter().map(|s| s.0.clone()).collect(),
         replace: a.force,

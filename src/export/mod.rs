@@ -6,6 +6,7 @@
 
 mod card;
 mod community_id;
+pub mod extract;
 pub mod outdir;
 mod pcapng;
 mod slices;
@@ -66,6 +67,18 @@ pub struct ExportOptions {
     pub pcapng: bool,
     pub include_rejected: bool,
     pub force: bool,
+    /// Only these devices' events, flows and device rows ([`NO_DEVICE`] for events of no
+    /// device): one device group of a scaled-out export (`docs/scale.md`). `None`: all.
+    pub only_devices: Option<std::collections::BTreeSet<u16>>,
+}
+
+impl ExportOptions {
+    /// Whether rows of this device belong in this export.
+    pub fn exports_device(&self, dev: u16) -> bool {
+        self.only_devices
+            .as_ref()
+            .is_none_or(|set| set.contains(&dev))
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -136,7 +149,17 @@ struct Tables<'a> {
 
 /// The inputs as the manifest lists them: path, size, SHA-256 (hashed on all cores).
 fn input_hashes(s: &Session) -> Result<Vec<serde_json::Value>> {
-    let mut inputs: Vec<PathBuf> = s.capture_files.clone();
+    let mut out = Vec::new();
+    // A traffic dataset's captures were hashed when they were extracted.
+    let mut inputs: Vec<PathBuf> = match s.traffic_dir() {
+        Some(dir) => {
+            for (path, bytes, sha) in crate::traffic::dataset::inputs(&dir)? {
+                out.push(serde_json::json!({"path": path, "bytes": bytes, "sha256": sha}));
+            }
+            Vec::new()
+        }
+        None => s.capture_files.clone(),
+    };
     if let Some(d) = &s.project.devices {
         inputs.push(s.base_dir.join(d));
     }
@@ -148,7 +171,6 @@ fn input_hashes(s: &Session) -> Result<Vec<serde_json::Value>> {
             .map(|x| x.path.clone()),
     );
     let hashes: Vec<Result<(u64, String)>> = inputs.par_iter().map(|p| sha256_file(p)).collect();
-    let mut out = Vec::new();
     for (p, h) in inputs.iter().zip(hashes) {
         let (size, sha) = h?;
         out.push(
@@ -220,7 +242,8 @@ fn write_all(
         ),
         ("labelbench.dataset_sha256".to_string(), dataset_sha.clone()),
     ];
-    let feats: Vec<FeatureRow> = features::extract(s, &w, s.project.training.seed);
+    let mut feats: Vec<FeatureRow> = features::extract(s, &w, s.project.training.seed);
+    feats.retain(|r| o.exports_device(r.device));
     let left_out = features::feature_events(s, &w).1;
     let fmap: HashMap<u64, &FeatureRow> = feats.iter().map(|r| (r.event_id, r)).collect();
     let evs: Vec<&crate::labels::Event> = s
@@ -228,6 +251,7 @@ fn write_all(
         .events
         .iter()
         .filter(|e| o.include_rejected || e.status != Status::Rejected)
+        .filter(|e| o.exports_device(e.device))
         .collect();
     let schemas = std::sync::Mutex::new(BTreeMap::new());
     let cx = Tables {

@@ -19,6 +19,8 @@ pub enum OutputKind {
     Export,
     /// A simulated project from `demo-data`: `sample.labelbench.json` beside `ground-truth.csv`.
     DemoProject,
+    /// A traffic dataset from `extract`: recognised by its marker file.
+    TrafficDataset,
 }
 
 impl OutputKind {
@@ -26,6 +28,7 @@ impl OutputKind {
         match self {
             OutputKind::Export => "labelbench export",
             OutputKind::DemoProject => "demo-data project",
+            OutputKind::TrafficDataset => "labelbench traffic dataset",
         }
     }
 
@@ -40,6 +43,7 @@ impl OutputKind {
                 dir.join("sample.labelbench.json").is_file()
                     && dir.join("ground-truth.csv").is_file()
             }
+            OutputKind::TrafficDataset => crate::traffic::dataset::is_dataset(dir),
         }
     }
 }

@@ -277,17 +277,35 @@ pub(crate) fn write_features(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>
 pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
     let Tables { s, dir, o, ext, .. } = *cx;
     let p = dir.join(format!("flows.{ext}"));
-    let fl = &s.traffic.flows;
+    let fl: Vec<&Flow> = s
+        .traffic
+        .flows
+        .iter()
+        .filter(|f| o.exports_device(f.device))
+        .collect();
+    let mut df = flows_frame(&fl, &|d| s.device_name(d).to_string(), &p)?;
+    rows.insert(format!("flows.{ext}"), df.height());
+    write_table(&mut df, &p, o.format, cx)?;
+    Ok(())
+}
+
+/// The flow table's columns (export's `flows` and extract's per-file flows); `p` names the
+/// file in errors.
+pub(crate) fn flows_frame(
+    fl: &[&Flow],
+    device_name: &dyn Fn(u16) -> String,
+    p: &Path,
+) -> Result<DataFrame> {
     let ip = |x: Option<std::net::IpAddr>| x.map(|a| a.to_string()).unwrap_or_default();
     let first: Vec<i64> = fl.iter().map(|f| f.first_ns).collect();
     let last: Vec<i64> = fl.iter().map(|f| f.last_ns).collect();
-    let cids: Vec<Option<String>> = fl.par_iter().map(flow_community_id).collect();
-    let mut df = DataFrame::new_infer_height(vec![
+    let cids: Vec<Option<String>> = fl.par_iter().map(|f| flow_community_id(f)).collect();
+    DataFrame::new_infer_height(vec![
         Column::new("flow_id".into(), (0..fl.len() as u64).collect::<Vec<u64>>()),
         Column::new(
             "device".into(),
             fl.iter()
-                .map(|f| s.device_name(f.device).to_string())
+                .map(|f| device_name(f.device))
                 .collect::<Vec<String>>(),
         ),
         Column::new(
@@ -333,8 +351,8 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
                 .map(|&t| crate::timefmt::utc(t))
                 .collect::<Vec<String>>(),
         ),
-        datetime("first_time", &first).map_err(|e| polars_err(&p, e))?,
-        datetime("last_time", &last).map_err(|e| polars_err(&p, e))?,
+        datetime("first_time", &first).map_err(|e| polars_err(p, e))?,
+        datetime("last_time", &last).map_err(|e| polars_err(p, e))?,
         Column::new(
             "packets_ab".into(),
             fl.iter().map(|f| f.pkts_ab).collect::<Vec<u64>>(),
@@ -359,15 +377,12 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
         ),
         Column::new("community_id".into(), cids),
     ])
-    .map_err(|e| polars_err(&p, e))?;
-    rows.insert(format!("flows.{ext}"), df.height());
-    write_table(&mut df, &p, o.format, cx)?;
-    Ok(())
+    .map_err(|e| polars_err(p, e))
 }
 
 /// devices.csv: the registry with what the captures saw of each device.
 pub(crate) fn write_devices(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
-    let Tables { s, dir, .. } = *cx;
+    let Tables { s, dir, o, .. } = *cx;
     let p = dir.join("devices.csv");
     let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
     let mut evc = vec![0u64; s.registry.len()];
@@ -379,6 +394,7 @@ pub(crate) fn write_devices(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>)
     let ds = &s.registry.devices;
     let keep: Vec<usize> = (0..ds.len())
         .filter(|&i| ds[i].registered || st[i].packets > 0)
+        .filter(|&i| o.exports_device(i as u16))
         .collect();
     let mut df = DataFrame::new_infer_height(vec![
         Column::new(

@@ -160,7 +160,9 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
     let bytes = ip_bytes(s);
     let labels = flow_labels(s, cx.feats);
     let flows = &s.traffic.flows;
-    let mut order: Vec<usize> = (0..flows.len()).filter(|&i| !flows[i].key.is_l2).collect();
+    let mut order: Vec<usize> = (0..flows.len())
+        .filter(|&i| !flows[i].key.is_l2 && cx.o.exports_device(flows[i].device))
+        .collect();
     order.sort_by_key(|&i| (flows[i].first_ns, i));
     let mut out = String::new();
     let first = s.traffic.first_ns().unwrap_or(0);

@@ -18,6 +18,8 @@ pub struct NewProject {
     pub path: PathBuf,
     /// Capture files and globs, relative to the current folder (or absolute).
     pub captures: Vec<String>,
+    /// A traffic dataset from `labelbench extract`, read instead of captures.
+    pub traffic: Option<PathBuf>,
     /// The device registry, if any.
     pub devices: Option<PathBuf>,
     /// Label sources, their paths relative to the current folder (or absolute).
@@ -69,7 +71,21 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .collect();
-    if captures.is_empty() {
+    if let Some(t) = &spec.traffic {
+        if !captures.is_empty() {
+            return Err(format!(
+                "{}: a project reads either captures or a traffic dataset, not both",
+                t.display()
+            ));
+        }
+        let rows = crate::traffic::dataset::manifest(t).map_err(|e| e.to_string())?;
+        if rows.is_empty() {
+            return Err(format!(
+                "{}: the traffic dataset holds no capture yet",
+                t.display()
+            ));
+        }
+    } else if captures.is_empty() {
         return Err("add at least one capture file or glob".into());
     }
     // Check that every capture argument names something, then store it relative to the project.
@@ -90,6 +106,7 @@ pub fn create(spec: &NewProject) -> Result<Created, String> {
     let mut p = Project::new(&name_of(&spec.path));
     p.flows = spec.flows;
     p.captures = captures.iter().map(|c| relative_capture(dir, c)).collect();
+    p.traffic = spec.traffic.as_ref().map(|t| relative_to(dir, t));
     let mut registry = crate::traffic::devices::Registry::default();
     if let Some(d) = &spec.devices {
         if !d.is_file() {

@@ -118,6 +118,10 @@ pub struct Project {
     pub name: String,
     /// Paths or globs relative to the project file.
     pub captures: Vec<String>,
+    /// A traffic dataset written by `labelbench extract` (a folder relative to the project
+    /// file), read instead of captures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<String>,
     /// Device registry (devices.json or CSV), relative to the project file.
     #[serde(default)]
     pub devices: Option<String>,
@@ -141,6 +145,7 @@ impl Project {
             version: PROJECT_VERSION,
             name: name.to_string(),
             captures: vec![],
+            traffic: None,
             devices: None,
             sources: vec![],
             device_map: BTreeMap::new(),

@@ -9,8 +9,24 @@ use crate::error::{Error, Result};
 use crate::labels::{self, Event, SourceLoad, SourceSpec, Status};
 use crate::progress::Progress;
 use crate::project::Project;
+use crate::traffic::dataset::TrafficFilter;
 use crate::traffic::devices::Registry;
 use crate::traffic::{Traffic, NO_DEVICE};
+
+/// The filter widened by the hubs of the devices it names: a lock's events label its bridge's
+/// packets.
+fn with_hubs(filter: &TrafficFilter, reg: &Registry) -> TrafficFilter {
+    let Some(set) = &filter.devices else {
+        return filter.clone();
+    };
+    let mut out = set.clone();
+    for name in set {
+        if let Some(h) = reg.by_name(name).and_then(|d| reg.hub_of(d)) {
+            out.insert(reg.devices[h as usize].name.clone());
+        }
+    }
+    TrafficFilter { devices: Some(out) }
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadedSource {
@@ -55,6 +71,18 @@ impl Default for Project {
 impl Session {
     /// Loads a project file and everything it references.
     pub fn open(path: &Path, opts: OpenOptions, progress: Option<&Progress>) -> Result<Session> {
+        Session::open_filtered(path, opts, &TrafficFilter::default(), progress)
+    }
+
+    /// [`Session::open`] reading only some devices' packets of a project that names a traffic
+    /// dataset (with their hubs' packets, which their events label); a project of captures
+    /// reads them all.
+    pub fn open_filtered(
+        path: &Path,
+        opts: OpenOptions,
+        filter: &TrafficFilter,
+        progress: Option<&Progress>,
+    ) -> Result<Session> {
         let project = Project::load(path)?;
         let base = path
             .parent()
@@ -62,7 +90,7 @@ impl Session {
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let cache = opts.cache.then(|| crate::traffic::cache::cache_path(path));
-        let mut s = Session::from_project_cached(project, &base, progress, cache.as_deref())?;
+        let mut s = Session::from_project_with(project, &base, progress, cache.as_deref(), filter)?;
         s.project_path = Some(path.to_path_buf());
         if opts.journal {
             let jp = Project::journal_path(path);
@@ -98,19 +126,43 @@ impl Session {
         progress: Option<&Progress>,
         cache: Option<&Path>,
     ) -> Result<Session> {
+        Session::from_project_with(project, base, progress, cache, &TrafficFilter::default())
+    }
+
+    /// [`Session::from_project_cached`] with a device filter for a traffic dataset.
+    fn from_project_with(
+        project: Project,
+        base: &Path,
+        progress: Option<&Progress>,
+        cache: Option<&Path>,
+        filter: &TrafficFilter,
+    ) -> Result<Session> {
         let mut registry = match &project.devices {
             Some(d) => Registry::load(&base.join(d))?,
             None => Registry::default(),
         };
-        let files =
-            crate::capture::expand_captures(base, &project.captures).map_err(Error::Other)?;
-        let (traffic, cache_status, cache_writer) = crate::traffic::cache::ingest_cached(
-            &files,
-            &mut registry,
-            progress,
-            cache,
-            &project.flows,
-        );
+        let (files, traffic, cache_status, cache_writer) = match &project.traffic {
+            Some(dir) => {
+                let dir = base.join(dir);
+                let filter = with_hubs(filter, &registry);
+                let t =
+                    crate::traffic::dataset::load(&dir, &mut registry, &project.flows, &filter)?;
+                let files = t.files.iter().map(|f| f.path.clone()).collect();
+                (files, std::sync::Arc::new(t), Default::default(), None)
+            }
+            None => {
+                let files = crate::capture::expand_captures(base, &project.captures)
+                    .map_err(Error::Other)?;
+                let (t, status, writer) = crate::traffic::cache::ingest_cached(
+                    &files,
+                    &mut registry,
+                    progress,
+                    cache,
+                    &project.flows,
+                );
+                (files, t, status, writer)
+            }
+        };
         let mut warnings: Vec<String> = traffic.issues.iter().map(|i| i.to_string()).collect();
         for spec in &project.sources {
             let glob = labels::source_path(base, spec);
@@ -183,6 +235,11 @@ impl Session {
             cache_status,
             cache_writer,
         })
+    }
+
+    /// The traffic dataset the project reads instead of captures, if it names one.
+    pub fn traffic_dir(&self) -> Option<PathBuf> {
+        self.project.traffic.as_ref().map(|d| self.base_dir.join(d))
     }
 
     /// A copy for background jobs: shares the traffic, copies the labels, no journal.

@@ -5,6 +5,7 @@
 //! ([`timeline`]). May use: [`crate::capture`], [`crate::error`], [`crate::progress`].
 
 pub mod cache;
+pub mod dataset;
 pub mod devices;
 pub mod devices_py;
 mod flows;

@@ -402,6 +402,7 @@ impl App {
                 pcapng: d.pcapng,
                 include_rejected: d.include_rejected,
                 force: d.force,
+                only_devices: None,
             };
             let report = s
                 .project_path

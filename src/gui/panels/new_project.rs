@@ -45,6 +45,7 @@ impl NewProjectSpec {
         let spec = crate::project::create::NewProject {
             path: self.project.clone(),
             captures: self.captures.clone(),
+            traffic: None,
             devices: Some(self.devices.trim())
                 .filter(|d| !d.is_empty())
                 .map(PathBuf::from),

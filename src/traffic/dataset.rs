@@ -1,0 +1,470 @@
+//! Traffic datasets: the Parquet tables `labelbench extract` writes for each capture file, and
+//! reading them back into a [`Traffic`] equal to ingesting the captures themselves.
+//!
+//! A dataset folder holds, per input file (named by its part key, see `docs/formats.md`):
+//! - `packets/date=YYYY-MM-DD/device=NAME/part-KEY.parquet`: one row per packet of that device
+//!   on that UTC day (Hive partitions, as Spark writes them; a packet of no device is under
+//!   `device=__HIVE_DEFAULT_PARTITION__`);
+//! - `conversations/part-KEY.parquet`: the conversation keys the packets' `conv` column indexes;
+//! - `flows/date=YYYY-MM-DD/part-KEY.parquet`: the flows of that file alone;
+//! - `manifest/part-KEY.json`: the input's path, size, hash, times, link types and issues.
+//!
+//! Reading picks the partitions of the devices asked for, so a device group's packets are read
+//! without the rest; flows are then assembled afresh over every file's packets of the group,
+//! which stitches flows that a file boundary cut.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::devices::Registry;
+use super::{build, FlowTimeouts, Traffic};
+use crate::capture::{self, CaptureIssue, ConvKey, FileCols, FileParse, PacketRow};
+use crate::error::{Error, Result};
+
+/// The file that marks a folder as a labelbench traffic dataset.
+pub const MARKER: &str = "labelbench-traffic.json";
+/// The partition value of packets that belong to no device (Spark's name for a null).
+pub const NO_DEVICE_PART: &str = "__HIVE_DEFAULT_PARTITION__";
+/// How a device filter names "no device" (packets and events attributed to none).
+pub const NO_DEVICE_NAME: &str = "-";
+
+/// One input file of a dataset, as `extract` read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestRow {
+    /// The capture's path as given to `extract`.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Names this input's files: a hash of the input's SHA-256, labelbench's version and the
+    /// settings, so a rerun writes the same names and bytes.
+    pub part: String,
+    pub labelbench: String,
+    /// The settings the tables depend on (flow timeouts, the registry's digest), as JSON.
+    pub settings: String,
+    pub registry_sha256: String,
+    pub format: String,
+    pub packets: u64,
+    pub bytes_read: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    pub first_utc: Option<String>,
+    pub last_utc: Option<String>,
+    pub link_types: Vec<i32>,
+    /// Partition folders written: `date=…/device=…`.
+    pub partitions: Vec<String>,
+    /// Packets in each of `partitions`.
+    pub partition_packets: Vec<u64>,
+    /// Device pairs (primary, second registered device) of device-to-device packets: a read of
+    /// the second device also reads those packets from the primary's partition.
+    pub device_pairs: Vec<(String, String)>,
+    pub issues: Vec<CaptureIssue>,
+}
+
+/// A digest of what device attribution depends on: the registered devices' names, MACs, IPs
+/// and hubs. A dataset read with a device filter must have been extracted with the same.
+pub fn registry_digest(reg: &Registry) -> String {
+    let mut h = sha2::Sha256::new();
+    for d in reg.devices.iter().filter(|d| d.registered) {
+        let line = serde_json::json!([d.name, d.mac_string(), d.ips, d.hub]);
+        h.update(line.to_string().as_bytes());
+        h.update(b"\n");
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// A partition value as Hive and Spark escape it in a path (`%XX` for characters that are not
+/// safe in a folder name).
+pub fn escape_partition(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b'+') {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// The partition folder name of a device (`None`: no device).
+pub fn device_partition(name: Option<&str>) -> String {
+    format!(
+        "device={}",
+        name.map(escape_partition)
+            .unwrap_or_else(|| NO_DEVICE_PART.into())
+    )
+}
+
+/// Whether `dir` is a traffic dataset (has the marker).
+pub fn is_dataset(dir: &Path) -> bool {
+    dir.join(MARKER).is_file()
+}
+
+/// The dataset's manifest rows, ordered by path (the order a project lists sorted captures).
+pub fn manifest(dir: &Path) -> Result<Vec<ManifestRow>> {
+    if !is_dataset(dir) {
+        return Err(Error::invalid(
+            dir,
+            format!("not a labelbench traffic dataset (no {MARKER}; write one with `labelbench extract`)"),
+        ));
+    }
+    let mdir = dir.join("manifest");
+    let mut rows = Vec::new();
+    let rd = std::fs::read_dir(&mdir).map_err(|e| Error::io(&mdir, e))?;
+    for e in rd {
+        let p = e.map_err(|e| Error::io(&mdir, e))?.path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        let row: ManifestRow =
+            serde_json::from_str(&text).map_err(|e| Error::invalid(&p, e.to_string()))?;
+        rows.push(row);
+    }
+    rows.sort_by(|a, b| a.path.cmp(&b.path).then(a.part.cmp(&b.part)));
+    let mut by_sha: BTreeMap<&str, &ManifestRow> = BTreeMap::new();
+    for r in &rows {
+        if let Some(o) = by_sha.insert(&r.sha256, r) {
+            if o.settings != r.settings || o.labelbench != r.labelbench {
+                return Err(Error::invalid(
+                    dir,
+                    format!(
+                        "{} was extracted twice with different settings or versions \
+                         (parts {} and {}): its packets would be read twice; remove one \
+                         manifest/part-*.json and its tables, or extract into a new folder",
+                        r.path, o.part, r.part
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Which packets to read from a dataset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrafficFilter {
+    /// Device names (and [`NO_DEVICE_NAME`]) whose packets to read; `None`: all.
+    pub devices: Option<BTreeSet<String>>,
+}
+
+impl TrafficFilter {
+    /// Parses `a,b,-`.
+    pub fn parse_devices(list: &str) -> TrafficFilter {
+        let set: BTreeSet<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        TrafficFilter { devices: Some(set) }
+    }
+    pub fn wants(&self, name: Option<&str>) -> bool {
+        match &self.devices {
+            None => true,
+            Some(set) => set.contains(name.unwrap_or(NO_DEVICE_NAME)),
+        }
+    }
+}
+
+/// The partitions of one input to read for `filter`, each with whether only its
+/// device-to-device packets are wanted (those whose second device was asked for): a device's
+/// own partitions, and the partitions of primaries it shares packets with.
+fn partitions_to_read(row: &ManifestRow, filter: &TrafficFilter) -> Vec<(String, bool)> {
+    let Some(set) = &filter.devices else {
+        return row.partitions.iter().map(|p| (p.clone(), false)).collect();
+    };
+    let own: BTreeSet<String> = set
+        .iter()
+        .map(|n| device_partition((n != NO_DEVICE_NAME).then_some(n.as_str())))
+        .collect();
+    let shared: BTreeSet<String> = row
+        .device_pairs
+        .iter()
+        .filter(|(_, second)| set.contains(second))
+        .map(|(primary, _)| device_partition(Some(primary)))
+        .collect();
+    row.partitions
+        .iter()
+        .filter_map(|p| {
+            let dev = p.split('/').nth(1)?;
+            if own.contains(dev) {
+                Some((p.clone(), false))
+            } else if shared.contains(dev) {
+                Some((p.clone(), true))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// A 32-bit column's value as the narrower field it holds (`None` when missing or too wide).
+fn narrow<T: TryFrom<u32>>(v: Option<u32>) -> Option<T> {
+    v.and_then(|v| T::try_from(v).ok())
+}
+
+fn col_err(p: &Path, e: PolarsError) -> Error {
+    Error::invalid(p, e.to_string())
+}
+
+fn read_parquet(p: &Path) -> Result<DataFrame> {
+    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    ParquetReader::new(f).finish().map_err(|e| col_err(p, e))
+}
+
+/// The conversation keys of one input, by conversation id.
+fn read_conversations(p: &Path) -> Result<Vec<ConvKey>> {
+    let df = read_parquet(p)?;
+    let c = |n: &str| df.column(n).map_err(|e| col_err(p, e));
+    let proto = c("proto")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let ethertype = c("ethertype")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let is_l2 = c("is_l2")?.bool().map_err(|e| col_err(p, e))?.clone();
+    let v6 = c("v6")?.bool().map_err(|e| col_err(p, e))?.clone();
+    let ip_a = c("ip_a_raw")?.binary().map_err(|e| col_err(p, e))?.clone();
+    let ip_b = c("ip_b_raw")?.binary().map_err(|e| col_err(p, e))?.clone();
+    let port_a = c("port_a")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let port_b = c("port_b")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let mac_a = c("mac_a_raw")?.u64().map_err(|e| col_err(p, e))?.clone();
+    let mac_b = c("mac_b_raw")?.u64().map_err(|e| col_err(p, e))?.clone();
+    let bad = || Error::invalid(p, "a conversation key with a missing field");
+    let ip16 = |b: Option<&[u8]>| -> Result<[u8; 16]> {
+        b.and_then(|b| <[u8; 16]>::try_from(b).ok()).ok_or_else(bad)
+    };
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        out.push(ConvKey {
+            proto: narrow(proto.get(i)).ok_or_else(bad)?,
+            ethertype: narrow(ethertype.get(i)).ok_or_else(bad)?,
+            is_l2: is_l2.get(i).ok_or_else(bad)?,
+            v6: v6.get(i).ok_or_else(bad)?,
+            ip_a: ip16(ip_a.get(i))?,
+            ip_b: ip16(ip_b.get(i))?,
+            port_a: narrow(port_a.get(i)).ok_or_else(bad)?,
+            port_b: narrow(port_b.get(i)).ok_or_else(bad)?,
+            mac_a: capture::word_mac(mac_a.get(i).ok_or_else(bad)?),
+            mac_b: capture::word_mac(mac_b.get(i).ok_or_else(bad)?),
+        });
+    }
+    Ok(out)
+}
+
+/// Appends the packets of one partition file, as `(record, row)`; with `peers`, only those whose
+/// second device is one of them.
+fn read_packets(
+    p: &Path,
+    peers: Option<&BTreeSet<String>>,
+    out: &mut Vec<(u64, PacketRow)>,
+) -> Result<()> {
+    let df = read_parquet(p)?;
+    let c = |n: &str| df.column(n).map_err(|e| col_err(p, e));
+    let record = c("record")?.u64().map_err(|e| col_err(p, e))?.clone();
+    let ts = c("ts_ns")?.i64().map_err(|e| col_err(p, e))?.clone();
+    let orig_len = c("orig_len")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let ip_len = c("ip_len")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let tcp_len = c("tcp_len")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let ttl = c("ttl")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let flags = c("tcp_flags")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let bits = c("bits")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let conv = c("conv")?.u32().map_err(|e| col_err(p, e))?.clone();
+    let peer = c("peer")?.str().map_err(|e| col_err(p, e))?.clone();
+    let bad = || Error::invalid(p, "a packet row with a missing field");
+    out.reserve(df.height());
+    for i in 0..df.height() {
+        if let Some(set) = peers {
+            if !peer.get(i).is_some_and(|n| set.contains(n)) {
+                continue;
+            }
+        }
+        let row = PacketRow {
+            ts: ts.get(i).ok_or_else(bad)?,
+            orig_len: orig_len.get(i).ok_or_else(bad)?,
+            conv: conv.get(i).ok_or_else(bad)?,
+            ip_len: narrow(ip_len.get(i)).ok_or_else(bad)?,
+            tcp_len: narrow(tcp_len.get(i)).ok_or_else(bad)?,
+            bits: narrow(bits.get(i)).ok_or_else(bad)?,
+            ttl: narrow(ttl.get(i)).ok_or_else(bad)?,
+            tcp_flags: narrow(flags.get(i)).ok_or_else(bad)?,
+        };
+        out.push((record.get(i).ok_or_else(bad)?, row));
+    }
+    Ok(())
+}
+
+/// One input read back as its capture reader would have parsed it (only the packets of the
+/// partitions read, in record order; conversation ids renumbered over those packets).
+fn read_input(dir: &Path, row: &ManifestRow, filter: &TrafficFilter) -> Result<FileParse> {
+    let mut recs: Vec<(u64, PacketRow)> = Vec::new();
+    for (part, shared_only) in partitions_to_read(row, filter) {
+        let p = dir
+            .join("packets")
+            .join(&part)
+            .join(format!("part-{}.parquet", row.part));
+        let peers = filter.devices.as_ref().filter(|_| shared_only);
+        read_packets(&p, peers, &mut recs)?;
+    }
+    recs.sort_unstable_by_key(|(r, _)| *r);
+    recs.dedup_by_key(|(r, _)| *r);
+    let cp = dir
+        .join("conversations")
+        .join(format!("part-{}.parquet", row.part));
+    let all = read_conversations(&cp)?;
+    let mut remap: Vec<u32> = vec![u32::MAX; all.len()];
+    let mut convs = Vec::new();
+    let mut rows = Vec::with_capacity(recs.len());
+    for (_, mut r) in recs {
+        let c = r.conv as usize;
+        let key = *all.get(c).ok_or_else(|| {
+            Error::invalid(
+                &cp,
+                format!("conversation {c} named by a packet is missing"),
+            )
+        })?;
+        if remap[c] == u32::MAX {
+            remap[c] = convs.len() as u32;
+            convs.push(key);
+        }
+        r.conv = remap[c];
+        rows.push(r);
+    }
+    let format = match row.format.as_str() {
+        "pcap" => "pcap",
+        "pcapng" => "pcapng",
+        _ => "unknown",
+    };
+    Ok(FileParse {
+        path: PathBuf::from(&row.path),
+        format,
+        cols: FileCols { rows },
+        convs,
+        issues: row.issues.clone(),
+        bytes_read: row.bytes_read,
+        link_types: row.link_types.clone(),
+        span: None,
+    })
+}
+
+/// Reads a dataset's packets (those `filter` asks for) and assembles their flows: the same
+/// [`Traffic`] as ingesting the captures, restricted to the devices asked for.
+pub fn load(
+    dir: &Path,
+    registry: &mut Registry,
+    timeouts: &FlowTimeouts,
+    filter: &TrafficFilter,
+) -> Result<Traffic> {
+    let rows = manifest(dir)?;
+    if filter.devices.is_some() {
+        let mine = registry_digest(registry);
+        if let Some(r) = rows.iter().find(|r| r.registry_sha256 != mine) {
+            return Err(Error::invalid(
+                dir,
+                format!(
+                    "{} was extracted with another device registry: its packets are filed \
+                     under other devices; extract again with this project's registry, or \
+                     read the whole dataset",
+                    r.path
+                ),
+            ));
+        }
+    }
+    let parsed: Vec<Result<FileParse>> = rows
+        .par_iter()
+        .map(|r| read_input(dir, r, filter))
+        .collect();
+    let parsed: Vec<FileParse> = parsed.into_iter().collect::<Result<_>>()?;
+    Ok(build(parsed, registry, timeouts))
+}
+
+/// Splits the project's devices into at most `n` groups of about equal packets (largest first,
+/// each to the lightest group), for one export task per group: every registered device, every
+/// device the dataset's partitions name, and [`NO_DEVICE_NAME`] once. A device behind a hub
+/// goes with its hub, whose packets its events label.
+pub fn plan_groups(dir: &Path, registry: &Registry, n: usize) -> Result<Vec<Vec<String>>> {
+    let mut packets: BTreeMap<String, u64> = BTreeMap::new();
+    for d in registry.devices.iter().filter(|d| d.registered) {
+        packets.entry(d.name.clone()).or_default();
+    }
+    packets.entry(NO_DEVICE_NAME.to_string()).or_default();
+    for row in manifest(dir)? {
+        for (part, k) in row.partitions.iter().zip(&row.partition_packets) {
+            let Some(dev) = part
+                .split('/')
+                .nth(1)
+                .and_then(|d| d.strip_prefix("device="))
+            else {
+                continue;
+            };
+            let name = match dev {
+                NO_DEVICE_PART => NO_DEVICE_NAME.to_string(),
+                d => unescape_partition(d),
+            };
+            *packets.entry(name).or_default() += k;
+        }
+    }
+    // Units: a hub with the devices behind it, or a device alone.
+    let mut units: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
+    for (name, k) in &packets {
+        let hub = registry
+            .by_name(name)
+            .and_then(|d| registry.hub_of(d))
+            .map(|h| registry.devices[h as usize].name.clone());
+        let u = units
+            .entry(hub.unwrap_or_else(|| name.clone()))
+            .or_default();
+        u.0 += k;
+        u.1.push(name.clone());
+    }
+    let mut units: Vec<(u64, Vec<String>)> = units.into_values().collect();
+    units.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let n = n.clamp(1, units.len().max(1));
+    let mut groups: Vec<(u64, Vec<String>)> = vec![(0, Vec::new()); n];
+    for (k, names) in units {
+        let g = (0..n).min_by_key(|&i| (groups[i].0, i)).unwrap_or(0);
+        groups[g].0 += k;
+        groups[g].1.extend(names);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(_, mut g)| {
+            g.sort();
+            g
+        })
+        .filter(|g| !g.is_empty())
+        .collect())
+}
+
+/// The inverse of [`escape_partition`].
+pub fn unescape_partition(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(x)) => {
+                out.push(x);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The inputs as an export's manifest lists them (path, bytes, SHA-256 as hashed at extract).
+pub fn inputs(dir: &Path) -> Result<Vec<(String, u64, String)>> {
+    Ok(manifest(dir)?
+        .into_iter()
+        .map(|r| (r.path, r.bytes, r.sha256))
+        .collect())
+}
