@@ -21,4 +21,5 @@ mod labels_real;
 mod learning;
 mod per_event;
 mod safety;
+mod scale;
 mod sim;

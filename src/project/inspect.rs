@@ -87,6 +87,8 @@ pub struct Inspect {
     pub journal_entries: usize,
     /// Whether the captures were parsed or read from the derived cache.
     pub cache: crate::traffic::cache::CacheStatus,
+    /// The traffic dataset read instead of captures, if the project names one.
+    pub traffic_dataset: Option<String>,
 }
 
 pub fn inspect(s: &Session) -> Inspect {
@@ -223,6 +225,7 @@ pub fn inspect(s: &Session) -> Inspect {
         left_out,
         journal_entries: s.history.log.len(),
         cache: s.cache_status.clone(),
+        traffic_dataset: s.traffic_dir().map(|d| d.display().to_string()),
     }
 }
 
@@ -315,7 +318,17 @@ pub fn render_text(r: &Inspect) -> String {
         r.last_utc.as_deref().unwrap_or("-"),
         dur(r.first_ns, r.last_ns)
     );
-    let _ = writeln!(o, "cache     {}", r.cache);
+    match &r.traffic_dataset {
+        Some(d) => {
+            let _ = writeln!(
+                o,
+                "traffic   read from the traffic dataset {d} (no cache needed)"
+            );
+        }
+        None => {
+            let _ = writeln!(o, "cache     {}", r.cache);
+        }
+    }
     let f = &r.flow_counts;
     let _ = writeln!(
         o,

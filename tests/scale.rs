@@ -1,0 +1,358 @@
+//! Scale-out: `extract` to a traffic dataset, projects that read one, device-group exports and
+//! the Spark recipe, each checked against the single-machine path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use labelbench::export::{export, ExportOptions, Format};
+use labelbench::project::session::{OpenOptions, Session};
+use labelbench::traffic::dataset::{self, TrafficFilter};
+use labelbench::traffic::devices::Registry;
+use polars::prelude::*;
+
+use crate::common::{bin, have_python, run_bad, run_ok, script};
+
+fn pcaps(lab: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(lab.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn extract_all(files: &[PathBuf], reg: &Registry, out: &Path) {
+    labelbench::export::extract::prepare_out(out, files).unwrap();
+    for f in files {
+        labelbench::export::extract::extract_file(f, reg, &Default::default(), out).unwrap();
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A project file beside `lab`'s sample project that reads `traffic` instead of its captures.
+fn traffic_project(lab: &Path, traffic: &str) -> PathBuf {
+    let mut p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.join("sample.labelbench.json")).unwrap())
+            .unwrap();
+    p["captures"] = serde_json::json!([]);
+    p["traffic"] = traffic.into();
+    let out = lab.join("traffic.labelbench.json");
+    std::fs::write(&out, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+    out
+}
+
+#[test]
+fn extract_is_deterministic_and_reads_back_as_the_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 6, 1, 5, Some(20_000));
+    let lab = r.project.parent().unwrap();
+    let files = pcaps(lab);
+    assert!(files.len() >= 24, "{files:?}");
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    extract_all(&files, &reg, &a);
+    extract_all(&files, &reg, &b);
+    let ta = tree(&a);
+    assert_eq!(ta, tree(&b), "two extracts of the same files differ");
+    // A rerun into the same dataset rewrites the same files: nothing is added.
+    extract_all(&files[..3], &reg, &a);
+    assert_eq!(ta, tree(&a));
+    let partitions = ta
+        .keys()
+        .filter(|k| k.to_string_lossy().starts_with("packets/date="))
+        .count();
+    assert!(partitions >= files.len(), "{partitions} packet partitions");
+
+    let timeouts = Default::default();
+    let mut r1 = reg.clone();
+    let whole = labelbench::traffic::ingest(&files, &mut r1, None, &timeouts);
+    let mut r2 = reg.clone();
+    let back = dataset::load(&a, &mut r2, &timeouts, &TrafficFilter::default()).unwrap();
+    assert_eq!(back.packets, whole.packets);
+    assert_eq!(back.flows, whole.flows);
+    assert_eq!(back.by_device, whole.by_device);
+    assert_eq!(r1.devices, r2.devices);
+
+    // One device's read holds exactly its packets and flows.
+    let dev = r1.by_name("kasa-plug-01").or(Some(0)).unwrap();
+    let name = r1.devices[dev as usize].name.clone();
+    let mut r3 = reg.clone();
+    let filter = TrafficFilter::parse_devices(&name);
+    let one = dataset::load(&a, &mut r3, &timeouts, &filter).unwrap();
+    let d3 = r3.by_name(&name).unwrap();
+    let ts = |t: &labelbench::traffic::Traffic, d: u16| -> Vec<i64> {
+        t.by_device[d as usize]
+            .iter()
+            .map(|&i| t.packets.ts[i as usize])
+            .collect()
+    };
+    assert_eq!(ts(&one, d3), ts(&whole, dev));
+    assert!(
+        one.packets.len() < whole.packets.len() / 2,
+        "read more than one device"
+    );
+    let flows = |t: &labelbench::traffic::Traffic, d: u16, r: &Registry| -> Vec<(i64, i64, u64)> {
+        let mut v: Vec<_> = t
+            .flows
+            .iter()
+            .filter(|f| f.device == d)
+            .map(|f| (f.first_ns, f.last_ns, f.packets()))
+            .collect();
+        v.sort();
+        assert!(!v.is_empty(), "{}", r.devices[d as usize].name);
+        v
+    };
+    assert_eq!(flows(&one, d3, &r3), flows(&whole, dev, &r1));
+}
+
+fn read_table(dir: &Path, name: &str) -> DataFrame {
+    let f = std::fs::File::open(dir.join(format!("{name}.parquet"))).unwrap();
+    ParquetReader::new(f).finish().unwrap()
+}
+
+#[test]
+fn device_group_exports_add_up_to_the_whole_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 8, 1, 9, Some(30_000));
+    let lab = r.project.parent().unwrap().to_path_buf();
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
+    let tp = traffic_project(&lab, "traffic");
+    let o = ExportOptions {
+        format: Format::Parquet,
+        pcap_slices: false,
+        pcapng: false,
+        include_rejected: true,
+        force: false,
+        only_devices: None,
+    };
+    let open = |p: &Path, f: &TrafficFilter| {
+        Session::open_filtered(p, OpenOptions::default(), f, None).unwrap()
+    };
+    let whole_dir = dir.path().join("whole");
+    export(&open(&r.project, &Default::default()), &whole_dir, &o, None).unwrap();
+    let from_dataset = dir.path().join("from-dataset");
+    export(&open(&tp, &Default::default()), &from_dataset, &o, None).unwrap();
+
+    let groups = dataset::plan_groups(&lab.join("traffic"), &reg, 3).unwrap();
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    let mut parts: BTreeMap<&str, Vec<DataFrame>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        let f = TrafficFilter::parse_devices(&g.join(","));
+        let s = open(&tp, &f);
+        let set = g
+            .iter()
+            .map(|n| match n.as_str() {
+                "-" => labelbench::traffic::NO_DEVICE,
+                n => s.registry.by_name(n).unwrap(),
+            })
+            .collect();
+        let out = dir.path().join(format!("group-{i}"));
+        let og = ExportOptions {
+            only_devices: Some(set),
+            ..o.clone()
+        };
+        export(&s, &out, &og, None).unwrap();
+        for t in ["events", "features", "flows"] {
+            parts.entry(t).or_default().push(read_table(&out, t));
+        }
+    }
+    for (t, key) in [
+        ("events", "event_id"),
+        ("features", "event_id"),
+        ("flows", "first_ns"),
+    ] {
+        let whole = read_table(&whole_dir, t);
+        assert!(whole.height() > 0, "{t}");
+        assert_eq!(read_table(&from_dataset, t), whole, "{t} from the dataset");
+        let mut union = parts[t][0].clone();
+        for p in &parts[t][1..] {
+            union.vstack_mut(p).unwrap();
+        }
+        let drop = |df: DataFrame| df.drop("flow_id").unwrap_or(df);
+        let (w, u) = (drop(whole), drop(union));
+        let cols: Vec<String> = w.get_column_names().iter().map(|s| s.to_string()).collect();
+        let keys: Vec<&str> = [key, "device", "ip_a", "port_a", "ip_b", "port_b", "mac_a"]
+            .into_iter()
+            .filter(|k| cols.iter().any(|c| c == k))
+            .collect();
+        let sort = |df: DataFrame| {
+            df.sort(keys.clone(), SortMultipleOptions::default())
+                .unwrap()
+        };
+        assert_eq!(w.height(), u.height(), "{t}: rows");
+        assert_eq!(
+            sort(w),
+            sort(u),
+            "{t}: the groups' rows differ from the whole export's"
+        );
+    }
+}
+
+#[test]
+fn extract_and_traffic_projects_refuse_what_they_cannot_do_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 4, 1, 2, Some(5_000));
+    let lab = r.project.parent().unwrap().to_path_buf();
+    let first = pcaps(&lab)[0].clone();
+    // A folder of someone else's files is never written into.
+    let foreign = dir.path().join("notes");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("todo.txt"), "keep").unwrap();
+    let e = run_bad(
+        Command::new(bin())
+            .arg("extract")
+            .arg(&first)
+            .arg("--out")
+            .arg(&foreign),
+    );
+    assert!(
+        e.contains("notes") && e.contains("refused") || e.contains("not empty"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+    // The captures' own folder is refused too.
+    let e = run_bad(
+        Command::new(bin())
+            .arg("extract")
+            .arg(&first)
+            .arg("--out")
+            .arg(lab.join("pcaps")),
+    );
+    assert!(e.contains("pcaps"), "{e}");
+
+    // Extracted with one registry, read by device with another: refused, not misfiled.
+    let ds = dir.path().join("ds");
+    run_ok(
+        Command::new(bin())
+            .arg("extract")
+            .arg(&first)
+            .arg("--out")
+            .arg(&ds),
+    );
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    let mut r2 = reg.clone();
+    let name = reg.devices[0].name.clone();
+    let e = dataset::load(
+        &ds,
+        &mut r2,
+        &Default::default(),
+        &TrafficFilter::parse_devices(&name),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("another device registry"), "{e}");
+    // The same file extracted again with other settings would count its packets twice.
+    run_ok(
+        Command::new(bin())
+            .arg("extract")
+            .arg(&first)
+            .arg("--out")
+            .arg(&ds)
+            .args(["--flow-timeouts", "zeek"]),
+    );
+    let e = dataset::manifest(&ds).unwrap_err().to_string();
+    assert!(e.contains("extracted twice"), "{e}");
+
+    // `new --traffic` names the dataset; `--only-devices` with an unknown name is an error.
+    let good = dir.path().join("good");
+    run_ok(
+        Command::new(bin())
+            .arg("extract")
+            .arg(pcaps(&lab)[1].clone())
+            .arg("--devices")
+            .arg(lab.join("devices.json"))
+            .arg("--out")
+            .arg(&good),
+    );
+    let proj = dir.path().join("t.labelbench.json");
+    run_ok(
+        Command::new(bin())
+            .arg("new")
+            .arg(&proj)
+            .arg("--traffic")
+            .arg(&good)
+            .arg("--devices")
+            .arg(lab.join("devices.json")),
+    );
+    let o = run_ok(Command::new(bin()).arg("inspect").arg(&proj));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("traffic dataset"), "{text}");
+    let e = run_bad(
+        Command::new(bin())
+            .arg("export")
+            .arg(&proj)
+            .arg("--out")
+            .arg(dir.path().join("x"))
+            .arg("--only-devices=nosuch-device"),
+    );
+    assert!(e.contains("nosuch-device"), "{e}");
+}
+
+/// The Spark recipe in local mode over the bundled sample and a multi-file simulated lab with
+/// hubs: events, features and flows equal a single-machine export row for row.
+#[test]
+fn spark_recipe_equals_single_machine_export() {
+    if !have_python(&["pyspark", "polars"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("sample");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
+        &sample,
+    );
+    let sim = dir.path().join("sim");
+    crate::common::sim(&sim, 9, 2, 13, Some(40_000));
+    for (lab, work) in [
+        (&sample, dir.path().join("w1")),
+        (&sim, dir.path().join("w2")),
+    ] {
+        std::fs::create_dir_all(&work).unwrap();
+        let o = run_ok(
+            Command::new("python3")
+                .arg(script("spark_check.py"))
+                .arg(bin())
+                .arg(lab)
+                .arg(&work),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for t in ["events", "features", "flows"] {
+            assert_eq!(v["tables"][t]["equal"], true, "{}: {t}: {v}", lab.display());
+        }
+        assert_eq!(v["extract_identical"], true, "{v}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else if p.extension().is_none_or(|x| x != "cache") {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
