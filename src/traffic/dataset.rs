@@ -213,6 +213,19 @@ fn col_err(p: &Path, e: PolarsError) -> Error {
     Error::invalid(p, e.to_string())
 }
 
+/// A numeric column's values, which must all be present.
+fn dense<T: PolarsNumericType>(df: &DataFrame, name: &str, p: &Path) -> Result<Vec<T::Native>> {
+    let s = df
+        .column(name)
+        .map_err(|e| col_err(p, e))?
+        .as_materialized_series();
+    let ca: &ChunkedArray<T> = s.unpack::<T>().map_err(|e| col_err(p, e))?;
+    if ca.null_count() > 0 {
+        return Err(Error::invalid(p, format!("column {name}: missing values")));
+    }
+    Ok(ca.into_no_null_iter().collect())
+}
+
 fn read_parquet(p: &Path) -> Result<DataFrame> {
     let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
     ParquetReader::new(f).finish().map_err(|e| col_err(p, e))
@@ -262,36 +275,41 @@ fn read_packets(
     out: &mut Vec<(u64, PacketRow)>,
 ) -> Result<()> {
     let df = read_parquet(p)?;
-    let c = |n: &str| df.column(n).map_err(|e| col_err(p, e));
-    let record = c("record")?.u64().map_err(|e| col_err(p, e))?.clone();
-    let ts = c("ts_ns")?.i64().map_err(|e| col_err(p, e))?.clone();
-    let orig_len = c("orig_len")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let ip_len = c("ip_len")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let tcp_len = c("tcp_len")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let ttl = c("ttl")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let flags = c("tcp_flags")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let bits = c("bits")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let conv = c("conv")?.u32().map_err(|e| col_err(p, e))?.clone();
-    let peer = c("peer")?.str().map_err(|e| col_err(p, e))?.clone();
-    let bad = || Error::invalid(p, "a packet row with a missing field");
+    let record = dense::<UInt64Type>(&df, "record", p)?;
+    let ts = dense::<Int64Type>(&df, "ts_ns", p)?;
+    let orig_len = dense::<UInt32Type>(&df, "orig_len", p)?;
+    let ip_len = dense::<UInt32Type>(&df, "ip_len", p)?;
+    let tcp_len = dense::<UInt32Type>(&df, "tcp_len", p)?;
+    let ttl = dense::<UInt32Type>(&df, "ttl", p)?;
+    let flags = dense::<UInt32Type>(&df, "tcp_flags", p)?;
+    let bits = dense::<UInt32Type>(&df, "bits", p)?;
+    let conv = dense::<UInt32Type>(&df, "conv", p)?;
+    let peer: Option<Vec<Option<&str>>> = match peers {
+        Some(_) => {
+            let c = df.column("peer").map_err(|e| col_err(p, e))?;
+            Some(c.str().map_err(|e| col_err(p, e))?.iter().collect())
+        }
+        None => None,
+    };
+    let bad = |i: usize| Error::invalid(p, format!("row {i}: a value too wide for its field"));
     out.reserve(df.height());
     for i in 0..df.height() {
-        if let Some(set) = peers {
-            if !peer.get(i).is_some_and(|n| set.contains(n)) {
+        if let (Some(set), Some(peer)) = (peers, &peer) {
+            if !peer[i].is_some_and(|n| set.contains(n)) {
                 continue;
             }
         }
         let row = PacketRow {
-            ts: ts.get(i).ok_or_else(bad)?,
-            orig_len: orig_len.get(i).ok_or_else(bad)?,
-            conv: conv.get(i).ok_or_else(bad)?,
-            ip_len: narrow(ip_len.get(i)).ok_or_else(bad)?,
-            tcp_len: narrow(tcp_len.get(i)).ok_or_else(bad)?,
-            bits: narrow(bits.get(i)).ok_or_else(bad)?,
-            ttl: narrow(ttl.get(i)).ok_or_else(bad)?,
-            tcp_flags: narrow(flags.get(i)).ok_or_else(bad)?,
+            ts: ts[i],
+            orig_len: orig_len[i],
+            conv: conv[i],
+            ip_len: narrow(Some(ip_len[i])).ok_or_else(|| bad(i))?,
+            tcp_len: narrow(Some(tcp_len[i])).ok_or_else(|| bad(i))?,
+            bits: narrow(Some(bits[i])).ok_or_else(|| bad(i))?,
+            ttl: narrow(Some(ttl[i])).ok_or_else(|| bad(i))?,
+            tcp_flags: narrow(Some(flags[i])).ok_or_else(|| bad(i))?,
         };
-        out.push((record.get(i).ok_or_else(bad)?, row));
+        out.push((record[i], row));
     }
     Ok(())
 }
