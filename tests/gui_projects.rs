@@ -408,3 +408,30 @@ fn the_new_project_dialog_never_overwrites_a_project() {
     let s = h.state().session.as_ref().expect("the new project opens");
     assert_eq!(s.project.name, "lab-week");
 }
+
+/// A project that reads a traffic dataset (`labelbench extract`) opens like one of captures:
+/// the same packets and lanes, and the status line says where the traffic came from.
+#[test]
+fn a_traffic_dataset_project_opens_with_its_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = sample_copy(dir.path());
+    let lab = proj.parent().unwrap();
+    let mut cmd = std::process::Command::new(crate::common::bin());
+    cmd.current_dir(lab)
+        .args(["extract", "pcaps/*.pcap", "--devices", "devices.json"])
+        .args(["--out", "traffic"]);
+    crate::common::run_ok(&mut cmd);
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(&proj).unwrap()).unwrap();
+    p["captures"] = serde_json::json!([]);
+    p["traffic"] = "traffic".into();
+    let tp = lab.join("traffic.labelbench.json");
+    std::fs::write(&tp, serde_json::to_vec(&p).unwrap()).unwrap();
+    let mut h = harness(App::with_settings(Settings::default(), Some(tp)));
+    settle(&mut h);
+    let s = h.state().session.as_ref().expect("opened");
+    assert_eq!(s.traffic.packets.len(), 79_943);
+    let msg = h.state().ui.message.clone().unwrap_or_default();
+    assert!(msg.contains("traffic read from the dataset"), "{msg}");
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    h.get_by_label("geeni-cam-01");
+}

@@ -195,7 +195,12 @@ impl App {
             let (job, path) = self.jobs.load.take().expect("checked");
             match job.join() {
                 Some(Ok((s, p, st))) => {
+                    let dataset = s.traffic_dir();
                     let msg = Some(match &s.cache_status {
+                        _ if dataset.is_some() => format!(
+                            "traffic read from the dataset {}",
+                            dataset.as_deref().map(|d| d.display()).expect("checked")
+                        ),
                         crate::traffic::cache::CacheStatus::Hit { .. } => {
                             "captures read from the derived cache".to_string()
                         }
