@@ -94,7 +94,7 @@ fn extract_is_deterministic_and_reads_back_as_the_captures() {
     assert_eq!(r1.devices, r2.devices);
 
     // One device's read holds exactly its packets and flows.
-    let dev = r1.by_name("kasa-plug-01").or(Some(0)).unwrap();
+    let dev = r1.by_name("kasa-plug-01").unwrap_or(0);
     let name = r1.devices[dev as usize].name.clone();
     let mut r3 = reg.clone();
     let filter = TrafficFilter::parse_devices(&name);
