@@ -356,3 +356,24 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Inputs that are not captures (a Git LFS pointer) are named, and a run where none could be
+/// read fails rather than exit 0 with an empty dataset.
+#[test]
+fn extract_of_only_unreadable_files_fails_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ptr = dir.path().join("a.pcap");
+    std::fs::write(
+        &ptr,
+        "version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 12\n",
+    )
+    .unwrap();
+    let e = run_bad(
+        Command::new(bin())
+            .arg("extract")
+            .arg(&ptr)
+            .arg("--out")
+            .arg(dir.path().join("ds")),
+    );
+    assert!(e.contains("a.pcap") && e.contains("LFS"), "{e}");
+}

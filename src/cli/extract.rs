@@ -100,5 +100,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             rows.len()
         ));
     }
+    // Every input unreadable (Git LFS pointers, another format) is no dataset to work on.
+    let unread = |m: &ManifestRow| m.packets == 0 && m.issues.iter().any(|i| i.fatal);
+    let all_unread = rows.iter().all(|(_, r)| r.as_ref().is_ok_and(unread));
+    let first_fatal = rows
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flat_map(|m| m.issues.iter().filter(|i| i.fatal))
+        .next();
+    if let (true, Some(first)) = (all_unread, first_fatal) {
+        return Err(bad(format!(
+            "none of the {} capture files could be read; {first}",
+            rows.len()
+        )));
+    }
     Ok(())
 }
