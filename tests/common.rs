@@ -160,3 +160,23 @@ pub fn epoch_text_ns(s: &str) -> i64 {
     whole.parse::<i64>().unwrap() * 1_000_000_000
         + format!("{frac:0<9}")[..9].parse::<i64>().unwrap()
 }
+
+/// Every file under `dir` (by its path relative to `dir`) with its bytes.
+pub fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}

@@ -11,7 +11,7 @@ use labelbench::traffic::dataset::{self, TrafficFilter};
 use labelbench::traffic::devices::Registry;
 use polars::prelude::*;
 
-use crate::common::{bin, have_python, run_bad, run_ok, script};
+use crate::common::{bin, have_python, run_bad, run_ok, script, tree};
 
 fn pcaps(lab: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(lab.join("pcaps"))
@@ -27,26 +27,6 @@ fn extract_all(files: &[PathBuf], reg: &Registry, out: &Path) {
     for f in files {
         labelbench::export::extract::extract_file(f, reg, &Default::default(), out).unwrap();
     }
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// A project file beside `lab`'s sample project that reads `traffic` instead of its captures.
@@ -376,4 +356,37 @@ fn extract_of_only_unreadable_files_fails_naming_them() {
             .arg(dir.path().join("ds")),
     );
     assert!(e.contains("a.pcap") && e.contains("LFS"), "{e}");
+}
+
+/// A damaged table of one input is that input's fatal issue, named with the file; the other
+/// inputs still load.
+#[test]
+fn a_damaged_dataset_table_is_named_and_the_rest_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 4, 1, 3, Some(5_000));
+    let lab = r.project.parent().unwrap().to_path_buf();
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    let ds = dir.path().join("ds");
+    let files = pcaps(&lab);
+    extract_all(&files[..2], &reg, &ds);
+    let conv = std::fs::read_dir(ds.join("conversations"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&conv).unwrap();
+    std::fs::write(&conv, &bytes[..bytes.len() / 2]).unwrap();
+    let mut r2 = reg.clone();
+    let t = dataset::load(&ds, &mut r2, &Default::default(), &TrafficFilter::default()).unwrap();
+    let fatal: Vec<String> = t
+        .issues
+        .iter()
+        .filter(|i| i.fatal)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(fatal.len(), 1, "{fatal:?}");
+    let name = conv.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(fatal[0].contains(&name), "{fatal:?}");
+    assert!(!t.packets.is_empty(), "the other input was not loaded");
 }

@@ -6,31 +6,20 @@ use std::path::{Path, PathBuf};
 use labelbench::devtools::sim::{generate, SimOptions};
 use labelbench::project::session::{OpenOptions, Session};
 
+/// The simulator's files, without those a load or training adds beside the project.
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if ![
-                "README.md",
-                "sample.labelbench.edits.jsonl",
-                "sample.labelbench.model_report.json",
-                "sample.labelbench.model_comparison.csv",
-                "sample.labelbench.cache",
-            ]
-            .contains(&p.file_name().unwrap().to_str().unwrap())
-                && !p.to_string_lossy().contains(".labelbench.tmp")
-            {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
+    const ADDED: [&str; 5] = [
+        "README.md",
+        "sample.labelbench.edits.jsonl",
+        "sample.labelbench.model_report.json",
+        "sample.labelbench.model_comparison.csv",
+        "sample.labelbench.cache",
+    ];
+    let mut out = crate::common::tree(dir);
+    out.retain(|p, _| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        !ADDED.contains(&name.as_ref()) && !p.to_string_lossy().contains(".labelbench.tmp")
+    });
     out
 }
 

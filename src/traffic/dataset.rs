@@ -390,11 +390,24 @@ pub fn load(
             ));
         }
     }
-    let parsed: Vec<Result<FileParse>> = rows
+    // An input whose tables cannot be read is a fatal issue of that input, as an unreadable
+    // capture is: the rest still loads.
+    let parsed: Vec<FileParse> = rows
         .par_iter()
-        .map(|r| read_input(dir, r, filter))
+        .map(|r| {
+            read_input(dir, r, filter).unwrap_or_else(|e| {
+                let mut fp = FileParse::empty(Path::new(&r.path));
+                fp.issues.push(CaptureIssue {
+                    file: PathBuf::from(&r.path),
+                    packet_index: 0,
+                    byte_offset: 0,
+                    reason: format!("its tables in the traffic dataset cannot be read: {e}"),
+                    fatal: true,
+                });
+                fp
+            })
+        })
         .collect();
-    let parsed: Vec<FileParse> = parsed.into_iter().collect::<Result<_>>()?;
     Ok(build(parsed, registry, timeouts))
 }
 
