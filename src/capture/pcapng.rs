@@ -10,38 +10,51 @@ pub(crate) struct Iface {
     pub(crate) offset_s: i64,
 }
 
+/// Where a pcapng read stands: the section's byte order and interfaces, the last packet's
+/// time (simple packets and times out of range keep it), and the packets read.
+struct Section {
+    be: bool,
+    ifaces: Vec<Iface>,
+    seen_shb: bool,
+    last_ts: i64,
+    idx: u64,
+    unrepresentable: OutOfRange,
+}
+
 pub(crate) fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
     rd: &mut Chunked,
     out: &mut Meta,
     progress: Option<&Progress>,
     visit: &mut V,
 ) -> ReadResult {
-    let mut be = false;
-    let mut ifaces: Vec<Iface> = Vec::new();
-    let mut last_ts: i64 = 0;
-    let mut idx: u64 = 0;
+    let mut st = Section {
+        be: false,
+        ifaces: Vec::new(),
+        seen_shb: false,
+        last_ts: 0,
+        idx: 0,
+        unrepresentable: OutOfRange::default(),
+    };
     let mut last_report = 0u64;
-    let mut seen_shb = false;
-    let mut unrepresentable = OutOfRange::default();
     loop {
         rd.prefetch();
         let avail = rd.avail();
         if avail.is_empty() {
-            if !rd.fill(12).map_err(|e| io_err(idx, e))? {
+            if !rd.fill(12).map_err(|e| io_err(st.idx, e))? {
                 break;
             }
             continue;
         }
         // No block has type 0 and length 0: zeros here are where blocks were to be written.
-        if seen_shb && avail.len() >= 8 && avail[..8] == [0; 8] {
-            out.issues.push(zero_tail(&out.path, idx, rd));
+        if st.seen_shb && avail.len() >= 8 && avail[..8] == [0; 8] {
+            out.issues.push(zero_tail(&out.path, st.idx, rd));
             break;
         }
         // Section headers carry their own byte order.
         let is_shb = avail.len() >= 4 && avail[..4] == [0x0a, 0x0d, 0x0d, 0x0a];
         let parsed = if is_shb {
             pcap_parser::parse_sectionheaderblock(avail).map(|(r, b)| (r, Block::SectionHeader(b)))
-        } else if be {
+        } else if st.be {
             pcap_parser::parse_block_be(avail)
         } else {
             pcap_parser::parse_block_le(avail)
@@ -49,123 +62,28 @@ pub(crate) fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
         match parsed {
             Ok((rest, block)) => {
                 let used = avail.len() - rest.len();
-                rd.check(used).map_err(|r| (idx, r))?;
-                match block {
-                    Block::SectionHeader(shb) => {
-                        be = shb.big_endian();
-                        ifaces.clear();
-                        seen_shb = true;
-                    }
-                    Block::InterfaceDescription(idb) => {
-                        let n = ifaces.len();
-                        let mut warn = |why: String, then: &str| {
-                            out.issues.push(CaptureIssue {
-                                file: out.path.clone(),
-                                packet_index: idx,
-                                byte_offset: rd.offset,
-                                reason: format!("interface {n}: {why}; {then}"),
-                                fatal: false,
-                            })
-                        };
-                        let resol = iface_resolution(&idb).unwrap_or_else(|why| {
-                            warn(why, "its times are read as microseconds");
-                            1_000_000
-                        });
-                        let offset_s = iface_offset(&idb, be).unwrap_or_else(|why| {
-                            warn(why, "no offset is added to its times");
-                            0
-                        });
-                        out.link_types.push(idb.linktype.0);
-                        ifaces.push(Iface {
-                            linktype: idb.linktype,
-                            resol,
-                            offset_s,
-                        });
-                    }
-                    Block::EnhancedPacket(epb) => {
-                        let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                        let (lt, ns) = packet_clock(&ifaces, epb.if_id, units, idx)?;
-                        let ns = ns.unwrap_or_else(|| {
-                            unrepresentable.note(out, idx, rd.offset);
-                            last_ts
-                        });
-                        last_ts = ns;
-                        visit(lt, ns, epb.origlen.max(epb.caplen), epb.data, rd.offset);
-                        idx += 1;
-                        rd.note_record(used);
-                    }
-                    // pcap-parser gives an unknown block's type as read little-endian.
-                    Block::Unknown(ub)
-                        if OBSOLETE_PACKET_BLOCK
-                            == if be {
-                                ub.block_type.swap_bytes()
-                            } else {
-                                ub.block_type
-                            } =>
-                    {
-                        let pb = ObsoletePacket::parse(ub.data, be).ok_or_else(|| {
-                            (
-                                idx,
-                                "corrupt block (packet block shorter than its lengths)".into(),
-                            )
-                        })?;
-                        let (lt, ns) = packet_clock(&ifaces, pb.if_id.into(), pb.units, idx)?;
-                        let ns = ns.unwrap_or_else(|| {
-                            unrepresentable.note(out, idx, rd.offset);
-                            last_ts
-                        });
-                        last_ts = ns;
-                        visit(
-                            lt,
-                            ns,
-                            pb.orig_len.max(pb.data.len() as u32),
-                            pb.data,
-                            rd.offset,
-                        );
-                        idx += 1;
-                        rd.note_record(used);
-                    }
-                    Block::SimplePacket(spb) => {
-                        let Some(ifc) = ifaces.first() else {
-                            return Err((idx, "simple packet before any interface".into()));
-                        };
-                        // Simple packets have no timestamp; keep the previous one.
-                        visit(ifc.linktype, last_ts, spb.origlen, spb.data, rd.offset);
-                        idx += 1;
-                        rd.note_record(used);
-                    }
-                    _ => {}
+                rd.check(used).map_err(|r| (st.idx, r))?;
+                let offset = rd.offset;
+                if st.block(block, offset, out, visit)? {
+                    rd.note_record(used);
                 }
                 rd.consume(used);
             }
             Err(e) => {
-                let need = match e {
-                    pcap_parser::nom::Err::Incomplete(pcap_parser::nom::Needed::Size(n)) => n.get(),
-                    pcap_parser::nom::Err::Incomplete(_) => 12,
-                    pcap_parser::nom::Err::Error(PcapError::Incomplete(n))
-                    | pcap_parser::nom::Err::Failure(PcapError::Incomplete(n)) => n,
-                    pcap_parser::nom::Err::Error(pe) | pcap_parser::nom::Err::Failure(pe) => {
-                        let what = if !seen_shb {
-                            "missing section header block".to_string()
-                        } else {
-                            corrupt_block(avail, be, &pe)
-                        };
-                        return Err((idx, what));
-                    }
-                };
+                let need = bytes_needed(e, avail, &st)?;
                 let have = avail.len();
                 if have + need > MAX_RECORD + 64 {
                     return Err((
-                        idx,
+                        st.idx,
                         format!("corrupt block length ({} bytes announced)", have + need),
                     ));
                 }
-                if !rd.fill(have + need).map_err(|e| io_err(idx, e))? {
+                if !rd.fill(have + need).map_err(|e| io_err(st.idx, e))? {
                     if rd.avail().is_empty() {
                         break;
                     }
                     return Err((
-                        idx,
+                        st.idx,
                         format!(
                             "truncated last block ({} of {} bytes present)",
                             rd.avail().len(),
@@ -175,9 +93,130 @@ pub(crate) fn read_pcapng<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
                 }
             }
         }
-        report_progress(progress, rd, &mut last_report, idx)?;
+        report_progress(progress, rd, &mut last_report, st.idx)?;
     }
-    finish_read(progress, rd, last_report, idx)
+    finish_read(progress, rd, last_report, st.idx)
+}
+
+/// How many more bytes a block that did not parse needs, or why it never will.
+fn bytes_needed(
+    e: pcap_parser::nom::Err<PcapError<&[u8]>>,
+    avail: &[u8],
+    st: &Section,
+) -> Result<usize, (u64, String)> {
+    Ok(match e {
+        pcap_parser::nom::Err::Incomplete(pcap_parser::nom::Needed::Size(n)) => n.get(),
+        pcap_parser::nom::Err::Incomplete(_) => 12,
+        pcap_parser::nom::Err::Error(PcapError::Incomplete(n))
+        | pcap_parser::nom::Err::Failure(PcapError::Incomplete(n)) => n,
+        pcap_parser::nom::Err::Error(pe) | pcap_parser::nom::Err::Failure(pe) => {
+            let what = if !st.seen_shb {
+                "missing section header block".to_string()
+            } else {
+                corrupt_block(avail, st.be, &pe)
+            };
+            return Err((st.idx, what));
+        }
+    })
+}
+
+impl Section {
+    /// Takes one parsed block starting at byte `offset`; true when it was a packet.
+    fn block<V: FnMut(Linktype, i64, u32, &[u8], u64)>(
+        &mut self,
+        block: Block,
+        offset: u64,
+        out: &mut Meta,
+        visit: &mut V,
+    ) -> Result<bool, (u64, String)> {
+        let idx = self.idx;
+        let (lt, ns, orig_len, data) = match block {
+            Block::SectionHeader(shb) => {
+                self.be = shb.big_endian();
+                self.ifaces.clear();
+                self.seen_shb = true;
+                return Ok(false);
+            }
+            Block::InterfaceDescription(idb) => {
+                self.interface(&idb, offset, out);
+                return Ok(false);
+            }
+            Block::EnhancedPacket(epb) => {
+                let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                let (lt, ns) = packet_clock(&self.ifaces, epb.if_id, units, idx)?;
+                (lt, ns, epb.origlen.max(epb.caplen), epb.data)
+            }
+            // pcap-parser gives an unknown block's type as read little-endian.
+            Block::Unknown(ub)
+                if OBSOLETE_PACKET_BLOCK
+                    == if self.be {
+                        ub.block_type.swap_bytes()
+                    } else {
+                        ub.block_type
+                    } =>
+            {
+                let pb = ObsoletePacket::parse(ub.data, self.be).ok_or_else(|| {
+                    (
+                        idx,
+                        "corrupt block (packet block shorter than its lengths)".into(),
+                    )
+                })?;
+                let (lt, ns) = packet_clock(&self.ifaces, pb.if_id.into(), pb.units, idx)?;
+                (lt, ns, pb.orig_len.max(pb.data.len() as u32), pb.data)
+            }
+            Block::SimplePacket(spb) => {
+                let Some(ifc) = self.ifaces.first() else {
+                    return Err((idx, "simple packet before any interface".into()));
+                };
+                // Simple packets have no timestamp; keep the previous one.
+                (ifc.linktype, Some(self.last_ts), spb.origlen, spb.data)
+            }
+            _ => return Ok(false),
+        };
+        let ns = ns.unwrap_or_else(|| {
+            self.unrepresentable.note(out, idx, offset);
+            self.last_ts
+        });
+        self.last_ts = ns;
+        visit(lt, ns, orig_len, data, offset);
+        self.idx += 1;
+        Ok(true)
+    }
+
+    /// An interface description: its link type and clock, with a warning for a clock that
+    /// cannot be read.
+    fn interface(
+        &mut self,
+        idb: &pcap_parser::InterfaceDescriptionBlock<'_>,
+        offset: u64,
+        out: &mut Meta,
+    ) {
+        let n = self.ifaces.len();
+        let idx = self.idx;
+        let mut warn = |why: String, then: &str| {
+            out.issues.push(CaptureIssue {
+                file: out.path.clone(),
+                packet_index: idx,
+                byte_offset: offset,
+                reason: format!("interface {n}: {why}; {then}"),
+                fatal: false,
+            })
+        };
+        let resol = iface_resolution(idb).unwrap_or_else(|why| {
+            warn(why, "its times are read as microseconds");
+            1_000_000
+        });
+        let offset_s = iface_offset(idb, self.be).unwrap_or_else(|why| {
+            warn(why, "no offset is added to its times");
+            0
+        });
+        out.link_types.push(idb.linktype.0);
+        self.ifaces.push(Iface {
+            linktype: idb.linktype,
+            resol,
+            offset_s,
+        });
+    }
 }
 
 /// Why a pcapng block could not be read, by its type and announced length (never its bytes,

@@ -2,7 +2,7 @@
 
 use eframe::egui::{self, RichText};
 
-use super::app::{App, Command};
+use super::app::{App, Command, TableState};
 use super::panels::kind_label;
 use super::theme;
 use crate::curation::SuggestionKind;
@@ -27,6 +27,47 @@ pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
     let tz = app.tz();
     let t = &mut app.ui.table;
     let mut cmds = Vec::new();
+    table_filters(ui, t, s);
+    let cache_key = format!(
+        "{:?}|{}|{:?}",
+        t, app.ui.sugg_generation, app.ui.selected_device
+    );
+    if app.ui.table_cache.as_ref().is_none_or(|c| c.0 != cache_key) {
+        let rows = filtered_rows(s, t, app.ui.selected_device);
+        app.ui.table_cache = Some((cache_key, rows));
+    }
+    let rows = app
+        .ui
+        .table_cache
+        .as_ref()
+        .map(|c| c.1.clone())
+        .unwrap_or_default();
+    let selected = app.ui.selected_event;
+    let row_h = 18.0;
+    // The header scrolls sideways with the rows (the raw-text column is past the panel's
+    // edge); outside the scroll area it also widened the panel past its neighbours.
+    egui::ScrollArea::horizontal()
+        .id_salt("events-h")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            table_header(ui, t);
+            egui::ScrollArea::vertical()
+                .id_salt("events")
+                .auto_shrink([true, false])
+                .show_rows(ui, row_h, rows.len(), |ui, range| {
+                    for &i in &rows[range] {
+                        let e = &s.labels.events[i];
+                        if event_row(ui, s, e, (selected == Some(e.id), row_h), &tz) {
+                            cmds.push(Command::SelectEvent(Some(e.id)));
+                        }
+                    }
+                });
+        });
+    app.commands.extend(cmds);
+}
+
+/// The filters above the events table: text, status, source, class, selected device.
+fn table_filters(ui: &mut egui::Ui, t: &mut TableState, s: &crate::project::session::Session) {
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut t.text)
@@ -82,145 +123,165 @@ pub fn events_table(app: &mut App, ui: &mut egui::Ui) {
         ui.checkbox(&mut t.only_selected_device, "selected device only")
             .on_hover_text("Only events of the device selected in the Devices panel");
     });
-    let cache_key = format!(
-        "{:?}|{}|{:?}",
-        t, app.ui.sugg_generation, app.ui.selected_device
-    );
-    if app.ui.table_cache.as_ref().is_none_or(|c| c.0 != cache_key) {
-        let sel_dev = app.ui.selected_device;
-        let text = t.text.to_lowercase();
-        let mut rows: Vec<usize> = (0..s.labels.events.len())
-            .filter(|&i| {
-                let e = &s.labels.events[i];
-                t.status.is_none_or(|st| st == e.status)
-                    && t.source.is_none_or(|x| x == e.source)
-                    && t.class.as_ref().is_none_or(|c| c == &e.class)
-                    && (!t.only_selected_device || sel_dev == Some(e.device))
-                    && (text.is_empty()
-                        || s.event_device_name(e).to_lowercase().contains(&text)
-                        || e.class.to_lowercase().contains(&text)
-                        || e.raw.to_lowercase().contains(&text))
-            })
-            .collect();
-        let key = |i: &usize| {
-            let e = &s.labels.events[*i];
-            (s.adjusted_ns(e), e.id)
-        };
-        match t.sort {
-            0 => rows.sort_by_key(|i| s.labels.events[*i].id),
-            2 => rows.sort_by(|a, b| {
-                s.event_device_name(&s.labels.events[*a])
-                    .cmp(s.event_device_name(&s.labels.events[*b]))
-                    .then(key(a).cmp(&key(b)))
-            }),
-            3 => rows.sort_by(|a, b| {
-                s.labels.events[*a]
-                    .class
-                    .cmp(&s.labels.events[*b].class)
-                    .then(key(a).cmp(&key(b)))
-            }),
-            4 => rows.sort_by_key(|i| (s.labels.events[*i].source, key(i))),
-            7 => rows.sort_by_key(|i| (s.labels.events[*i].status, key(i))),
-            _ => rows.sort_by_key(key),
-        }
-        if t.desc {
-            rows.reverse();
-        }
-        app.ui.table_cache = Some((cache_key, rows));
+}
+
+/// The events the filters let through, as indices into the label set, in the table's order.
+fn filtered_rows(
+    s: &crate::project::session::Session,
+    t: &TableState,
+    sel_dev: Option<u16>,
+) -> Vec<usize> {
+    let text = t.text.to_lowercase();
+    let mut rows: Vec<usize> = (0..s.labels.events.len())
+        .filter(|&i| {
+            let e = &s.labels.events[i];
+            t.status.is_none_or(|st| st == e.status)
+                && t.source.is_none_or(|x| x == e.source)
+                && t.class.as_ref().is_none_or(|c| c == &e.class)
+                && (!t.only_selected_device || sel_dev == Some(e.device))
+                && (text.is_empty()
+                    || s.event_device_name(e).to_lowercase().contains(&text)
+                    || e.class.to_lowercase().contains(&text)
+                    || e.raw.to_lowercase().contains(&text))
+        })
+        .collect();
+    let key = |i: &usize| {
+        let e = &s.labels.events[*i];
+        (s.adjusted_ns(e), e.id)
+    };
+    match t.sort {
+        0 => rows.sort_by_key(|i| s.labels.events[*i].id),
+        2 => rows.sort_by(|a, b| {
+            s.event_device_name(&s.labels.events[*a])
+                .cmp(s.event_device_name(&s.labels.events[*b]))
+                .then(key(a).cmp(&key(b)))
+        }),
+        3 => rows.sort_by(|a, b| {
+            s.labels.events[*a]
+                .class
+                .cmp(&s.labels.events[*b].class)
+                .then(key(a).cmp(&key(b)))
+        }),
+        4 => rows.sort_by_key(|i| (s.labels.events[*i].source, key(i))),
+        7 => rows.sort_by_key(|i| (s.labels.events[*i].status, key(i))),
+        _ => rows.sort_by_key(key),
     }
-    let rows = app
-        .ui
-        .table_cache
-        .as_ref()
-        .map(|c| c.1.clone())
-        .unwrap_or_default();
-    let dark = ui.visuals().dark_mode;
-    let selected = app.ui.selected_event;
-    let row_h = 18.0;
-    // The header scrolls sideways with the rows (the raw-text column is past the panel's
-    // edge); outside the scroll area it also widened the panel past its neighbours.
-    egui::ScrollArea::horizontal()
-        .id_salt("events-h")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                for (c, (name, w)) in COLS.iter().enumerate() {
-                    let arrow = if t.sort == c {
-                        if t.desc {
-                            " v"
-                        } else {
-                            " ^"
-                        }
-                    } else {
-                        ""
-                    };
-                    if ui
-                        .add_sized(
-                            [*w, 18.0],
-                            egui::Button::new(RichText::new(format!("{name}{arrow}")).strong())
-                                .frame(false),
-                        )
-                        .on_hover_text("Sort by this column (click again to reverse)")
-                        .clicked()
-                    {
-                        if t.sort == c {
-                            t.desc = !t.desc;
-                        } else {
-                            t.sort = c;
-                            t.desc = false;
-                        }
-                    }
+    if t.desc {
+        rows.reverse();
+    }
+    rows
+}
+
+/// The column headers; a click sorts by the column, a second click reverses.
+fn table_header(ui: &mut egui::Ui, t: &mut TableState) {
+    ui.horizontal(|ui| {
+        for (c, (name, w)) in COLS.iter().enumerate() {
+            let arrow = match (t.sort == c, t.desc) {
+                (true, true) => " v",
+                (true, false) => " ^",
+                _ => "",
+            };
+            if ui
+                .add_sized(
+                    [*w, 18.0],
+                    egui::Button::new(RichText::new(format!("{name}{arrow}")).strong())
+                        .frame(false),
+                )
+                .on_hover_text("Sort by this column (click again to reverse)")
+                .clicked()
+            {
+                if t.sort == c {
+                    t.desc = !t.desc;
+                } else {
+                    t.sort = c;
+                    t.desc = false;
                 }
-            });
-            egui::ScrollArea::vertical()
-                .id_salt("events")
-                .auto_shrink([true, false])
-                .show_rows(ui, row_h, rows.len(), |ui, range| {
-                    for &i in &rows[range] {
-                        let e = &s.labels.events[i];
-                        let sel = selected == Some(e.id);
-                        ui.horizontal(|ui| {
-                            let status = match e.duplicate_of {
-                                Some(d) => format!("dup of {d}"),
-                                None => e.status.as_str().to_string(),
-                            };
-                            let cells = [
-                                e.id.to_string(),
-                                crate::timefmt::local(s.adjusted_ns(e), &tz),
-                                s.event_device_name(e).to_string(),
-                                e.class.clone(),
-                                s.source_kind_str(e).to_string(),
-                                e.line.to_string(),
-                                e.precision.as_str().to_string(),
-                                status,
-                                theme::drawable(ui.ctx(), &e.raw),
-                            ];
-                            for (c, (_, w)) in COLS.iter().enumerate() {
-                                let mut txt = RichText::new(&cells[c]);
-                                if c == 4 {
-                                    txt = txt.color(theme::source_color(e.source as usize, dark));
-                                }
-                                if e.status != Status::Active {
-                                    txt = txt.weak();
-                                }
-                                let r = ui.add_sized(
-                                    [*w, row_h],
-                                    egui::Button::selectable(sel, txt).frame(false),
-                                );
-                                if r.clicked() {
-                                    cmds.push(Command::SelectEvent(Some(e.id)));
-                                }
-                            }
-                        });
-                    }
-                });
-        });
-    app.commands.extend(cmds);
+            }
+        }
+    });
+}
+
+/// One event's row; true when it was clicked.
+fn event_row(
+    ui: &mut egui::Ui,
+    s: &crate::project::session::Session,
+    e: &crate::labels::Event,
+    (sel, row_h): (bool, f32),
+    tz: &chrono_tz::Tz,
+) -> bool {
+    let dark = ui.visuals().dark_mode;
+    let mut clicked = false;
+    ui.horizontal(|ui| {
+        let status = match e.duplicate_of {
+            Some(d) => format!("dup of {d}"),
+            None => e.status.as_str().to_string(),
+        };
+        let cells = [
+            e.id.to_string(),
+            crate::timefmt::local(s.adjusted_ns(e), tz),
+            s.event_device_name(e).to_string(),
+            e.class.clone(),
+            s.source_kind_str(e).to_string(),
+            e.line.to_string(),
+            e.precision.as_str().to_string(),
+            status,
+            theme::drawable(ui.ctx(), &e.raw),
+        ];
+        for (c, (_, w)) in COLS.iter().enumerate() {
+            let mut txt = RichText::new(&cells[c]);
+            if c == 4 {
+                txt = txt.color(theme::source_color(e.source as usize, dark));
+            }
+            if e.status != Status::Active {
+                txt = txt.weak();
+            }
+            let r = ui.add_sized([*w, row_h], egui::Button::selectable(sel, txt).frame(false));
+            clicked |= r.clicked();
+        }
+    });
+    clicked
 }
 
 pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
     let dark = ui.visuals().dark_mode;
     let mut cmds = Vec::new();
+    suggestion_controls(app, ui, &mut cmds);
+    source_offsets(app, ui, &mut cmds);
+    ui.separator();
+    // Borrowed, not cloned: the lab week has thousands of suggestions and this runs per frame.
+    let list: Vec<&crate::curation::Suggestion> = app.visible_suggestions();
+    let mut new_sel: Option<String> = None;
+    if list.is_empty() {
+        ui.label(
+            RichText::new(if app.jobs.suggest.is_some() {
+                "computing…"
+            } else {
+                "No suggestions."
+            })
+            .italics(),
+        );
+    }
+    let selected = app.ui.selected_sugg.as_deref();
+    egui::ScrollArea::vertical()
+        .id_salt("sugg")
+        .auto_shrink([false, false])
+        .show_rows(ui, 20.0, list.len(), |ui, range| {
+            for sg in &list[range] {
+                let sel = selected == Some(sg.key.as_str());
+                if suggestion_row(ui, sg, (sel, dark), &mut cmds) {
+                    new_sel = Some(sg.key.clone());
+                }
+            }
+        });
+    drop(list);
+    if new_sel.is_some() {
+        app.ui.selected_sugg = new_sel;
+    }
+    app.commands.extend(cmds);
+}
+
+/// The list's kind filter, order, minimum confidence, Accept all and Refresh.
+fn suggestion_controls(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("skind")
             .selected_text(app.ui.sugg_kind.map(kind_label).unwrap_or("all kinds"))
@@ -279,7 +340,11 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
             ui.spinner();
         }
     });
-    // Per-source clock offsets: a numeric field per source.
+}
+
+/// Per-source clock offsets: a numeric field per source, and its clock steps.
+fn source_offsets(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    let dark = ui.visuals().dark_mode;
     if let Some(s) = app.session.as_ref() {
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("source offsets (s):").strong()).on_hover_text("Clock offset added to every time of a source; Shift+drag a marker to set it on the timeline");
@@ -301,109 +366,92 @@ pub fn suggestions(app: &mut App, ui: &mut egui::Ui) {
                         }
                     }
                 }
-                clock_steps(ui, s, i, &mut cmds);
+                clock_steps(ui, s, i, cmds);
             }
         });
     }
-    ui.separator();
-    // Borrowed, not cloned: the lab week has thousands of suggestions and this runs per frame.
-    let list: Vec<&crate::curation::Suggestion> = app.visible_suggestions();
-    let mut new_sel: Option<String> = None;
-    if list.is_empty() {
-        ui.label(
-            RichText::new(if app.jobs.suggest.is_some() {
-                "computing…"
-            } else {
-                "No suggestions."
-            })
-            .italics(),
+}
+
+/// One suggestion's row: kind, confidence, Accept (or "info"), Dismiss, reason and evidence.
+/// True when its text was clicked (it becomes the selected suggestion).
+fn suggestion_row(
+    ui: &mut egui::Ui,
+    sg: &crate::curation::Suggestion,
+    (sel, dark): (bool, bool),
+    cmds: &mut Vec<Command>,
+) -> bool {
+    let mut picked = false;
+    ui.horizontal(|ui| {
+        let r = ui.add_sized(
+            [110.0, 18.0],
+            egui::Button::selectable(sel, RichText::new(kind_label(sg.kind)).small()).frame(false),
         );
-    }
-    egui::ScrollArea::vertical()
-        .id_salt("sugg")
-        .auto_shrink([false, false])
-        .show_rows(ui, 20.0, list.len(), |ui, range| {
-            for sg in &list[range] {
-                ui.horizontal(|ui| {
-                    let sel = app.ui.selected_sugg.as_deref() == Some(sg.key.as_str());
-                    let r = ui.add_sized(
-                        [110.0, 18.0],
-                        egui::Button::selectable(sel, RichText::new(kind_label(sg.kind)).small())
-                            .frame(false),
-                    );
-                    let mut picked = r.clicked();
-                    ui.add_sized(
-                        [40.0, 18.0],
-                        egui::Label::new(
-                            RichText::new(format!("{:.2}", sg.confidence))
-                                .small()
-                                .monospace(),
-                        ),
-                    )
-                    .on_hover_text("confidence");
-                    if sg.edit.is_some() {
-                        if ui
-                            .small_button("Accept")
-                            .on_hover_text(format!(
-                                "Apply: {}",
-                                sg.edit.as_ref().map(|e| e.describe()).unwrap_or_default()
-                            ))
-                            .clicked()
-                        {
-                            cmds.push(Command::Accept(vec![sg.key.clone()]));
-                        }
-                    } else {
-                        ui.add_sized(
-                            [46.0, 18.0],
-                            egui::Label::new(RichText::new("info").small().weak()),
-                        );
-                    }
-                    if ui
-                        .small_button("Dismiss")
-                        .on_hover_text("Hide this suggestion (no edit)")
-                        .clicked()
-                    {
-                        cmds.push(Command::Dismiss(sg.key.clone()));
-                    }
-                    let dev = sg
-                        .device
-                        .clone()
-                        .map(|d| format!("{d}: "))
-                        .unwrap_or_default();
-                    // The whole row's text selects, not only the kind on its left.
-                    picked |= ui
-                        .add(
-                            egui::Label::new(RichText::new(format!("{dev}{}", sg.reason)))
-                                .sense(egui::Sense::click()),
-                        )
-                        .on_hover_text(&sg.evidence)
-                        .clicked();
-                    picked |= ui
-                        .add(
-                            egui::Label::new(
-                                RichText::new(&sg.evidence)
-                                    .small()
-                                    .color(theme::muted(dark)),
-                            )
-                            .sense(egui::Sense::click()),
-                        )
-                        .clicked();
-                    if picked {
-                        new_sel = Some(sg.key.clone());
-                        if let Some(id) = sg.event {
-                            cmds.push(Command::SelectEvent(Some(id)));
-                        } else if let Some(t) = sg.at_ns {
-                            cmds.push(Command::SetView(t - 300_000_000_000, t + 300_000_000_000));
-                        }
-                    }
-                });
+        picked = r.clicked();
+        ui.add_sized(
+            [40.0, 18.0],
+            egui::Label::new(
+                RichText::new(format!("{:.2}", sg.confidence))
+                    .small()
+                    .monospace(),
+            ),
+        )
+        .on_hover_text("confidence");
+        if sg.edit.is_some() {
+            if ui
+                .small_button("Accept")
+                .on_hover_text(format!(
+                    "Apply: {}",
+                    sg.edit.as_ref().map(|e| e.describe()).unwrap_or_default()
+                ))
+                .clicked()
+            {
+                cmds.push(Command::Accept(vec![sg.key.clone()]));
             }
-        });
-    drop(list);
-    if new_sel.is_some() {
-        app.ui.selected_sugg = new_sel;
-    }
-    app.commands.extend(cmds);
+        } else {
+            ui.add_sized(
+                [46.0, 18.0],
+                egui::Label::new(RichText::new("info").small().weak()),
+            );
+        }
+        if ui
+            .small_button("Dismiss")
+            .on_hover_text("Hide this suggestion (no edit)")
+            .clicked()
+        {
+            cmds.push(Command::Dismiss(sg.key.clone()));
+        }
+        let dev = sg
+            .device
+            .clone()
+            .map(|d| format!("{d}: "))
+            .unwrap_or_default();
+        // The whole row's text selects, not only the kind on its left.
+        picked |= ui
+            .add(
+                egui::Label::new(RichText::new(format!("{dev}{}", sg.reason)))
+                    .sense(egui::Sense::click()),
+            )
+            .on_hover_text(&sg.evidence)
+            .clicked();
+        picked |= ui
+            .add(
+                egui::Label::new(
+                    RichText::new(&sg.evidence)
+                        .small()
+                        .color(theme::muted(dark)),
+                )
+                .sense(egui::Sense::click()),
+            )
+            .clicked();
+        if picked {
+            if let Some(id) = sg.event {
+                cmds.push(Command::SelectEvent(Some(id)));
+            } else if let Some(t) = sg.at_ns {
+                cmds.push(Command::SetView(t - 300_000_000_000, t + 300_000_000_000));
+            }
+        }
+    });
+    picked
 }
 
 pub fn journal(app: &mut App, ui: &mut egui::Ui) {

@@ -1,6 +1,7 @@
 //! Reading a project's captures into one store: files and segments read on all cores, handed
 //! on in pieces to the merge, which runs while they are read.
 
+use super::pieces::PieceQueue;
 use super::*;
 
 /// Reads all files in parallel, merges them in time order, attributes packets to devices
@@ -92,23 +93,7 @@ pub(crate) fn ingest_items(
     (mut acc, piece): (Accumulator, usize),
     items: &[(usize, capture::Part)],
 ) -> Traffic {
-    use capture::Part;
-    use std::collections::VecDeque;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex};
-
-    struct Shared {
-        /// Per work item, its pieces parsed and not yet merged, in order.
-        pieces: Vec<VecDeque<FileParse>>,
-        /// Per work item, whether its last piece is among `pieces` (or merged).
-        finished: Vec<bool>,
-        /// Pieces waiting in `pieces`, all items.
-        pending: usize,
-        pool: Vec<Vec<capture::PacketRow>>,
-        /// Items merged completely; the merge works on item `merged`.
-        merged: usize,
-        stop: bool,
-    }
+    use std::sync::atomic::AtomicUsize;
     let total_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -122,211 +107,45 @@ pub(crate) fn ingest_items(
     // 4 cut that to 23 and 0.16 s and the wall time by 4-5 %, for ~30 MB more row buffers
     // (freed before the index build, where memory peaks). The same bound applies to the
     // pieces waiting from items after the one being merged.
-    let window = workers * 4;
-    let shared = Mutex::new(Shared {
-        pieces: (0..items.len()).map(|_| VecDeque::new()).collect(),
-        finished: vec![false; items.len()],
-        pending: 0,
-        pool: Vec::new(),
-        merged: 0,
-        stop: false,
-    });
-    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
-    let changed = Condvar::new();
+    let queue = PieceQueue::new(items.len(), workers * 4);
     let next = AtomicUsize::new(0);
+    let readers = Readers {
+        files,
+        opened,
+        items,
+        progress,
+        piece,
+    };
     std::thread::scope(|scope| {
         let mut spawned_any = false;
         for _ in 0..workers {
-            let worker = || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() {
-                    break;
-                }
-                let (f, part) = items[i];
-                let rows = {
-                    let mut g = lock();
-                    while !g.stop && i >= g.merged + window {
-                        g = changed.wait(g).unwrap_or_else(|e| e.into_inner());
-                    }
-                    if g.stop {
-                        break;
-                    }
-                    g.pool.pop().unwrap_or_default()
-                };
-                // A piece of the item being merged is always taken (the merge waits for it);
-                // pieces of later items wait while enough are queued.
-                let mut emit = |piece: FileParse| {
-                    let mut g = lock();
-                    while !g.stop && i > g.merged && g.pending >= window {
-                        g = changed.wait(g).unwrap_or_else(|e| e.into_inner());
-                    }
-                    if g.stop {
-                        let mut rows = piece.cols.rows;
-                        rows.clear();
-                        return rows;
-                    }
-                    g.pieces[i].push_back(piece);
-                    g.pending += 1;
-                    let rows = g.pool.pop().unwrap_or_default();
-                    drop(g);
-                    changed.notify_all();
-                    rows
-                };
-                let fp = read_guarded(&files[f], || {
-                    capture::read_capture_pieces(
-                        (&files[f], opened[f].as_ref()),
-                        progress,
-                        rows,
-                        piece,
-                        part,
-                        &mut emit,
-                    )
-                });
-                {
-                    let mut g = lock();
-                    g.pieces[i].push_back(fp);
-                    g.pending += 1;
-                    g.finished[i] = true;
-                }
-                changed.notify_all();
-            };
             let spawned = std::thread::Builder::new()
                 .name("capture-reader".into())
-                .spawn_scoped(scope, worker);
+                .spawn_scoped(scope, || readers.read_items(&queue, &next));
             spawned_any |= spawned.is_ok();
         }
-        // Bytes of the files merged completely.
-        let mut bytes_done = 0u64;
+        let mut merge = Merge {
+            acc: &mut acc,
+            registry: &mut *registry,
+            readers: &readers,
+            queue: &queue,
+            spawned_any,
+            total_bytes,
+            bytes_done: 0,
+        };
         let mut item = 0;
-        'files: for (fi, file) in files.iter().enumerate() {
-            let mut follows = Follows::Nothing;
-            // Where the last segment kept ended; whether the file's reading ended for good
-            // (a fatal issue); the furthest byte read.
-            let (mut reached, mut fatal, mut file_bytes) = (None::<u64>, false, 0u64);
-            while item < items.len() && items[item].0 == fi {
-                let (i, part) = (item, items[item].1);
-                item += 1;
-                // Decided at the item's first piece: a segment is kept only if it starts
-                // where the segment kept before it ended (so its start is a record boundary).
-                let mut keep = None;
-                loop {
-                    let (fp, last) = {
-                        let mut g = lock();
-                        loop {
-                            if let Some(fp) = g.pieces[i].pop_front() {
-                                g.pending -= 1;
-                                let last = g.finished[i] && g.pieces[i].is_empty();
-                                break (fp, last);
-                            }
-                            if !spawned_any {
-                                // No reader thread could be started: read the item here.
-                                let rows = g.pool.pop().unwrap_or_default();
-                                drop(g);
-                                let fp = read_guarded(file, || {
-                                    capture::read_capture_part(
-                                        (file, opened[fi].as_ref()),
-                                        progress,
-                                        rows,
-                                        part,
-                                    )
-                                });
-                                break (fp, true);
-                            }
-                            g = changed.wait(g).unwrap_or_else(|e| e.into_inner());
-                        }
-                    };
-                    // A reader may be waiting for room among the pending pieces.
-                    changed.notify_all();
-                    let kept = *keep.get_or_insert_with(|| match (part, fp.span) {
-                        (Part::Segment { index: 1.., .. }, Some((start, _))) => {
-                            !fatal && reached == Some(start)
-                        }
-                        (Part::Segment { index: 1.., .. }, None) => false,
-                        _ => true,
-                    });
-                    let rows = if kept {
-                        file_bytes = file_bytes.max(fp.bytes_read);
-                        if last {
-                            fatal |= fp.issues.iter().any(|x| x.fatal);
-                            reached = fp.span.map(|(_, end)| end);
-                        }
-                        // Reserve the whole store once, from the packets-per-byte of the first
-                        // piece.
-                        let seen = bytes_done + fp.bytes_read;
-                        let first = acc.is_empty() && seen > 0;
-                        let factor = total_bytes as f64 / seen.max(1) as f64 * 1.02;
-                        if first {
-                            acc.reserve((fp.cols.len() as f64 * factor) as usize);
-                        }
-                        let rows = acc.add_piece(fp, registry, follows);
-                        follows = Follows::Piece;
-                        if first {
-                            acc.reserve_index(factor);
-                        }
-                        rows
-                    } else {
-                        // A segment that did not start where the kept one before it ended
-                        // (a wrong guess at a record boundary, or a reader that could not map
-                        // the file): what follows that end is read below instead.
-                        let mut rows = fp.cols.rows;
-                        rows.clear();
-                        rows
-                    };
-                    let cancelled = progress.is_some_and(|p| p.cancelled());
-                    {
-                        let mut g = lock();
-                        g.pool.push(rows);
-                        if last {
-                            g.merged = i + 1;
-                        }
-                        g.stop = cancelled;
-                    }
-                    changed.notify_all();
-                    if cancelled {
-                        break 'files;
-                    }
-                    if last {
-                        break;
-                    }
-                }
-                if matches!(part, Part::Segment { .. }) && follows == Follows::Piece {
-                    follows = Follows::Segment;
-                }
+        for fi in 0..files.len() {
+            if !merge.merge_file(fi, &mut item) {
+                break;
             }
-            // Segments dropped above left the end of the file unread: read it here.
-            let len = match &opened[fi] {
-                Some(h) => h.metadata().map_or(0, |m| m.len()),
-                None => std::fs::metadata(file).map_or(0, |m| m.len()),
-            };
-            if let Some(from) = reached.filter(|&r| !fatal && r < len) {
-                let mut emit = |fp: FileParse| {
-                    let rows = acc.add_piece(fp, registry, follows);
-                    follows = Follows::Piece;
-                    rows
-                };
-                let rest = read_guarded(file, || {
-                    capture::read_capture_pieces(
-                        (file, opened[fi].as_ref()),
-                        progress,
-                        Vec::new(),
-                        piece,
-                        Part::From(from),
-                        &mut emit,
-                    )
-                });
-                file_bytes = file_bytes.max(rest.bytes_read);
-                acc.add_piece(rest, registry, follows);
-            }
-            bytes_done += file_bytes;
         }
-        // Unblock workers if the merge stopped early.
-        lock().stop = true;
-        changed.notify_all();
+        // Unblock readers if the merge stopped early.
+        queue.stop();
     });
     // The recycled row buffers are not needed by the flow and index build, where memory
     // peaks: free them first, and hand the memory back (glibc keeps freed blocks of this size
     // in its heap).
-    drop(shared);
+    drop(queue);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe {
@@ -336,6 +155,210 @@ pub(crate) fn ingest_items(
         p.set_stage("building flows", 1);
     }
     acc.finish(registry)
+}
+
+/// What the reader threads read: the files (opened ones for segmented reads) and the work
+/// items, in merge order.
+struct Readers<'a> {
+    files: &'a [PathBuf],
+    opened: &'a [Option<std::fs::File>],
+    items: &'a [(usize, capture::Part)],
+    progress: Option<&'a Progress>,
+    piece: usize,
+}
+
+impl Readers<'_> {
+    /// One reader thread: takes the next work item until none is left or the merge stops,
+    /// and hands its pieces on.
+    fn read_items(&self, queue: &PieceQueue, next: &std::sync::atomic::AtomicUsize) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.items.len() {
+                break;
+            }
+            let Some(rows) = queue.rows_for_item(i) else {
+                break;
+            };
+            let (f, part) = self.items[i];
+            let mut emit = |piece: FileParse| queue.push_piece(i, piece);
+            let fp = read_guarded(&self.files[f], || {
+                capture::read_capture_pieces(
+                    (&self.files[f], self.opened[f].as_ref()),
+                    self.progress,
+                    rows,
+                    self.piece,
+                    part,
+                    &mut emit,
+                )
+            });
+            queue.push_last(i, fp);
+        }
+    }
+}
+
+/// The merge, on the thread that called [`ingest_items`]: takes each item's pieces in order
+/// and adds them to the store.
+struct Merge<'a> {
+    acc: &'a mut Accumulator,
+    registry: &'a mut Registry,
+    readers: &'a Readers<'a>,
+    queue: &'a PieceQueue,
+    /// Whether any reader thread started; if none could, the merge reads each item itself.
+    spawned_any: bool,
+    total_bytes: u64,
+    /// Bytes of the files merged completely.
+    bytes_done: u64,
+}
+
+/// Where the merge of one file stands.
+struct FileMerge {
+    follows: Follows,
+    /// Where the last segment kept ended.
+    reached: Option<u64>,
+    /// Whether the file's reading ended for good (a fatal issue).
+    fatal: bool,
+    /// The furthest byte read.
+    bytes: u64,
+}
+
+impl Merge<'_> {
+    /// Merges the items of file `fi`, starting at `*item`, and reads what dropped segments
+    /// left unread. False when the load was cancelled.
+    fn merge_file(&mut self, fi: usize, item: &mut usize) -> bool {
+        use capture::Part;
+        let items = self.readers.items;
+        let mut state = FileMerge {
+            follows: Follows::Nothing,
+            reached: None,
+            fatal: false,
+            bytes: 0,
+        };
+        while *item < items.len() && items[*item].0 == fi {
+            let (i, part) = (*item, items[*item].1);
+            *item += 1;
+            if !self.merge_item(fi, i, part, &mut state) {
+                return false;
+            }
+            if matches!(part, Part::Segment { .. }) && state.follows == Follows::Piece {
+                state.follows = Follows::Segment;
+            }
+        }
+        self.read_rest(fi, &mut state);
+        self.bytes_done += state.bytes;
+        true
+    }
+
+    /// The next piece of item `i` and whether it is the item's last.
+    fn next_piece(&self, fi: usize, i: usize) -> (FileParse, bool) {
+        if self.spawned_any {
+            return self.queue.next_piece(i);
+        }
+        // No reader thread could be started: read the item here.
+        let r = self.readers;
+        let file = &r.files[fi];
+        let rows = self.queue.spare_rows();
+        let fp = read_guarded(file, || {
+            capture::read_capture_part(
+                (file, r.opened[fi].as_ref()),
+                r.progress,
+                rows,
+                r.items[i].1,
+            )
+        });
+        (fp, true)
+    }
+
+    /// Merges the pieces of work item `i`. False when the load was cancelled.
+    fn merge_item(&mut self, fi: usize, i: usize, part: capture::Part, st: &mut FileMerge) -> bool {
+        use capture::Part;
+        // Decided at the item's first piece: a segment is kept only if it starts where the
+        // segment kept before it ended (so its start is a record boundary).
+        let mut keep = None;
+        loop {
+            let (fp, last) = self.next_piece(fi, i);
+            let kept = *keep.get_or_insert_with(|| match (part, fp.span) {
+                (Part::Segment { index: 1.., .. }, Some((start, _))) => {
+                    !st.fatal && st.reached == Some(start)
+                }
+                (Part::Segment { index: 1.., .. }, None) => false,
+                _ => true,
+            });
+            let rows = if kept {
+                st.bytes = st.bytes.max(fp.bytes_read);
+                if last {
+                    st.fatal |= fp.issues.iter().any(|x| x.fatal);
+                    st.reached = fp.span.map(|(_, end)| end);
+                }
+                let rows = self.add_piece(fp, st.follows);
+                st.follows = Follows::Piece;
+                rows
+            } else {
+                // A segment that did not start where the kept one before it ended (a wrong
+                // guess at a record boundary, or a reader that could not map the file): what
+                // follows that end is read by `read_rest` instead.
+                let mut rows = fp.cols.rows;
+                rows.clear();
+                rows
+            };
+            let cancelled = self.readers.progress.is_some_and(|p| p.cancelled());
+            self.queue.merged_piece(i, rows, last, cancelled);
+            if cancelled {
+                return false;
+            }
+            if last {
+                return true;
+            }
+        }
+    }
+
+    /// Adds a piece to the store, reserving the whole store once, from the packets-per-byte
+    /// of the first piece.
+    fn add_piece(&mut self, fp: FileParse, follows: Follows) -> Vec<capture::PacketRow> {
+        let seen = self.bytes_done + fp.bytes_read;
+        let first = self.acc.is_empty() && seen > 0;
+        let factor = self.total_bytes as f64 / seen.max(1) as f64 * 1.02;
+        if first {
+            self.acc.reserve((fp.cols.len() as f64 * factor) as usize);
+        }
+        let rows = self.acc.add_piece(fp, self.registry, follows);
+        if first {
+            self.acc.reserve_index(factor);
+        }
+        rows
+    }
+
+    /// Reads the end of file `fi` that segments dropped by `merge_item` left unread.
+    fn read_rest(&mut self, fi: usize, st: &mut FileMerge) {
+        let r = self.readers;
+        let file = &r.files[fi];
+        let len = match &r.opened[fi] {
+            Some(h) => h.metadata().map_or(0, |m| m.len()),
+            None => std::fs::metadata(file).map_or(0, |m| m.len()),
+        };
+        let Some(from) = st.reached.filter(|&end| !st.fatal && end < len) else {
+            return;
+        };
+        let (acc, registry) = (&mut *self.acc, &mut *self.registry);
+        let mut follows = st.follows;
+        let mut emit = |fp: FileParse| {
+            let rows = acc.add_piece(fp, registry, follows);
+            follows = Follows::Piece;
+            rows
+        };
+        let rest = read_guarded(file, || {
+            capture::read_capture_pieces(
+                (file, r.opened[fi].as_ref()),
+                r.progress,
+                Vec::new(),
+                r.piece,
+                capture::Part::From(from),
+                &mut emit,
+            )
+        });
+        st.bytes = st.bytes.max(rest.bytes_read);
+        self.acc.add_piece(rest, self.registry, follows);
+    }
 }
 
 /// Runs a capture read, turning a panic in it (a bug in decoding) into a fatal issue of that

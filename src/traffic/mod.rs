@@ -11,6 +11,7 @@ pub mod devices_py;
 mod flows;
 mod ingest;
 mod merge;
+mod pieces;
 pub mod timeline;
 
 pub use flows::*;

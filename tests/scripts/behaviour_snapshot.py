@@ -36,6 +36,14 @@ def scrub(v, tmp):
     return v
 
 
+def zero_times(v):
+    if isinstance(v, dict):
+        return {k: 0 if k in ("fit_seconds", "seconds") else zero_times(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [zero_times(x) for x in v]
+    return v
+
+
 def run(binary, *args):
     p = subprocess.run([binary, *map(str, args)], capture_output=True, text=True)
     if p.returncode != 0:
@@ -47,6 +55,14 @@ def snapshot(binary, project, tmp):
     out = {}
     for cmd in (["inspect", "--json"], ["curate", "--json", "--limit", "0"], ["train", "--json"]):
         out[cmd[0]] = scrub(json.loads(run(binary, cmd[0], project, *cmd[1:])), tmp)
+    # The export copies the model report, whose fit times differ from run to run: zero them,
+    # so the exported files' hashes depend on behaviour alone.
+    report = project[: -len(".json")] + ".model_report.json"
+    if os.path.exists(report):
+        with open(report) as f:
+            doc = json.load(f)
+        with open(report, "w") as f:
+            json.dump(zero_times(doc), f, indent=1)
     for fmt in ("csv", "parquet"):
         d = os.path.join(os.path.dirname(project), f"export-{fmt}")
         run(binary, "export", project, "--out", d, "--format", fmt, "--pcap-slices")
@@ -70,7 +86,12 @@ def main():
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     result = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    # A fixed folder: the dataset hash covers the inputs' paths, so a random one would
+    # change the exported files' metadata from run to run.
+    tmp = os.path.join(tempfile.gettempdir(), "labelbench-behaviour-snapshot")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
         sample = os.path.join(tmp, "sample")
         shutil.copytree(os.path.join(ROOT, "sample-data"), sample,
                         ignore=shutil.ignore_patterns("*.edits.jsonl*", "*.cache", "*.export",
@@ -89,6 +110,8 @@ def main():
             run(binary, "new", proj, "--capture", f"{real}/pcaps/*.pcap",
                 "--devices", f"{real}/devices.json", *srcs)
             result["real-lab"] = snapshot(binary, proj, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
     print(f"wrote {a.out}")

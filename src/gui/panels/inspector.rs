@@ -1,6 +1,9 @@
 //! The Inspector: the selected event, suggestion or device, its evidence and window features.
 
 use super::*;
+use crate::gui::app::InspectorCache;
+use crate::labels::Event;
+use crate::project::session::Session;
 
 pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
     egui::Panel::right("inspector")
@@ -22,161 +25,189 @@ pub fn inspector_panel(app: &mut App, ui: &mut egui::Ui) {
             };
             let mut cmds = Vec::new();
             egui::ScrollArea::vertical().id_salt("insp").show(ui, |ui| {
-                ui.label(RichText::new(format!("event {}", e.id)).strong());
-                key_values(ui, "prov", |kv| {
-                    kv("device", s.event_device_name(e).to_string());
-                    kv("class", e.class.clone());
-                    kv(
-                        "status",
-                        match e.duplicate_of {
-                            Some(d) => format!("duplicate of {d}"),
-                            None => e.status.as_str().into(),
-                        },
-                    );
-                    kv("source", s.source_kind_str(e).into());
-                    if let Some(src) = s.sources.get(e.source as usize) {
-                        kv("file", src.spec.path.clone());
-                        kv("zone", s.source_zone(e.source as usize).to_string());
-                    }
-                    kv("line", e.line.to_string());
-                    kv("logged as", e.time_text.clone());
-                    kv("precision", e.precision.as_str().into());
-                    kv("original", crate::timefmt::local(e.original_ns, &tz));
-                    kv("adjusted", crate::timefmt::local(s.adjusted_ns(e), &tz));
-                    kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
-                });
-                ui.label(RichText::new("raw text").small());
-                ui.add(
-                    egui::Label::new(
-                        RichText::new(theme::drawable(ui.ctx(), &e.raw))
-                            .monospace()
-                            .small(),
-                    )
-                    .wrap(),
-                );
-                ui.horizontal_wrapped(|ui| {
-                    match e.status {
-                        Status::Active => {
-                            if ui
-                                .button("Reject")
-                                .on_hover_text("Mark this label as wrong (undoable)")
-                                .clicked()
-                            {
-                                cmds.push(Command::Apply(Edit::reject(e)));
-                            }
-                        }
-                        _ => {
-                            if ui
-                                .button("Restore")
-                                .on_hover_text("Make this label active again")
-                                .clicked()
-                            {
-                                cmds.push(Command::Apply(Edit::restore(e)));
-                            }
-                        }
-                    }
-                    if e.retime_ns.is_some()
-                        && ui
-                            .button("Reset time")
-                            .on_hover_text("Drop the per-event retime")
-                            .clicked()
-                    {
-                        cmds.push(Command::Apply(Edit::Retime {
-                            id: e.id,
-                            from: e.retime_ns,
-                            to: None,
-                        }));
-                    }
-                    if ui
-                        .button("-1 s")
-                        .on_hover_text("Retime one second earlier")
-                        .clicked()
-                    {
-                        cmds.push(Command::Apply(Edit::Retime {
-                            id: e.id,
-                            from: e.retime_ns,
-                            to: Some(s.adjusted_ns(e) - 1_000_000_000),
-                        }));
-                    }
-                    if ui
-                        .button("+1 s")
-                        .on_hover_text("Retime one second later")
-                        .clicked()
-                    {
-                        cmds.push(Command::Apply(Edit::Retime {
-                            id: e.id,
-                            from: e.retime_ns,
-                            to: Some(s.adjusted_ns(e) + 1_000_000_000),
-                        }));
-                    }
-                });
+                event_card(ui, s, e, &tz);
+                event_actions(ui, s, e, &mut cmds);
                 ui.separator();
-                ui.label(RichText::new("edit history").strong());
-                let hist: Vec<String> = s
-                    .history
-                    .log
-                    .iter()
-                    .filter(|j| {
-                        let mut ids = vec![];
-                        j.edit.event_ids(&mut ids);
-                        ids.contains(&e.id)
-                    })
-                    .map(|j| format!("#{} {}: {}", j.seq, j.step, j.edit.describe()))
-                    .collect();
-                if hist.is_empty() {
-                    ui.label(RichText::new("(no edits)").italics());
-                }
-                for h in hist.iter().rev().take(20) {
-                    ui.label(RichText::new(h).small());
-                }
+                edit_history(ui, s, e);
                 ui.separator();
-                let w = s.project.window;
-                let key = (e.id, app.ui.sugg_generation);
-                if app.ui.inspector_cache.as_ref().is_none_or(|c| c.0 != key) {
-                    let t = s.adjusted_ns(e);
-                    let td = s.traffic_device(e.device);
-                    let (lo, hi) = crate::learn::features::EventWindows::new(s, &w).of(e);
-                    let f = crate::learn::features::window_features(&s.traffic, td, lo, hi);
-                    let feats: Vec<(String, f64)> =
-                        crate::learn::features::names().into_iter().zip(f).collect();
-                    let near = nearby_flows(&s.traffic, &app.flow_index, td, (t, 60_000_000_000));
-                    let mut lines: Vec<String> = near.iter().take(25).cloned().collect();
-                    if near.len() > 25 {
-                        lines.push(format!("… {} more", near.len() - 25));
-                    }
-                    app.ui.inspector_cache = Some((key, feats, lines));
-                }
-                let cache = app.ui.inspector_cache.as_ref().expect("filled above");
-                let span = match w.follow_duration && e.duration_ns > 0 {
-                    true => format!("its own {:.1} s", e.duration_ns as f64 / 1e9),
-                    false => format!(
-                        "-{:.0} s to +{:.0} s",
-                        w.before_ns as f64 / 1e9,
-                        w.after_ns as f64 / 1e9
-                    ),
-                };
-                ui.label(RichText::new(format!("window features ({span})")).strong());
-                egui::Grid::new("feats")
-                    .num_columns(2)
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for (n, v) in &cache.1 {
-                            if n.ends_with("_var") {
-                                continue;
-                            }
-                            ui.label(RichText::new(n).small());
-                            ui.label(RichText::new(feature_value(*v)).small().monospace());
-                            ui.end_row();
-                        }
-                    });
-                ui.separator();
-                ui.label(RichText::new("nearby flows (±60 s)").strong());
-                for l in &cache.2 {
-                    ui.label(RichText::new(l).small().monospace());
-                }
+                let cache = (&mut app.ui.inspector_cache, app.ui.sugg_generation);
+                window_and_flows(ui, s, e, cache, &app.flow_index);
             });
             app.commands.extend(cmds);
         });
+}
+
+/// Where the event came from and its times: provenance, raw text, original and adjusted.
+fn event_card(ui: &mut egui::Ui, s: &Session, e: &Event, tz: &chrono_tz::Tz) {
+    ui.label(RichText::new(format!("event {}", e.id)).strong());
+    key_values(ui, "prov", |kv| {
+        kv("device", s.event_device_name(e).to_string());
+        kv("class", e.class.clone());
+        kv(
+            "status",
+            match e.duplicate_of {
+                Some(d) => format!("duplicate of {d}"),
+                None => e.status.as_str().into(),
+            },
+        );
+        kv("source", s.source_kind_str(e).into());
+        if let Some(src) = s.sources.get(e.source as usize) {
+            kv("file", src.spec.path.clone());
+            kv("zone", s.source_zone(e.source as usize).to_string());
+        }
+        kv("line", e.line.to_string());
+        kv("logged as", e.time_text.clone());
+        kv("precision", e.precision.as_str().into());
+        kv("original", crate::timefmt::local(e.original_ns, tz));
+        kv("adjusted", crate::timefmt::local(s.adjusted_ns(e), tz));
+        kv("UTC", crate::timefmt::utc(s.adjusted_ns(e)));
+    });
+    ui.label(RichText::new("raw text").small());
+    ui.add(
+        egui::Label::new(
+            RichText::new(theme::drawable(ui.ctx(), &e.raw))
+                .monospace()
+                .small(),
+        )
+        .wrap(),
+    );
+}
+
+/// Reject or Restore, Reset time, and one-second retimes.
+fn event_actions(ui: &mut egui::Ui, s: &Session, e: &Event, cmds: &mut Vec<Command>) {
+    ui.horizontal_wrapped(|ui| {
+        match e.status {
+            Status::Active => {
+                if ui
+                    .button("Reject")
+                    .on_hover_text("Mark this label as wrong (undoable)")
+                    .clicked()
+                {
+                    cmds.push(Command::Apply(Edit::reject(e)));
+                }
+            }
+            _ => {
+                if ui
+                    .button("Restore")
+                    .on_hover_text("Make this label active again")
+                    .clicked()
+                {
+                    cmds.push(Command::Apply(Edit::restore(e)));
+                }
+            }
+        }
+        if e.retime_ns.is_some()
+            && ui
+                .button("Reset time")
+                .on_hover_text("Drop the per-event retime")
+                .clicked()
+        {
+            cmds.push(Command::Apply(Edit::Retime {
+                id: e.id,
+                from: e.retime_ns,
+                to: None,
+            }));
+        }
+        if ui
+            .button("-1 s")
+            .on_hover_text("Retime one second earlier")
+            .clicked()
+        {
+            cmds.push(Command::Apply(Edit::Retime {
+                id: e.id,
+                from: e.retime_ns,
+                to: Some(s.adjusted_ns(e) - 1_000_000_000),
+            }));
+        }
+        if ui
+            .button("+1 s")
+            .on_hover_text("Retime one second later")
+            .clicked()
+        {
+            cmds.push(Command::Apply(Edit::Retime {
+                id: e.id,
+                from: e.retime_ns,
+                to: Some(s.adjusted_ns(e) + 1_000_000_000),
+            }));
+        }
+    });
+}
+
+/// The journal's edits that touch the event, newest first.
+fn edit_history(ui: &mut egui::Ui, s: &Session, e: &Event) {
+    ui.label(RichText::new("edit history").strong());
+    let hist: Vec<String> = s
+        .history
+        .log
+        .iter()
+        .filter(|j| {
+            let mut ids = vec![];
+            j.edit.event_ids(&mut ids);
+            ids.contains(&e.id)
+        })
+        .map(|j| format!("#{} {}: {}", j.seq, j.step, j.edit.describe()))
+        .collect();
+    if hist.is_empty() {
+        ui.label(RichText::new("(no edits)").italics());
+    }
+    for h in hist.iter().rev().take(20) {
+        ui.label(RichText::new(h).small());
+    }
+}
+
+/// The event's window features and the device's flows near it, computed once per event and
+/// label generation (`cache`: the slot and the current generation).
+fn window_and_flows(
+    ui: &mut egui::Ui,
+    s: &Session,
+    e: &Event,
+    (cache_slot, generation): (&mut Option<InspectorCache>, u64),
+    flow_index: &crate::traffic::FlowIndex,
+) {
+    let w = s.project.window;
+    let key = (e.id, generation);
+    if cache_slot.as_ref().is_none_or(|c| c.0 != key) {
+        let t = s.adjusted_ns(e);
+        let td = s.traffic_device(e.device);
+        let (lo, hi) = crate::learn::features::EventWindows::new(s, &w).of(e);
+        let f = crate::learn::features::window_features(&s.traffic, td, lo, hi);
+        let feats: Vec<(String, f64)> =
+            crate::learn::features::names().into_iter().zip(f).collect();
+        let near = nearby_flows(&s.traffic, flow_index, td, (t, 60_000_000_000));
+        let mut lines: Vec<String> = near.iter().take(25).cloned().collect();
+        if near.len() > 25 {
+            lines.push(format!("… {} more", near.len() - 25));
+        }
+        *cache_slot = Some((key, feats, lines));
+    }
+    let cache = cache_slot.as_ref().expect("filled above");
+    let span = match w.follow_duration && e.duration_ns > 0 {
+        true => format!("its own {:.1} s", e.duration_ns as f64 / 1e9),
+        false => format!(
+            "-{:.0} s to +{:.0} s",
+            w.before_ns as f64 / 1e9,
+            w.after_ns as f64 / 1e9
+        ),
+    };
+    ui.label(RichText::new(format!("window features ({span})")).strong());
+    egui::Grid::new("feats")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (n, v) in &cache.1 {
+                if n.ends_with("_var") {
+                    continue;
+                }
+                ui.label(RichText::new(n).small());
+                ui.label(RichText::new(feature_value(*v)).small().monospace());
+                ui.end_row();
+            }
+        });
+    ui.separator();
+    ui.label(RichText::new("nearby flows (±60 s)").strong());
+    for l in &cache.2 {
+        ui.label(RichText::new(l).small().monospace());
+    }
 }
 
 /// The device's flows within `±span` of `t`, one line each: when the flow started relative to

@@ -324,25 +324,71 @@ pub fn read(
         }
     })?;
     let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let (h, prefix) = read_header(&mut f, total)?;
+    check_key(&h, key, registry)?;
+    // Even an intact header can only announce what LZ4 (at most 255:1) could have packed
+    // into this file; anything more would be an allocation the file cannot fill.
+    let nidx: u64 = h.by_device.iter().sum();
+    let raw_bytes = (h.packets as u128) * Packets::BYTES_PER_PACKET as u128
+        + h.flows as u128 * FLOW_RECORD as u128
+        + nidx as u128 * 4;
+    if raw_bytes > total as u128 * 255 {
+        return Err(format!(
+            "cache is {total} bytes, too small for the {raw_bytes} its header announces"
+        ));
+    }
+    if let Some(p) = progress {
+        p.set_stage("reading derived cache", total);
+    }
+    let mut hash = Xxh3::new();
+    hash.update(&prefix);
+    let body_start = prefix.len() as u64;
+    let mut r = Hashing {
+        inner: body_reader(path, f, body_start).map_err(|e| format!("cache read error: {e}"))?,
+        hash,
+    };
+    let (mut pk, flows, by_device) = read_body(&mut r, &h, (body_start, total), progress)?;
+    check_references(&h, &pk, &flows, &by_device)?;
+    let ndev = h.registry_len_before + h.added_devices.len();
+    for mac in &h.added_devices {
+        registry.add_unregistered(*mac);
+    }
+    if registry.devices.len() != ndev {
+        registry.devices.truncate(h.registry_len_before);
+        registry.reindex();
+        return Err("cache device list disagrees with the registry".into());
+    }
+    pk.ts.shrink_to_fit();
+    Ok(Traffic {
+        packets: pk,
+        flows,
+        by_device,
+        files: h.files,
+        issues: h.issues,
+        unregistered_macs: h.unregistered_macs,
+        flow_timeouts: h.key.flows,
+    })
+}
+
+/// The cache's header, checked against its own checksum, and the bytes it takes (magic,
+/// length, JSON, checksum), which the body's checksum covers too.
+fn read_header(f: &mut File, total: u64) -> Result<(Header, Vec<u8>), String> {
+    let short = |_| "cache too short".to_string();
     let mut magic = [0u8; 8];
-    f.read_exact(&mut magic)
-        .map_err(|_| "cache too short".to_string())?;
+    f.read_exact(&mut magic).map_err(short)?;
     if &magic != MAGIC {
         return Err("cache from another format version".into());
     }
     let mut lb = [0u8; 8];
-    f.read_exact(&mut lb)
-        .map_err(|_| "cache too short".to_string())?;
+    f.read_exact(&mut lb).map_err(short)?;
     let hl = u64::from_le_bytes(lb);
     if hl > total {
         return Err("cache header length is corrupt".into());
     }
     let mut hj = vec![0u8; hl as usize];
-    f.read_exact(&mut hj)
-        .map_err(|_| "cache too short".to_string())?;
+    f.read_exact(&mut hj).map_err(short)?;
     let mut hh = [0u8; 8];
-    f.read_exact(&mut hh)
-        .map_err(|_| "cache too short".to_string())?;
+    f.read_exact(&mut hh).map_err(short)?;
     if u64::from_le_bytes(hh) != xxhash_rust::xxh3::xxh3_64(&hj) {
         // Caches before format 4 had no header checksum: name them as old, not damaged.
         let old = serde_json::from_slice::<Header>(&hj).is_ok_and(|h| h.key.format < 4);
@@ -354,6 +400,17 @@ pub fn read(
     }
     let h: Header =
         serde_json::from_slice(&hj).map_err(|e| format!("cache header unreadable: {e}"))?;
+    let mut prefix = Vec::with_capacity(24 + hj.len());
+    prefix.extend_from_slice(&magic);
+    prefix.extend_from_slice(&lb);
+    prefix.extend_from_slice(&hj);
+    prefix.extend_from_slice(&hh);
+    Ok((h, prefix))
+}
+
+/// Whether the cache was written for these inputs and settings, by this format, on a machine
+/// of this byte order, with this registry.
+fn check_key(h: &Header, key: &CacheKey, registry: &Registry) -> Result<(), String> {
     if h.key.tool != key.tool || h.key.format != key.format {
         return Err("cache from another labelbench version".into());
     }
@@ -381,38 +438,29 @@ pub fn read(
     if registry.devices.len() != h.registry_len_before {
         return Err("device registry changed".into());
     }
+    Ok(())
+}
+
+/// The packet columns, the flows and the per-device packet index.
+type Body = (Packets, Vec<Flow>, Vec<Vec<u32>>);
+
+/// The columns, flows and device index after the header, and the checksum that ends them;
+/// `(start, total)` are the body's first byte and the file's length.
+fn read_body<R: Read>(
+    r: &mut Hashing<R>,
+    h: &Header,
+    (start, total): (u64, u64),
+    progress: Option<&Progress>,
+) -> Result<Body, String> {
     let n = h.packets as usize;
-    // Even an intact header can only announce what LZ4 (at most 255:1) could have packed
-    // into this file; anything more would be an allocation the file cannot fill.
-    let nidx: u64 = h.by_device.iter().sum();
-    let raw_bytes = (h.packets as u128) * Packets::BYTES_PER_PACKET as u128
-        + h.flows as u128 * FLOW_RECORD as u128
-        + nidx as u128 * 4;
-    if raw_bytes > total as u128 * 255 {
-        return Err(format!(
-            "cache is {total} bytes, too small for the {raw_bytes} its header announces"
-        ));
-    }
-    if let Some(p) = progress {
-        p.set_stage("reading derived cache", total);
-    }
-    let mut hash = Xxh3::new();
-    hash.update(&magic);
-    hash.update(&lb);
-    hash.update(&hj);
-    hash.update(&hh);
-    let mut r = Hashing {
-        inner: body_reader(path, f, 24 + hl).map_err(|e| format!("cache read error: {e}"))?,
-        hash,
-    };
     let mut fr = FrameReader {
-        r: &mut r,
-        offset: 24 + hl,
+        r: &mut *r,
+        offset: start,
         total,
         progress,
         bufs: Vec::new(),
     };
-    let mut pk = Packets {
+    let pk = Packets {
         ts: fr.delta_column(n)?,
         orig_len: fr.column(n)?,
         ip_len: fr.column(n)?,
@@ -450,7 +498,18 @@ pub fn read(
             "cache is {total} bytes, longer than its contents (the file is damaged)"
         ));
     }
-    // Sanity: references stay in range, so a damaged cache cannot index out of bounds later.
+    Ok((pk, flows, by_device))
+}
+
+/// References stay in range and lists in order, so a damaged cache cannot index out of
+/// bounds later.
+fn check_references(
+    h: &Header,
+    pk: &Packets,
+    flows: &[Flow],
+    by_device: &[Vec<u32>],
+) -> Result<(), String> {
+    let n = h.packets as usize;
     let ndev = h.registry_len_before + h.added_devices.len();
     let bad_dev = |d: u16| d as usize >= ndev && d != u16::MAX;
     if pk.flow.par_iter().any(|&x| x as u64 >= h.flows)
@@ -472,24 +531,7 @@ pub fn read(
     {
         return Err("cache device index out of order".into());
     }
-    for mac in &h.added_devices {
-        registry.add_unregistered(*mac);
-    }
-    if registry.devices.len() != ndev {
-        registry.devices.truncate(h.registry_len_before);
-        registry.reindex();
-        return Err("cache device list disagrees with the registry".into());
-    }
-    pk.ts.shrink_to_fit();
-    Ok(Traffic {
-        packets: pk,
-        flows,
-        by_device,
-        files: h.files,
-        issues: h.issues,
-        unregistered_macs: h.unregistered_macs,
-        flow_timeouts: h.key.flows,
-    })
+    Ok(())
 }
 
 /// A cache being written in the background after a fresh parse, so the user is not kept
