@@ -144,6 +144,49 @@ fn simulated_real_lab_defects_are_curated_to_the_targets() {
     }
 }
 
+/// An IFTTT clock gaining 120 s a day (8 minutes over 4 days) is followed by a drift, and its
+/// labels land on their activity.
+#[test]
+fn a_drifting_clock_is_followed_as_a_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 10,
+        days: 4,
+        seed: 1,
+        defects: Defects::drift(),
+        ..Default::default()
+    };
+    let r = generate(dir.path(), &o).unwrap();
+    let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    let before = against_ground_truth(&s, &dir.path().join("ground-truth.csv")).unwrap();
+    run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
+    let q = against_ground_truth(&s, &dir.path().join("ground-truth.csv")).unwrap();
+    assert!(before.ifttt_median_abs_error_s > 100.0, "{before:?}");
+    assert!(q.ifttt_events >= 20, "{q:?}");
+    assert!(
+        q.ifttt_median_abs_error_s <= 2.0 && q.ifttt_p95_abs_error_s <= 10.0,
+        "{q:?}"
+    );
+    assert!(q.dup_precision >= 0.98 && q.dup_recall >= 0.95, "{q:?}");
+    // The drift found runs against the clock's gain: about -120 s a day.
+    let a = &s.labels.drifts[0];
+    assert!(a.len() >= 2, "{a:?}");
+    let rate = labelbench::curation::clock::seconds_per_day(a[0], a[a.len() - 1]);
+    assert!((-140.0..=-100.0).contains(&rate), "{rate} s a day: {a:?}");
+    // An edit in the journal, undone as one step.
+    let drift_edits = s
+        .history
+        .log
+        .iter()
+        .filter(|j| {
+            serde_json::to_string(&j.edit)
+                .unwrap()
+                .contains("set-source-drift")
+        })
+        .count();
+    assert!(drift_edits >= 1);
+}
+
 #[test]
 fn events_outside_every_capture_get_no_feature_row_training_row_or_slice() {
     let Some(r) = crate::common::real() else {

@@ -650,6 +650,50 @@ fn accept_all_shown_runs_to_a_fixed_point_and_skips_dismissed() {
         .is_some_and(|m| m.contains("until nothing new")));
 }
 
+/// A source's clock drift is listed beside its offset, drawn in the clock lane under the
+/// timeline, and can be split at the view and removed (undoable edits).
+#[test]
+fn a_clock_drift_is_drawn_split_and_removed() {
+    const S: i64 = 1_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = sample_on_suggestions_tab(dir.path());
+    let (t0, t1) = {
+        let s = h.state().session.as_ref().unwrap();
+        let ts: Vec<i64> = s.labels.events.iter().map(|e| e.original_ns).collect();
+        (*ts.iter().min().unwrap(), *ts.iter().max().unwrap())
+    };
+    let drift = labelbench::curation::edits::Edit::SetSourceDrift {
+        source: 0,
+        from: vec![],
+        to: vec![(t0, 0), (t1, -40 * S)],
+    };
+    h.state_mut()
+        .session
+        .as_mut()
+        .unwrap()
+        .apply(drift)
+        .unwrap();
+    h.run_steps(3);
+    h.get_by_label_contains("clock lane: 1 source");
+    h.get_by_label_contains("drift -");
+    h.get_by_label("split drift here").click();
+    h.run_steps(2);
+    let s = h.state().session.as_ref().unwrap();
+    let a = s.labels.drifts[0].clone();
+    assert_eq!(a.len(), 3, "{a:?}");
+    // A split keeps the curve: the middle anchor lies on the line.
+    let mid = labelbench::curation::clock::drift_at(&[(t0, 0), (t1, -40 * S)], a[1].0);
+    assert!((a[1].1 - mid).abs() <= 1, "{a:?}");
+    h.get_by_label("remove drift").click();
+    h.run_steps(3);
+    let s = h.state().session.as_ref().unwrap();
+    assert!(s.labels.drifts[0].is_empty());
+    assert!(h.query_by_label_contains("clock lane:").is_none());
+    // Undo brings the split drift back.
+    h.state_mut().session.as_mut().unwrap().undo().unwrap();
+    assert_eq!(h.state().session.as_ref().unwrap().labels.drifts[0], a);
+}
+
 /// A source's clock step is listed beside its offset and can be removed (an undoable edit).
 #[test]
 fn a_clock_step_is_shown_and_removed_from_the_suggestions_tab() {

@@ -23,7 +23,7 @@ pub enum BenchCmd {
         /// Labs: `default` (the lab's own defects), `real-lab` (every defect found on real
         /// labs: see `demo-data --real-lab-defects`), `no-zone` (the same with no zone named),
         /// `small-commands` (see `demo-data --small-commands`), `drift` (real-lab with an IFTTT
-        /// clock gaining 20 s a day).
+        /// clock gaining 120 s a day).
         #[arg(
             long,
             value_delimiter = ',',

@@ -127,6 +127,8 @@ fn cmd_curate(
             "seconds": secs,
             "events": {"active": a, "duplicate": d, "rejected": r},
             "offsets_ns": s.labels.offsets,
+            "clock_steps_ns": s.labels.steps,
+            "clock_drift_ns": s.labels.drifts,
             "journal": s.history.journal.as_ref().map(|j| j.path.display().to_string()),
         });
         outln!("{}", serde_json::to_string_pretty(&v)?);

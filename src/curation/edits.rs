@@ -41,6 +41,14 @@ pub enum Edit {
         from: Vec<(i64, i64)>,
         to: Vec<(i64, i64)>,
     },
+    /// Sets the drift of a source's clock: anchors (logged instant, offset) with the offset
+    /// linear between them and beyond them, so a logger clock that gains or loses time
+    /// steadily is followed.
+    SetSourceDrift {
+        source: u16,
+        from: Vec<(i64, i64)>,
+        to: Vec<(i64, i64)>,
+    },
     /// Sets the time zone a source's naive local times are read in; its events' times are
     /// re-resolved (with DST) from the wall-clock times as written.
     SetSourceZone {
@@ -110,6 +118,10 @@ impl Edit {
                 format!("offset of source {source} = {:+.1} s", *to as f64 / 1e9)
             }
             Edit::SetSourceZone { source, to, .. } => format!("zone of source {source} = {to}"),
+            Edit::SetSourceDrift { source, to, .. } => format!(
+                "clock drift of source {source}: {}",
+                crate::curation::clock::describe_drift(to)
+            ),
             Edit::SetSourceSteps { source, to, .. } => format!(
                 "clock steps of source {source}: {}",
                 to.iter()
@@ -139,7 +151,8 @@ impl Edit {
             | Edit::ReassignDevice { id, .. } => out.push(*id),
             Edit::SetSourceOffset { .. }
             | Edit::SetSourceZone { .. }
-            | Edit::SetSourceSteps { .. } => {}
+            | Edit::SetSourceSteps { .. }
+            | Edit::SetSourceDrift { .. } => {}
             Edit::Batch { edits, .. } => edits.iter().for_each(|e| e.event_ids(out)),
         }
     }
@@ -154,6 +167,8 @@ pub struct LabelSet {
     pub zones: Vec<String>,
     /// Per source: clock steps (from this logged instant on, this much more offset), sorted.
     pub steps: Vec<Vec<(i64, i64)>>,
+    /// Per source: drift anchors (logged instant, offset), sorted; see [`crate::curation::clock`].
+    pub drifts: Vec<Vec<(i64, i64)>>,
 }
 
 impl LabelSet {
@@ -161,11 +176,13 @@ impl LabelSet {
         events.sort_by_key(|e| e.id);
         let zones = vec!["UTC".to_string(); offsets.len()];
         let steps = vec![Vec::new(); offsets.len()];
+        let drifts = vec![Vec::new(); offsets.len()];
         LabelSet {
             events,
             offsets,
             zones,
             steps,
+            drifts,
         }
     }
     /// The same, with the zones the sources were read in.
@@ -208,23 +225,22 @@ impl LabelSet {
             None => Err(Error::Other(format!("no event with id {id}"))),
         }
     }
-    /// The event's time after its source's clock offset and steps, or its per-event retime.
+    /// The event's time after its source's clock (offset, steps, drift), or its per-event
+    /// retime.
     pub fn adjusted_ns(&self, e: &Event) -> i64 {
         e.retime_ns
             .unwrap_or_else(|| e.original_ns + self.clock_offset(e.source, e.original_ns))
     }
 
-    /// A source's clock offset at a logged instant: its offset plus the steps taken by then.
+    /// A source's clock offset at a logged instant: its offset, plus the steps taken by then,
+    /// plus its drift there.
     pub fn clock_offset(&self, source: u16, logged_ns: i64) -> i64 {
+        use crate::curation::clock::{drift_at, steps_at};
         let s = source as usize;
         let base = self.offsets.get(s).copied().unwrap_or(0);
-        let steps = self.steps.get(s).map_or(0, |v| {
-            v.iter()
-                .take_while(|(t, _)| *t <= logged_ns)
-                .map(|(_, d)| d)
-                .sum::<i64>()
-        });
-        base + steps
+        let steps = self.steps.get(s).map_or(0, |v| steps_at(v, logged_ns));
+        let drift = self.drifts.get(s).map_or(0, |v| drift_at(v, logged_ns));
+        base.saturating_add(steps).saturating_add(drift)
     }
 
     /// Applies an edit and returns its inverse. On error nothing is changed.
@@ -294,6 +310,19 @@ impl LabelSet {
                 to.sort_unstable();
                 let prev = std::mem::replace(&mut self.steps[s], to.clone());
                 Ok(Edit::SetSourceSteps {
+                    source: *source,
+                    from: to,
+                    to: prev,
+                })
+            }
+            Edit::SetSourceDrift { source, to, .. } => {
+                let s = *source as usize;
+                if s >= self.drifts.len() {
+                    return Err(Error::Other(format!("no source {source}")));
+                }
+                let to = crate::curation::clock::normalized(to);
+                let prev = std::mem::replace(&mut self.drifts[s], to.clone());
+                Ok(Edit::SetSourceDrift {
                     source: *source,
                     from: to,
                     to: prev,
@@ -612,6 +641,38 @@ mod tests {
         assert_eq!(before, after);
         assert!(h.redo(&mut s).unwrap());
         assert_eq!(s.adjusted_ns(&s.events[0]), 150);
+    }
+
+    #[test]
+    fn a_drift_moves_times_along_its_line_and_undoes() {
+        const S: i64 = 1_000_000_000;
+        let mut s = LabelSet::new(vec![ev(1, 0), ev(2, 86_400 * S)], vec![5 * S]);
+        s.steps[0] = vec![(10, S)];
+        let mut h = History::default();
+        h.apply(
+            &mut s,
+            Edit::SetSourceDrift {
+                source: 0,
+                from: vec![],
+                to: vec![(86_400 * S, 20 * S), (0, 0)],
+            },
+        )
+        .unwrap();
+        // Sorted on apply; offset + step + drift.
+        assert_eq!(s.drifts[0], vec![(0, 0), (86_400 * S, 20 * S)]);
+        assert_eq!(s.adjusted_ns(&s.events[0]), 5 * S);
+        assert_eq!(s.adjusted_ns(&s.events[1]), 86_400 * S + 26 * S);
+        assert!(h.undo(&mut s).unwrap());
+        assert!(s.drifts[0].is_empty());
+        assert_eq!(s.adjusted_ns(&s.events[1]), 86_400 * S + 6 * S);
+        assert!(h.redo(&mut s).unwrap());
+        assert_eq!(s.adjusted_ns(&s.events[1]), 86_400 * S + 26 * S);
+        let bad = Edit::SetSourceDrift {
+            source: 3,
+            from: vec![],
+            to: vec![(0, 0)],
+        };
+        assert!(s.apply(&bad, 9).is_err());
     }
 
     #[test]

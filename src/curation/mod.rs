@@ -6,6 +6,7 @@
 //! fsync'd to the project's journal ([`journal`]) before it is acknowledged.
 //! May use: [`crate::traffic`], [`crate::labels`], [`crate::project`].
 
+pub mod clock;
 mod commands;
 mod duplicates;
 pub mod edits;
@@ -222,7 +223,7 @@ pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
     let measured = Measured::new(s, &events, cfg);
     skew(s, &events, &dups, cfg, &measured, &mut out);
     offsets(s, &events, &dups, cfg, &mut out);
-    clock_steps(s, &measured, &mut out);
+    clock_changes(s, &measured, &mut out);
     minute_offsets(s, &events, cfg, &mut out);
     silent(s, &mut out, cfg);
     unlabelled(s, cfg, &mut out);

@@ -106,9 +106,12 @@ pub(crate) fn minute_offsets(
         if evs.len() < 10 {
             continue;
         }
-        // A source whose clock steps is fitted by the step first.
-        let stepping = format!("step:{si}:");
-        if out.iter().any(|x| x.key.starts_with(&stepping)) {
+        // A source whose clock steps or drifts is fitted by that change first.
+        let (stepping, drifting) = (format!("step:{si}:"), format!("drift:{si}"));
+        if out
+            .iter()
+            .any(|x| x.key.starts_with(&stepping) || x.key == drifting)
+        {
             continue;
         }
         let step = evs.len().div_ceil(MINUTE_SAMPLE);
@@ -205,64 +208,309 @@ const STEP_MIN_SIDE: usize = 15;
 /// Smallest clock step suggested.
 const STEP_MIN_NS: i64 = 20 * S;
 
-/// Clock steps of minute-precision sources: a logger clock (or a service's lateness) that
-/// jumps during the capture. Each sampled event's lag to the activity found within 3 minutes of
-/// it is taken in time order; the split that most lowers the summed absolute deviation from
-/// each side's median is a step when the medians differ by 20 s or more, each side holds at
-/// least 15 events, the split removes at least 30 % of the deviation, and the two sides are
-/// told apart (|2·AUC − 1| ≥ 0.5, its confidence). Accepting adds the step from that instant
-/// on, as an edit.
-pub(crate) fn clock_steps(s: &Session, m: &Measured, out: &mut Vec<Suggestion>) {
-    for (si, src) in s.sources.iter().enumerate() {
+/// Half the width of the band a minute-precision lag scatters in around its source's clock:
+/// the logged minute hides up to a minute of the true time.
+const LAG_BAND_NS: i64 = 30 * S;
+/// Where a lag's misfit stops counting: a lag further than this from a model is activity of
+/// another kind found by the search (or none of the event's own), whatever the distance.
+const LAG_CAP_NS: i64 = 60 * S;
+
+/// A model's misfit to lags: the mean distance, in seconds, of each lag from the model's lag
+/// at its time, each capped at [`LAG_CAP_NS`], over the lags the model can explain (those
+/// whose model lag lies within the 3-minute search: under a clock that drifted further, the
+/// search finds other activity, at random), with how many those are.
+fn misfit(lags: &[(i64, i64)], model: impl Fn(i64) -> i64) -> (f64, usize) {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for &(t, l) in lags {
+        let m = model(t);
+        if m.abs() <= LAG_SEARCH_NS {
+            sum += (l - m).abs().min(LAG_CAP_NS) as f64 / 1e9;
+            n += 1;
+        }
+    }
+    match n {
+        0 => (f64::INFINITY, 0),
+        _ => (sum / n as f64, n),
+    }
+}
+
+/// Clock changes of minute-precision sources: a logger clock (or a service's lateness) that
+/// jumps, or drifts, during the capture. Each sampled event's lag to the activity found within
+/// 3 minutes of it is taken in time order, and two models are fitted to the lags:
+/// - a **step**: the split that most lowers the summed absolute deviation from each side's
+///   median, when the medians differ by 20 s or more, each side holds at least 15 events, the
+///   split removes at least 30 % of the deviation and the two sides are told apart
+///   (|2·AUC − 1| ≥ 0.5, its confidence);
+/// - a **drift**: the line of least [`misfit`] (each lag's distance from it, capped at 60 s,
+///   over the lags it puts within the search: where a clock drifted further than the search
+///   reaches, the activity found is other activity, at random), over lines through pairs of
+///   lags an hour or more apart that explain at least 15 lags and a sixth of all, refined by
+///   the Theil–Sen slope of the lags within ±30 s of it. It is a drift when it changes by 20 s
+///   or more across those lags, holds at least 15 of them, has at most 70 % of the best
+///   constant's misfit, and |Kendall τ| of time and lag over the lags it holds, its
+///   confidence, is 0.3 or more (0 for no trend, 1 for lags that only rise or only fall).
+///
+/// When both pass, the model of less misfit wins. Lags repeated exactly (one event logged
+/// several times) count once. Accepting adds the step from that instant on, or the drift (the
+/// line moved so that it runs through the middle of the source's search interval, between the
+/// first and last lag it holds) to the source's drift anchors, as an edit.
+pub(crate) fn clock_changes(s: &Session, m: &Measured, out: &mut Vec<Suggestion>) {
+    for si in 0..s.sources.len() {
         let Some(lags) = m.lags.get(&si) else {
             continue;
         };
-        let Some((k, left, right, gain)) = best_split(lags) else {
-            continue;
-        };
-        let d = right - left;
-        if d.abs() < STEP_MIN_NS || gain < 0.3 {
-            continue;
-        }
-        let at = (lags[k - 1].0 + lags[k].0) / 2;
-        let separation = separation(&lags[..k], &lags[k..]);
-        if separation < 0.5 {
-            continue;
-        }
-        let mut to = s.labels.steps.get(si).cloned().unwrap_or_default();
-        to.push((at, d));
-        out.push(Suggestion {
-            key: format!("step:{si}:{at}"),
-            kind: SuggestionKind::SourceOffset,
-            event: None,
-            device: None,
-            reason: format!(
-                "{} ({}): its clock steps by {:+.0} s around {}: add the step from then on",
-                src.spec.path,
-                src.spec.kind.as_str(),
-                d as f64 / 1e9,
-                crate::timefmt::utc_short(at)
-            ),
-            evidence: format!(
-                "median lag to the device's activity {:+.0} s over {} events before, {:+.0} s \
-                 over {} after; the split removes {:.0} % of the spread; a lag before exceeds \
-                 one after in {:.0} % of pairs",
-                left as f64 / 1e9,
-                k,
-                right as f64 / 1e9,
-                lags.len() - k,
-                gain * 100.0,
-                (separation + 1.0) / 2.0 * 100.0
-            ),
-            confidence: separation.clamp(0.0, 0.99),
-            at_ns: Some(at),
-            edit: Some(Edit::SetSourceSteps {
-                source: si as u16,
-                from: s.labels.steps.get(si).cloned().unwrap_or_default(),
-                to,
-            }),
+        let step = best_split(lags).filter(|&(k, left, right, gain)| {
+            (right - left).abs() >= STEP_MIN_NS
+                && gain >= 0.3
+                && separation(&lags[..k], &lags[k..]) >= 0.5
         });
+        let drift = fit_line(lags).filter(|f| {
+            let change = f.slope * (f.t1 - f.t0) as f64;
+            change.abs() >= STEP_MIN_NS as f64
+                && f.inliers >= STEP_MIN_SIDE
+                && f.misfit <= 0.7 * f.constant_misfit
+                && f.tau.abs() >= 0.3
+        });
+        let step_misfit = |(k, left, right, _): (usize, i64, i64, f64)| {
+            let ((a, na), (b, nb)) = (misfit(&lags[..k], |_| left), misfit(&lags[k..], |_| right));
+            (a * na as f64 + b * nb as f64) / (na + nb).max(1) as f64
+        };
+        match (step, drift) {
+            (Some(st), Some(d)) if d.misfit < step_misfit(st) => {
+                out.push(drift_suggestion(s, si, lags, &d))
+            }
+            (Some(st), _) => out.push(step_suggestion(s, si, lags, st)),
+            (None, Some(d)) => out.push(drift_suggestion(s, si, lags, &d)),
+            (None, None) => {}
+        }
     }
+}
+
+fn step_suggestion(
+    s: &Session,
+    si: usize,
+    lags: &[(i64, i64)],
+    (k, left, right, gain): (usize, i64, i64, f64),
+) -> Suggestion {
+    let src = &s.sources[si];
+    let d = right - left;
+    let at = (lags[k - 1].0 + lags[k].0) / 2;
+    let separation = separation(&lags[..k], &lags[k..]);
+    let mut to = s.labels.steps.get(si).cloned().unwrap_or_default();
+    to.push((at, d));
+    Suggestion {
+        key: format!("step:{si}:{at}"),
+        kind: SuggestionKind::SourceOffset,
+        event: None,
+        device: None,
+        reason: format!(
+            "{} ({}): its clock steps by {:+.0} s around {}: add the step from then on",
+            src.spec.path,
+            src.spec.kind.as_str(),
+            d as f64 / 1e9,
+            crate::timefmt::utc_short(at)
+        ),
+        evidence: format!(
+            "median lag to the device's activity {:+.0} s over {} events before, {:+.0} s \
+             over {} after; the split removes {:.0} % of the spread; a lag before exceeds \
+             one after in {:.0} % of pairs",
+            left as f64 / 1e9,
+            k,
+            right as f64 / 1e9,
+            lags.len() - k,
+            gain * 100.0,
+            (separation + 1.0) / 2.0 * 100.0
+        ),
+        confidence: separation.clamp(0.0, 0.99),
+        at_ns: Some(at),
+        edit: Some(Edit::SetSourceSteps {
+            source: si as u16,
+            from: s.labels.steps.get(si).cloned().unwrap_or_default(),
+            to,
+        }),
+    }
+}
+
+fn drift_suggestion(s: &Session, si: usize, lags: &[(i64, i64)], f: &LineFit) -> Suggestion {
+    use crate::curation::clock;
+    let src = &s.sources[si];
+    let (lo, hi) = uncertainty(Some(src.spec.kind), Precision::Minute, 0);
+    let target = (lo + hi) / 2;
+    let lag_at = |t: i64| f.lag_at(t);
+    let from = s.labels.drifts.get(si).cloned().unwrap_or_default();
+    let to = clock::add_linear(
+        &from,
+        (f.t0, lag_at(f.t0) - target),
+        (f.t1, lag_at(f.t1) - target),
+    );
+    Suggestion {
+        key: format!("drift:{si}"),
+        kind: SuggestionKind::SourceOffset,
+        event: None,
+        device: None,
+        reason: format!(
+            "{} ({}): its clock drifts {:+.1} s a day: follow the drift",
+            src.spec.path,
+            src.spec.kind.as_str(),
+            f.slope * 86_400.0
+        ),
+        evidence: format!(
+            "lag to the device's activity goes from {:+.0} s to {:+.0} s between {} and {}: \
+             {} of the {} sampled events it explains lie within ±30 s of it (of {} sampled); \
+             they lie {:.0} s from it on average against {:.0} s from the best constant offset; \
+             Kendall tau of time and lag over them {:+.2}",
+            lag_at(f.t0) as f64 / 1e9,
+            lag_at(f.t1) as f64 / 1e9,
+            crate::timefmt::utc_short(f.t0),
+            crate::timefmt::utc_short(f.t1),
+            f.inliers,
+            f.explained,
+            lags.len(),
+            f.misfit,
+            f.constant_misfit,
+            f.tau
+        ),
+        confidence: f.tau.abs().clamp(0.0, 0.99),
+        at_ns: Some((f.t0 + f.t1) / 2),
+        edit: Some(Edit::SetSourceDrift {
+            source: si as u16,
+            from,
+            to,
+        }),
+    }
+}
+
+/// A line through time-ordered `(t, lag)` pairs that most of them follow.
+struct LineFit {
+    /// Lag change per ns of logged time.
+    slope: f64,
+    /// The lag the line gives at `t0`.
+    lag0: i64,
+    /// First and last lag within ±[`LAG_BAND_NS`] of the line.
+    t0: i64,
+    t1: i64,
+    /// Lags within ±[`LAG_BAND_NS`] of the line.
+    inliers: usize,
+    /// Lags the line puts within the search (see [`misfit`]).
+    explained: usize,
+    /// The line's mean [`misfit`], and the best constant's.
+    misfit: f64,
+    constant_misfit: f64,
+    /// Kendall's τ between time and lag over the lags within the line's band.
+    tau: f64,
+}
+
+impl LineFit {
+    fn lag_at(&self, t: i64) -> i64 {
+        self.lag0 + (self.slope * (t - self.t0) as f64).round() as i64
+    }
+}
+
+/// The line of least [`misfit`] through `(t, lag)`: over lines through pairs of distinct lags
+/// at least an hour apart (every lag of up to 150; evenly spread ones beyond) that explain at
+/// least 15 lags and a sixth of all, then refined by the Theil–Sen slope of the lags within
+/// ±[`LAG_BAND_NS`] of it where that fits as well.
+fn fit_line(lags: &[(i64, i64)]) -> Option<LineFit> {
+    const HOUR: i64 = 3600 * S;
+    let mut lags = lags.to_vec();
+    lags.sort_unstable();
+    lags.dedup();
+    let lags = &lags[..];
+    let least = STEP_MIN_SIDE.max(lags.len() / 6);
+    if lags.len() < least {
+        return None;
+    }
+    let line =
+        |slope: f64, (ta, la): (i64, i64)| move |t: i64| la + (slope * (t - ta) as f64) as i64;
+    let fit =
+        |slope: f64, a: (i64, i64)| Some(misfit(lags, line(slope, a))).filter(|m| m.1 >= least);
+    let stride = lags.len().div_ceil(150);
+    let picks: Vec<(i64, i64)> = lags.iter().copied().step_by(stride).collect();
+    let mut best: Option<(f64, f64, (i64, i64))> = None;
+    for (i, &a) in picks.iter().enumerate() {
+        for &b in &picks[i + 1..] {
+            if b.0 - a.0 < HOUR {
+                continue;
+            }
+            let slope = (b.1 - a.1) as f64 / (b.0 - a.0) as f64;
+            if let Some((cost, _)) = fit(slope, a) {
+                if best.is_none_or(|x| cost < x.0) {
+                    best = Some((cost, slope, a));
+                }
+            }
+        }
+    }
+    let (mut cost, mut slope, mut a) = best?;
+    let near = |slope: f64, a: (i64, i64)| -> Vec<(i64, i64)> {
+        let f = line(slope, a);
+        lags.iter()
+            .copied()
+            .filter(|&(t, l)| (l - f(t)).abs() <= LAG_BAND_NS)
+            .collect()
+    };
+    if let Some((ts, through)) = theil_sen(&near(slope, a)) {
+        if let Some((refined, _)) = fit(ts, through).filter(|m| m.0 <= cost) {
+            (cost, slope, a) = (refined, ts, through);
+        }
+    }
+    let held = near(slope, a);
+    let (t0, t1) = (held.first()?.0, held.last()?.0);
+    // The best constant: the least misfit over the lags' own values (within the search, a
+    // constant explains every lag).
+    let constant_misfit = lags
+        .iter()
+        .map(|&(_, c)| misfit(lags, |_| c).0)
+        .fold(f64::INFINITY, f64::min);
+    Some(LineFit {
+        slope,
+        lag0: line(slope, a)(t0),
+        t0,
+        t1,
+        inliers: held.len(),
+        explained: misfit(lags, line(slope, a)).1,
+        misfit: cost,
+        constant_misfit,
+        tau: kendall_tau(&held),
+    })
+}
+
+/// The Theil–Sen line through time-ordered points: the median of the pairwise slopes, through
+/// the median residual at the first point's time.
+fn theil_sen(pts: &[(i64, i64)]) -> Option<(f64, (i64, i64))> {
+    let mut slopes = Vec::new();
+    for (i, p) in pts.iter().enumerate() {
+        for q in &pts[i + 1..] {
+            if q.0 > p.0 {
+                slopes.push((q.1 - p.1) as f64 / (q.0 - p.0) as f64);
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    let k = slopes.len() / 2;
+    let slope = *slopes.select_nth_unstable_by(k, f64::total_cmp).1;
+    let t0 = pts[0].0;
+    let mut resid: Vec<i64> = pts
+        .iter()
+        .map(|&(t, l)| l - (slope * (t - t0) as f64) as i64)
+        .collect();
+    resid.sort_unstable();
+    Some((slope, (t0, resid[resid.len() / 2])))
+}
+
+/// Kendall's τ between time and lag: +1 when every later lag is greater, −1 when smaller.
+fn kendall_tau(lags: &[(i64, i64)]) -> f64 {
+    let (mut concordant, mut discordant) = (0i64, 0i64);
+    for (i, a) in lags.iter().enumerate() {
+        for b in &lags[i + 1..] {
+            let order = (b.0 - a.0).signum() * (b.1 - a.1).signum();
+            concordant += (order > 0) as i64;
+            discordant += (order < 0) as i64;
+        }
+    }
+    let pairs = (lags.len() * lags.len().saturating_sub(1) / 2).max(1) as f64;
+    (concordant - discordant) as f64 / pairs
 }
 
 /// How well two runs of lags are told apart: |2·AUC − 1|, where AUC is the share of (left,
@@ -343,5 +591,53 @@ mod step_tests {
         assert!(gain > 0.8);
         let flat: Vec<(i64, i64)> = (0..60).map(|i| (i, (i % 9) * S)).collect();
         assert!(best_split(&flat).unwrap().3 < 0.3);
+    }
+
+    #[test]
+    fn a_drift_is_fitted_through_the_lags_that_follow_it() {
+        const DAY: i64 = 86_400 * S;
+        // 120 lags over 4 days of a clock gaining 60 s a day, with the minute's scatter, until
+        // the activity lies beyond the 3-minute search (day 2.7): from then on the search finds
+        // other activity, at random.
+        let drift: Vec<(i64, i64)> = (0..120)
+            .map(|i| {
+                let t = i * DAY / 30;
+                let scatter = (((i * 2_246_822_519) >> 11) % 50 - 25) * S;
+                let truth = -20 * S - 60 * t / 86_400;
+                let lag = if truth.abs() <= LAG_SEARCH_NS {
+                    truth + scatter
+                } else {
+                    (((i * 2_654_435_761) >> 9) % 360 - 180) * S
+                };
+                (t, lag)
+            })
+            .collect();
+        let f = fit_line(&drift).unwrap();
+        assert!(
+            (f.slope * 86_400.0 + 60.0).abs() < 8.0,
+            "{}",
+            f.slope * 86_400.0
+        );
+        assert!(
+            f.inliers >= 60 && f.misfit < 0.7 * f.constant_misfit && f.tau < -0.7,
+            "{} {} {} {}",
+            f.inliers,
+            f.misfit,
+            f.constant_misfit,
+            f.tau
+        );
+        assert!(f.t1 >= 75 * DAY / 30 && f.t0 == 0, "{} {}", f.t0, f.t1);
+        // A flat source: the best line fits hardly better than a constant.
+        let flat: Vec<(i64, i64)> = (0..120)
+            .map(|i| (i * DAY / 30, (((i * 2_246_822_519) >> 11) % 50 - 25) * S))
+            .collect();
+        let f = fit_line(&flat).unwrap();
+        assert_eq!(f.inliers, 120);
+        assert!(
+            f.misfit > 0.85 * f.constant_misfit,
+            "{} {}",
+            f.misfit,
+            f.constant_misfit
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 
 /// How far an event's activity is looked for around its logged time when measuring a
 /// source's delays and clock.
-const LAG_SEARCH_NS: i64 = 180 * S;
+pub(crate) const LAG_SEARCH_NS: i64 = 180 * S;
 /// Events sampled per source for its lags.
 const LAG_SAMPLE: usize = 400;
 

@@ -299,6 +299,35 @@ fn write_devices_section(md: &mut String, s: &Session) {
     md.push('\n');
 }
 
+/// A source's clock steps and drift for the card: "none", or each step and the drift's rate.
+fn clock_changes(s: &Session, source: usize) -> String {
+    let mut parts: Vec<String> = s
+        .labels
+        .steps
+        .get(source)
+        .into_iter()
+        .flatten()
+        .map(|(t, d)| {
+            format!(
+                "step {:+.0} s at {}",
+                *d as f64 / 1e9,
+                crate::timefmt::utc_short(*t)
+            )
+        })
+        .collect();
+    if let Some(a) = s.labels.drifts.get(source).filter(|a| !a.is_empty()) {
+        parts.push(format!(
+            "drift {}",
+            crate::curation::clock::describe_drift(a)
+        ));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 fn write_sources_section(md: &mut String, s: &Session) {
     let (active, dup, rej) = s.status_counts();
     let retimed = s
@@ -309,8 +338,8 @@ fn write_sources_section(md: &mut String, s: &Session) {
         .count();
     let _ = writeln!(
         md,
-        "## Label sources and curation\n\n| kind | file | zone | clock offset | rows | events \
-         |\n|---|---|---|---|---|---|"
+        "## Label sources and curation\n\n| kind | file | zone | clock offset | clock steps and \
+         drift | rows | events |\n|---|---|---|---|---|---|---|"
     );
     for (i, src) in s.sources.iter().enumerate() {
         let name = src
@@ -319,7 +348,7 @@ fn write_sources_section(md: &mut String, s: &Session) {
             .map_or(String::new(), |n| n.to_string_lossy().to_string());
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:+.1} s | {} | {} |",
+            "| {} | {} | {} | {:+.1} s | {} | {} | {} |",
             src.spec.kind.as_str(),
             name,
             s.labels
@@ -327,6 +356,7 @@ fn write_sources_section(md: &mut String, s: &Session) {
                 .get(i)
                 .map_or(src.spec.tz.as_str(), String::as_str),
             s.labels.offsets.get(i).copied().unwrap_or(0) as f64 / 1e9,
+            clock_changes(s, i),
             src.load.rows,
             src.load.events
         );

@@ -295,6 +295,8 @@ fn write_all(
         "project": s.project_path.as_ref().map(|p| p.display().to_string()),
         "settings": s.project,
         "source_offsets_ns": s.labels.offsets,
+        "source_clock_steps_ns": s.labels.steps,
+        "source_clock_drift_ns": s.labels.drifts,
         "source_zones": s.labels.zones,
         "left_out": left_out,
         "inputs": inputs,

@@ -3,6 +3,7 @@
 use eframe::egui;
 
 mod app;
+mod clock_lane;
 mod comparison;
 mod lane_draw;
 mod lane_pointer;

@@ -367,6 +367,7 @@ fn source_offsets(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
                     }
                 }
                 clock_steps(ui, s, i, cmds);
+                clock_drift(ui, s, i, app.ui.view, cmds);
             }
         });
     }
@@ -525,5 +526,73 @@ fn clock_steps(
                 },
             ));
         }
+    }
+}
+
+/// A source's clock drift: its rate per segment, each anchor's offset as a field (Enter
+/// applies), a split at the middle of the view, and removal; every change an undoable edit.
+fn clock_drift(
+    ui: &mut egui::Ui,
+    s: &crate::project::session::Session,
+    i: usize,
+    view: Option<(i64, i64)>,
+    cmds: &mut Vec<Command>,
+) {
+    use crate::curation::{clock, edits::Edit};
+    let Some(anchors) = s.labels.drifts.get(i).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let set = |to: Vec<(i64, i64)>| {
+        Command::Apply(Edit::SetSourceDrift {
+            source: i as u16,
+            from: anchors.clone(),
+            to,
+        })
+    };
+    ui.label(format!("drift {}", clock::describe_drift(anchors)))
+        .on_hover_text(
+            "This source's clock drifts: the offset runs in a line between its anchors (and on \
+             beyond them); the timeline's clock lane draws it",
+        );
+    for (k, &(at, off)) in anchors.iter().enumerate() {
+        let id = ui.scope_id().with(("drift-anchor", i, k, at));
+        let mut text = ui
+            .data(|d| d.get_temp::<String>(id))
+            .unwrap_or_else(|| format!("{:+.1}", off as f64 / 1e9));
+        let r = ui
+            .add(egui::TextEdit::singleline(&mut text).desired_width(50.0))
+            .on_hover_text(format!(
+                "Offset in seconds at {} (Enter applies)",
+                crate::timefmt::utc_short(at)
+            ));
+        if r.lost_focus() {
+            if let Ok(v) = text.trim().parse::<f64>() {
+                let to_off = (v * 1e9).round() as i64;
+                if to_off != off {
+                    let mut to = anchors.clone();
+                    to[k].1 = to_off;
+                    cmds.push(set(to));
+                }
+            }
+            ui.data_mut(|d| d.remove::<String>(id));
+        } else if r.has_focus() {
+            ui.data_mut(|d| d.insert_temp(id, text));
+        }
+    }
+    if let Some((a, b)) = view {
+        let mid = a + (b - a) / 2;
+        if ui
+            .small_button("split drift here")
+            .on_hover_text(
+                "Add an anchor at the middle of the view, on the drift as it is: the two sides \
+                 can then be set apart",
+            )
+            .clicked()
+        {
+            cmds.push(set(clock::split_at(anchors, mid)));
+        }
+    }
+    if ui.small_button("remove drift").clicked() {
+        cmds.push(set(Vec::new()));
     }
 }

@@ -46,7 +46,8 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     legend(app, ui, dark);
     let n = lanes.len().max(1);
     let overview_h = 38.0;
-    let plot_h = (ui.available_height() - overview_h - 6.0).max(120.0);
+    let clock_h = app.session.as_ref().map_or(0.0, super::clock_lane::height);
+    let plot_h = (ui.available_height() - overview_h - clock_h - 6.0).max(120.0);
     // Lanes that fit at a readable height (the time axis takes about 24 px).
     let fit = (((plot_h - 24.0) / MIN_LANE_PX).floor() as usize).clamp(1, n);
     reveal_selection(app, &lanes, fit);
@@ -179,6 +180,9 @@ pub fn timeline(app: &mut App, ui: &mut egui::Ui) {
     super::lane_pointer::lane_hover(&resp.response, s, &markers, &flow_rects, pointer_screen, tz);
     app.ui.marker_pos = markers;
     app.ui.marker_groups = groups;
+    if let (Some(s), Some(view)) = (app.session.as_ref(), new_view) {
+        super::clock_lane::clock_lane(ui, s, (frame.left(), frame.right()), view, &tz);
+    }
     overview(app, ui, &py, origin, dark);
 }
 
