@@ -345,6 +345,44 @@ fn snapshots_of_the_main_views() {
     h.snapshot("training_comparison");
 }
 
+/// The clock lane under the timeline: one source that drifts and one that steps, each drawn
+/// as its offset curve with the events it retimed.
+#[test]
+fn snapshot_of_the_clock_lane() {
+    if !have_gpu_renderer() {
+        crate::common::missing("a GPU renderer for snapshots (mesa-vulkan-drivers: lavapipe)");
+        return;
+    }
+    const S: i64 = 1_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_for(dir.path());
+    let s = app.session.as_mut().unwrap();
+    let (t0, t1) = {
+        let ts = s.labels.events.iter().map(|e| e.original_ns);
+        (ts.clone().min().unwrap(), ts.max().unwrap())
+    };
+    s.apply(labelbench::curation::edits::Edit::SetSourceDrift {
+        source: 0,
+        from: vec![],
+        to: vec![(t0, 0), (t1, -40 * S)],
+    })
+    .unwrap();
+    s.apply(labelbench::curation::edits::Edit::SetSourceSteps {
+        source: 1,
+        from: vec![],
+        to: vec![(t0 + (t1 - t0) / 2, -57 * S)],
+    })
+    .unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .allow_missing_glyphs()
+        .wgpu()
+        .build_ui_state(|ui, app: &mut App| app.frame(ui), app);
+    settle(&mut h);
+    h.get_by_label_contains("clock lane: 2 sources");
+    h.snapshot("clock_lane");
+}
+
 /// A capture box that wrote 1970 until NTP set its clock: the window opens at once on the
 /// 51 years between, with a few bins, the device's lane and the capture's span, not a bin per
 /// 10 s of those years (gigabytes) before the first frame.
