@@ -293,6 +293,65 @@ fn small_pushed_commands_among_keepalives_are_found_not_rejected() {
     assert!(q.median_abs_error_s <= 2.0, "{q:?}");
 }
 
+/// Two lights behind one hub, triggered for the same minute but switched seconds apart: each
+/// label lands on a command of its own (which light's is which the hub's traffic cannot
+/// tell), not both on one while the other goes unlabelled. Judged against the simulator's
+/// true times.
+#[test]
+fn sibling_commands_behind_one_hub_land_on_a_command_each() {
+    const S: i64 = 1_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 10,
+        days: 2,
+        seed: 1,
+        defects: Defects::small_commands(),
+        ..Default::default()
+    };
+    let r = generate(dir.path(), &o).unwrap();
+    let mut s = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    run_all(&mut s, &Acceptance::all(), &Default::default()).unwrap();
+    let gt = r.project.parent().unwrap().join("ground-truth.csv");
+    let mut truth: std::collections::HashMap<(String, u32), i64> = Default::default();
+    for rec in csv::Reader::from_path(&gt).unwrap().records() {
+        let rec = rec.unwrap();
+        if let (true, Ok(t), Ok(line)) = (&rec[0] == "row", rec[6].parse(), rec[2].parse()) {
+            truth.insert((rec[1].to_string(), line), t);
+        }
+    }
+    // Active minute labels of different devices on one traffic device, logged for one minute.
+    let mut groups: std::collections::BTreeMap<(u16, i64, u16), Vec<(i64, i64)>> =
+        Default::default();
+    for e in s.labels.events.iter().filter(|e| {
+        e.status == labelbench::labels::Status::Active
+            && e.precision == labelbench::labels::Precision::Minute
+    }) {
+        let path = s.sources[e.source as usize].spec.path.clone();
+        if let Some(&t) = truth.get(&(path, e.line)) {
+            groups
+                .entry((e.source, e.original_ns, s.traffic_device(e.device)))
+                .or_default()
+                .push((t, s.adjusted_ns(e)));
+        }
+    }
+    let near = |a: i64, t: i64| (a - t).abs() <= 10 * S;
+    let (mut apart, mut each) = (0, 0);
+    for g in groups.values().filter(|g| g.len() == 2) {
+        let ((t1, a1), (t2, a2)) = (g[0], g[1]);
+        if (t1 - t2).abs() > 12 * S {
+            apart += 1;
+            if (near(a1, t1) && near(a2, t2)) || (near(a1, t2) && near(a2, t1)) {
+                each += 1;
+            }
+        }
+    }
+    assert!(apart >= 30, "{apart} pairs switched apart");
+    assert!(
+        each * 10 >= apart * 9,
+        "{each} of {apart} pairs on a command each"
+    );
+}
+
 #[test]
 fn a_zone_edit_recounts_the_rows_in_the_dst_gap() {
     let dir = tempfile::tempdir().unwrap();

@@ -103,10 +103,7 @@ pub(crate) fn skew(
         .filter_map(|e| {
             let t = s.adjusted_ns(e);
             let kind = kind_of(s, e);
-            let (lo, hi) = match windows.get(&e.source) {
-                Some(&(a, b)) => (t + a, t + b),
-                None => uncertainty(kind, e.precision, t),
-            };
+            let (lo, hi) = search_interval(s, &windows, e);
             let dev = s.traffic_device(e.device);
             let searched = format!(
                 "searched {:+.0}..{:+.0} s",
@@ -158,7 +155,136 @@ pub(crate) fn skew(
             }
         })
         .collect();
+    let mut found = found;
+    claim_distinct_onsets(s, events, &windows, cfg, m, &mut found);
     out.extend(found);
+}
+
+/// The interval a minute-precision event's activity is searched in: its source's measured
+/// trigger window, else its uncertainty interval.
+fn search_interval(s: &Session, windows: &HashMap<u16, (i64, i64)>, e: &Event) -> (i64, i64) {
+    let t = s.adjusted_ns(e);
+    match windows.get(&e.source) {
+        Some(&(a, b)) => (t + a, t + b),
+        None => uncertainty(kind_of(s, e), e.precision, t),
+    }
+}
+
+/// Labels of several devices behind one hub, logged for the same minute, each land on a
+/// command of their own: when several skew suggestions name the same onset, the first (in log
+/// order) keeps it and each next one takes the hub's strongest other activity in its interval,
+/// before or after the onsets already claimed. Which light's command is which cannot be told
+/// from the hub's traffic, but no command is labelled twice while another goes unlabelled.
+fn claim_distinct_onsets(
+    s: &Session,
+    events: &[&Event],
+    windows: &HashMap<u16, (i64, i64)>,
+    cfg: &CurateSettings,
+    m: &Measured,
+    found: &mut [Suggestion],
+) {
+    let by_id: HashMap<u64, &Event> = events.iter().map(|e| (e.id, *e)).collect();
+    let mut groups: std::collections::BTreeMap<(u16, i64), Vec<usize>> = Default::default();
+    for (i, sg) in found.iter().enumerate() {
+        if let (SuggestionKind::Skew, Some(id), Some(at)) = (sg.kind, sg.event, sg.at_ns) {
+            if let Some(e) = by_id.get(&id) {
+                groups
+                    .entry((s.traffic_device(e.device), at))
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+    for ((dev, at), mut idx) in groups.into_iter().filter(|(_, v)| v.len() > 1) {
+        idx.sort_by_key(|&i| found[i].event);
+        // Another command looks like the claimed one: a burst of at least half its excess
+        // bytes. Smaller activity is background, and two commands merged into one burst stay
+        // on it together.
+        let Some(first) = found[idx[0]].event.and_then(|id| by_id.get(&id)) else {
+            continue;
+        };
+        let (lo, hi) = search_interval(s, windows, first);
+        let Some(claimed_burst) = find_onset(&s.traffic, dev, lo, hi, cfg.burst_ns) else {
+            continue;
+        };
+        let min_excess = claimed_burst.excess_bytes * 0.5;
+        let mut claimed = vec![at];
+        for &i in &idx[1..] {
+            let Some(e) = found[i].event.and_then(|id| by_id.get(&id)) else {
+                continue;
+            };
+            let (lo, hi) = search_interval(s, windows, e);
+            let shared = m.shared.contains(&dev);
+            let Some((o, evidence)) = free_activity(s, dev, (lo, hi), &claimed, cfg, shared)
+                .filter(|(o, _)| o.excess_bytes >= min_excess)
+            else {
+                continue;
+            };
+            claimed.push(o.t);
+            let t = s.adjusted_ns(e);
+            let sg = &mut found[i];
+            sg.reason = format!(
+                "traffic of {} starts {:+.1} s from the logged minute",
+                s.device_name(dev),
+                (o.t - t) as f64 / 1e9
+            );
+            sg.evidence = format!(
+                "{evidence}; the activity at {:+.1} s is another label's of the same minute",
+                (at - t) as f64 / 1e9
+            );
+            sg.confidence = o.confidence;
+            sg.at_ns = Some(o.t);
+            sg.edit = Some(Edit::Retime {
+                id: e.id,
+                from: e.retime_ns,
+                to: Some(o.t),
+            });
+        }
+    }
+}
+
+/// The strongest activity of `dev` in `(lo, hi)` that starts at least a burst away from every
+/// claimed onset: searched in the gaps between them.
+fn free_activity(
+    s: &Session,
+    dev: u16,
+    (lo, hi): (i64, i64),
+    claimed: &[i64],
+    cfg: &CurateSettings,
+    shared: bool,
+) -> Option<(Onset, String)> {
+    let mut cuts: Vec<i64> = claimed.to_vec();
+    cuts.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut from = lo;
+    for c in cuts {
+        gaps.push((from, (c - cfg.burst_ns).min(hi)));
+        from = from.max(c + cfg.burst_ns);
+    }
+    gaps.push((from, hi));
+    // An onset is walked back over its lead-in, so a burst found in a gap may be the tail of
+    // a claimed one: such a find moves the gap's start past it and the gap is searched again.
+    let near_claimed = |t: i64| claimed.iter().any(|&c| (t - c).abs() < cfg.burst_ns);
+    let mut best: Option<(Onset, String)> = None;
+    for (mut a, b) in gaps {
+        for _ in 0..8 {
+            if b <= a {
+                break;
+            }
+            let Activity::Found(o, ev) = activity(s, dev, a, b, cfg, shared) else {
+                break;
+            };
+            if near_claimed(o.t) {
+                a = o.burst_t.max(a) + cfg.burst_ns;
+                continue;
+            }
+            if best.as_ref().is_none_or(|x| o.confidence > x.0.confidence) {
+                best = Some((o, ev));
+            }
+            break;
+        }
+    }
+    best
 }
 
 /// What a device did inside an interval.
