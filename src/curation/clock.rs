@@ -53,7 +53,7 @@ pub fn describe_drift(anchors: &[(i64, i64)]) -> String {
             .windows(2)
             .map(|w| {
                 format!(
-                    "{:+.1} s a day from {}",
+                    "{:+.1} s a day from {} UTC",
                     seconds_per_day(w[0], w[1]),
                     crate::timefmt::utc_short(w[0].0)
                 )
@@ -124,7 +124,7 @@ mod tests {
         assert!((seconds_per_day(a[0], a[1]) - 20.0).abs() < 1e-9);
         assert_eq!(
             describe_drift(&a),
-            "+20.0 s a day from 1970-01-01 00:00:00.000"
+            "+20.0 s a day from 1970-01-01 00:00:00.000 UTC"
         );
     }
 

@@ -309,7 +309,7 @@ fn clock_changes(s: &Session, source: usize) -> String {
         .flatten()
         .map(|(t, d)| {
             format!(
-                "step {:+.0} s at {}",
+                "step {:+.0} s at {} UTC",
                 *d as f64 / 1e9,
                 crate::timefmt::utc_short(*t)
             )

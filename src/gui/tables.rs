@@ -508,7 +508,7 @@ fn clock_steps(
     };
     for (k, (at, d)) in steps.iter().enumerate() {
         ui.label(format!(
-            "{:+.0} s from {}",
+            "{:+.0} s from {} UTC",
             *d as f64 / 1e9,
             crate::timefmt::utc_short(*at)
         ))
@@ -562,7 +562,7 @@ fn clock_drift(
         let r = ui
             .add(egui::TextEdit::singleline(&mut text).desired_width(50.0))
             .on_hover_text(format!(
-                "Offset in seconds at {} (Enter applies)",
+                "Offset in seconds at {} UTC (Enter applies)",
                 crate::timefmt::utc_short(at)
             ));
         if r.lost_focus() {
