@@ -338,11 +338,16 @@ fn drift_suggestion(s: &Session, si: usize, lags: &[(i64, i64)], f: &LineFit) ->
     let target = (lo + hi) / 2;
     let lag_at = |t: i64| f.lag_at(t);
     let from = s.labels.drifts.get(si).cloned().unwrap_or_default();
-    let to = clock::add_linear(
-        &from,
-        (f.t0, lag_at(f.t0) - target),
-        (f.t1, lag_at(f.t1) - target),
-    );
+    // The anchors sit at the source's first and last events, on the fitted line, so the
+    // Suggestions tab's fields name the offset where the log begins and ends.
+    let times = s
+        .labels
+        .events
+        .iter()
+        .filter(|e| e.source as usize == si)
+        .map(|e| e.original_ns);
+    let (a, b) = times.fold((f.t0, f.t1), |(a, b), t| (a.min(t), b.max(t)));
+    let to = clock::add_linear(&from, (a, lag_at(a) - target), (b, lag_at(b) - target));
     Suggestion {
         key: format!("drift:{si}"),
         kind: SuggestionKind::SourceOffset,
