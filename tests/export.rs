@@ -53,6 +53,7 @@ fn csv_and_parquet_round_trip() {
             include_rejected: false,
             force: false,
             only_devices: None,
+            range: None,
         };
         let r = export(&s, &out, &o, None).unwrap();
         let ext = match fmt {
@@ -177,6 +178,7 @@ fn refuses_non_empty_folder_and_leaves_no_partial_output() {
         include_rejected: false,
         force: false,
         only_devices: None,
+        range: None,
     };
     // A folder of someone else's files is never replaced, with or without --force.
     for force in [false, true] {
@@ -217,6 +219,7 @@ fn pcap_slices_reread_with_the_right_counts() {
         include_rejected: false,
         force: false,
         only_devices: None,
+        range: None,
     };
     let r = export(&s, &out, &o, None).unwrap();
     assert!(r.slices > 10);

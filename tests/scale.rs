@@ -110,6 +110,156 @@ fn read_table(dir: &Path, name: &str) -> DataFrame {
     ParquetReader::new(f).finish().unwrap()
 }
 
+/// An export of one time slice of a traffic-dataset project (`--from`, `--to`) reads only the
+/// packets its events' windows need and writes the whole export's events and features of that
+/// slice, row for row. Its flows are the whole export's flows that start in the slice, except
+/// that one still open at the slice's end ends `eof`, and a flow begun before the slice and
+/// still running in it appears from its first packet in the slice.
+#[test]
+fn a_time_slice_export_holds_the_whole_exports_rows_of_its_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 6, 3, 5, Some(20_000));
+    let lab = r.project.parent().unwrap().to_path_buf();
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
+    let tp = traffic_project(&lab, "traffic");
+    let (whole, slice) = (dir.path().join("whole"), dir.path().join("slice"));
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(&tp)
+            .arg("--out")
+            .arg(&whole),
+    );
+    let events = read_table(&whole, "events");
+    let t = events.column("adjusted_ns").unwrap().i64().unwrap();
+    let (first, last) = (t.min().unwrap(), t.max().unwrap());
+    let (a, b) = (first + (last - first) / 3, first + 2 * (last - first) / 3);
+    let rfc = |ns: i64| chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339();
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(&tp)
+            .arg("--out")
+            .arg(&slice)
+            .args(["--from", &rfc(a), "--to", &rfc(b)]),
+    );
+    let in_slice = |df: DataFrame, c: &str| {
+        let t = df.column(c).unwrap().i64().unwrap().clone();
+        let m: Vec<bool> = t.into_no_null_iter().map(|v| v >= a && v < b).collect();
+        df.filter(&BooleanChunked::from_slice("m".into(), &m))
+            .unwrap()
+    };
+    let evs = in_slice(events, "adjusted_ns");
+    assert!(evs.height() >= 50, "{} events in the slice", evs.height());
+    assert_eq!(read_table(&slice, "events"), evs);
+    let ids: std::collections::BTreeSet<u64> = evs
+        .column("event_id")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let all = read_table(&whole, "features");
+    let m: Vec<bool> = all
+        .column("event_id")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_no_null_iter()
+        .map(|v| ids.contains(&v))
+        .collect();
+    let feats = all
+        .filter(&BooleanChunked::from_slice("m".into(), &m))
+        .unwrap();
+    assert_eq!(read_table(&slice, "features"), feats);
+    // Flows, keyed by their endpoints and first packet.
+    let key = |df: &DataFrame, i: usize| -> String {
+        [
+            "device", "protocol", "ip_a", "port_a", "mac_a", "ip_b", "port_b", "mac_b", "first_ns",
+        ]
+        .iter()
+        .map(|c| df.column(c).unwrap().get(i).unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("|")
+    };
+    let rest = [
+        "last_ns",
+        "packets_ab",
+        "packets_ba",
+        "bytes_ab",
+        "bytes_ba",
+        "community_id",
+    ];
+    let rows = |df: &DataFrame| -> BTreeMap<String, (String, String)> {
+        (0..df.height())
+            .map(|i| {
+                let v: Vec<String> = rest
+                    .iter()
+                    .map(|c| df.column(c).unwrap().get(i).unwrap().to_string())
+                    .collect();
+                let end = df.column("end").unwrap().get(i).unwrap().to_string();
+                (key(df, i), (v.join("|"), end))
+            })
+            .collect()
+    };
+    let w = rows(&in_slice(read_table(&whole, "flows"), "first_ns"));
+    let sl = rows(&read_table(&slice, "flows"));
+    assert!(w.len() >= 100, "{} flows", w.len());
+    let mut ended_eof = 0;
+    for (k, (v, end)) in &w {
+        let (sv, send) = sl
+            .get(k)
+            .unwrap_or_else(|| panic!("flow {k} missing from the slice"));
+        if (sv, send) == (v, end) {
+            continue;
+        }
+        // Only a flow still open at the slice's end differs: cut there, it ends `eof`.
+        let last: i64 = v.split('|').next().unwrap().parse().unwrap();
+        let open_at_end = last >= b || !["\"fin\"", "\"rst\""].contains(&end.as_str());
+        assert!(
+            send == "\"eof\"" && open_at_end,
+            "flow {k}: {v} {end} / {sv} {send}"
+        );
+        ended_eof += 1;
+    }
+    // The slice's other flows are pieces of flows that began before it.
+    let whole_flows = read_table(&whole, "flows");
+    let earlier: std::collections::BTreeSet<String> = (0..whole_flows.height())
+        .filter(|&i| {
+            whole_flows
+                .column("first_ns")
+                .unwrap()
+                .get(i)
+                .unwrap()
+                .try_extract::<i64>()
+                .unwrap()
+                < a
+        })
+        .map(|i| key(&whole_flows, i).rsplit_once('|').unwrap().0.to_string())
+        .collect();
+    let pieces = sl.keys().filter(|k| !w.contains_key(*k)).count();
+    for k in sl.keys().filter(|k| !w.contains_key(*k)) {
+        assert!(earlier.contains(k.rsplit_once('|').unwrap().0), "flow {k}");
+    }
+    assert!(
+        ended_eof + pieces < w.len() / 10,
+        "{ended_eof} eof, {pieces} pieces"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(slice.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["range_ns"], serde_json::json!([a, b]));
+    // A slice that ends before it begins is refused.
+    run_bad(
+        Command::new(bin())
+            .arg("export")
+            .arg(&tp)
+            .arg("--out")
+            .arg(dir.path().join("bad"))
+            .args(["--from", &rfc(b), "--to", &rfc(a)]),
+    );
+}
+
 #[test]
 fn device_group_exports_add_up_to_the_whole_export() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,6 +275,7 @@ fn device_group_exports_add_up_to_the_whole_export() {
         include_rejected: true,
         force: false,
         only_devices: None,
+        range: None,
     };
     let open = |p: &Path, f: &TrafficFilter| {
         Session::open_filtered(p, OpenOptions::default(), f, None).unwrap()

@@ -366,6 +366,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
             include_rejected: false,
             force: true,
             only_devices: None,
+            range: None,
         };
         let e = labelbench::export::export(&s, &out.join(name), &o, Some(&rep)).map_err(bad)?;
         outln!(

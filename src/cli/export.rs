@@ -36,6 +36,67 @@ pub struct Args {
     /// packets (and their hubs'): one device group of a scaled-out export (docs/scale.md).
     #[arg(long, value_name = "NAMES")]
     pub only_devices: Option<String>,
+    /// Only events from this UTC instant on (`2021-03-08`, `2021-03-08T12:00:00Z` or with an
+    /// offset), and flows that start then; a project reading a traffic dataset reads only
+    /// the packets those events' windows need: one time slice (docs/scale.md).
+    #[arg(long, value_name = "TIME", value_parser = parse_utc)]
+    pub from: Option<i64>,
+    /// Only events before this UTC instant (see --from).
+    #[arg(long, value_name = "TIME", value_parser = parse_utc)]
+    pub to: Option<i64>,
+}
+
+/// A UTC instant from a date (midnight UTC) or an RFC 3339 time, as ns.
+fn parse_utc(v: &str) -> Result<i64, String> {
+    let t = match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) => d.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
+        Err(_) => chrono::DateTime::parse_from_rfc3339(v)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc)),
+    };
+    t.and_then(|d| d.timestamp_nanos_opt()).ok_or_else(|| {
+        format!("{v:?} is not a date (2021-03-08) or an RFC 3339 time (2021-03-08T12:00:00Z)")
+    })
+}
+
+/// The packets an export of `[from, to)` needs: every window of its events, found by opening
+/// with the fixed window's margin and, when an event's window (its own span) reaches beyond
+/// it, once more with the reach of every such window.
+fn open_for_range(
+    project: &std::path::Path,
+    filter: &TrafficFilter,
+    (from, to): (i64, i64),
+) -> anyhow::Result<Session> {
+    let w = labelbench::project::Project::load(project)
+        .map_err(bad)?
+        .window;
+    let margin = w.before_ns.max(w.after_ns).max(0) + 1_000_000_000;
+    let mut read = (from.saturating_sub(margin), to.saturating_add(margin));
+    // Windows only grow the range, and a project of captures reads them whole: a few rounds.
+    let mut round = 0;
+    loop {
+        round += 1;
+        let f = TrafficFilter {
+            range: Some(read),
+            ..filter.clone()
+        };
+        let s = open_session_filtered(project, true, true, &f)?;
+        if s.project.traffic.is_none() || round > 3 {
+            return Ok(s);
+        }
+        let windows = labelbench::learn::features::EventWindows::new(&s, &s.project.window);
+        let need = s
+            .labels
+            .events
+            .iter()
+            .filter(|e| (from..to).contains(&s.adjusted_ns(e)))
+            .map(|e| windows.of(e))
+            .fold(read, |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
+        if need == read {
+            return Ok(s);
+        }
+        read = need;
+    }
 }
 
 /// The registry indices of the filter's devices (`-`: [`NO_DEVICE`]); a name the registry
@@ -74,6 +135,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         force,
         json,
         only_devices,
+        from,
+        to,
     } = a;
     let fmt = labelbench::export::Format::parse(&format).ok_or_else(|| {
         bad(format!(
@@ -84,7 +147,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(TrafficFilter::parse_devices)
         .unwrap_or_default();
-    let s = open_session_filtered(&project, true, true, &filter)?;
+    let range = match (from, to) {
+        (None, None) => None,
+        (a, b) => Some((a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX))),
+    };
+    if let Some((a, b)) = range.filter(|(a, b)| a >= b) {
+        return Err(bad(format!(
+            "--from {} is not before --to {}",
+            labelbench::timefmt::utc_short(a),
+            labelbench::timefmt::utc_short(b)
+        )));
+    }
+    let s = match range {
+        Some(r) => open_for_range(&project, &filter, r)?,
+        None => open_session_filtered(&project, true, true, &filter)?,
+    };
     let o = labelbench::export::ExportOptions {
         format: fmt,
         pcap_slices,
@@ -92,6 +169,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         include_rejected,
         force,
         only_devices: device_indices(&s, &filter)?,
+        range,
     };
     let report = project.with_extension("model_report.json");
     let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(write_err)?;

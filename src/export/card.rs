@@ -202,6 +202,23 @@ pub(crate) fn write_readme(
         s.sources.len(),
         env!("CARGO_PKG_VERSION"),
     );
+    if let Some((a, b)) = cx.o.range {
+        let _ = writeln!(
+            md,
+            "This export is one time slice: the events whose time (UTC) lies from {} to {}, \
+             their features, and the flows that start then.\n",
+            if a == i64::MIN {
+                "the start".into()
+            } else {
+                utc(Some(a))
+            },
+            if b == i64::MAX {
+                "the end".into()
+            } else {
+                utc(Some(b))
+            },
+        );
+    }
     let _ = writeln!(
         md,
         "**Licence**: _fill in the licence under which you publish this dataset._\n"

@@ -70,6 +70,9 @@ pub struct ExportOptions {
     /// Only these devices' events, flows and device rows ([`NO_DEVICE`] for events of no
     /// device): one device group of a scaled-out export (`docs/scale.md`). `None`: all.
     pub only_devices: Option<std::collections::BTreeSet<u16>>,
+    /// Only events whose adjusted time, and flows whose first packet, lie in `[start, end)`
+    /// (UTC ns): one time slice of a dataset (`docs/scale.md`). `None`: all.
+    pub range: Option<(i64, i64)>,
 }
 
 impl ExportOptions {
@@ -78,6 +81,10 @@ impl ExportOptions {
         self.only_devices
             .as_ref()
             .is_none_or(|set| set.contains(&dev))
+    }
+    /// Whether an event at this adjusted time, or a flow starting then, belongs in this export.
+    pub fn exports_time(&self, t: i64) -> bool {
+        self.range.is_none_or(|(a, b)| (a..b).contains(&t))
     }
 }
 
@@ -243,15 +250,15 @@ fn write_all(
         ("labelbench.dataset_sha256".to_string(), dataset_sha.clone()),
     ];
     let mut feats: Vec<FeatureRow> = features::extract(s, &w, s.project.training.seed);
-    feats.retain(|r| o.exports_device(r.device));
-    let left_out = features::feature_events(s, &w).1;
+    feats.retain(|r| o.exports_device(r.device) && o.exports_time(r.adjusted_ns));
+    let left_out = features::feature_events_where(s, &w, |e| o.exports_time(s.adjusted_ns(e))).1;
     let fmap: HashMap<u64, &FeatureRow> = feats.iter().map(|r| (r.event_id, r)).collect();
     let evs: Vec<&crate::labels::Event> = s
         .labels
         .events
         .iter()
         .filter(|e| o.include_rejected || e.status != Status::Rejected)
-        .filter(|e| o.exports_device(e.device))
+        .filter(|e| o.exports_device(e.device) && o.exports_time(s.adjusted_ns(e)))
         .collect();
     let schemas = std::sync::Mutex::new(BTreeMap::new());
     let cx = Tables {
@@ -294,6 +301,7 @@ fn write_all(
         "dataset_sha256": dataset_sha,
         "project": s.project_path.as_ref().map(|p| p.display().to_string()),
         "settings": s.project,
+        "range_ns": o.range,
         "source_offsets_ns": s.labels.offsets,
         "source_clock_steps_ns": s.labels.steps,
         "source_clock_drift_ns": s.labels.drifts,

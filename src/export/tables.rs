@@ -281,7 +281,7 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
         .traffic
         .flows
         .iter()
-        .filter(|f| o.exports_device(f.device))
+        .filter(|f| o.exports_device(f.device) && o.exports_time(f.first_ns))
         .collect();
     let mut df = flows_frame(&fl, &|d| s.device_name(d).to_string(), &p)?;
     rows.insert(format!("flows.{ext}"), df.height());

@@ -161,7 +161,10 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
     let labels = flow_labels(s, cx.feats);
     let flows = &s.traffic.flows;
     let mut order: Vec<usize> = (0..flows.len())
-        .filter(|&i| !flows[i].key.is_l2 && cx.o.exports_device(flows[i].device))
+        .filter(|&i| {
+            let f = &flows[i];
+            !f.key.is_l2 && cx.o.exports_device(f.device) && cx.o.exports_time(f.first_ns)
+        })
         .collect();
     order.sort_by_key(|&i| (flows[i].first_ns, i));
     let mut out = String::new();

@@ -283,6 +283,15 @@ pub fn feature_events<'a>(
     s: &'a Session,
     w: &WindowSettings,
 ) -> (Vec<&'a crate::labels::Event>, LeftOut) {
+    feature_events_where(s, w, |_| true)
+}
+
+/// [`feature_events`] over the active events `keep` accepts.
+pub fn feature_events_where<'a>(
+    s: &'a Session,
+    w: &WindowSettings,
+    keep: impl Fn(&crate::labels::Event) -> bool,
+) -> (Vec<&'a crate::labels::Event>, LeftOut) {
     let spans = capture_spans(&s.traffic);
     let windows = EventWindows::new(s, w);
     let mut left = LeftOut::default();
@@ -291,7 +300,7 @@ pub fn feature_events<'a>(
         .labels
         .events
         .iter()
-        .filter(|e| e.status == Status::Active)
+        .filter(|e| e.status == Status::Active && keep(e))
     {
         if e.device == NO_DEVICE {
             left.no_device += 1;

@@ -25,7 +25,10 @@ fn with_hubs(filter: &TrafficFilter, reg: &Registry) -> TrafficFilter {
             out.insert(reg.devices[h as usize].name.clone());
         }
     }
-    TrafficFilter { devices: Some(out) }
+    TrafficFilter {
+        devices: Some(out),
+        range: filter.range,
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -151,6 +151,9 @@ pub fn manifest(dir: &Path) -> Result<Vec<ManifestRow>> {
 pub struct TrafficFilter {
     /// Device names (and [`NO_DEVICE_NAME`]) whose packets to read; `None`: all.
     pub devices: Option<BTreeSet<String>>,
+    /// Only packets in `[start, end]` (UTC ns): inputs whose span misses it and day
+    /// partitions outside it are not opened. `None`: all.
+    pub range: Option<(i64, i64)>,
 }
 
 impl TrafficFilter {
@@ -162,7 +165,28 @@ impl TrafficFilter {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
-        TrafficFilter { devices: Some(set) }
+        TrafficFilter {
+            devices: Some(set),
+            range: None,
+        }
+    }
+    /// Whether a packet at `t` is read.
+    pub fn wants_time(&self, t: i64) -> bool {
+        self.range.is_none_or(|(a, b)| (a..=b).contains(&t))
+    }
+    /// Whether a UTC day partition (`date=YYYY-MM-DD/…`) can hold packets of the range.
+    fn wants_partition(&self, partition: &str) -> bool {
+        let Some((a, b)) = self.range else {
+            return true;
+        };
+        let day = partition
+            .strip_prefix("date=")
+            .and_then(|p| p.split('/').next())
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|d| d.and_utc().timestamp_nanos_opt());
+        // A partition whose name cannot be read is read rather than silently skipped.
+        day.is_none_or(|d| d <= b && d + 86_400_000_000_000 > a)
     }
     pub fn wants(&self, name: Option<&str>) -> bool {
         match &self.devices {
@@ -176,6 +200,13 @@ impl TrafficFilter {
 /// device-to-device packets are wanted (those whose second device was asked for): a device's
 /// own partitions, and the partitions of primaries it shares packets with.
 fn partitions_to_read(row: &ManifestRow, filter: &TrafficFilter) -> Vec<(String, bool)> {
+    let mut parts = devices_to_read(row, filter);
+    parts.retain(|(p, _)| filter.wants_partition(p));
+    parts
+}
+
+/// [`partitions_to_read`] by device alone.
+fn devices_to_read(row: &ManifestRow, filter: &TrafficFilter) -> Vec<(String, bool)> {
     let Some(set) = &filter.devices else {
         return row.partitions.iter().map(|p| (p.clone(), false)).collect();
     };
@@ -272,6 +303,7 @@ fn read_conversations(p: &Path) -> Result<Vec<ConvKey>> {
 fn read_packets(
     p: &Path,
     peers: Option<&BTreeSet<String>>,
+    range: Option<(i64, i64)>,
     out: &mut Vec<(u64, PacketRow)>,
 ) -> Result<()> {
     let df = read_parquet(p)?;
@@ -299,6 +331,9 @@ fn read_packets(
                 continue;
             }
         }
+        if range.is_some_and(|(a, b)| !(a..=b).contains(&ts[i])) {
+            continue;
+        }
         let row = PacketRow {
             ts: ts[i],
             orig_len: orig_len[i],
@@ -324,7 +359,7 @@ fn read_input(dir: &Path, row: &ManifestRow, filter: &TrafficFilter) -> Result<F
             .join(&part)
             .join(format!("part-{}.parquet", row.part));
         let peers = filter.devices.as_ref().filter(|_| shared_only);
-        read_packets(&p, peers, &mut recs)?;
+        read_packets(&p, peers, filter.range, &mut recs)?;
     }
     recs.sort_unstable_by_key(|(r, _)| *r);
     recs.dedup_by_key(|(r, _)| *r);
@@ -375,7 +410,11 @@ pub fn load(
     timeouts: &FlowTimeouts,
     filter: &TrafficFilter,
 ) -> Result<Traffic> {
-    let rows = manifest(dir)?;
+    let mut rows = manifest(dir)?;
+    // An input whose packets all lie outside the range is not opened.
+    if let Some((a, b)) = filter.range {
+        rows.retain(|r| r.first_ns.is_none_or(|f| f <= b) && r.last_ns.is_none_or(|l| l >= a));
+    }
     if filter.devices.is_some() {
         let mine = registry_digest(registry);
         if let Some(r) = rows.iter().find(|r| r.registry_sha256 != mine) {

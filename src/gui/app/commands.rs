@@ -403,6 +403,7 @@ impl App {
                 include_rejected: d.include_rejected,
                 force: d.force,
                 only_devices: None,
+                range: None,
             };
             let report = s
                 .project_path
