@@ -260,6 +260,45 @@ fn a_time_slice_export_holds_the_whole_exports_rows_of_its_slice() {
     );
 }
 
+/// A time slice of a project of captures writes the slice's rows, and its annotated pcapng
+/// holds only the slice's packets.
+#[test]
+fn a_time_slice_of_captures_cuts_the_pcapng_to_the_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 4, 2, 3, Some(10_000));
+    let out = dir.path().join("slice");
+    let (a, b) = ("2021-03-08T12:00:00Z", "2021-03-09T00:00:00Z");
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(&r.project)
+            .arg("--out")
+            .arg(&out)
+            .args(["--pcapng", "--from", a, "--to", b]),
+    );
+    let ns = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_nanos_opt()
+            .unwrap()
+    };
+    let (a, b) = (ns(a), ns(b));
+    let t = read_table(&out, "events");
+    let t = t.column("adjusted_ns").unwrap().i64().unwrap().clone();
+    assert!(t.len() > 10, "{} events", t.len());
+    assert!(t.into_no_null_iter().all(|t| (a..b).contains(&t)));
+    let mut packets = 0;
+    for f in std::fs::read_dir(out.join("pcapng")).unwrap() {
+        let p = f.unwrap().path();
+        labelbench::capture::for_each_record(&p, |_, ts, _, _| {
+            assert!((a..b).contains(&ts), "{} at {ts}", p.display());
+            packets += 1;
+        })
+        .unwrap();
+    }
+    assert!(packets > 1000, "{packets} packets");
+}
+
 #[test]
 fn device_group_exports_add_up_to_the_whole_export() {
     let dir = tempfile::tempdir().unwrap();

@@ -287,7 +287,7 @@ fn write_all(
     };
     let slices = slice_files.len();
     let pcapng_files = if o.pcapng {
-        pcapng::annotated_pcapng(s, &evs, &fmap, &dir.join("pcapng"))?
+        pcapng::annotated_pcapng(s, &evs, &fmap, &dir.join("pcapng"), o.range)?
     } else {
         Vec::new()
     };

@@ -127,12 +127,14 @@ fn windows(
     out
 }
 
-/// Writes `pcapng/<device>.pcapng` for every registered device with traffic.
+/// Writes `pcapng/<device>.pcapng` for every registered device with traffic: its packets in
+/// `range` (`[start, end)`, UTC ns; `None`: all).
 pub(crate) fn annotated_pcapng(
     s: &Session,
     evs: &[&crate::labels::Event],
     fmap: &HashMap<u64, &FeatureRow>,
     dir: &Path,
+    range: Option<(i64, i64)>,
 ) -> Result<Vec<PcapngFile>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let wins = windows(s, evs, fmap);
@@ -161,7 +163,7 @@ pub(crate) fn annotated_pcapng(
             false => s.capture_files[fi.min(s.capture_files.len().saturating_sub(1))].clone(),
         };
         crate::capture::for_each_record(&path, |lt, ts, orig, data| {
-            if failure.is_some() {
+            if failure.is_some() || range.is_some_and(|(a, b)| !(a..b).contains(&ts)) {
                 return;
             }
             let mut iss = Vec::new();
