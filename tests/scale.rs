@@ -299,6 +299,75 @@ fn a_time_slice_of_captures_cuts_the_pcapng_to_the_slice() {
     assert!(packets > 1000, "{packets} packets");
 }
 
+/// Curating a traffic-dataset project one day at a time (`curate --accept-all --from --to`,
+/// each run reading only its day's packets) meets the curation goals against the simulator's
+/// truth, as curating the whole span at once does.
+#[test]
+fn curating_day_by_day_meets_the_goals_of_curating_at_once() {
+    use labelbench::devtools::evaluate::against_ground_truth;
+    use labelbench::devtools::sim::{generate, Defects, SimOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let o = SimOptions {
+        devices: 10,
+        days: 3,
+        seed: 1,
+        defects: Defects::real_lab(),
+        ..Default::default()
+    };
+    let r = generate(&dir.path().join("lab"), &o).unwrap();
+    let lab = r.project.parent().unwrap().to_path_buf();
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
+    let tp = traffic_project(&lab, "traffic");
+    let gt = lab.join("ground-truth.csv");
+    let mut whole = Session::open(&r.project, OpenOptions::default(), None).unwrap();
+    let cfg = Default::default();
+    labelbench::curation::run_all(&mut whole, &labelbench::curation::Acceptance::all(), &cfg)
+        .unwrap();
+    let at_once = against_ground_truth(&whole, &gt).unwrap();
+    // A slice's suggestions are about its own time (or a source as a whole).
+    let out = run_ok(
+        Command::new(bin())
+            .arg("curate")
+            .arg(&tp)
+            .arg("--json")
+            .args(["--from", "2021-03-09", "--to", "2021-03-10"]),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (a, b) = (1_615_248_000_000_000_000_i64, 1_615_334_400_000_000_000_i64);
+    let margin = 5 * 60 * 1_000_000_000;
+    let sugg = v["suggestions"].as_array().unwrap();
+    assert!(sugg.len() >= 20, "{} suggestions", sugg.len());
+    for x in sugg
+        .iter()
+        .filter(|x| !["source-offset", "time-zone"].contains(&x["kind"].as_str().unwrap()))
+    {
+        let t = x["at_ns"].as_i64().unwrap();
+        assert!(t >= a - margin && t < b + margin, "{x}");
+    }
+    for day in 7..=12 {
+        run_ok(
+            Command::new(bin())
+                .arg("curate")
+                .arg(&tp)
+                .arg("--accept-all")
+                .args(["--from", &format!("2021-03-{day:02}")])
+                .args(["--to", &format!("2021-03-{:02}", day + 1)]),
+        );
+    }
+    let s = crate::common::open_journaled(&tp);
+    let by_day = against_ground_truth(&s, &gt).unwrap();
+    eprintln!("at once: {at_once:?}\nby day: {by_day:?}");
+    assert!(by_day.minute_events >= 300, "{by_day:?}");
+    assert!(
+        by_day.dup_precision >= 0.98 && by_day.dup_recall >= 0.98,
+        "{by_day:?}"
+    );
+    assert!(by_day.median_abs_error_s <= 2.0, "{by_day:?}");
+    assert!(by_day.p95_abs_error_s <= 10.0, "{by_day:?}");
+    assert_eq!(by_day.wrongly_rejected, 0, "{by_day:?}");
+}
+
 #[test]
 fn device_group_exports_add_up_to_the_whole_export() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! `labelbench curate`: suggestions, and accepting them as journaled edits.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::*;
 
@@ -32,31 +32,36 @@ pub struct Args {
     /// Print every suggestion and the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only the events from this UTC instant on (`2021-03-08` or an RFC 3339 time) and what
+    /// happens then; a project reading a traffic dataset reads only that slice's packets.
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
+    pub from: Option<i64>,
+    /// Only the events before this UTC instant (see --from).
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
+    pub to: Option<i64>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    cmd_curate(
-        &a.project,
-        a.accept_all,
-        &a.accept,
-        a.min_confidence,
-        &a.order,
-        a.limit,
-        a.json,
-    )
+    cmd_curate(&a)
 }
 
-fn cmd_curate(
-    project: &Path,
-    accept_all: bool,
-    accept: &[String],
-    min_conf: Option<f64>,
-    order: &str,
-    limit: Option<usize>,
-    json: bool,
-) -> anyhow::Result<()> {
+fn cmd_curate(a: &Args) -> anyhow::Result<()> {
     use labelbench::curation::{self, SuggestionKind, SuggestionOrder};
-    let order = match order {
+    let Args {
+        project,
+        accept_all,
+        accept,
+        min_confidence: min_conf,
+        order,
+        limit,
+        json,
+        from,
+        to,
+    } = a;
+    let (project, accept_all, min_conf, limit, json) =
+        (project.as_path(), *accept_all, *min_conf, *limit, *json);
+    let range = super::time_range(*from, *to)?;
+    let order = match order.as_str() {
         "kind" => SuggestionOrder::Kind,
         "confidence" => SuggestionOrder::Confidence,
         "time" => SuggestionOrder::Time,
@@ -84,13 +89,26 @@ fn cmd_curate(
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let mut s = open_session(project, true, true)?;
+    let mut s = match range {
+        Some((a, b)) => {
+            let margin = curation::SLICE_MARGIN_NS;
+            let f = labelbench::traffic::dataset::TrafficFilter {
+                devices: None,
+                range: Some((a.saturating_sub(margin), b.saturating_add(margin))),
+            };
+            super::open_session_filtered(project, true, true, &f)?
+        }
+        None => open_session(project, true, true)?,
+    };
     if !kinds.is_empty() {
         // A second writer is told now, not after the suggestions are computed.
         s.lock_journal()?;
     }
     let t = std::time::Instant::now();
-    let cfg = curation::CurateSettings::default();
+    let cfg = curation::CurateSettings {
+        range,
+        ..Default::default()
+    };
     let (mut sugg, mut applied) = if kinds.is_empty() {
         (curation::suggest(&s, &cfg), 0)
     } else {

@@ -39,24 +39,11 @@ pub struct Args {
     /// Only events from this UTC instant on (`2021-03-08`, `2021-03-08T12:00:00Z` or with an
     /// offset), and flows that start then; a project reading a traffic dataset reads only
     /// the packets those events' windows need: one time slice (docs/scale.md).
-    #[arg(long, value_name = "TIME", value_parser = parse_utc)]
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
     pub from: Option<i64>,
     /// Only events before this UTC instant (see --from).
-    #[arg(long, value_name = "TIME", value_parser = parse_utc)]
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
     pub to: Option<i64>,
-}
-
-/// A UTC instant from a date (midnight UTC) or an RFC 3339 time, as ns.
-fn parse_utc(v: &str) -> Result<i64, String> {
-    let t = match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) => d.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
-        Err(_) => chrono::DateTime::parse_from_rfc3339(v)
-            .ok()
-            .map(|d| d.with_timezone(&chrono::Utc)),
-    };
-    t.and_then(|d| d.timestamp_nanos_opt()).ok_or_else(|| {
-        format!("{v:?} is not a date (2021-03-08) or an RFC 3339 time (2021-03-08T12:00:00Z)")
-    })
 }
 
 /// The packets an export of `[from, to)` needs: every window of its events, found by opening
@@ -147,17 +134,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(TrafficFilter::parse_devices)
         .unwrap_or_default();
-    let range = match (from, to) {
-        (None, None) => None,
-        (a, b) => Some((a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX))),
-    };
-    if let Some((a, b)) = range.filter(|(a, b)| a >= b) {
-        return Err(bad(format!(
-            "--from {} is not before --to {}",
-            labelbench::timefmt::utc_short(a),
-            labelbench::timefmt::utc_short(b)
-        )));
-    }
+    let range = super::time_range(from, to)?;
     let s = match range {
         Some(r) => open_for_range(&project, &filter, r)?,
         None => open_session_filtered(&project, true, true, &filter)?,

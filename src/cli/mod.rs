@@ -207,3 +207,33 @@ fn require_project(path: &Path) -> anyhow::Result<()> {
         Err(bad(format!("{}: project file not found", path.display())))
     }
 }
+
+/// A UTC instant from a date (midnight UTC) or an RFC 3339 time, as ns.
+pub(crate) fn parse_utc(v: &str) -> Result<i64, String> {
+    let t = match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) => d.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
+        Err(_) => chrono::DateTime::parse_from_rfc3339(v)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc)),
+    };
+    t.and_then(|d| d.timestamp_nanos_opt()).ok_or_else(|| {
+        format!("{v:?} is not a date (2021-03-08) or an RFC 3339 time (2021-03-08T12:00:00Z)")
+    })
+}
+
+/// `--from`/`--to` as a half-open UTC range (`None` when neither is given); a range that ends
+/// before it begins is bad input.
+pub(crate) fn time_range(from: Option<i64>, to: Option<i64>) -> anyhow::Result<Option<(i64, i64)>> {
+    let range = match (from, to) {
+        (None, None) => return Ok(None),
+        (a, b) => (a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX)),
+    };
+    if range.0 >= range.1 {
+        return Err(bad(format!(
+            "--from {} is not before --to {}",
+            labelbench::timefmt::utc_short(range.0),
+            labelbench::timefmt::utc_short(range.1)
+        )));
+    }
+    Ok(Some(range))
+}

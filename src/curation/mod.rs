@@ -160,7 +160,15 @@ pub struct CurateSettings {
     pub burst_ns: i64,
     /// A source silent for longer than this (and 8× its median gap) is reported.
     pub silent_ns: i64,
+    /// Only the events whose adjusted time lies in `[start, end)` (UTC ns), and what happens
+    /// then: one time slice of a project whose traffic was read for that slice. Source-wide
+    /// findings (zones, clocks) rest on the slice's events. `None`: all.
+    pub range: Option<(i64, i64)>,
 }
+
+/// How far before and after a time slice curation reads traffic: the lag search (±3 min)
+/// around a slice-edge event, plus the 10 minutes of background before it.
+pub const SLICE_MARGIN_NS: i64 = 15 * 60 * S;
 
 impl Default for CurateSettings {
     fn default() -> Self {
@@ -168,6 +176,7 @@ impl Default for CurateSettings {
             repeat_window_ns: 30 * S,
             burst_ns: 10 * S,
             silent_ns: 4 * 3600 * S,
+            range: None,
         }
     }
 }
@@ -212,11 +221,12 @@ fn authority(kind: Option<SourceKind>, p: Precision) -> u8 {
 /// Computes all suggestions on the session's current labels.
 pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
     let mut out = Vec::new();
+    let in_range = |t: i64| cfg.range.is_none_or(|(a, b)| (a..b).contains(&t));
     let events: Vec<&Event> = s
         .labels
         .events
         .iter()
-        .filter(|e| e.status == Status::Active)
+        .filter(|e| e.status == Status::Active && in_range(s.adjusted_ns(e)))
         .collect();
     zones(s, cfg, &mut out);
     let dups = duplicates(s, &events, cfg, &mut out);
@@ -227,6 +237,19 @@ pub fn suggest(s: &Session, cfg: &CurateSettings) -> Vec<Suggestion> {
     minute_offsets(s, &events, cfg, &mut out);
     silent(s, &mut out, cfg);
     unlabelled(s, cfg, &mut out);
+    if cfg.range.is_some() {
+        // A slice's findings: about its events, its time, or a source as a whole.
+        let ids: HashSet<u64> = events.iter().map(|e| e.id).collect();
+        out.retain(|x| match x.event {
+            Some(id) => ids.contains(&id),
+            None => {
+                matches!(
+                    x.kind,
+                    SuggestionKind::SourceOffset | SuggestionKind::TimeZone
+                ) || x.at_ns.is_some_and(in_range)
+            }
+        });
+    }
     out.sort_by(|a, b| (a.kind, a.at_ns, &a.key).cmp(&(b.kind, b.at_ns, &b.key)));
     out
 }
