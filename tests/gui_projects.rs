@@ -409,12 +409,9 @@ fn the_new_project_dialog_never_overwrites_a_project() {
     assert_eq!(s.project.name, "lab-week");
 }
 
-/// A project that reads a traffic dataset (`labelbench extract`) opens like one of captures:
-/// the same packets and lanes, and the status line says where the traffic came from.
-#[test]
-fn a_traffic_dataset_project_opens_with_its_lanes() {
-    let dir = tempfile::tempdir().unwrap();
-    let proj = sample_copy(dir.path());
+/// A copy of the sample whose project reads a traffic dataset extracted from its captures.
+fn sample_as_traffic_dataset(dir: &std::path::Path) -> std::path::PathBuf {
+    let proj = sample_copy(dir);
     let lab = proj.parent().unwrap();
     let mut cmd = std::process::Command::new(crate::common::bin());
     cmd.current_dir(lab)
@@ -426,6 +423,48 @@ fn a_traffic_dataset_project_opens_with_its_lanes() {
     p["traffic"] = "traffic".into();
     let tp = lab.join("traffic.labelbench.json");
     std::fs::write(&tp, serde_json::to_vec(&p).unwrap()).unwrap();
+    tp
+}
+
+/// `labelbench gui P --from … --to …` on a traffic dataset loads that slice's traffic (with
+/// curation's margin) and says so; the labels of the whole span stay.
+#[test]
+fn a_traffic_dataset_opens_one_time_slice() {
+    const H: i64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let tp = sample_as_traffic_dataset(dir.path());
+    let (a, b) = (1_615_204_800_000_000_000, 1_615_204_800_000_000_000 + 6 * H);
+    let whole = labelbench::project::session::Session::open(
+        &tp.parent().unwrap().join("sample.labelbench.json"),
+        Default::default(),
+        None,
+    )
+    .unwrap();
+    let mut app = App::with_settings(Settings::default(), Some(tp));
+    app.slice = Some((a, b));
+    let mut h = harness(app);
+    settle(&mut h);
+    let s = h.state().session.as_ref().expect("opened");
+    let n = s.traffic.packets.len();
+    assert!(n > 1_000 && n < 79_943, "{n} packets");
+    let m = labelbench::curation::SLICE_MARGIN_NS;
+    let (first, last) = (s.traffic.first_ns().unwrap(), s.traffic.last_ns().unwrap());
+    assert!(first >= a - m && last <= b + m, "{first}..{last}");
+    assert_eq!(s.labels.events.len(), whole.labels.events.len());
+    let msg = h.state().ui.message.clone().unwrap_or_default();
+    assert!(
+        msg.contains("for 2021-03-08 12:00:00.000 to 2021-03-08 18:00:00.000"),
+        "{msg}"
+    );
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}
+
+/// A project that reads a traffic dataset (`labelbench extract`) opens like one of captures:
+/// the same packets and lanes, and the status line says where the traffic came from.
+#[test]
+fn a_traffic_dataset_project_opens_with_its_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = sample_as_traffic_dataset(dir.path());
     let mut h = harness(App::with_settings(Settings::default(), Some(tp)));
     settle(&mut h);
     let s = h.state().session.as_ref().expect("opened");

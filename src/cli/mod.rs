@@ -72,7 +72,11 @@ pub enum Cmd {
 /// Runs one subcommand; `None` opens the window on the bundled sample.
 pub fn run(cmd: Option<Cmd>) -> anyhow::Result<()> {
     match cmd {
-        None => gui::run(gui::Args { project: None }),
+        None => gui::run(gui::Args {
+            project: None,
+            from: None,
+            to: None,
+        }),
         Some(Cmd::Gui(a)) => gui::run(a),
         Some(Cmd::New(a)) => new::run(*a),
         Some(Cmd::Inspect(a)) => inspect::run(a),

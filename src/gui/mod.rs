@@ -21,7 +21,7 @@ pub use app::{App, Command, Settings, Tab};
 pub use panels::{NewProjectSpec, NewSource};
 
 /// Opens the window on `project` (if any).
-pub fn run(project: Option<std::path::PathBuf>) -> Result<(), String> {
+pub fn run(project: Option<std::path::PathBuf>, slice: Option<(i64, i64)>) -> Result<(), String> {
     let opts = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1500.0, 920.0])
@@ -32,7 +32,11 @@ pub fn run(project: Option<std::path::PathBuf>) -> Result<(), String> {
     eframe::run_native(
         "labelbench",
         opts,
-        Box::new(move |cc| Ok(Box::new(App::new(cc, project)))),
+        Box::new(move |cc| {
+            let mut app = App::new(cc, project);
+            app.slice = slice;
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| e.to_string())
 }

@@ -40,6 +40,9 @@ pub struct App {
     pub dev_stats: Vec<crate::traffic::DeviceStats>,
     /// Per device: its flows in order of first packet (for flow bars when zoomed in).
     pub flow_index: crate::traffic::FlowIndex,
+    /// A time slice (`[start, end)`, UTC ns) whose traffic alone a project reading a traffic
+    /// dataset loads (`labelbench gui P --from … --to …`); `None`: the whole span.
+    pub slice: Option<(i64, i64)>,
 }
 
 const SETTINGS_KEY: &str = "labelbench-settings";
@@ -67,6 +70,7 @@ impl App {
             project_path: None,
             dev_stats: vec![],
             flow_index: Default::default(),
+            slice: None,
         };
         if let Some(p) = project {
             app.commands.push(Command::Open(p));
@@ -143,16 +147,20 @@ impl App {
     fn start_load(&mut self, path: PathBuf) {
         self.errors.clear();
         let p2 = path.clone();
+        let m = crate::curation::SLICE_MARGIN_NS;
+        let filter = crate::traffic::dataset::TrafficFilter {
+            devices: None,
+            range: self
+                .slice
+                .map(|(a, b)| (a.saturating_sub(m), b.saturating_add(m))),
+        };
         let job = Job::spawn("load", move |pr| {
-            let mut s = Session::open(
-                &p2,
-                OpenOptions {
-                    journal: true,
-                    cache: true,
-                },
-                Some(&pr),
-            )
-            .map_err(|e| e.to_string())?;
+            let opts = OpenOptions {
+                journal: true,
+                cache: true,
+            };
+            let mut s =
+                Session::open_filtered(&p2, opts, &filter, Some(&pr)).map_err(|e| e.to_string())?;
             if let Some(w) = s.history.journal.as_ref().and_then(|j| j.held_elsewhere()) {
                 s.warnings.push(w);
             }
@@ -198,8 +206,13 @@ impl App {
                     let dataset = s.traffic_dir();
                     let msg = Some(match &s.cache_status {
                         _ if dataset.is_some() => format!(
-                            "traffic read from the dataset {}",
-                            dataset.as_deref().map(|d| d.display()).expect("checked")
+                            "traffic read from the dataset {}{}",
+                            dataset.as_deref().map(|d| d.display()).expect("checked"),
+                            self.slice.map_or(String::new(), |(a, b)| format!(
+                                " for {} to {} (UTC) only",
+                                crate::timefmt::utc_short(a),
+                                crate::timefmt::utc_short(b)
+                            ))
                         ),
                         crate::traffic::cache::CacheStatus::Hit { .. } => {
                             "captures read from the derived cache".to_string()
