@@ -152,6 +152,27 @@ fn cmd_curate(a: &Args) -> anyhow::Result<()> {
         outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
+    print_list(&sugg, order, limit)?;
+    outln!(
+        "\n{} suggestions in {:.2} s; {} edits applied and journaled; events: active {}, duplicate {}, rejected {}",
+        sugg.len(),
+        secs,
+        applied,
+        a,
+        d,
+        r
+    );
+    Ok(())
+}
+
+/// The suggestions as text: per kind (at most 12 each unless `--limit`), or one list in the
+/// asked order (at most 30).
+fn print_list(
+    sugg: &[&labelbench::curation::Suggestion],
+    order: labelbench::curation::SuggestionOrder,
+    limit: Option<usize>,
+) -> anyhow::Result<()> {
+    use labelbench::curation::{self, SuggestionKind, SuggestionOrder};
     let line = |x: &curation::Suggestion| {
         format!(
             "{:<22} {:>4.2}  {}{}  [{}]",
@@ -201,14 +222,5 @@ fn cmd_curate(a: &Args) -> anyhow::Result<()> {
             );
         }
     }
-    outln!(
-        "\n{} suggestions in {:.2} s; {} edits applied and journaled; events: active {}, duplicate {}, rejected {}",
-        sugg.len(),
-        secs,
-        applied,
-        a,
-        d,
-        r
-    );
     Ok(())
 }
