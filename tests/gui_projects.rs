@@ -457,6 +457,27 @@ fn a_traffic_dataset_opens_one_time_slice() {
         "{msg}"
     );
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    // Suggestions are the slice's: about its events and time, or a source as a whole.
+    let sugg = &h.state().ui.suggestions;
+    assert!(!sugg.is_empty());
+    let ids: std::collections::HashSet<u64> = s
+        .labels
+        .events
+        .iter()
+        .filter(|e| (a..b).contains(&s.adjusted_ns(e)))
+        .map(|e| e.id)
+        .collect();
+    use labelbench::curation::SuggestionKind as K;
+    for x in sugg {
+        match x.event {
+            Some(id) => assert!(ids.contains(&id), "{x:?}"),
+            None => assert!(
+                x.at_ns.is_none_or(|t| (a..b).contains(&t))
+                    || matches!(x.kind, K::SourceOffset | K::TimeZone),
+                "{x:?}"
+            ),
+        }
+    }
 }
 
 /// A project that reads a traffic dataset (`labelbench extract`) opens like one of captures:

@@ -260,7 +260,10 @@ impl App {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let cfg = crate::curation::CurateSettings::default();
+        let cfg = crate::curation::CurateSettings {
+            range: self.slice,
+            ..Default::default()
+        };
         match crate::curation::run_all(s, &acc, &cfg) {
             Ok((_, n)) => {
                 self.ui.suggestions.clear();

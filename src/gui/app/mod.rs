@@ -191,9 +191,12 @@ impl App {
         if let Some(s) = self.session.as_ref().filter(|_| stale) {
             let snap = s.snapshot();
             let generation = self.ui.sugg_generation;
-            let job = Job::spawn("suggest", move |_| {
-                crate::curation::suggest(&snap, &CurateSettings::default())
-            });
+            // A slice's suggestions are about its own events and time, as `curate --from` gives.
+            let cfg = CurateSettings {
+                range: self.slice,
+                ..Default::default()
+            };
+            let job = Job::spawn("suggest", move |_| crate::curation::suggest(&snap, &cfg));
             self.jobs.suggest = Some((job, generation));
         }
     }
