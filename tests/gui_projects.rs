@@ -457,6 +457,27 @@ fn a_traffic_dataset_opens_one_time_slice() {
         "{msg}"
     );
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    // The timeline draws the dataset's whole span from the bins `extract` wrote: per device,
+    // as many packets as the whole load's lanes hold.
+    let py = h.state().pyramid.clone().expect("bins");
+    let (wa, wb) = (
+        whole.traffic.first_ns().unwrap(),
+        whole.traffic.last_ns().unwrap(),
+    );
+    assert!(
+        py.start_ns <= wa && py.end_ns >= wb,
+        "{}..{}",
+        py.start_ns,
+        py.end_ns
+    );
+    let top = py.levels.last().unwrap();
+    for (d, idx) in whole.traffic.by_device.iter().enumerate() {
+        let n: u64 = top
+            .bins
+            .get(d)
+            .map_or(0, |b| b.packets.iter().map(|&p| p as u64).sum());
+        assert_eq!(n, idx.len() as u64, "{}", whole.registry.devices[d].name);
+    }
     // Suggestions are the slice's: about its events and time, or a source as a whole.
     let sugg = &h.state().ui.suggestions;
     assert!(!sugg.is_empty());

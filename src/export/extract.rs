@@ -262,11 +262,49 @@ pub fn extract_file(
         pairs,
     );
     row.partition_packets = partition_packets;
+    let bp = out.join("bins").join(format!("part-{key}.parquet"));
+    let mut df = bins_frame(rows, &names)?;
+    write_atomically(&bp, &parquet_bytes(&mut df, &bp)?)?;
     write_flows(fp, registry, timeouts, out, &key)?;
     let mp = out.join("manifest").join(format!("part-{key}.json"));
     let text = serde_json::to_string_pretty(&row).map_err(|e| Error::Other(e.to_string()))?;
     write_atomically(&mp, format!("{text}\n").as_bytes())?;
     Ok(row)
+}
+
+/// The file's traffic per device in UTC-aligned bins of [`dataset::BIN_NS`], counted as the
+/// window's lanes count it (a device-to-device packet in both devices' lanes), so a window
+/// can draw a dataset's whole span without reading its packets.
+fn bins_frame(rows: &[PacketRow], names: &[(Option<String>, Option<String>)]) -> Result<DataFrame> {
+    let mut bins: BTreeMap<(&str, i64), (u32, u64)> = BTreeMap::new();
+    for r in rows {
+        let (d, p) = &names[r.conv as usize];
+        let b = r.ts.div_euclid(dataset::BIN_NS) * dataset::BIN_NS;
+        for n in [d, p].into_iter().flatten() {
+            let e = bins.entry((n.as_str(), b)).or_default();
+            e.0 += 1;
+            e.1 += r.orig_len as u64;
+        }
+    }
+    let cols = vec![
+        Column::new(
+            "device".into(),
+            bins.keys().map(|k| k.0).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "bin_ns".into(),
+            bins.keys().map(|k| k.1).collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "packets".into(),
+            bins.values().map(|v| v.0).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "bytes".into(),
+            bins.values().map(|v| v.1).collect::<Vec<u64>>(),
+        ),
+    ];
+    DataFrame::new_infer_height(cols).map_err(|e| Error::Other(e.to_string()))
 }
 
 fn manifest_row(

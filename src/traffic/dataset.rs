@@ -26,6 +26,9 @@ use super::{build, FlowTimeouts, Traffic};
 use crate::capture::{self, CaptureIssue, ConvKey, FileCols, FileParse, PacketRow};
 use crate::error::{Error, Result};
 
+/// Width of the timeline bins `extract` writes (`bins/`): one minute.
+pub const BIN_NS: i64 = 60_000_000_000;
+
 /// The file that marks a folder as a labelbench traffic dataset.
 pub const MARKER: &str = "labelbench-traffic.json";
 /// The partition value of packets that belong to no device (Spark's name for a null).
@@ -537,4 +540,39 @@ pub fn inputs(dir: &Path) -> Result<Vec<(String, u64, String)>> {
         .into_iter()
         .map(|r| (r.path, r.bytes, r.sha256))
         .collect())
+}
+
+/// One device's timeline bins: (bin start, bytes, packets) in time order.
+pub type DeviceBins = Vec<(i64, f64, u32)>;
+
+/// The dataset's timeline bins per registry device, merged over its inputs, as (bin start,
+/// bytes, packets) in time order; `None` when an input has none (extracted before bins were
+/// written) or a bin names a device the registry lacks.
+pub fn read_bins(dir: &Path, registry: &Registry) -> Result<Option<Vec<DeviceBins>>> {
+    let mut per: Vec<BTreeMap<i64, (f64, u32)>> = vec![BTreeMap::new(); registry.len()];
+    for row in manifest(dir)? {
+        let p = dir.join("bins").join(format!("part-{}.parquet", row.part));
+        if !p.is_file() {
+            return Ok(None);
+        }
+        let df = read_parquet(&p)?;
+        let dev = df.column("device").map_err(|e| col_err(&p, e))?;
+        let dev: Vec<Option<&str>> = dev.str().map_err(|e| col_err(&p, e))?.iter().collect();
+        let bin = dense::<Int64Type>(&df, "bin_ns", &p)?;
+        let packets = dense::<UInt32Type>(&df, "packets", &p)?;
+        let bytes = dense::<UInt64Type>(&df, "bytes", &p)?;
+        for i in 0..df.height() {
+            let Some(d) = dev[i].and_then(|n| registry.by_name(n)) else {
+                return Ok(None);
+            };
+            let e = per[d as usize].entry(bin[i]).or_default();
+            e.0 += bytes[i] as f64;
+            e.1 += packets[i];
+        }
+    }
+    Ok(Some(
+        per.into_iter()
+            .map(|m| m.into_iter().map(|(k, (b, p))| (k, b, p)).collect())
+            .collect(),
+    ))
 }

@@ -101,8 +101,35 @@ impl Pyramid {
                 out
             })
             .collect();
+        Pyramid::from_finest(start, end, fine, &finest)
+    }
+
+    /// A pyramid from per-device bins of `width` (bin start, bytes, packets), in time order,
+    /// such as the ones `extract` writes: its levels are the stored widths not finer than
+    /// `width` (finer views bin the packets loaded).
+    pub fn from_bins(width: i64, per_device: &[Vec<(i64, f64, u32)>]) -> Pyramid {
+        let starts = per_device.iter().filter_map(|v| v.first().map(|b| b.0));
+        let ends = per_device.iter().filter_map(|v| v.last().map(|b| b.0));
+        let (Some(start), Some(last)) = (starts.min(), ends.max()) else {
+            return Pyramid::default();
+        };
+        let finest: Vec<Vec<(u32, f64, u32)>> = per_device
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|&(t, b, p)| (bin_of(t, start, width), b, p))
+                    .collect()
+            })
+            .collect();
+        Pyramid::from_finest(start, last.saturating_add(width), width, &finest)
+    }
+
+    /// The levels of [`LEVELS_NS`] not finer than `fine`, each summed from the finest bins.
+    fn from_finest(start: i64, end: i64, fine: i64, finest: &[Vec<(u32, f64, u32)>]) -> Pyramid {
+        use rayon::prelude::*;
         let levels = LEVELS_NS
             .iter()
+            .filter(|&&w| w >= fine)
             .map(|&w| {
                 debug_assert_eq!(w % fine, 0);
                 let ratio = (w / fine) as u32;

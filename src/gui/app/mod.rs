@@ -154,6 +154,7 @@ impl App {
                 .slice
                 .map(|(a, b)| (a.saturating_sub(m), b.saturating_add(m))),
         };
+        let slice = self.slice;
         let job = Job::spawn("load", move |pr| {
             let opts = OpenOptions {
                 journal: true,
@@ -172,7 +173,7 @@ impl App {
                     .spawn(move || w.wait());
             }
             pr.set_stage("building timeline bins", 1);
-            let py = Pyramid::build(&s.traffic);
+            let py = overview(&s, slice);
             let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
             Ok((s, py, st))
         });
@@ -430,4 +431,16 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, SETTINGS_KEY, &self.settings);
     }
+}
+
+/// The timeline's bins: a slice of a traffic dataset draws the dataset's whole span from the
+/// bins `extract` wrote (the slice's packets alone would show only the slice); otherwise, and
+/// for a dataset without bins, bins of the loaded packets.
+fn overview(s: &Session, slice: Option<(i64, i64)>) -> Pyramid {
+    if let (Some(_), Some(dir)) = (slice, s.traffic_dir()) {
+        if let Ok(Some(b)) = crate::traffic::dataset::read_bins(&dir, &s.registry) {
+            return Pyramid::from_bins(crate::traffic::dataset::BIN_NS, &b);
+        }
+    }
+    Pyramid::build(&s.traffic)
 }
