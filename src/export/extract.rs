@@ -276,14 +276,36 @@ pub fn extract_file(
 /// window's lanes count it (a device-to-device packet in both devices' lanes), so a window
 /// can draw a dataset's whole span without reading its packets.
 fn bins_frame(rows: &[PacketRow], names: &[(Option<String>, Option<String>)]) -> Result<DataFrame> {
-    let mut bins: BTreeMap<(&str, i64), (u32, u64)> = BTreeMap::new();
+    // Devices by name, and each conversation's (device, peer) as indices into them.
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in names.iter().flat_map(|(d, p)| [d, p]).flatten() {
+        let k = ids.len();
+        ids.entry(n.as_str()).or_insert(k);
+    }
+    let conv: Vec<[Option<usize>; 2]> = names
+        .iter()
+        .map(|(d, p)| [d, p].map(|n| n.as_deref().map(|n| ids[n])))
+        .collect();
+    // Per device, its bins as packets arrive (a capture is in time order, or nearly).
+    let mut per: Vec<Vec<(i64, u32, u64)>> = vec![Vec::new(); ids.len()];
     for r in rows {
-        let (d, p) = &names[r.conv as usize];
         let b = r.ts.div_euclid(dataset::BIN_NS) * dataset::BIN_NS;
-        for n in [d, p].into_iter().flatten() {
-            let e = bins.entry((n.as_str(), b)).or_default();
-            e.0 += 1;
-            e.1 += r.orig_len as u64;
+        for d in conv[r.conv as usize].into_iter().flatten() {
+            match per[d].last_mut() {
+                Some(l) if l.0 == b => {
+                    l.1 += 1;
+                    l.2 += r.orig_len as u64;
+                }
+                _ => per[d].push((b, 1, r.orig_len as u64)),
+            }
+        }
+    }
+    let mut bins: BTreeMap<(&str, i64), (u32, u64)> = BTreeMap::new();
+    for (name, &d) in &ids {
+        for &(b, p, n) in &per[d] {
+            let e = bins.entry((name, b)).or_default();
+            e.0 += p;
+            e.1 += n;
         }
     }
     let cols = vec![
