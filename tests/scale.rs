@@ -249,6 +249,25 @@ fn a_time_slice_export_holds_the_whole_exports_rows_of_its_slice() {
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(slice.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["range_ns"], serde_json::json!([a, b]));
+    // A model trained on the slice learns from the slice's events only.
+    let train = |args: &[&str]| -> serde_json::Value {
+        let out = run_ok(
+            Command::new(bin())
+                .arg("train")
+                .arg(&tp)
+                .arg("--json")
+                .args(args),
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let sliced = train(&["--from", &rfc(a), "--to", &rfc(b)])["events"]
+        .as_u64()
+        .unwrap();
+    let all = train(&[])["events"].as_u64().unwrap();
+    assert!(
+        sliced > 0 && sliced as usize <= feats.height() && sliced < all,
+        "{sliced} of {all}"
+    );
     // A slice that ends before it begins is refused.
     run_bad(
         Command::new(bin())

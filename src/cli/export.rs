@@ -46,71 +46,6 @@ pub struct Args {
     pub to: Option<i64>,
 }
 
-/// The packets an export of `[from, to)` needs: every window of its events, found by opening
-/// with the fixed window's margin and, when an event's window (its own span) reaches beyond
-/// it, once more with the reach of every such window.
-fn open_for_range(
-    project: &std::path::Path,
-    filter: &TrafficFilter,
-    (from, to): (i64, i64),
-) -> anyhow::Result<Session> {
-    let w = labelbench::project::Project::load(project)
-        .map_err(bad)?
-        .window;
-    let margin = w.before_ns.max(w.after_ns).max(0) + 1_000_000_000;
-    let mut read = (from.saturating_sub(margin), to.saturating_add(margin));
-    // Windows only grow the range, and a project of captures reads them whole: a few rounds.
-    let mut round = 0;
-    loop {
-        round += 1;
-        let f = TrafficFilter {
-            range: Some(read),
-            ..filter.clone()
-        };
-        let s = open_session_filtered(project, true, true, &f)?;
-        if s.project.traffic.is_none() || round > 3 {
-            return Ok(s);
-        }
-        let windows = labelbench::learn::features::EventWindows::new(&s, &s.project.window);
-        let need = s
-            .labels
-            .events
-            .iter()
-            .filter(|e| (from..to).contains(&s.adjusted_ns(e)))
-            .map(|e| windows.of(e))
-            .fold(read, |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
-        if need == read {
-            return Ok(s);
-        }
-        read = need;
-    }
-}
-
-/// The registry indices of the filter's devices (`-`: [`NO_DEVICE`]); a name the registry
-/// lacks is an error, not an empty export.
-fn device_indices(
-    s: &Session,
-    filter: &TrafficFilter,
-) -> anyhow::Result<Option<std::collections::BTreeSet<u16>>> {
-    let Some(names) = &filter.devices else {
-        return Ok(None);
-    };
-    let mut set = std::collections::BTreeSet::new();
-    for n in names {
-        if n == labelbench::traffic::dataset::NO_DEVICE_NAME {
-            set.insert(labelbench::traffic::NO_DEVICE);
-            continue;
-        }
-        let i = s.registry.by_name(n).ok_or_else(|| {
-            bad(format!(
-                "--only-devices: no device named {n:?} in the registry"
-            ))
-        })?;
-        set.insert(i);
-    }
-    Ok(Some(set))
-}
-
 pub fn run(a: Args) -> anyhow::Result<()> {
     let Args {
         project,
@@ -136,7 +71,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let range = super::time_range(from, to)?;
     let s = match range {
-        Some(r) => open_for_range(&project, &filter, r)?,
+        Some(r) => super::open_slice(&project, &filter, r)?,
         None => open_session_filtered(&project, true, true, &filter)?,
     };
     let o = labelbench::export::ExportOptions {

@@ -43,6 +43,13 @@ pub struct Args {
     /// Print the report as JSON (it is saved as PROJECT.model_report.json either way).
     #[arg(long)]
     pub json: bool,
+    /// Train on the events from this UTC instant on (`2021-03-08` or an RFC 3339 time); a
+    /// project reading a traffic dataset reads only those events' windows.
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc, conflicts_with = "compare")]
+    pub from: Option<i64>,
+    /// Train on the events before this UTC instant (see --from).
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc, conflicts_with = "compare")]
+    pub to: Option<i64>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -58,8 +65,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         time_blocked,
         idle,
         json,
+        from,
+        to,
     } = a;
-    let mut s = open_session(&project, true, true)?;
+    let range = time_range(from, to)?;
+    let mut s = match range {
+        Some(r) => open_slice(&project, &Default::default(), r)?,
+        None => open_session(&project, true, true)?,
+    };
     let mut ts = s.project.training.clone();
     if let Some(m) = model {
         ts.model = labelbench::learn::Model::parse(&m).expect("checked by clap");
@@ -83,7 +96,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(list) = compare {
         return run_compare(&s, &ts, &list, &saved, json);
     }
-    let r = labelbench::learn::train(&s, &ts).map_err(bad)?;
+    let r = labelbench::learn::train_slice(&s, &ts, range, None).map_err(bad)?;
     let text = serde_json::to_string_pretty(&r)?;
     std::fs::write(&saved, &text).with_context(|| format!("writing {}", saved.display()))?;
     if json {

@@ -171,15 +171,29 @@ pub fn train_with(
     ts: &TrainSettings,
     progress: Option<&crate::progress::Progress>,
 ) -> crate::Result<Report> {
+    train_slice(s, ts, None, progress)
+}
+
+/// As [`train_with`] on the events whose adjusted time lies in `range` (`[start, end)`, UTC
+/// ns; `None`: all): one time slice of a project opened for it (`train --from … --to …`).
+pub fn train_slice(
+    s: &Session,
+    ts: &TrainSettings,
+    range: Option<(i64, i64)>,
+    progress: Option<&crate::progress::Progress>,
+) -> crate::Result<Report> {
     let model = ts.model;
     let mf = MaxFeatures::parse(&ts.max_features)
         .ok_or_else(|| crate::Error::Other(format!("bad max_features {:?}", ts.max_features)))?;
     if ts.folds < 2 {
         return Err(crate::Error::Other("folds must be at least 2".into()));
     }
-    let rows = features::extract(s, &s.project.window, ts.seed);
+    let within = |t: i64| range.is_none_or(|(a, b)| (a..b).contains(&t));
+    let mut rows = features::extract(s, &s.project.window, ts.seed);
+    rows.retain(|r| within(r.adjusted_ns));
     let mut r = train_rows_with(s, &rows, ts, model, mf, progress)?;
-    r.left_out = features::feature_events(s, &s.project.window).1;
+    r.left_out =
+        features::feature_events_where(s, &s.project.window, |e| within(s.adjusted_ns(e))).1;
     Ok(r)
 }
 
