@@ -41,6 +41,16 @@ fn traffic_project(lab: &Path, traffic: &str) -> PathBuf {
     out
 }
 
+/// A simulated lab's captures extracted to `traffic/` beside its project, and a project that
+/// reads them: (the lab's folder, that project).
+fn as_traffic_dataset(project: &Path) -> (PathBuf, PathBuf) {
+    let lab = project.parent().unwrap().to_path_buf();
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
+    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
+    let tp = traffic_project(&lab, "traffic");
+    (lab, tp)
+}
+
 #[test]
 fn extract_is_deterministic_and_reads_back_as_the_captures() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,10 +129,7 @@ fn read_table(dir: &Path, name: &str) -> DataFrame {
 fn a_time_slice_export_holds_the_whole_exports_rows_of_its_slice() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(&dir.path().join("lab"), 6, 3, 5, Some(20_000));
-    let lab = r.project.parent().unwrap().to_path_buf();
-    let reg = Registry::load(&lab.join("devices.json")).unwrap();
-    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
-    let tp = traffic_project(&lab, "traffic");
+    let (_, tp) = as_traffic_dataset(&r.project);
     let (whole, slice) = (dir.path().join("whole"), dir.path().join("slice"));
     run_ok(
         Command::new(bin())
@@ -334,10 +341,7 @@ fn curating_day_by_day_meets_the_goals_of_curating_at_once() {
         ..Default::default()
     };
     let r = generate(&dir.path().join("lab"), &o).unwrap();
-    let lab = r.project.parent().unwrap().to_path_buf();
-    let reg = Registry::load(&lab.join("devices.json")).unwrap();
-    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
-    let tp = traffic_project(&lab, "traffic");
+    let (lab, tp) = as_traffic_dataset(&r.project);
     let gt = lab.join("ground-truth.csv");
     let mut whole = Session::open(&r.project, OpenOptions::default(), None).unwrap();
     let cfg = Default::default();
@@ -391,10 +395,7 @@ fn curating_day_by_day_meets_the_goals_of_curating_at_once() {
 fn device_group_exports_add_up_to_the_whole_export() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(&dir.path().join("lab"), 8, 1, 9, Some(30_000));
-    let lab = r.project.parent().unwrap().to_path_buf();
-    let reg = Registry::load(&lab.join("devices.json")).unwrap();
-    extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
-    let tp = traffic_project(&lab, "traffic");
+    let (lab, tp) = as_traffic_dataset(&r.project);
     let o = ExportOptions {
         format: Format::Parquet,
         pcap_slices: false,
@@ -412,6 +413,7 @@ fn device_group_exports_add_up_to_the_whole_export() {
     let from_dataset = dir.path().join("from-dataset");
     export(&open(&tp, &Default::default()), &from_dataset, &o, None).unwrap();
 
+    let reg = Registry::load(&lab.join("devices.json")).unwrap();
     let groups = dataset::plan_groups(&lab.join("traffic"), &reg, 3).unwrap();
     assert_eq!(groups.len(), 3, "{groups:?}");
     let mut parts: BTreeMap<&str, Vec<DataFrame>> = BTreeMap::new();

@@ -243,9 +243,10 @@ pub(crate) fn time_range(from: Option<i64>, to: Option<i64>) -> anyhow::Result<O
     Ok(Some(range))
 }
 
-/// A project opened for the rows of `[from, to)` (an export's or a model's): every window of its events, found by opening
-/// with the fixed window's margin and, when an event's window (its own span) reaches beyond
-/// it, once more with the reach of every such window.
+/// A project opened for the rows of `[from, to)` (an export's or a model's): the traffic of
+/// every window of its events, found by opening with the fixed window's margin and, when an
+/// event's window (its own span) reaches beyond it, once more with the reach of every such
+/// window.
 pub(crate) fn open_slice(
     project: &std::path::Path,
     filter: &TrafficFilter,

@@ -306,7 +306,7 @@ fn read_conversations(p: &Path) -> Result<Vec<ConvKey>> {
 fn read_packets(
     p: &Path,
     peers: Option<&BTreeSet<String>>,
-    range: Option<(i64, i64)>,
+    filter: &TrafficFilter,
     out: &mut Vec<(u64, PacketRow)>,
 ) -> Result<()> {
     let df = read_parquet(p)?;
@@ -334,7 +334,7 @@ fn read_packets(
                 continue;
             }
         }
-        if range.is_some_and(|(a, b)| !(a..=b).contains(&ts[i])) {
+        if !filter.wants_time(ts[i]) {
             continue;
         }
         let row = PacketRow {
@@ -362,7 +362,7 @@ fn read_input(dir: &Path, row: &ManifestRow, filter: &TrafficFilter) -> Result<F
             .join(&part)
             .join(format!("part-{}.parquet", row.part));
         let peers = filter.devices.as_ref().filter(|_| shared_only);
-        read_packets(&p, peers, filter.range, &mut recs)?;
+        read_packets(&p, peers, filter, &mut recs)?;
     }
     recs.sort_unstable_by_key(|(r, _)| *r);
     recs.dedup_by_key(|(r, _)| *r);

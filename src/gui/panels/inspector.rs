@@ -108,27 +108,17 @@ fn event_actions(ui: &mut egui::Ui, s: &Session, e: &Event, cmds: &mut Vec<Comma
                 to: None,
             }));
         }
-        if ui
-            .button("-1 s")
-            .on_hover_text("Retime one second earlier")
-            .clicked()
-        {
-            cmds.push(Command::Apply(Edit::Retime {
-                id: e.id,
-                from: e.retime_ns,
-                to: Some(s.adjusted_ns(e) - 1_000_000_000),
-            }));
-        }
-        if ui
-            .button("+1 s")
-            .on_hover_text("Retime one second later")
-            .clicked()
-        {
-            cmds.push(Command::Apply(Edit::Retime {
-                id: e.id,
-                from: e.retime_ns,
-                to: Some(s.adjusted_ns(e) + 1_000_000_000),
-            }));
+        for (label, hint, step) in [
+            ("-1 s", "Retime one second earlier", -1_000_000_000),
+            ("+1 s", "Retime one second later", 1_000_000_000),
+        ] {
+            if ui.button(label).on_hover_text(hint).clicked() {
+                cmds.push(Command::Apply(Edit::Retime {
+                    id: e.id,
+                    from: e.retime_ns,
+                    to: Some(s.adjusted_ns(e) + step),
+                }));
+            }
         }
     });
 }
