@@ -54,6 +54,7 @@ fn csv_and_parquet_round_trip() {
             force: false,
             only_devices: None,
             range: None,
+            by_day: false,
         };
         let r = export(&s, &out, &o, None).unwrap();
         let ext = match fmt {
@@ -179,6 +180,7 @@ fn refuses_non_empty_folder_and_leaves_no_partial_output() {
         force: false,
         only_devices: None,
         range: None,
+        by_day: false,
     };
     // A folder of someone else's files is never replaced, with or without --force.
     for force in [false, true] {
@@ -220,6 +222,7 @@ fn pcap_slices_reread_with_the_right_counts() {
         force: false,
         only_devices: None,
         range: None,
+        by_day: false,
     };
     let r = export(&s, &out, &o, None).unwrap();
     assert!(r.slices > 10);

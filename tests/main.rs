@@ -3,6 +3,7 @@
 mod common;
 
 mod alignment;
+mod by_day;
 mod cache;
 mod capture_real;
 mod cli;

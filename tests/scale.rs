@@ -43,7 +43,7 @@ fn traffic_project(lab: &Path, traffic: &str) -> PathBuf {
 
 /// A simulated lab's captures extracted to `traffic/` beside its project, and a project that
 /// reads them: (the lab's folder, that project).
-fn as_traffic_dataset(project: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn as_traffic_dataset(project: &Path) -> (PathBuf, PathBuf) {
     let lab = project.parent().unwrap().to_path_buf();
     let reg = Registry::load(&lab.join("devices.json")).unwrap();
     extract_all(&pcaps(&lab), &reg, &lab.join("traffic"));
@@ -115,7 +115,7 @@ fn extract_is_deterministic_and_reads_back_as_the_captures() {
     assert_eq!(flows(&one, d3, &r3), flows(&whole, dev, &r1));
 }
 
-fn read_table(dir: &Path, name: &str) -> DataFrame {
+pub(crate) fn read_table(dir: &Path, name: &str) -> DataFrame {
     let f = std::fs::File::open(dir.join(format!("{name}.parquet"))).unwrap();
     ParquetReader::new(f).finish().unwrap()
 }
@@ -404,6 +404,7 @@ fn device_group_exports_add_up_to_the_whole_export() {
         force: false,
         only_devices: None,
         range: None,
+        by_day: false,
     };
     let open = |p: &Path, f: &TrafficFilter| {
         Session::open_filtered(p, OpenOptions::default(), f, None).unwrap()

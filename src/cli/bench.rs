@@ -367,6 +367,7 @@ fn pipeline(project: &Path, out: &Path, scope: String) -> anyhow::Result<()> {
             force: true,
             only_devices: None,
             range: None,
+            by_day: false,
         };
         let e = labelbench::export::export(&s, &out.join(name), &o, Some(&rep)).map_err(bad)?;
         outln!(

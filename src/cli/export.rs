@@ -44,6 +44,12 @@ pub struct Args {
     /// Only events before this UTC instant (see --from).
     #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
     pub to: Option<i64>,
+    /// For a project reading a traffic dataset: read and write one UTC day at a time, so
+    /// memory follows the largest day, not the whole span. Events and features equal an
+    /// export at once; flows too, written as `flows/part-DAY.*` with a Zeek log per day in
+    /// `conn/` (docs/scale.md).
+    #[arg(long, conflicts_with = "pcapng")]
+    pub by_day: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -59,6 +65,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         only_devices,
         from,
         to,
+        by_day,
     } = a;
     let fmt = labelbench::export::Format::parse(&format).ok_or_else(|| {
         bad(format!(
@@ -70,6 +77,32 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .map(TrafficFilter::parse_devices)
         .unwrap_or_default();
     let range = super::time_range(from, to)?;
+    let report = project.with_extension("model_report.json");
+    if by_day {
+        super::require_project(&project)?;
+        let o = labelbench::export::ExportOptions {
+            format: fmt,
+            pcap_slices,
+            pcapng,
+            include_rejected,
+            force,
+            only_devices: None,
+            range,
+            by_day,
+        };
+        let r = super::with_progress(move |pr| {
+            labelbench::export::by_day::export_by_day(
+                &project,
+                &out,
+                &o,
+                &filter,
+                Some(&report),
+                Some(&pr),
+            )
+        })
+        .map_err(write_err)?;
+        return print_report(&r, json, pcap_slices);
+    }
     let s = match range {
         Some(r) => super::open_slice(&project, &filter, r)?,
         None => open_session_filtered(&project, true, true, &filter)?,
@@ -82,13 +115,22 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         force,
         only_devices: device_indices(&s, &filter)?,
         range,
+        by_day: false,
     };
-    let report = project.with_extension("model_report.json");
     let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(write_err)?;
+    print_report(&r, json, pcap_slices)
+}
+
+/// Rows per table (parts summed), slices and time; or the report as JSON.
+fn print_report(
+    r: &labelbench::export::ExportReport,
+    json: bool,
+    pcap_slices: bool,
+) -> anyhow::Result<()> {
     if json {
-        outln!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(r)?);
     } else {
-        for (f, n) in &r.rows {
+        for (f, n) in &labelbench::export::grouped_rows(&r.rows) {
             outln!("  {f:<20} {n:>9} rows");
         }
         if pcap_slices {

@@ -173,7 +173,12 @@ fn open_session_filtered(
         Session::open_filtered(&p, OpenOptions { journal, cache }, &f, Some(&pr))
     })
     .map_err(bad)?;
-    // Every capture failing is no project to work on, however the rest loaded.
+    check_captures_read(&s)?;
+    Ok(s)
+}
+
+/// Every capture failing is no project to work on, however the rest loaded.
+fn check_captures_read(s: &Session) -> anyhow::Result<()> {
     let t = &s.traffic;
     if !s.capture_files.is_empty() && t.packets.is_empty() {
         if let Some(first) = t.issues.iter().find(|i| i.fatal) {
@@ -183,7 +188,7 @@ fn open_session_filtered(
             )));
         }
     }
-    Ok(s)
+    Ok(())
 }
 
 /// The one check (and message) for a project path given on the command line.
@@ -243,45 +248,25 @@ pub(crate) fn time_range(from: Option<i64>, to: Option<i64>) -> anyhow::Result<O
     Ok(Some(range))
 }
 
-/// A project opened for the rows of `[from, to)` (an export's or a model's): the traffic of
-/// every window of its events, found by opening with the fixed window's margin and, when an
-/// event's window (its own span) reaches beyond it, once more with the reach of every such
-/// window.
+/// [`Session::open_slice`] with the command line's progress bar and checks.
 pub(crate) fn open_slice(
     project: &std::path::Path,
     filter: &TrafficFilter,
-    (from, to): (i64, i64),
+    range: (i64, i64),
 ) -> anyhow::Result<Session> {
-    let w = labelbench::project::Project::load(project)
-        .map_err(bad)?
-        .window;
-    let margin = w.before_ns.max(w.after_ns).max(0) + 1_000_000_000;
-    let mut read = (from.saturating_sub(margin), to.saturating_add(margin));
-    // Windows only grow the range, and a project of captures reads them whole: a few rounds.
-    let mut round = 0;
-    loop {
-        round += 1;
-        let f = TrafficFilter {
-            range: Some(read),
-            ..filter.clone()
+    require_project(project)?;
+    let p = project.to_path_buf();
+    let f = filter.clone();
+    let s = with_progress(move |pr| {
+        let opts = OpenOptions {
+            journal: true,
+            cache: true,
         };
-        let s = open_session_filtered(project, true, true, &f)?;
-        if s.project.traffic.is_none() || round > 3 {
-            return Ok(s);
-        }
-        let windows = labelbench::learn::features::EventWindows::new(&s, &s.project.window);
-        let need = s
-            .labels
-            .events
-            .iter()
-            .filter(|e| (from..to).contains(&s.adjusted_ns(e)))
-            .map(|e| windows.of(e))
-            .fold(read, |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
-        if need == read {
-            return Ok(s);
-        }
-        read = need;
-    }
+        Session::open_slice(&p, opts, &f, range, Some(&pr))
+    })
+    .map_err(bad)?;
+    check_captures_read(&s)?;
+    Ok(s)
 }
 
 /// The registry indices of the filter's devices (`-`: [`NO_DEVICE`]); a name the registry

@@ -75,9 +75,38 @@ fn encoding(file: &str) -> &'static str {
 pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
     let schemas = cx.schemas.lock().expect("schemas lock").clone();
     let mut distribution = Vec::new();
-    let mut files: Vec<String> = schemas.keys().cloned().collect();
-    files.push("flows.conn.log".into());
+    // A table written in parts (`flows/part-*.parquet`) is a file set; the rest are files.
+    let mut files: Vec<String> = schemas
+        .keys()
+        .filter(|f| !f.contains('*'))
+        .cloned()
+        .collect();
+    if cx.dir.join("flows.conn.log").is_file() {
+        files.push("flows.conn.log".into());
+    }
     files.sort();
+    for pattern in schemas.keys().filter(|f| f.contains('*')) {
+        // Its own id: the record set of the same table is named by the table.
+        let set = pattern.split('/').next().unwrap_or(pattern);
+        distribution.push(serde_json::json!({
+            "@type": "cr:FileSet",
+            "@id": format!("{set}-parts"),
+            "name": format!("{set}-parts"),
+            "description": "The table in parts, one per day of the export.",
+            "encodingFormat": encoding(pattern),
+            "includes": pattern,
+        }));
+    }
+    if cx.dir.join("conn").is_dir() {
+        distribution.push(serde_json::json!({
+            "@type": "cr:FileSet",
+            "@id": "conn",
+            "name": "conn",
+            "description": "The IP flows as labelled Zeek conn logs, one per day of the export.",
+            "encodingFormat": "text/tab-separated-values",
+            "includes": "conn/*.log",
+        }));
+    }
     for f in &files {
         let (_, sha) = sha256_file(&cx.dir.join(f))?;
         distribution.push(serde_json::json!({
@@ -115,7 +144,11 @@ pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
     }
     let mut record_sets = Vec::new();
     for (file, cols) in &schemas {
-        let set = file.split('.').next().unwrap_or(file);
+        let set = file.split(['.', '/']).next().unwrap_or(file);
+        let source = match file.contains('*') {
+            true => serde_json::json!({"fileSet": {"@id": format!("{set}-parts")}}),
+            false => serde_json::json!({"fileObject": {"@id": file}}),
+        };
         let fields: Vec<serde_json::Value> = cols
             .iter()
             .map(|(name, ty)| {
@@ -124,7 +157,7 @@ pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
                     "@id": format!("{set}/{name}"),
                     "name": name,
                     "dataType": ty,
-                    "source": {"fileObject": {"@id": file}, "extract": {"column": name}},
+                    "source": with_column(&source, name),
                 })
             })
             .collect();
@@ -158,6 +191,13 @@ pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
     std::fs::write(&p, text + "\n").map_err(|e| Error::io(&p, e))
 }
 
+/// A field's source: the file (or file set) and the column extracted from it.
+fn with_column(source: &serde_json::Value, column: &str) -> serde_json::Value {
+    let mut v = source.clone();
+    v["extract"] = serde_json::json!({"column": column});
+    v
+}
+
 fn table_description(set: &str) -> &'static str {
     match set {
         "events" => {
@@ -185,7 +225,7 @@ pub(crate) fn write_readme(
 ) -> Result<()> {
     let s = cx.s;
     let mut md = String::new();
-    let t = &s.traffic;
+    let t = cx.traffic;
     let utc = |ns: Option<i64>| ns.map_or("-".to_string(), crate::timefmt::utc);
     let _ = writeln!(md, "# {title}\n");
     let _ = writeln!(
@@ -193,11 +233,11 @@ pub(crate) fn write_readme(
         "Smart-home network traffic labelled with device events: {} packets ({}) in {} \
          capture files from {} to {} (UTC), {} labels from {} sources, curated and exported \
          by labelbench {}.\n",
-        crate::numfmt::grouped(t.packets.len() as u64),
-        crate::numfmt::human_bytes(t.total_bytes()),
+        crate::numfmt::grouped(t.packets),
+        crate::numfmt::human_bytes(t.bytes),
         s.capture_files.len(),
-        utc(t.first_ns()),
-        utc(t.last_ns()),
+        utc(t.first_ns),
+        utc(t.last_ns),
         crate::numfmt::grouped(s.labels.events.len() as u64),
         s.sources.len(),
         env!("CARGO_PKG_VERSION"),
@@ -224,7 +264,7 @@ pub(crate) fn write_readme(
         "**Licence**: _fill in the licence under which you publish this dataset._\n"
     );
     write_files_section(&mut md, cx, rows);
-    write_devices_section(&mut md, s);
+    write_devices_section(&mut md, s, &t.stats);
     write_sources_section(&mut md, s);
     write_classes_section(&mut md, cx);
     let w = &cx.w;
@@ -250,23 +290,27 @@ pub(crate) fn write_readme(
          overlaps, `-` where none does (unlabelled, not known to be benign).\n",
         s.project.flows.describe()
     );
-    write_loading_section(&mut md, cx.ext);
+    write_loading_section(&mut md, cx.ext, cx.o.by_day);
     let p = cx.dir.join("README.md");
     std::fs::write(&p, md).map_err(|e| Error::io(&p, e))
 }
 
 fn write_files_section(md: &mut String, cx: &Tables<'_>, rows: &BTreeMap<String, usize>) {
     let _ = writeln!(md, "## Files\n\n| file | rows | what |\n|---|---|---|");
-    for (file, n) in rows {
-        let set = file.split('.').next().unwrap_or(file);
-        let what = match file.as_str() {
-            "flows.conn.log" => "the IP flows as a labelled Zeek conn.log",
+    for (file, n) in super::grouped_rows(rows) {
+        let set = file.split(['.', '/']).next().unwrap_or(&file);
+        let what = match set {
+            "conn" => "the IP flows as labelled Zeek conn logs, one per day",
+            "flows" if file.contains('*') => {
+                "every flow (as `flows`), in parts: the flows that ended on each day"
+            }
+            _ if file == "flows.conn.log" => "the IP flows as a labelled Zeek conn.log",
             _ => table_description(set),
         };
         let _ = writeln!(
             md,
             "| `{file}` | {} | {what} |",
-            crate::numfmt::grouped(*n as u64)
+            crate::numfmt::grouped(n as u64)
         );
     }
     if cx.o.pcap_slices {
@@ -279,8 +323,7 @@ fn write_files_section(md: &mut String, cx: &Tables<'_>, rows: &BTreeMap<String,
     );
 }
 
-fn write_devices_section(md: &mut String, s: &Session) {
-    let stats = crate::traffic::device_stats(&s.traffic, s.registry.devices.len());
+fn write_devices_section(md: &mut String, s: &Session, stats: &[crate::traffic::DeviceStats]) {
     let mut events = vec![0usize; s.registry.devices.len()];
     for e in s
         .labels
@@ -415,7 +458,11 @@ fn write_classes_section(md: &mut String, cx: &Tables<'_>) {
     md.push('\n');
 }
 
-fn write_loading_section(md: &mut String, ext: &str) {
+fn write_loading_section(md: &mut String, ext: &str, by_day: bool) {
+    let (flows, conn) = match by_day {
+        true => (format!("flows/part-*.{ext}"), "conn/conn.YYYY-MM-DD.log"),
+        false => (format!("flows.{ext}"), "flows.conn.log"),
+    };
     let read = match ext {
         "parquet" => ("pd.read_parquet", "pl.read_parquet", "spark.read.parquet"),
         "json" => (
@@ -434,11 +481,11 @@ fn write_loading_section(md: &mut String, ext: &str) {
         "## Loading\n\nTimes are `_ns` integers (ns since the Unix epoch, UTC){}.\n\n\
          ```python\nimport pandas as pd\nevents = {}(\"events.{ext}\")\n\
          features = {}(\"features.{ext}\")\n\n\
-         import polars as pl\nflows = {}(\"flows.{ext}\")\n\n\
+         import polars as pl\nflows = {}(\"{flows}\")\n\n\
          from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\n\
          events = {}(\"events.{ext}\")\n\n\
          from zat.log_to_dataframe import LogToDataFrame\n\
-         conn = LogToDataFrame().create_dataframe(\"flows.conn.log\")\n\n\
+         conn = LogToDataFrame().create_dataframe(\"{conn}\")\n\n\
          import mlcroissant as mlc\nds = mlc.Dataset(jsonld=\"croissant.json\")\n\
          features = list(ds.records(record_set=\"features\"))\n```\n",
         if ext == "csv" {

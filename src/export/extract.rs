@@ -388,7 +388,8 @@ fn write_flows(
             .join("flows")
             .join(format!("date={date}"))
             .join(format!("part-{key}.parquet"));
-        let mut df = flows_frame(&fl, &name, &p)?;
+        let ids: Vec<u64> = (0..fl.len() as u64).collect();
+        let mut df = flows_frame(&fl, &ids, &name, &p)?;
         write_atomically(&p, &parquet_bytes(&mut df, &p)?)?;
     }
     Ok(())

@@ -4,6 +4,7 @@
 //!
 //! May use every stage before it; nothing uses it but the front ends.
 
+pub mod by_day;
 mod card;
 mod community_id;
 pub mod extract;
@@ -73,6 +74,9 @@ pub struct ExportOptions {
     /// Only events whose adjusted time, and flows whose first packet, lie in `[start, end)`
     /// (UTC ns): one time slice of a dataset (`docs/scale.md`). `None`: all.
     pub range: Option<(i64, i64)>,
+    /// Read and write a day at a time ([`by_day::export_by_day`]): a project reading a
+    /// traffic dataset, memory bounded by its largest day.
+    pub by_day: bool,
 }
 
 impl ExportOptions {
@@ -96,6 +100,24 @@ pub struct ExportReport {
     pub seconds: f64,
     /// Active events with no feature row or slice, by reason.
     pub left_out: features::LeftOut,
+}
+
+/// Rows per file, with the parts of a table written in parts (`flows/part-….parquet`,
+/// `conn/conn.….log`) summed under one pattern (`flows/part-*.parquet`): what people read.
+pub fn grouped_rows(rows: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for (file, n) in rows {
+        let key = match file.split_once('/') {
+            Some((dir, name)) => {
+                let stem = name.find(['-', '.']).map_or(name, |i| &name[..=i]);
+                let ext = name.rsplit('.').next().unwrap_or("");
+                format!("{dir}/{stem}*.{ext}")
+            }
+            None => file.clone(),
+        };
+        *out.entry(key).or_insert(0) += n;
+    }
+    out
 }
 
 fn sha256_file(p: &Path) -> Result<(u64, String)> {
@@ -138,6 +160,30 @@ pub fn export(
     }
 }
 
+/// What the exported traffic held: the card's totals and the devices table's counts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TrafficSummary {
+    packets: u64,
+    bytes: u64,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+    /// Per registry device.
+    stats: Vec<crate::traffic::DeviceStats>,
+}
+
+impl TrafficSummary {
+    fn of(s: &Session) -> TrafficSummary {
+        let t = &s.traffic;
+        TrafficSummary {
+            packets: t.packets.len() as u64,
+            bytes: t.total_bytes(),
+            first_ns: t.first_ns(),
+            last_ns: t.last_ns(),
+            stats: crate::traffic::device_stats(t, s.registry.len()),
+        }
+    }
+}
+
 /// What every table of an export is written from.
 #[derive(Clone, Copy)]
 struct Tables<'a> {
@@ -148,6 +194,7 @@ struct Tables<'a> {
     evs: &'a [&'a crate::labels::Event],
     feats: &'a [FeatureRow],
     w: crate::project::WindowSettings,
+    traffic: &'a TrafficSummary,
     /// Key-value metadata of every Parquet file.
     kv: &'a [(String, String)],
     /// The columns of each table written, by file name, for the Croissant card.
@@ -216,6 +263,61 @@ fn output_hashes(dir: &Path, rows: &BTreeMap<String, usize>) -> Result<Vec<serde
     Ok(out)
 }
 
+/// What names the dataset: its inputs, the journal as this session read and extended it, and
+/// the settings, hashed into one SHA-256 that every Parquet file carries.
+struct Provenance {
+    inputs: Vec<serde_json::Value>,
+    dataset_sha: String,
+    journal: serde_json::Value,
+    kv: Vec<(String, String)>,
+}
+
+impl Provenance {
+    fn of(s: &Session) -> Result<Provenance> {
+        let inputs = input_hashes(s)?;
+        // The journal as this session read and extended it, not as the file is now: another
+        // process may be appending to it meanwhile.
+        let path = s.history.journal.as_ref().map(|j| j.path.clone());
+        let (jlen, jhash) = match s.history.journal.as_ref() {
+            Some(j) if j.digest().0 > 0 => {
+                let (n, h) = j.digest();
+                (n, Some(h))
+            }
+            _ => (0, None),
+        };
+        let mut h = sha2::Sha256::new();
+        h.update(serde_json::to_vec(&inputs).unwrap_or_default());
+        h.update(jhash.clone().unwrap_or_default());
+        h.update(serde_json::to_vec(&s.project).unwrap_or_default());
+        let dataset_sha = format!("{:x}", h.finalize());
+        let kv = vec![
+            (
+                "labelbench.version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("labelbench.dataset_sha256".to_string(), dataset_sha.clone()),
+        ];
+        let journal = serde_json::json!({"path": path.map(|p| p.display().to_string()), "entries": s.history.log.len(), "bytes": jlen, "sha256": jhash});
+        Ok(Provenance {
+            inputs,
+            dataset_sha,
+            journal,
+            kv,
+        })
+    }
+}
+
+/// The events an export writes: active ones (and rejected ones when asked) of its devices and
+/// time.
+fn exported_events<'a>(s: &'a Session, o: &ExportOptions) -> Vec<&'a crate::labels::Event> {
+    s.labels
+        .events
+        .iter()
+        .filter(|e| o.include_rejected || e.status != Status::Rejected)
+        .filter(|e| o.exports_device(e.device) && o.exports_time(s.adjusted_ns(e)))
+        .collect()
+}
+
 fn write_all(
     s: &Session,
     dir: &Path,
@@ -225,42 +327,14 @@ fn write_all(
     let ext = o.format.ext();
     let mut rows = BTreeMap::new();
     let w = s.project.window;
-    let inputs = input_hashes(s)?;
-    // The journal as this session read and extended it, not as the file is now: another
-    // process may be appending to it meanwhile.
-    let journal = s.history.journal.as_ref().map(|j| j.path.clone());
-    let (jlen, jhash) = match s.history.journal.as_ref() {
-        Some(j) if j.digest().0 > 0 => {
-            let (n, h) = j.digest();
-            (n, Some(h))
-        }
-        _ => (0, None),
-    };
-    // One hash names the dataset: its inputs, the journal and the settings.
-    let mut h = sha2::Sha256::new();
-    h.update(serde_json::to_vec(&inputs).unwrap_or_default());
-    h.update(jhash.clone().unwrap_or_default());
-    h.update(serde_json::to_vec(&s.project).unwrap_or_default());
-    let dataset_sha = format!("{:x}", h.finalize());
-    let kv = vec![
-        (
-            "labelbench.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        ("labelbench.dataset_sha256".to_string(), dataset_sha.clone()),
-    ];
+    let prov = Provenance::of(s)?;
     let mut feats: Vec<FeatureRow> = features::extract(s, &w, s.project.training.seed);
     feats.retain(|r| o.exports_device(r.device) && o.exports_time(r.adjusted_ns));
     let left_out = features::feature_events_where(s, &w, |e| o.exports_time(s.adjusted_ns(e))).1;
     let fmap: HashMap<u64, &FeatureRow> = feats.iter().map(|r| (r.event_id, r)).collect();
-    let evs: Vec<&crate::labels::Event> = s
-        .labels
-        .events
-        .iter()
-        .filter(|e| o.include_rejected || e.status != Status::Rejected)
-        .filter(|e| o.exports_device(e.device) && o.exports_time(s.adjusted_ns(e)))
-        .collect();
+    let evs = exported_events(s, o);
     let schemas = std::sync::Mutex::new(BTreeMap::new());
+    let traffic = TrafficSummary::of(s);
     let cx = Tables {
         s,
         dir,
@@ -269,7 +343,8 @@ fn write_all(
         evs: &evs,
         feats: &feats,
         w,
-        kv: &kv,
+        traffic: &traffic,
+        kv: &prov.kv,
         schemas: &schemas,
     };
     write_events(&cx, &mut rows)?;
@@ -277,45 +352,72 @@ fn write_all(
     write_flows(&cx, &mut rows)?;
     rows.insert("flows.conn.log".into(), zeek::write_conn_log(&cx)?);
     write_devices(&cx, &mut rows)?;
-    if let Some(r) = report_json.filter(|r| r.is_file()) {
-        std::fs::copy(r, dir.join("model_report.json")).map_err(|e| Error::io(r, e))?;
-    }
     let slice_files = if o.pcap_slices {
         pcap_slices(s, &evs, &fmap, &dir.join("slices"), o.pcapng)?
     } else {
         Vec::new()
     };
-    let slices = slice_files.len();
     let pcapng_files = if o.pcapng {
         pcapng::annotated_pcapng(s, &evs, &fmap, &dir.join("pcapng"), o.range)?
     } else {
         Vec::new()
     };
+    let written = Written {
+        rows,
+        slice_files,
+        pcapng_files,
+        left_out,
+    };
+    write_card_and_manifest(&cx, &prov, written, report_json)
+}
+
+/// The files written besides the card and the manifest, and the events left out.
+struct Written {
+    rows: BTreeMap<String, usize>,
+    slice_files: Vec<SliceFile>,
+    pcapng_files: Vec<pcapng::PcapngFile>,
+    left_out: features::LeftOut,
+}
+
+/// The model report's copy, the dataset card (Croissant and README) and the manifest, over
+/// the files written before.
+fn write_card_and_manifest(
+    cx: &Tables<'_>,
+    prov: &Provenance,
+    w: Written,
+    report_json: Option<&Path>,
+) -> Result<ExportReport> {
+    let (s, dir, o) = (cx.s, cx.dir, cx.o);
+    if let Some(r) = report_json.filter(|r| r.is_file()) {
+        std::fs::copy(r, dir.join("model_report.json")).map_err(|e| Error::io(r, e))?;
+    }
     let title = format!("{}: labelled IoT traffic", s.project.name);
-    card::write_croissant(&cx, &title)?;
-    card::write_readme(&cx, &title, &rows)?;
-    let outputs = output_hashes(dir, &rows)?;
+    card::write_croissant(cx, &title)?;
+    card::write_readme(cx, &title, &w.rows)?;
+    let outputs = output_hashes(dir, &w.rows)?;
+    let slices = w.slice_files.len();
     let manifest = serde_json::json!({
         "tool": "labelbench",
         "version": env!("CARGO_PKG_VERSION"),
-        "dataset_sha256": dataset_sha,
+        "dataset_sha256": prov.dataset_sha,
         "project": s.project_path.as_ref().map(|p| p.display().to_string()),
         "settings": s.project,
         "range_ns": o.range,
+        "by_day": o.by_day,
         "source_offsets_ns": s.labels.offsets,
         "source_clock_steps_ns": s.labels.steps,
         "source_clock_drift_ns": s.labels.drifts,
         "source_zones": s.labels.zones,
-        "left_out": left_out,
-        "inputs": inputs,
+        "left_out": w.left_out,
+        "inputs": prov.inputs,
         "outputs": outputs,
-        "journal": {"path": journal.map(|p| p.display().to_string()), "entries": s.history.log.len(), "bytes": jlen, "sha256": jhash},
+        "journal": prov.journal,
         "format": o.format,
         "include_rejected": o.include_rejected,
-        "rows": rows,
+        "rows": w.rows,
         "pcap_slices": slices,
-        "slice_files": slice_files,
-        "pcapng_files": pcapng_files,
+        "slice_files": w.slice_files,
+        "pcapng_files": w.pcapng_files,
         "time_columns": "i64 ns since the Unix epoch (UTC), ISO 8601 *_utc strings, and in Parquet/JSON UTC timestamp columns in microseconds",
     });
     let mp = dir.join("manifest.json");
@@ -326,8 +428,8 @@ fn write_all(
     .map_err(|e| Error::io(&mp, e))?;
     Ok(ExportReport {
         out: dir.to_path_buf(),
-        left_out,
-        rows,
+        left_out: w.left_out,
+        rows: w.rows,
         slices,
         seconds: 0.0,
     })

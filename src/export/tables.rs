@@ -19,37 +19,49 @@ pub(crate) fn datetime(name: &str, ns: &[i64]) -> PolarsResult<Column> {
         .map(Column::from)
 }
 
-/// Writes one table in the chosen format.
-/// Parquet files carry `kv` (labelbench's version, the dataset's inputs hash) in their
-/// key-value metadata.
-/// The columns written are recorded for the Croissant card.
+/// The columns of a table as the card describes them.
+pub(crate) type CardColumns = Vec<(String, &'static str)>;
+
+/// Writes one table in the chosen format and records its columns for the Croissant card,
+/// under its path in the export.
 pub(crate) fn write_table(
     df: &mut DataFrame,
     path: &Path,
     fmt: Format,
     cx: &Tables<'_>,
 ) -> Result<()> {
+    let cols = write_frame(df, path, fmt, cx.kv)?;
+    let name = path.strip_prefix(cx.dir).unwrap_or(path);
+    cx.schemas
+        .lock()
+        .expect("schemas lock")
+        .insert(name.to_string_lossy().into_owned(), cols);
+    Ok(())
+}
+
+/// Writes one table in the chosen format and returns the columns written. Parquet files carry
+/// `kv` (labelbench's version, the dataset's inputs hash) in their key-value metadata.
+pub(crate) fn write_frame(
+    df: &mut DataFrame,
+    path: &Path,
+    fmt: Format,
+    kv: &[(String, String)],
+) -> Result<CardColumns> {
     let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let record = |df: &DataFrame| {
-        let cols = df
-            .columns()
+    let schema = |df: &DataFrame| -> CardColumns {
+        df.columns()
             .iter()
             .map(|c| (c.name().to_string(), super::card::croissant_type(c.dtype())))
-            .collect();
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-        cx.schemas
-            .lock()
-            .expect("schemas lock")
-            .insert(name.unwrap_or_default(), cols);
+            .collect()
     };
     match fmt {
         Format::Parquet => {
-            record(df);
-            let meta = polars::io::parquet::write::KeyValueMetadata::from_static(cx.kv.to_vec());
+            let meta = polars::io::parquet::write::KeyValueMetadata::from_static(kv.to_vec());
             ParquetWriter::new(f)
                 .with_key_value_metadata(Some(meta))
                 .finish(df)
                 .map_err(|e| polars_err(path, e))?;
+            Ok(schema(df))
         }
         Format::Csv => {
             // CSV has no timestamp type: drop the typed time columns (ns and ISO columns stay).
@@ -60,41 +72,43 @@ pub(crate) fn write_table(
                 .map(|c| c.name().clone())
                 .collect();
             let mut d = df.drop_many(names);
-            record(&d);
             CsvWriter::new(f)
                 .finish(&mut d)
                 .map_err(|e| polars_err(path, e))?;
+            Ok(schema(&d))
         }
         Format::Json => {
-            record(df);
             JsonWriter::new(f)
                 .with_json_format(JsonFormat::JsonLines)
                 .finish(df)
                 .map_err(|e| polars_err(path, e))?;
+            Ok(schema(df))
         }
     }
-    Ok(())
 }
 
 /// The events table: every exported label with its provenance and times.
 pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
-    let Tables {
-        s,
-        dir,
-        o,
-        ext,
-        evs,
-        w,
-        ..
-    } = *cx;
-    let p = dir.join(format!("events.{ext}"));
+    let p = cx.dir.join(format!("events.{}", cx.ext));
+    let mut df = events_frame(cx.s, cx.evs, &cx.w, &p)?;
+    rows.insert(format!("events.{}", cx.ext), df.height());
+    write_table(&mut df, &p, cx.o.format, cx)
+}
+
+/// The events table's columns for `evs`; `p` names the file in errors.
+pub(crate) fn events_frame(
+    s: &Session,
+    evs: &[&crate::labels::Event],
+    w: &crate::project::WindowSettings,
+    p: &Path,
+) -> Result<DataFrame> {
     let adj: Vec<i64> = evs.iter().map(|e| s.adjusted_ns(e)).collect();
     let windows: Vec<(i64, i64)> = {
-        let ew = crate::learn::features::EventWindows::new(s, &w);
+        let ew = crate::learn::features::EventWindows::new(s, w);
         evs.iter().map(|e| ew.of(e)).collect()
     };
     let orig: Vec<i64> = evs.iter().map(|e| e.original_ns).collect();
-    let mut df = DataFrame::new_infer_height(vec![
+    DataFrame::new_infer_height(vec![
         Column::new(
             "event_id".into(),
             evs.iter().map(|e| e.id).collect::<Vec<u64>>(),
@@ -180,8 +194,8 @@ pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) 
                 .map(|&t| crate::timefmt::utc(t))
                 .collect::<Vec<String>>(),
         ),
-        datetime("original_time", &orig).map_err(|e| polars_err(&p, e))?,
-        datetime("adjusted_time", &adj).map_err(|e| polars_err(&p, e))?,
+        datetime("original_time", &orig).map_err(|e| polars_err(p, e))?,
+        datetime("adjusted_time", &adj).map_err(|e| polars_err(p, e))?,
         Column::new(
             "status".into(),
             evs.iter().map(|e| e.status.as_str()).collect::<Vec<&str>>(),
@@ -213,23 +227,19 @@ pub(crate) fn write_events(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) 
                 .collect::<Vec<String>>(),
         ),
     ])
-    .map_err(|e| polars_err(&p, e))?;
-    rows.insert(format!("events.{ext}"), df.height());
-    write_table(&mut df, &p, o.format, cx)?;
-    Ok(())
+    .map_err(|e| polars_err(p, e))
 }
 
 /// The features table: one row per active event (and idle windows when enabled).
 pub(crate) fn write_features(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
-    let Tables {
-        s,
-        dir,
-        o,
-        ext,
-        feats,
-        ..
-    } = *cx;
-    let p = dir.join(format!("features.{ext}"));
+    let p = cx.dir.join(format!("features.{}", cx.ext));
+    let mut df = features_frame(cx.s, cx.feats, &p)?;
+    rows.insert(format!("features.{}", cx.ext), df.height());
+    write_table(&mut df, &p, cx.o.format, cx)
+}
+
+/// The features table's columns for `feats`; `p` names the file in errors.
+pub(crate) fn features_frame(s: &Session, feats: &[FeatureRow], p: &Path) -> Result<DataFrame> {
     let mut cols = vec![
         Column::new(
             "event_id".into(),
@@ -267,10 +277,7 @@ pub(crate) fn write_features(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>
             feats.iter().map(|r| r.values[j]).collect::<Vec<f64>>(),
         ));
     }
-    let mut df = DataFrame::new_infer_height(cols).map_err(|e| polars_err(&p, e))?;
-    rows.insert(format!("features.{ext}"), df.height());
-    write_table(&mut df, &p, o.format, cx)?;
-    Ok(())
+    DataFrame::new_infer_height(cols).map_err(|e| polars_err(p, e))
 }
 
 /// The flows table: every flow with its endpoints, counts, end reason and Community ID.
@@ -283,7 +290,8 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
         .iter()
         .filter(|f| o.exports_device(f.device) && o.exports_time(f.first_ns))
         .collect();
-    let mut df = flows_frame(&fl, &|d| s.device_name(d).to_string(), &p)?;
+    let ids: Vec<u64> = (0..fl.len() as u64).collect();
+    let mut df = flows_frame(&fl, &ids, &|d| s.device_name(d).to_string(), &p)?;
     rows.insert(format!("flows.{ext}"), df.height());
     write_table(&mut df, &p, o.format, cx)?;
     Ok(())
@@ -293,6 +301,7 @@ pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -
 /// file in errors.
 pub(crate) fn flows_frame(
     fl: &[&Flow],
+    ids: &[u64],
     device_name: &dyn Fn(u16) -> String,
     p: &Path,
 ) -> Result<DataFrame> {
@@ -301,7 +310,7 @@ pub(crate) fn flows_frame(
     let last: Vec<i64> = fl.iter().map(|f| f.last_ns).collect();
     let cids: Vec<Option<String>> = fl.par_iter().map(|f| flow_community_id(f)).collect();
     DataFrame::new_infer_height(vec![
-        Column::new("flow_id".into(), (0..fl.len() as u64).collect::<Vec<u64>>()),
+        Column::new("flow_id".into(), ids.to_vec()),
         Column::new(
             "device".into(),
             fl.iter()
@@ -384,7 +393,7 @@ pub(crate) fn flows_frame(
 pub(crate) fn write_devices(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
     let Tables { s, dir, o, .. } = *cx;
     let p = dir.join("devices.csv");
-    let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
+    let st = &cx.traffic.stats;
     let mut evc = vec![0u64; s.registry.len()];
     for e in &s.labels.events {
         if e.device != NO_DEVICE {

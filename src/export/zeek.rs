@@ -102,7 +102,7 @@ fn field(s: &str) -> String {
     out
 }
 
-/// Per flow: its IP bytes from the originator and from the responder.
+/// Per flow: its IP bytes from endpoint A and from endpoint B.
 fn ip_bytes(s: &Session) -> Vec<[u64; 2]> {
     let pk = &s.traffic.packets;
     let mut out = vec![[0u64; 2]; s.traffic.flows.len()];
@@ -116,14 +116,16 @@ fn ip_bytes(s: &Session) -> Vec<[u64; 2]> {
     out
 }
 
-/// Per flow, the (class, event id) of every window of its device it overlaps.
-fn flow_labels(s: &Session, feats: &[FeatureRow]) -> Vec<Vec<(String, u64)>> {
+/// Per flow, the (class, event id) of every window of its device it overlaps; `traffic_device`
+/// maps an event's device to the one whose traffic it labels (its hub's, behind one).
+pub(crate) fn flow_labels(
+    flows: &[ConnFlow<'_>],
+    feats: &[FeatureRow],
+    traffic_device: &(dyn Fn(u16) -> u16 + Sync),
+) -> Vec<Vec<(String, u64)>> {
     let mut by_dev: HashMap<u16, Vec<&FeatureRow>> = HashMap::new();
     for r in feats {
-        by_dev
-            .entry(s.traffic_device(r.device))
-            .or_default()
-            .push(r);
+        by_dev.entry(traffic_device(r.device)).or_default().push(r);
     }
     let mut longest: HashMap<u16, i64> = HashMap::new();
     for (d, v) in by_dev.iter_mut() {
@@ -131,10 +133,10 @@ fn flow_labels(s: &Session, feats: &[FeatureRow]) -> Vec<Vec<(String, u64)>> {
         let l = v.iter().map(|r| r.window_end_ns - r.window_start_ns).max();
         longest.insert(*d, l.unwrap_or(0));
     }
-    s.traffic
-        .flows
+    flows
         .par_iter()
-        .map(|f| {
+        .map(|c| {
+            let f = c.flow;
             let Some(v) = by_dev.get(&f.device) else {
                 return Vec::new();
             };
@@ -153,23 +155,52 @@ fn flow_labels(s: &Session, feats: &[FeatureRow]) -> Vec<Vec<(String, u64)>> {
         .collect()
 }
 
+/// One flow of a conn.log: its id in the flow table and its IP bytes per direction.
+pub(crate) struct ConnFlow<'a> {
+    pub(crate) id: u64,
+    pub(crate) flow: &'a Flow,
+    pub(crate) ip_bytes: [u64; 2],
+}
+
 /// Writes `flows.conn.log` and returns its row count.
 pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
     let s = cx.s;
-    let p = cx.dir.join("flows.conn.log");
     let bytes = ip_bytes(s);
-    let labels = flow_labels(s, cx.feats);
-    let flows = &s.traffic.flows;
-    let mut order: Vec<usize> = (0..flows.len())
-        .filter(|&i| {
-            let f = &flows[i];
-            !f.key.is_l2 && cx.o.exports_device(f.device) && cx.o.exports_time(f.first_ns)
+    let flows: Vec<ConnFlow<'_>> = s
+        .traffic
+        .flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| cx.o.exports_device(f.device) && cx.o.exports_time(f.first_ns))
+        .map(|(i, f)| ConnFlow {
+            id: i as u64,
+            flow: f,
+            ip_bytes: bytes[i],
         })
         .collect();
-    order.sort_by_key(|&i| (flows[i].first_ns, i));
+    let span = (
+        s.traffic.first_ns().unwrap_or(0),
+        s.traffic.last_ns().unwrap_or(0),
+    );
+    let labels = flow_labels(&flows, cx.feats, &|d| s.traffic_device(d));
+    let name = |d: u16| s.device_name(d).to_string();
+    write_conn(&cx.dir.join("flows.conn.log"), &flows, &labels, &name, span)
+}
+
+/// Writes the IP flows among `flows` (with their `labels`) as a conn.log opened and closed at
+/// `span`'s instants, in order of their first packet; returns the row count.
+pub(crate) fn write_conn(
+    p: &Path,
+    flows: &[ConnFlow<'_>],
+    labels: &[Vec<(String, u64)>],
+    device_name: &dyn Fn(u16) -> String,
+    (first, last): (i64, i64),
+) -> Result<usize> {
+    let mut order: Vec<usize> = (0..flows.len())
+        .filter(|&i| !flows[i].flow.key.is_l2)
+        .collect();
+    order.sort_by_key(|&i| (flows[i].flow.first_ns, flows[i].id));
     let mut out = String::new();
-    let first = s.traffic.first_ns().unwrap_or(0);
-    let last = s.traffic.last_ns().unwrap_or(0);
     let names: Vec<&str> = FIELDS.iter().map(|f| f.0).collect();
     let types: Vec<&str> = FIELDS.iter().map(|f| f.1).collect();
     let _ = writeln!(out, "#separator \\x09");
@@ -182,7 +213,7 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
     let _ = writeln!(out, "#types{SEP}{}", types.join("\t"));
     let ip = |x: Option<std::net::IpAddr>| x.map_or(UNSET.to_string(), |a| a.to_string());
     for &i in &order {
-        let f = &flows[i];
+        let (f, id) = (flows[i].flow, flows[i].id);
         let (oh, op, rh, rp, om, rm) = if f.first_ba {
             (
                 f.ip_b(),
@@ -207,7 +238,7 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
         } else {
             (f.pkts_ab, f.pkts_ba)
         };
-        let [ab, ba] = bytes[i];
+        let [ab, ba] = flows[i].ip_bytes;
         let (ob, rb) = if f.first_ba { (ba, ab) } else { (ab, ba) };
         let proto = match f.key.proto {
             6 => "tcp",
@@ -234,11 +265,11 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
         let cid = flow_community_id(f).map_or(UNSET.to_string(), |c| field(&c));
         let device = match f.device {
             NO_DEVICE => UNSET.to_string(),
-            d => field(s.device_name(d)),
+            d => field(&device_name(d)),
         };
         let row = [
             secs(f.first_ns),
-            zeek_uid(f, i),
+            zeek_uid(f, id as usize),
             ip(oh),
             op.to_string(),
             ip(rh),
@@ -252,7 +283,7 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
             mac(om),
             mac(rm),
             cid,
-            i.to_string(),
+            id.to_string(),
             f.end.as_str().to_string(),
             device,
             class,
@@ -262,7 +293,7 @@ pub(crate) fn write_conn_log(cx: &Tables<'_>) -> Result<usize> {
         out.push('\n');
     }
     let _ = writeln!(out, "#close{SEP}{}", stamp(last));
-    std::fs::write(&p, out).map_err(|e| Error::io(&p, e))?;
+    std::fs::write(p, out).map_err(|e| Error::io(p, e))?;
     Ok(order.len())
 }
 

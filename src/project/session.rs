@@ -113,6 +113,47 @@ impl Session {
         Ok(s)
     }
 
+    /// A project opened for the rows of `[from, to)` (an export's or a model's): the traffic of
+    /// every window of its events, found by opening with the fixed window's margin and, when
+    /// an event's window (its own span) reaches beyond it, once more with the reach of every
+    /// such window. A project of captures reads them whole, once.
+    pub fn open_slice(
+        path: &Path,
+        opts: OpenOptions,
+        filter: &TrafficFilter,
+        (from, to): (i64, i64),
+        progress: Option<&Progress>,
+    ) -> Result<Session> {
+        let w = Project::load(path)?.window;
+        let margin = w.before_ns.max(w.after_ns).max(0) + 1_000_000_000;
+        let mut read = (from.saturating_sub(margin), to.saturating_add(margin));
+        // Windows only grow the range: a few rounds at most.
+        let mut round = 0;
+        loop {
+            round += 1;
+            let f = TrafficFilter {
+                range: Some(read),
+                ..filter.clone()
+            };
+            let s = Session::open_filtered(path, opts, &f, progress)?;
+            if s.project.traffic.is_none() || round > 3 {
+                return Ok(s);
+            }
+            let windows = crate::learn::features::EventWindows::new(&s, &s.project.window);
+            let need = s
+                .labels
+                .events
+                .iter()
+                .filter(|e| (from..to).contains(&s.adjusted_ns(e)))
+                .map(|e| windows.of(e))
+                .fold(read, |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
+            if need == read {
+                return Ok(s);
+            }
+            read = need;
+        }
+    }
+
     /// Loads from an in-memory project whose relative paths resolve against `base`.
     pub fn from_project(
         project: Project,

@@ -413,6 +413,18 @@ pub fn load(
     timeouts: &FlowTimeouts,
     filter: &TrafficFilter,
 ) -> Result<Traffic> {
+    let parsed = read_inputs(dir, registry, filter)?;
+    Ok(build(parsed, registry, timeouts))
+}
+
+/// The packets `filter` asks for, one parse per input in manifest order, as the capture
+/// readers would have given them: what [`load`] assembles, and what a flow stream
+/// ([`crate::traffic::FlowStream`]) is fed a day at a time.
+pub fn read_inputs(
+    dir: &Path,
+    registry: &Registry,
+    filter: &TrafficFilter,
+) -> Result<Vec<FileParse>> {
     let mut rows = manifest(dir)?;
     // An input whose packets all lie outside the range is not opened.
     if let Some((a, b)) = filter.range {
@@ -450,7 +462,7 @@ pub fn load(
             })
         })
         .collect();
-    Ok(build(parsed, registry, timeouts))
+    Ok(parsed)
 }
 
 /// Splits the project's devices into at most `n` groups of about equal packets (largest first,

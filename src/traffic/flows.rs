@@ -301,7 +301,7 @@ pub(crate) struct Hot {
 }
 
 /// [`Hot::closed_at`] of a flow that has not closed.
-const OPEN: i64 = i64::MAX;
+pub(crate) const OPEN: i64 = i64::MAX;
 
 /// The flows being assembled: per flow identity its open flow, per flow its running
 /// counters (`hot`) and its conversation, end reason and first direction (`cold`).

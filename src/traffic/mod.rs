@@ -8,12 +8,14 @@ pub mod cache;
 pub mod dataset;
 pub mod devices;
 pub mod devices_py;
+mod flow_stream;
 mod flows;
 mod ingest;
 mod merge;
 mod pieces;
 pub mod timeline;
 
+pub use flow_stream::*;
 pub use flows::*;
 pub use ingest::*;
 pub use merge::*;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Validates an export's croissant.json with mlcroissant and loads every record set, comparing
-its row count with the table the card points at (read with pandas/pyarrow). Prints a JSON
+its row count with the table the card points at (read with pandas/pyarrow; a table in parts
+is the sum of the files its file set includes). Prints a JSON
 summary; exits 1 on a mismatch.
 
 Usage: croissant_check.py EXPORT_DIR
@@ -29,9 +30,15 @@ def main():
     files = {d["@id"]: d for d in card["distribution"]}
     for rs in card["recordSet"]:
         name = rs["@id"]
-        file = rs["field"][0]["source"]["fileObject"]["@id"]
+        source = rs["field"][0]["source"]
         n = sum(1 for _ in ds.records(record_set=name))
-        want = rows_of(out / files[file]["contentUrl"])
+        if "fileSet" in source:
+            # A table in parts: every file the set includes.
+            file = source["fileSet"]["@id"]
+            want = sum(rows_of(p) for p in sorted(out.glob(files[file]["includes"])))
+        else:
+            file = source["fileObject"]["@id"]
+            want = rows_of(out / files[file]["contentUrl"])
         summary["record_sets"][name] = n
         if n != want:
             summary["problems"].append(f"{name}: {n} records, {want} rows in {file}")

@@ -407,6 +407,7 @@ impl App {
                 force: d.force,
                 only_devices: None,
                 range: None,
+                by_day: false,
             };
             let report = s
                 .project_path

@@ -1,0 +1,230 @@
+//! `export --by-day`: a project reading a traffic dataset exported a UTC day at a time gives
+//! the rows of an export at once: events, features, devices, and flows (carried over
+//! midnight) written in daily parts.
+
+use std::path::Path;
+use std::process::Command;
+
+use polars::prelude::*;
+
+use crate::common::{bin, have_python, run_bad, run_ok, script};
+use crate::scale::{as_traffic_dataset, read_table};
+
+/// Every part of `dir/flows/`, stacked and ordered by `flow_id`.
+fn flow_parts(dir: &Path) -> (DataFrame, usize) {
+    let mut parts: Vec<_> = std::fs::read_dir(dir.join("flows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    let mut all: Option<DataFrame> = None;
+    for p in &parts {
+        let df = ParquetReader::new(std::fs::File::open(p).unwrap())
+            .finish()
+            .unwrap();
+        match &mut all {
+            None => all = Some(df),
+            Some(a) => {
+                a.vstack_mut(&df).unwrap();
+            }
+        }
+    }
+    let all = all.unwrap();
+    let ids: Vec<u64> = all
+        .column("flow_id")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let mut order: Vec<IdxSize> = (0..ids.len() as IdxSize).collect();
+    order.sort_by_key(|&i| ids[i as usize]);
+    let sorted = all.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+    (sorted, parts.len())
+}
+
+/// The data rows of conn logs, ordered by their `flow_id` column.
+fn conn_rows(paths: &[std::path::PathBuf]) -> Vec<String> {
+    let mut rows: Vec<String> = paths
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    rows.sort_by_key(|l| l.split('\t').nth(15).unwrap().parse::<u64>().unwrap());
+    rows
+}
+
+fn export(project: &Path, out: &Path, extra: &[&str]) {
+    run_ok(
+        Command::new(bin())
+            .arg("export")
+            .arg(project)
+            .arg("--out")
+            .arg(out)
+            .args(extra),
+    );
+}
+
+#[test]
+fn a_by_day_export_equals_the_export_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 6, 3, 5, Some(20_000));
+    let (_, tp) = as_traffic_dataset(&r.project);
+    // Curated first, so that events move by the journal's edits.
+    run_ok(
+        Command::new(bin())
+            .arg("curate")
+            .arg(&tp)
+            .arg("--accept-all"),
+    );
+    let (whole, by_day) = (dir.path().join("whole"), dir.path().join("by-day"));
+    export(&tp, &whole, &[]);
+    export(&tp, &by_day, &["--by-day", "--pcap-slices"]);
+    for t in ["events", "features"] {
+        assert_eq!(read_table(&by_day, t), read_table(&whole, t), "{t}");
+    }
+    let (flows, parts) = flow_parts(&by_day);
+    let at_once = read_table(&whole, "flows");
+    assert!(parts >= 3, "{parts} parts");
+    assert_eq!(flows, at_once);
+    // Some flows run over midnight: the stream carried them from one day's pass to the next.
+    let first = at_once.column("first_ns").unwrap().i64().unwrap();
+    let last = at_once.column("last_ns").unwrap().i64().unwrap();
+    let day = 86_400_000_000_000i64;
+    let over_midnight = first
+        .into_no_null_iter()
+        .zip(last.into_no_null_iter())
+        .filter(|(a, b)| a.div_euclid(day) != b.div_euclid(day))
+        .count();
+    assert!(over_midnight > 0);
+    let mut conn: Vec<_> = std::fs::read_dir(by_day.join("conn"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    conn.sort();
+    assert_eq!(conn_rows(&conn), conn_rows(&[whole.join("flows.conn.log")]));
+    // Devices: the same rows (unregistered devices may come in another order).
+    let devices = |d: &Path| {
+        let mut lines: Vec<String> = std::fs::read_to_string(d.join("devices.csv"))
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(devices(&by_day), devices(&whole));
+    // The slices are the whole export's, file for file.
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d.join("slices"))
+            .map(|r| {
+                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    export(&tp, &dir.path().join("whole-slices"), &["--pcap-slices"]);
+    let slices = names(&by_day);
+    assert!(!slices.is_empty());
+    assert_eq!(slices, names(&dir.path().join("whole-slices")));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(by_day.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["by_day"], true);
+    if have_python(&["mlcroissant", "pandas", "pyarrow"]) {
+        let o = Command::new("python3")
+            .arg(script("croissant_check.py"))
+            .arg(&by_day)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(v["record_sets"]["flows"], at_once.height());
+    }
+}
+
+/// One device group by day is that group's export at once; a time range bounds the days.
+#[test]
+fn a_by_day_export_takes_device_groups_and_time_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 6, 3, 7, Some(20_000));
+    let (_, tp) = as_traffic_dataset(&r.project);
+    let s = labelbench::project::session::Session::open(&tp, Default::default(), None).unwrap();
+    let busiest = s
+        .labels
+        .events
+        .iter()
+        .map(|e| s.event_device_name(e).to_string())
+        .filter(|n| !n.is_empty() && n != "-")
+        .max_by_key(|n| {
+            s.labels
+                .events
+                .iter()
+                .filter(|e| s.event_device_name(e) == n)
+                .count()
+        })
+        .unwrap();
+    let group = format!("--only-devices={busiest}");
+    let (whole, by_day) = (dir.path().join("whole"), dir.path().join("by-day"));
+    export(&tp, &whole, &[&group]);
+    export(&tp, &by_day, &[&group, "--by-day"]);
+    assert_eq!(read_table(&by_day, "events"), read_table(&whole, "events"));
+    assert_eq!(
+        read_table(&by_day, "features"),
+        read_table(&whole, "features")
+    );
+    assert_eq!(flow_parts(&by_day).0, read_table(&whole, "flows"));
+    // The second day alone: its events, as `--from/--to` writes them.
+    let day2 = s.traffic.first_ns().unwrap().div_euclid(86_400_000_000_000) + 1;
+    let date = chrono::DateTime::from_timestamp_nanos(day2 * 86_400_000_000_000)
+        .format("%Y-%m-%d")
+        .to_string();
+    let next = chrono::DateTime::from_timestamp_nanos((day2 + 1) * 86_400_000_000_000)
+        .format("%Y-%m-%d")
+        .to_string();
+    let (one, slice) = (dir.path().join("one"), dir.path().join("slice"));
+    export(&tp, &one, &["--by-day", "--from", &date, "--to", &next]);
+    export(&tp, &slice, &["--from", &date, "--to", &next]);
+    let evs = read_table(&one, "events");
+    assert!(evs.height() > 10, "{} events", evs.height());
+    assert_eq!(evs, read_table(&slice, "events"));
+    assert_eq!(flow_parts(&one).1, 1);
+}
+
+#[test]
+fn a_by_day_export_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 3, 1, 3, Some(2_000));
+    let out = dir.path().join("out");
+    let err = run_bad(
+        Command::new(bin())
+            .arg("export")
+            .arg(&r.project)
+            .arg("--out")
+            .arg(&out)
+            .arg("--by-day"),
+    );
+    assert!(err.contains("traffic dataset"), "{err}");
+    assert!(!out.exists());
+    let err = run_bad(
+        Command::new(bin())
+            .arg("export")
+            .arg(&r.project)
+            .arg("--out")
+            .arg(&out)
+            .args(["--by-day", "--pcapng"]),
+    );
+    assert!(err.contains("--pcapng"), "{err}");
+}
