@@ -585,9 +585,10 @@ fn spark_recipe_equals_single_machine_export() {
     );
     let sim = dir.path().join("sim");
     crate::common::sim(&sim, 9, 2, 13, Some(40_000));
-    for (lab, work) in [
-        (&sample, dir.path().join("w1")),
-        (&sim, dir.path().join("w2")),
+    // The multi-day lab's group tasks export by day.
+    for (lab, work, by_day) in [
+        (&sample, dir.path().join("w1"), None),
+        (&sim, dir.path().join("w2"), Some("--by-day")),
     ] {
         std::fs::create_dir_all(&work).unwrap();
         let o = run_ok(
@@ -595,7 +596,8 @@ fn spark_recipe_equals_single_machine_export() {
                 .arg(script("spark_check.py"))
                 .arg(bin())
                 .arg(lab)
-                .arg(&work),
+                .arg(&work)
+                .args(by_day),
         );
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         for t in ["events", "features", "flows"] {

@@ -79,13 +79,15 @@ def extract_task(binary, devices, dataset, flow_args):
     return task
 
 
-def export_task(binary, project, root):
+def export_task(binary, project, root, by_day):
     def task(item):
         i, names = item
         out = os.path.join(root, f"group-{i:04d}")
         # `=`: a list that starts with `-` (events of no device) is not an option.
         cmd = [executable(binary), "export", project, "--out", out, "--force", "--json",
                "--only-devices=" + ",".join(names)]
+        if by_day:
+            cmd.append("--by-day")
         t0 = time.time()
         rep = json.loads(run(cmd))
         return {"group": i, "devices": names, "out": out, "rows": rep["rows"],
@@ -126,10 +128,14 @@ def stage_export(spark, a):
     root = os.path.join(os.path.abspath(a.out), "_groups")
     os.makedirs(root, exist_ok=True)
     t0 = time.time()
-    task = export_task(a.labelbench, os.path.abspath(a.project), root)
+    task = export_task(a.labelbench, os.path.abspath(a.project), root, a.by_day)
     done = spark.sparkContext.parallelize(list(enumerate(groups)), len(groups)).map(task).collect()
     for table, order in TABLE_ORDER.items():
-        parts = [os.path.join(d["out"], f"{table}.parquet") for d in done]
+        if a.by_day and table == "flows":
+            # A group exported by day writes its flows in daily parts.
+            parts = [p for d in done for p in sorted(glob.glob(os.path.join(d["out"], "flows", "*.parquet")))]
+        else:
+            parts = [os.path.join(d["out"], f"{table}.parquet") for d in done]
         df = spark.read.parquet(*parts)
         if table == "flows":
             # Flow ids are positions in the whole table, not in a group's: one window over
@@ -160,6 +166,9 @@ def main():
     out.add_argument("--out", required=True, help="folder of the exported tables")
     out.add_argument("--groups", type=int, default=8, help="device groups (export tasks)")
     out.add_argument("--keep-groups", action="store_true", help="keep each group's export")
+    out.add_argument("--by-day", action="store_true",
+                     help="each group task exports a day at a time (memory: one device-day "
+                          "of the group, not its whole span)")
     for p in (ex, out):
         p.add_argument("--labelbench", required=True,
                        help="the binary: a path every executor sees, or a name shipped with --files")

@@ -53,7 +53,7 @@ pub fn export_by_day(
         ));
     }
     let o = &ExportOptions {
-        only_devices: device_indices(&s0, filter)?,
+        only_devices: device_indices(&mut s0, filter)?,
         by_day: true,
         ..o.clone()
     };
@@ -83,10 +83,12 @@ pub fn export_by_day(
     }
 }
 
-/// The registry indices of the filter's devices ([`NO_DEVICE`] for `-`); a name the
-/// registry lacks is an error, not an empty export.
+/// The registry indices of the filter's devices ([`NO_DEVICE`] for `-`). An unregistered
+/// device (named by its MAC, as the dataset's partitions name it) joins the registry here,
+/// before any packet is read; any other name the registry lacks is an error, not an empty
+/// export.
 fn device_indices(
-    s: &Session,
+    s: &mut Session,
     filter: &TrafficFilter,
 ) -> Result<Option<std::collections::BTreeSet<u16>>> {
     let Some(names) = &filter.devices else {
@@ -98,12 +100,17 @@ fn device_indices(
             set.insert(NO_DEVICE);
             continue;
         }
-        let i = s.registry.by_name(n).ok_or_else(|| {
-            Error::invalid(
-                Path::new("--only-devices"),
-                format!("no device named {n:?} in the registry"),
-            )
-        })?;
+        let unregistered = crate::traffic::devices::parse_mac(n);
+        let i = match (s.registry.by_name(n), unregistered) {
+            (Some(i), _) => i,
+            (None, Some(mac)) => s.registry.add_unregistered(mac),
+            (None, None) => {
+                return Err(Error::invalid(
+                    Path::new("--only-devices"),
+                    format!("no device named {n:?} in the registry"),
+                ))
+            }
+        };
         set.insert(i);
     }
     Ok(Some(set))

@@ -284,13 +284,16 @@ pub(crate) fn features_frame(s: &Session, feats: &[FeatureRow], p: &Path) -> Res
 pub(crate) fn write_flows(cx: &Tables<'_>, rows: &mut BTreeMap<String, usize>) -> Result<()> {
     let Tables { s, dir, o, ext, .. } = *cx;
     let p = dir.join(format!("flows.{ext}"));
-    let fl: Vec<&Flow> = s
+    // A flow's id is its index in the flow table of the traffic read, as in the conn.log: a
+    // device group's or a slice's ids have gaps, and its flows keep their ids.
+    let (ids, fl): (Vec<u64>, Vec<&Flow>) = s
         .traffic
         .flows
         .iter()
-        .filter(|f| o.exports_device(f.device) && o.exports_time(f.first_ns))
-        .collect();
-    let ids: Vec<u64> = (0..fl.len() as u64).collect();
+        .enumerate()
+        .filter(|(_, f)| o.exports_device(f.device) && o.exports_time(f.first_ns))
+        .map(|(i, f)| (i as u64, f))
+        .unzip();
     let mut df = flows_frame(&fl, &ids, &|d| s.device_name(d).to_string(), &p)?;
     rows.insert(format!("flows.{ext}"), df.height());
     write_table(&mut df, &p, o.format, cx)?;

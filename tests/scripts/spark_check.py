@@ -2,7 +2,8 @@
 that its events, features and flows equal a single-machine export of the same project, row for
 row, and that `labelbench extract` rewrites the same bytes for a file the Spark tasks extracted.
 
-usage: spark_check.py BIN LAB_DIR WORK_DIR   (LAB_DIR holds sample.labelbench.json, pcaps/)
+usage: spark_check.py BIN LAB_DIR WORK_DIR [--by-day]
+(LAB_DIR holds sample.labelbench.json, pcaps/; --by-day: the group tasks export by day)
 Prints one JSON object; exits 1 on any difference.
 """
 
@@ -45,6 +46,7 @@ def same_table(a, b):
 
 
 BIN, LAB, WORK = (pathlib.Path(x).resolve() for x in sys.argv[1:4])
+BY_DAY = ["--by-day"] if "--by-day" in sys.argv[4:] else []
 dataset, out, single = WORK / "traffic", WORK / "spark-out", WORK / "single"
 proj = json.loads((LAB / "sample.labelbench.json").read_text())
 spark("extract", "--devices", LAB / proj["devices"], "--dataset", dataset,
@@ -52,7 +54,8 @@ spark("extract", "--devices", LAB / proj["devices"], "--dataset", dataset,
 proj["captures"] = []
 proj["traffic"] = os.path.relpath(dataset, LAB)
 (LAB / "traffic.labelbench.json").write_text(json.dumps(proj, indent=2))
-spark("export", "--project", LAB / "traffic.labelbench.json", "--out", out, "--groups", "3")
+spark("export", "--project", LAB / "traffic.labelbench.json", "--out", out, "--groups", "3",
+      *BY_DAY)
 run([BIN, "export", LAB / "sample.labelbench.json", "--out", single])
 
 report = {"tables": {}}
