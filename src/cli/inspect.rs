@@ -20,6 +20,14 @@ pub struct Args {
     /// reading any packet.
     #[arg(long, value_name = "N")]
     pub device_groups: Option<usize>,
+    /// Only packets, flows (by first packet) and events (by adjusted time) from this UTC
+    /// instant on (`2021-03-08` or RFC 3339); a project reading a traffic dataset reads only
+    /// that slice's packets.
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
+    pub from: Option<i64>,
+    /// Only before this UTC instant (see --from).
+    #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
+    pub to: Option<i64>,
 }
 
 /// `--device-groups N`: the plan from the project file, its registry and the dataset manifest.
@@ -54,13 +62,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         json,
         no_cache,
         device_groups,
+        from,
+        to,
     } = a;
     if let Some(n) = device_groups {
         return print_device_groups(&project, n);
     }
-    let mut s = open_session(&project, true, !no_cache)?;
+    let range = super::time_range(from, to)?;
+    // A slice reads only its packets: `[from, to)` is `[from, to − 1 ns]`.
+    let filter = TrafficFilter {
+        range: range.map(|(a, b)| (a, b.saturating_sub(1))),
+        ..Default::default()
+    };
+    let mut s = open_session_filtered(&project, true, !no_cache, &filter)?;
     s.finish_cache_write();
-    let r = labelbench::project::inspect::inspect(&s);
+    let r = labelbench::project::inspect::inspect_slice(&s, range);
     if json {
         outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {

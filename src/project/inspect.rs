@@ -68,6 +68,8 @@ pub struct Inspect {
     pub first_utc: Option<String>,
     pub last_utc: Option<String>,
     pub flows: usize,
+    /// The time slice inspected (`[from, to)`, UTC ns), or null for the whole span.
+    pub range_ns: Option<(i64, i64)>,
     pub flow_counts: FlowCounts,
     pub capture_files: Vec<crate::traffic::FileSummary>,
     pub devices: Vec<DeviceRow>,
@@ -92,14 +94,85 @@ pub struct Inspect {
 }
 
 pub fn inspect(s: &Session) -> Inspect {
-    let left_out = crate::learn::features::feature_events(s, &s.project.window).1;
+    inspect_slice(s, None)
+}
+
+/// The traffic of `[from, to)` (UTC ns): its packets, bytes, span, per-device totals and the
+/// flows that start in it, as [`device_stats`] and the flow table give them for the whole.
+struct SliceTraffic<'a> {
+    packets: u64,
+    bytes: u64,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+    stats: Vec<crate::traffic::DeviceStats>,
+    flows: Vec<&'a crate::traffic::Flow>,
+}
+
+fn slice_traffic(s: &Session, range: Option<(i64, i64)>) -> SliceTraffic<'_> {
     let t = &s.traffic;
     let ndev = s.registry.len();
-    let stats = device_stats(t, ndev);
+    let Some((a, b)) = range else {
+        return SliceTraffic {
+            packets: t.packets.len() as u64,
+            bytes: t.total_bytes(),
+            first_ns: t.first_ns(),
+            last_ns: t.last_ns(),
+            stats: device_stats(t, ndev),
+            flows: t.flows.iter().collect(),
+        };
+    };
+    let ts = &t.packets.ts;
+    let (i, j) = (
+        ts.partition_point(|&x| x < a),
+        ts.partition_point(|&x| x < b),
+    );
+    let flows: Vec<&crate::traffic::Flow> = t
+        .flows
+        .iter()
+        .filter(|f| (a..b).contains(&f.first_ns))
+        .collect();
+    let mut stats = vec![crate::traffic::DeviceStats::default(); ndev];
+    for (d, st) in stats.iter_mut().enumerate() {
+        let idx =
+            &t.by_device.get(d).map_or(&[][..], |v| &v[..])[t.device_range(d as u16, a, b - 1)];
+        st.packets = idx.len() as u64;
+        st.bytes = idx
+            .iter()
+            .map(|&k| t.packets.orig_len[k as usize] as u64)
+            .sum();
+        st.first_ns = idx.first().map(|&k| ts[k as usize]);
+        st.last_ns = idx.last().map(|&k| ts[k as usize]);
+    }
+    for f in &flows {
+        if let Some(st) = stats.get_mut(f.device as usize) {
+            st.flows += 1;
+        }
+    }
+    SliceTraffic {
+        packets: (j - i) as u64,
+        bytes: t.packets.orig_len[i..j].iter().map(|&x| x as u64).sum(),
+        first_ns: (i < j).then(|| ts[i]),
+        last_ns: (i < j).then(|| ts[j - 1]),
+        stats,
+        flows,
+    }
+}
+
+/// [`inspect`] of one time slice `[from, to)` (UTC ns): the packets, flows (by first packet)
+/// and events (by adjusted time) in it; source files and their errors stay whole.
+pub fn inspect_slice(s: &Session, range: Option<(i64, i64)>) -> Inspect {
+    let in_slice =
+        |e: &crate::labels::Event| range.is_none_or(|(a, b)| (a..b).contains(&s.adjusted_ns(e)));
+    let w = s.project.window;
+    let left_out = crate::learn::features::feature_events_where(s, &w, in_slice).1;
+    let t = &s.traffic;
+    let ndev = s.registry.len();
+    let st = slice_traffic(s, range);
+    let stats = &st.stats;
     let mut ev_per_dev = vec![0u64; ndev];
     let mut by_status = BTreeMap::new();
     let mut by_class = BTreeMap::new();
-    for e in &s.labels.events {
+    for e in s.labels.events.iter().filter(|e| in_slice(e)) {
         if e.device != NO_DEVICE {
             ev_per_dev[e.device as usize] += 1;
         }
@@ -130,7 +203,7 @@ pub fn inspect(s: &Session) -> Inspect {
         })
         .collect();
     let mut fc = FlowCounts {
-        total: t.flows.len(),
+        total: st.flows.len(),
         tcp: 0,
         udp: 0,
         other_ip: 0,
@@ -138,7 +211,7 @@ pub fn inspect(s: &Session) -> Inspect {
         ended: BTreeMap::new(),
         timeouts: t.flow_timeouts.describe(),
     };
-    for f in &t.flows {
+    for f in &st.flows {
         *fc.ended.entry(f.end.as_str().to_string()).or_default() += 1;
         match (f.key.is_l2, f.key.proto) {
             (true, _) => fc.l2 += 1,
@@ -165,7 +238,12 @@ pub fn inspect(s: &Session) -> Inspect {
             gap += src_gap;
             fold += src_fold;
             let mut classes = BTreeMap::new();
-            for e in s.labels.events.iter().filter(|e| e.source as usize == i) {
+            for e in s
+                .labels
+                .events
+                .iter()
+                .filter(|e| e.source as usize == i && in_slice(e))
+            {
                 *classes.entry(e.class.clone()).or_insert(0) += 1;
             }
             SourceRow {
@@ -192,13 +270,14 @@ pub fn inspect(s: &Session) -> Inspect {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        packets: t.packets.len() as u64,
-        bytes: t.total_bytes(),
-        first_ns: t.first_ns(),
-        last_ns: t.last_ns(),
-        first_utc: t.first_ns().map(timefmt::utc),
-        last_utc: t.last_ns().map(timefmt::utc),
-        flows: t.flows.len(),
+        packets: st.packets,
+        bytes: st.bytes,
+        first_ns: st.first_ns,
+        last_ns: st.last_ns,
+        first_utc: st.first_ns.map(timefmt::utc),
+        last_utc: st.last_ns.map(timefmt::utc),
+        flows: st.flows.len(),
+        range_ns: range,
         flow_counts: fc,
         capture_files: t.files.clone(),
         devices,
@@ -207,7 +286,7 @@ pub fn inspect(s: &Session) -> Inspect {
             .iter()
             .map(|(m, c)| (fmt_mac(m), *c))
             .collect(),
-        events: s.labels.events.len(),
+        events: by_status.values().sum(),
         events_by_status: by_status,
         events_by_source: sources,
         events_by_class: by_class,
@@ -218,7 +297,7 @@ pub fn inspect(s: &Session) -> Inspect {
         capture_issues: t.issues.clone(),
         warnings: {
             let mut w = s.warnings.clone();
-            w.extend(empty_window_warnings(s));
+            w.extend(empty_window_warnings(s, &in_slice));
             w.extend(left_out.describe());
             w
         },
@@ -254,9 +333,12 @@ fn dst_rows(s: &Session, i: usize, src: &crate::project::session::LoadedSource) 
 /// Sources most of whose feature windows (of active events of devices with traffic, inside the
 /// captures) hold no packet of their device: a wrong zone or clock puts labels where nothing
 /// happened.
-fn empty_window_warnings(s: &Session) -> Vec<String> {
+fn empty_window_warnings(
+    s: &Session,
+    in_slice: &dyn Fn(&crate::labels::Event) -> bool,
+) -> Vec<String> {
     let w = s.project.window;
-    let (evs, _) = crate::learn::features::feature_events(s, &w);
+    let (evs, _) = crate::learn::features::feature_events_where(s, &w, in_slice);
     let mut per_source: BTreeMap<u16, (usize, usize)> = BTreeMap::new();
     for e in evs {
         let t = s.adjusted_ns(e);
@@ -318,6 +400,18 @@ pub fn render_text(r: &Inspect) -> String {
         r.last_utc.as_deref().unwrap_or("-"),
         dur(r.first_ns, r.last_ns)
     );
+    if let Some((a, b)) = r.range_ns {
+        let end = |t: i64, open: &str| match t {
+            i64::MIN | i64::MAX => open.to_string(),
+            t => timefmt::utc(t),
+        };
+        let _ = writeln!(
+            o,
+            "slice     {} .. {} (packets, flows and events in it)",
+            end(a, "the start"),
+            end(b, "the end")
+        );
+    }
     match &r.traffic_dataset {
         Some(d) => {
             let _ = writeln!(
