@@ -516,3 +516,57 @@ fn a_traffic_dataset_project_opens_with_its_lanes() {
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
     h.get_by_label("geeni-cam-01");
 }
+
+/// A slice of a dataset whose timeline bins are missing or damaged opens from the slice's
+/// packets, and the status line says why the timeline shows only the slice.
+#[test]
+fn a_slice_without_usable_bins_says_why() {
+    const H: i64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let tp = sample_as_traffic_dataset(dir.path());
+    let bins = tp.parent().unwrap().join("traffic").join("bins");
+    let a = 1_615_204_800_000_000_000;
+    for damage in ["missing", "damaged"] {
+        match damage {
+            "missing" => std::fs::rename(&bins, bins.with_extension("away")).unwrap(),
+            _ => {
+                std::fs::rename(bins.with_extension("away"), &bins).unwrap();
+                let part = std::fs::read_dir(&bins)
+                    .unwrap()
+                    .next()
+                    .unwrap()
+                    .unwrap()
+                    .path();
+                std::fs::write(&part, b"not parquet").unwrap();
+            }
+        }
+        let mut app = App::with_settings(Settings::default(), Some(tp.clone()));
+        app.slice = Some((a, a + 6 * H));
+        let mut h = harness(app);
+        settle(&mut h);
+        let n = h
+            .state()
+            .session
+            .as_ref()
+            .expect("opened")
+            .traffic
+            .packets
+            .len();
+        assert!(n > 1_000 && n < 79_943, "{damage}: {n} packets");
+        let msg = h.state().ui.message.clone().unwrap_or_default();
+        assert!(
+            msg.contains("the timeline shows the slice's packets only"),
+            "{damage}: {msg}"
+        );
+        let want = match damage {
+            "missing" => "no timeline bins",
+            _ => "cannot be read",
+        };
+        assert!(msg.contains(want), "{damage}: {msg}");
+        let py = h.state().pyramid.clone().expect("bins");
+        assert!(
+            py.start_ns >= a - labelbench::curation::SLICE_MARGIN_NS,
+            "{damage}"
+        );
+    }
+}

@@ -5,7 +5,16 @@ use super::*;
 
 pub use crate::progress::Job;
 
-pub(crate) type Loaded = Result<(Session, Pyramid, Vec<crate::traffic::DeviceStats>), String>;
+/// A loaded project: its session, timeline bins, device totals and a note for the status line.
+pub(crate) type Loaded = Result<
+    (
+        Session,
+        Pyramid,
+        Vec<crate::traffic::DeviceStats>,
+        Option<String>,
+    ),
+    String,
+>;
 
 #[derive(Default)]
 pub struct Jobs {

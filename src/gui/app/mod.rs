@@ -173,9 +173,9 @@ impl App {
                     .spawn(move || w.wait());
             }
             pr.set_stage("building timeline bins", 1);
-            let py = overview(&s, slice);
+            let (py, note) = overview(&s, slice);
             let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
-            Ok((s, py, st))
+            Ok((s, py, st, note))
         });
         self.jobs.load = Some((job, path));
     }
@@ -206,7 +206,7 @@ impl App {
         if self.jobs.load.as_ref().is_some_and(|j| j.0.finished()) {
             let (job, path) = self.jobs.load.take().expect("checked");
             match job.join() {
-                Some(Ok((s, p, st))) => {
+                Some(Ok((s, p, st, note))) => {
                     let dataset = s.traffic_dir();
                     let msg = Some(match &s.cache_status {
                         _ if dataset.is_some() => format!(
@@ -227,7 +227,10 @@ impl App {
                         _ => "captures parsed".to_string(),
                     });
                     self.install(s, p, st);
-                    self.ui.message = msg;
+                    self.ui.message = match note {
+                        Some(n) => msg.map(|m| format!("{m}; {n}")),
+                        None => msg,
+                    };
                 }
                 Some(Err(e)) => self.errors.push(e),
                 None => self
@@ -435,12 +438,24 @@ impl eframe::App for App {
 
 /// The timeline's bins: a slice of a traffic dataset draws the dataset's whole span from the
 /// bins `extract` wrote (the slice's packets alone would show only the slice); otherwise, and
-/// for a dataset without bins, bins of the loaded packets.
-fn overview(s: &Session, slice: Option<(i64, i64)>) -> Pyramid {
-    if let (Some(_), Some(dir)) = (slice, s.traffic_dir()) {
-        if let Ok(Some(b)) = crate::traffic::dataset::read_bins(&dir, &s.registry) {
-            return Pyramid::from_bins(crate::traffic::dataset::BIN_NS, &b);
+/// for a dataset whose bins cannot be used, bins of the loaded packets, with a note for the
+/// status line saying why.
+fn overview(s: &Session, slice: Option<(i64, i64)>) -> (Pyramid, Option<String>) {
+    let (Some(_), Some(dir)) = (slice, s.traffic_dir()) else {
+        return (Pyramid::build(&s.traffic), None);
+    };
+    let why = match crate::traffic::dataset::read_bins(&dir, &s.registry) {
+        Ok(Some(b)) => {
+            return (
+                Pyramid::from_bins(crate::traffic::dataset::BIN_NS, &b),
+                None,
+            )
         }
-    }
-    Pyramid::build(&s.traffic)
+        Ok(None) => "the dataset has no timeline bins for every input or device (extract it \
+                     again with this registry)"
+            .to_string(),
+        Err(e) => format!("its timeline bins cannot be read ({e})"),
+    };
+    let note = format!("the timeline shows the slice's packets only: {why}");
+    (Pyramid::build(&s.traffic), Some(note))
 }
