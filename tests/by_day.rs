@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 use crate::common::{bin, have_python, run_bad, run_ok, script};
 use crate::scale::{as_traffic_dataset, read_table};
+use labelbench::traffic::dataset::TrafficFilter;
 
 /// Every part of `dir/flows/`, stacked and ordered by `flow_id`.
 fn flow_parts(dir: &Path) -> (DataFrame, usize) {
@@ -292,4 +293,85 @@ fn inspect_of_a_slice_counts_what_lies_in_it() {
             .sum();
         assert!(device_packets >= packets as u64);
     }
+}
+
+/// A dataset extracted from one long capture holds a busy device's day in several row groups;
+/// a slice reads only those whose `ts_ns` statistics reach it, and gets the same packets as a
+/// whole read cut to the slice.
+#[test]
+fn a_slice_of_one_long_capture_reads_the_row_groups_it_needs() {
+    if !crate::common::have_tshark() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 3, 1, 17, Some(600_000));
+    let lab = r.project.parent().unwrap();
+    let mut hours: Vec<_> = std::fs::read_dir(lab.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    hours.sort();
+    let day = dir.path().join("day.pcap");
+    run_ok(
+        Command::new("mergecap")
+            .args(["-a", "-F", "pcap", "-w"])
+            .arg(&day)
+            .args(&hours),
+    );
+    let reg = labelbench::traffic::devices::Registry::load(&lab.join("devices.json")).unwrap();
+    let data = dir.path().join("traffic");
+    labelbench::export::extract::prepare_out(&data, std::slice::from_ref(&day)).unwrap();
+    labelbench::export::extract::extract_file(&day, &reg, &Default::default(), &data).unwrap();
+    // The busiest part spans several row groups.
+    let mut parts: Vec<(u64, std::path::PathBuf)> = Vec::new();
+    let mut stack = vec![data.join("packets")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                parts.push((std::fs::metadata(&p).unwrap().len(), p));
+            }
+        }
+    }
+    parts.sort();
+    let busiest = &parts.last().unwrap().1;
+    let mut rd = ParquetReader::new(std::fs::File::open(busiest).unwrap());
+    let groups = rd.get_metadata().unwrap().row_groups.len();
+    assert!(groups >= 3, "{groups} row groups in {}", busiest.display());
+    // Two hours in the middle of the day, read alone and cut from a whole read.
+    let mut whole_reg = reg.clone();
+    let timeouts = labelbench::traffic::FlowTimeouts::default();
+    let all = TrafficFilter::default();
+    let whole = labelbench::traffic::dataset::load(&data, &mut whole_reg, &timeouts, &all).unwrap();
+    let (first, last) = (whole.first_ns().unwrap(), whole.last_ns().unwrap());
+    let a = first + (last - first) / 2;
+    let b = a + 2 * 3_600_000_000_000;
+    let slice = TrafficFilter {
+        range: Some((a, b)),
+        ..Default::default()
+    };
+    let mut slice_reg = reg.clone();
+    let part =
+        labelbench::traffic::dataset::load(&data, &mut slice_reg, &timeouts, &slice).unwrap();
+    let want: Vec<i64> = whole
+        .packets
+        .ts
+        .iter()
+        .copied()
+        .filter(|t| (a..=b).contains(t))
+        .collect();
+    assert!(want.len() > 10_000, "{} packets", want.len());
+    assert_eq!(part.packets.ts, want);
+    assert_eq!(
+        part.packets.orig_len.iter().map(|&x| x as u64).sum::<u64>(),
+        {
+            let ts = &whole.packets.ts;
+            (0..ts.len())
+                .filter(|&i| (a..=b).contains(&ts[i]))
+                .map(|i| whole.packets.orig_len[i] as u64)
+                .sum::<u64>()
+        }
+    );
 }

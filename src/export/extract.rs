@@ -31,9 +31,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Rows per Parquet row group: a few minutes of a busy device, so that a reader of a time
+/// slice skips the row groups whose `ts_ns` statistics lie outside it.
+pub const ROW_GROUP_ROWS: usize = 65_536;
+
 fn parquet_bytes(df: &mut DataFrame, p: &Path) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf)
+        .with_row_group_size(Some(ROW_GROUP_ROWS))
         .finish(df)
         .map_err(|e| polars_err(p, e))?;
     Ok(buf)

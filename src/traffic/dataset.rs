@@ -265,6 +265,50 @@ fn read_parquet(p: &Path) -> Result<DataFrame> {
     ParquetReader::new(f).finish().map_err(|e| col_err(p, e))
 }
 
+/// A packets part read for the time range `[a, b]`: the leading and trailing row groups whose
+/// `ts_ns` statistics (min and max, written by every Parquet writer) lie wholly outside it are
+/// not read. Rows inside the groups read are still checked one by one.
+fn read_packets_part(p: &Path, range: Option<(i64, i64)>) -> Result<DataFrame> {
+    let Some(range) = range else {
+        return read_parquet(p);
+    };
+    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    let mut r = ParquetReader::new(f);
+    let md = r.get_metadata().map_err(|e| col_err(p, e))?.clone();
+    let groups: Vec<(usize, Option<(i64, i64)>)> = md
+        .row_groups
+        .iter()
+        .map(|rg| {
+            let span = rg
+                .columns_under_root_iter("ts_ns")
+                .and_then(|mut c| c.next())
+                .and_then(|c| c.statistics(&md.footer_buf))
+                .and_then(|s| s.ok())
+                .and_then(|s| s.into_int64())
+                .and_then(|s| Some((s.min_value?, s.max_value?)));
+            (rg.num_rows(), span)
+        })
+        .collect();
+    let (offset, len) = rows_in_range(&groups, range);
+    r.with_slice(Some((offset, len)))
+        .finish()
+        .map_err(|e| col_err(p, e))
+}
+
+/// The rows `(offset, len)` to read of row groups `(rows, ts span)` for the range `[a, b]`:
+/// all but the leading and trailing groups whose span lies wholly outside it (a group without
+/// statistics is read).
+fn rows_in_range(groups: &[(usize, Option<(i64, i64)>)], (a, b): (i64, i64)) -> (usize, usize) {
+    let outside = |g: &&(usize, Option<(i64, i64)>)| g.1.is_some_and(|(lo, hi)| hi < a || lo > b);
+    let head = groups.iter().take_while(outside).count();
+    let tail = groups[head..].iter().rev().take_while(outside).count();
+    let rows = |g: &[(usize, Option<(i64, i64)>)]| g.iter().map(|x| x.0).sum::<usize>();
+    (
+        rows(&groups[..head]),
+        rows(&groups[head..groups.len() - tail]),
+    )
+}
+
 /// The conversation keys of one input, by conversation id.
 fn read_conversations(p: &Path) -> Result<Vec<ConvKey>> {
     let df = read_parquet(p)?;
@@ -309,7 +353,7 @@ fn read_packets(
     filter: &TrafficFilter,
     out: &mut Vec<(u64, PacketRow)>,
 ) -> Result<()> {
-    let df = read_parquet(p)?;
+    let df = read_packets_part(p, filter.range)?;
     let record = dense::<UInt64Type>(&df, "record", p)?;
     let ts = dense::<Int64Type>(&df, "ts_ns", p)?;
     let orig_len = dense::<UInt32Type>(&df, "orig_len", p)?;
@@ -587,4 +631,27 @@ pub fn read_bins(dir: &Path, registry: &Registry) -> Result<Option<Vec<DeviceBin
             .map(|m| m.into_iter().map(|(k, (b, p))| (k, b, p)).collect())
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_groups_outside_the_range_are_skipped_at_either_end_only() {
+        let g = [
+            (10, Some((0, 9))),
+            (10, Some((10, 19))),
+            (10, None),
+            (10, Some((30, 39))),
+            (10, Some((40, 49))),
+        ];
+        assert_eq!(rows_in_range(&g, (12, 33)), (10, 30));
+        assert_eq!(rows_in_range(&g, (0, 100)), (0, 50));
+        // A group without statistics is read, and so is everything between kept groups.
+        assert_eq!(rows_in_range(&g, (45, 100)), (20, 30));
+        assert_eq!(rows_in_range(&g, (100, 200)), (20, 10));
+        assert_eq!(rows_in_range(&g[..2], (100, 200)), (20, 0));
+        assert_eq!(rows_in_range(&[], (0, 1)), (0, 0));
+    }
 }
