@@ -39,6 +39,11 @@ pub struct Args {
     /// Only the events before this UTC instant (see --from).
     #[arg(long, value_name = "TIME", value_parser = super::parse_utc)]
     pub to: Option<i64>,
+    /// For a project reading a traffic dataset: curate one UTC day at a time, as
+    /// `--from DAY --to DAY+1` does, each day reading only its packets (memory follows the
+    /// largest day); accepted edits of each day go to the journal before the next day.
+    #[arg(long)]
+    pub by_day: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -57,6 +62,7 @@ fn cmd_curate(a: &Args) -> anyhow::Result<()> {
         json,
         from,
         to,
+        by_day,
     } = a;
     let (project, accept_all, min_conf, limit, json) =
         (project.as_path(), *accept_all, *min_conf, *limit, *json);
@@ -89,51 +95,19 @@ fn cmd_curate(a: &Args) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let mut s = match range {
-        Some((a, b)) => {
-            let margin = curation::SLICE_MARGIN_NS;
-            let f = labelbench::traffic::dataset::TrafficFilter {
-                devices: None,
-                range: Some((a.saturating_sub(margin), b.saturating_add(margin))),
-            };
-            super::open_session_filtered(project, true, true, &f)?
-        }
-        None => open_session(project, true, true)?,
+    let acc = Accepting {
+        kinds,
+        accept_all,
+        min_conf,
     };
-    if !kinds.is_empty() {
-        // A second writer is told now, not after the suggestions are computed.
-        s.lock_journal()?;
-    }
     let t = std::time::Instant::now();
-    let cfg = curation::CurateSettings {
-        range,
-        ..Default::default()
-    };
-    let (mut sugg, mut applied) = if kinds.is_empty() {
-        (curation::suggest(&s, &cfg), 0)
+    let (s, sugg, applied) = if *by_day {
+        curate_by_day(project, range, &acc)?
     } else {
-        let acc = if accept_all {
-            let mut acc = curation::Acceptance::all();
-            acc.min_confidence = min_conf.unwrap_or(acc.min_confidence);
-            acc
-        } else {
-            curation::Acceptance::kinds(&kinds, min_conf.unwrap_or(0.0))
-        };
-        curation::run_all(&mut s, &acc, &cfg).map_err(bad)?
+        let mut s = open_curated(project, range)?;
+        let (sugg, applied) = curate_session(&mut s, range, &acc)?;
+        (s, sugg, applied)
     };
-    if kinds.contains(&SuggestionKind::Mislabel) {
-        // As in the window: a model trained with the project's settings on the curated labels.
-        let report = labelbench::learn::train(&s, &s.project.training).map_err(bad)?;
-        let found = curation::mislabel_suggestions(&s, &report);
-        applied += curation::accept(
-            &mut s,
-            &found,
-            &[SuggestionKind::Mislabel],
-            min_conf.unwrap_or(0.0),
-        )
-        .map_err(bad)?;
-        sugg.extend(found);
-    }
     let secs = t.elapsed().as_secs_f64();
     let mut sugg: Vec<&curation::Suggestion> = sugg.iter().collect();
     order.sort(&mut sugg);
@@ -163,6 +137,120 @@ fn cmd_curate(a: &Args) -> anyhow::Result<()> {
         r
     );
     Ok(())
+}
+
+/// What `curate` accepts: these kinds, at this confidence.
+struct Accepting {
+    kinds: Vec<labelbench::curation::SuggestionKind>,
+    accept_all: bool,
+    min_conf: Option<f64>,
+}
+
+/// The project opened for curating `range` (with curation's margin) or the whole span.
+fn open_curated(project: &Path, range: Option<(i64, i64)>) -> anyhow::Result<Session> {
+    let margin = labelbench::curation::SLICE_MARGIN_NS;
+    let f = TrafficFilter {
+        devices: None,
+        range: range.map(|(a, b)| (a.saturating_sub(margin), b.saturating_add(margin))),
+    };
+    open_session_filtered(project, true, true, &f)
+}
+
+/// Suggests for the session's `range` and accepts what `acc` asks, journaling each edit;
+/// returns the suggestions and the edits applied.
+fn curate_session(
+    s: &mut Session,
+    range: Option<(i64, i64)>,
+    acc: &Accepting,
+) -> anyhow::Result<(Vec<labelbench::curation::Suggestion>, usize)> {
+    use labelbench::curation::{self, SuggestionKind};
+    let Accepting {
+        kinds,
+        accept_all,
+        min_conf,
+    } = acc;
+    if !kinds.is_empty() {
+        // A second writer is told now, not after the suggestions are computed.
+        s.lock_journal()?;
+    }
+    let cfg = curation::CurateSettings {
+        range,
+        ..Default::default()
+    };
+    let (mut sugg, mut applied) = if kinds.is_empty() {
+        (curation::suggest(s, &cfg), 0)
+    } else {
+        let acc = if *accept_all {
+            let mut acc = curation::Acceptance::all();
+            acc.min_confidence = min_conf.unwrap_or(acc.min_confidence);
+            acc
+        } else {
+            curation::Acceptance::kinds(kinds, min_conf.unwrap_or(0.0))
+        };
+        curation::run_all(s, &acc, &cfg).map_err(bad)?
+    };
+    if kinds.contains(&SuggestionKind::Mislabel) {
+        // As in the window: a model trained with the project's settings on the curated labels.
+        let report = labelbench::learn::train(s, &s.project.training).map_err(bad)?;
+        let found = curation::mislabel_suggestions(s, &report);
+        applied += curation::accept(
+            s,
+            &found,
+            &[SuggestionKind::Mislabel],
+            min_conf.unwrap_or(0.0),
+        )
+        .map_err(bad)?;
+        sugg.extend(found);
+    }
+    Ok((sugg, applied))
+}
+
+/// `--by-day`: [`curate_session`] over each UTC day with packets or events (within `range`),
+/// each day opened on its own after the previous day's edits are journaled. A finding about a
+/// source as a whole, suggested again on later days, is listed once. Returns the last day's
+/// session (its labels carry every day's edits).
+fn curate_by_day(
+    project: &Path,
+    range: Option<(i64, i64)>,
+    acc: &Accepting,
+) -> anyhow::Result<(Session, Vec<labelbench::curation::Suggestion>, usize)> {
+    const DAY_NS: i64 = 86_400_000_000_000;
+    require_project(project)?;
+    let p = labelbench::project::Project::load(project).map_err(bad)?;
+    if p.traffic.is_none() {
+        return Err(bad(format!(
+            "{}: --by-day needs a project that reads a traffic dataset (labelbench new \
+             --traffic DIR); a project of captures is curated at once",
+            project.display()
+        )));
+    }
+    // The labels and the journal, without a packet, for the days.
+    let none = TrafficFilter {
+        devices: None,
+        range: Some((i64::MIN, i64::MIN)),
+    };
+    let days = open_session_filtered(project, true, true, &none)?
+        .days(range)
+        .map_err(bad)?;
+    let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
+    let (mut all, mut applied) = (Vec::new(), 0);
+    let mut seen = std::collections::HashSet::new();
+    let mut last = None;
+    for day in days {
+        let slice = (day.max(from), day.saturating_add(DAY_NS).min(to));
+        // The previous day's session lets go of the journal's writer lock first.
+        drop(last.take());
+        let mut s = open_curated(project, Some(slice))?;
+        let (sugg, n) = curate_session(&mut s, Some(slice), acc)?;
+        applied += n;
+        all.extend(sugg.into_iter().filter(|x| seen.insert(x.key.clone())));
+        last = Some(s);
+    }
+    let s = match last {
+        Some(s) => s,
+        None => open_curated(project, range)?,
+    };
+    Ok((s, all, applied))
 }
 
 /// The suggestions as text: per kind (at most 12 each unless `--limit`), or one list in the

@@ -59,7 +59,7 @@ pub fn export_by_day(
     };
     crate::export::outdir::check_target(out, OutputKind::Export, o.force, &s0.protected_paths())?;
     let staging = Staging::new(out)?;
-    let days = days(&data, &s0, o)?;
+    let days = s0.days(o.range)?;
     let job = ByDay {
         project,
         data: &data,
@@ -114,34 +114,6 @@ fn device_indices(
         set.insert(i);
     }
     Ok(Some(set))
-}
-
-/// The UTC days to export: those with packets in the dataset and those with events, within
-/// `o.range`, in order.
-fn days(data: &Path, s: &Session, o: &ExportOptions) -> Result<Vec<i64>> {
-    let mut set = std::collections::BTreeSet::new();
-    for row in dataset::manifest(data)? {
-        for p in &row.partitions {
-            let day = p
-                .strip_prefix("date=")
-                .and_then(|p| p.split('/').next())
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .and_then(|d| d.and_utc().timestamp_nanos_opt());
-            set.extend(day);
-        }
-    }
-    set.extend(
-        s.labels
-            .events
-            .iter()
-            .map(|e| s.adjusted_ns(e).div_euclid(DAY_NS) * DAY_NS),
-    );
-    let (from, to) = o.range.unwrap_or((i64::MIN, i64::MAX));
-    Ok(set
-        .into_iter()
-        .filter(|&d| d < to && d.saturating_add(DAY_NS) > from)
-        .collect())
 }
 
 /// `2021-03-10`.

@@ -286,6 +286,38 @@ impl Session {
         self.project.traffic.as_ref().map(|d| self.base_dir.join(d))
     }
 
+    /// The UTC days (their first instant, UTC ns) with packets in the project's traffic
+    /// dataset or with events, within `range` (`[from, to)`), in order: what a day-at-a-time
+    /// command walks.
+    pub fn days(&self, range: Option<(i64, i64)>) -> Result<Vec<i64>> {
+        const DAY_NS: i64 = 86_400_000_000_000;
+        let mut set = std::collections::BTreeSet::new();
+        if let Some(dir) = self.traffic_dir() {
+            for row in crate::traffic::dataset::manifest(&dir)? {
+                for p in &row.partitions {
+                    let day = p
+                        .strip_prefix("date=")
+                        .and_then(|p| p.split('/').next())
+                        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .and_then(|d| d.and_utc().timestamp_nanos_opt());
+                    set.extend(day);
+                }
+            }
+        }
+        set.extend(
+            self.labels
+                .events
+                .iter()
+                .map(|e| self.adjusted_ns(e).div_euclid(DAY_NS) * DAY_NS),
+        );
+        let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
+        Ok(set
+            .into_iter()
+            .filter(|&d| d < to && d.saturating_add(DAY_NS) > from)
+            .collect())
+    }
+
     /// A copy for background jobs: shares the traffic, copies the labels, no journal.
     pub fn snapshot(&self) -> Session {
         Session {
