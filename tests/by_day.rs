@@ -375,3 +375,48 @@ fn a_slice_of_one_long_capture_reads_the_row_groups_it_needs() {
         }
     );
 }
+
+/// `train --by-day` computes the features a day at a time and trains on all of them: the same
+/// report as training at once (but the time it took).
+#[test]
+fn training_by_day_gives_the_report_of_training_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 6, 3, 5, Some(20_000));
+    let (_, tp) = as_traffic_dataset(&r.project);
+    let train = |extra: &[&str]| -> serde_json::Value {
+        let o = run_ok(
+            Command::new(bin())
+                .arg("train")
+                .arg(&tp)
+                .arg("--json")
+                .args(extra),
+        );
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        drop_times(&mut v);
+        v
+    };
+    /// The report without the times it took (per device too).
+    fn drop_times(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("fit_seconds");
+                m.values_mut().for_each(drop_times);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(drop_times),
+            _ => {}
+        }
+    }
+    let (at_once, by_day) = (train(&[]), train(&["--by-day"]));
+    assert!(
+        at_once["events"].as_u64().unwrap() > 100,
+        "{}",
+        at_once["events"]
+    );
+    for (k, v) in at_once.as_object().unwrap() {
+        assert!(&by_day[k] == v, "{k} differs");
+    }
+    assert_eq!(
+        by_day.as_object().unwrap().len(),
+        at_once.as_object().unwrap().len()
+    );
+}

@@ -50,6 +50,10 @@ pub struct Args {
     /// Train on the events before this UTC instant (see --from).
     #[arg(long, value_name = "TIME", value_parser = super::parse_utc, conflicts_with = "compare")]
     pub to: Option<i64>,
+    /// For a project reading a traffic dataset: compute the features one UTC day at a time
+    /// (memory follows the largest day), then train on every day's rows at once.
+    #[arg(long, conflicts_with = "compare")]
+    pub by_day: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -67,11 +71,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         json,
         from,
         to,
+        by_day,
     } = a;
     let range = time_range(from, to)?;
-    let mut s = match range {
-        Some(r) => open_slice(&project, &Default::default(), r)?,
-        None => open_session(&project, true, true)?,
+    let mut s = match (by_day, range) {
+        // The labels and the journal, without a packet: the days bring their own.
+        (true, _) => labels_only(&project)?,
+        (false, Some(r)) => open_slice(&project, &Default::default(), r)?,
+        (false, None) => open_session(&project, true, true)?,
     };
     let mut ts = s.project.training.clone();
     if let Some(m) = model {
@@ -96,7 +103,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(list) = compare {
         return run_compare(&s, &ts, &list, &saved, json);
     }
-    let r = labelbench::learn::train_slice(&s, &ts, range, None).map_err(bad)?;
+    let r = match by_day {
+        true => train_by_day(&project, &s, &ts, range)?,
+        false => labelbench::learn::train_slice(&s, &ts, range, None).map_err(bad)?,
+    };
     let text = serde_json::to_string_pretty(&r)?;
     std::fs::write(&saved, &text).with_context(|| format!("writing {}", saved.display()))?;
     if json {
@@ -106,6 +116,50 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         outln!("\nreport saved to {}", saved.display());
     }
     Ok(())
+}
+
+/// A project of a traffic dataset opened with its labels and journal and no packet.
+fn labels_only(project: &Path) -> anyhow::Result<Session> {
+    require_project(project)?;
+    let p = labelbench::project::Project::load(project).map_err(bad)?;
+    if p.traffic.is_none() {
+        return Err(bad(format!(
+            "{}: --by-day needs a project that reads a traffic dataset (labelbench new \
+             --traffic DIR); a project of captures is trained at once",
+            project.display()
+        )));
+    }
+    let none = TrafficFilter {
+        devices: None,
+        range: Some((i64::MIN, i64::MIN)),
+    };
+    open_session_filtered(project, true, true, &none)
+}
+
+/// `--by-day`: the feature rows of each UTC day (with packets or events, within `range`) from
+/// that day's slice, then one model over all of them; `s` is the project without packets.
+fn train_by_day(
+    project: &Path,
+    s: &Session,
+    ts: &labelbench::project::TrainSettings,
+    range: Option<(i64, i64)>,
+) -> anyhow::Result<labelbench::learn::Report> {
+    const DAY_NS: i64 = 86_400_000_000_000;
+    let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
+    let (mut rows, mut left) = (Vec::new(), labelbench::learn::features::LeftOut::default());
+    for day in s.days(range).map_err(bad)? {
+        let slice = (day.max(from), day.saturating_add(DAY_NS).min(to));
+        let d = open_slice(project, &Default::default(), slice)?;
+        // The window as the command line set it (idle windows), on this day's traffic.
+        let (r, l) =
+            labelbench::learn::features::slice_rows(&d, &s.project.window, ts.seed, slice, |_| {
+                true
+            });
+        rows.extend(r);
+        left.add(&l);
+    }
+    rows.sort_by_key(|r| r.event_id);
+    labelbench::learn::train_feature_rows(s, &rows, left, ts, None).map_err(bad)
 }
 
 fn run_compare(

@@ -217,13 +217,9 @@ impl ByDay<'_> {
                 range: Some(range),
                 ..self.o.clone()
             };
-            let mut feats = features::extract(&s, &w, s.project.training.seed);
-            feats.retain(|r| o.exports_device(r.device) && o.exports_time(r.adjusted_ns));
-            let left =
-                features::feature_events_where(&s, &w, |e| o.exports_time(s.adjusted_ns(e))).1;
-            lab.left_out.no_device += left.no_device;
-            lab.left_out.device_not_captured += left.device_not_captured;
-            lab.left_out.outside_captures += left.outside_captures;
+            let seed = s.project.training.seed;
+            let (feats, left) = features::slice_rows(&s, &w, seed, range, |d| o.exports_device(d));
+            lab.left_out.add(&left);
             let evs = exported_events(&s, &o);
             append(&mut lab.events, events_frame(&s, &evs, &w, &p)?, &p)?;
             append(&mut lab.features, features_frame(&s, &feats, &p)?, &p)?;

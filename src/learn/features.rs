@@ -152,6 +152,12 @@ pub struct LeftOut {
 }
 
 impl LeftOut {
+    /// Adds another slice's counts.
+    pub fn add(&mut self, o: &LeftOut) {
+        self.no_device += o.no_device;
+        self.device_not_captured += o.device_not_captured;
+        self.outside_captures += o.outside_captures;
+    }
     pub fn total(&self) -> usize {
         self.no_device + self.device_not_captured + self.outside_captures
     }
@@ -353,6 +359,22 @@ pub fn extract(s: &Session, w: &WindowSettings, seed: u64) -> Vec<FeatureRow> {
     }
     rows.sort_by_key(|r| r.event_id);
     rows
+}
+
+/// The feature rows of the events whose adjusted time lies in `[from, to)` (of devices
+/// `keep_device` keeps), and the active events of that slice left out: one slice of a project
+/// opened for it ([`Session::open_slice`]).
+pub fn slice_rows(
+    s: &Session,
+    w: &WindowSettings,
+    seed: u64,
+    (from, to): (i64, i64),
+    keep_device: impl Fn(u16) -> bool,
+) -> (Vec<FeatureRow>, LeftOut) {
+    let mut rows = extract(s, w, seed);
+    rows.retain(|r| keep_device(r.device) && (from..to).contains(&r.adjusted_ns));
+    let left = feature_events_where(s, w, |e| (from..to).contains(&s.adjusted_ns(e))).1;
+    (rows, left)
 }
 
 /// Background windows: per labelled device, as many as it has events, at seeded random times

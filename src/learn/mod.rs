@@ -182,18 +182,28 @@ pub fn train_slice(
     range: Option<(i64, i64)>,
     progress: Option<&crate::progress::Progress>,
 ) -> crate::Result<Report> {
-    let model = ts.model;
+    let range = range.unwrap_or((i64::MIN, i64::MAX));
+    let (rows, left_out) = features::slice_rows(s, &s.project.window, ts.seed, range, |_| true);
+    train_feature_rows(s, &rows, left_out, ts, progress)
+}
+
+/// Trains and evaluates on feature rows computed beforehand (a day at a time: `train
+/// --by-day`), with the settings' model; `left_out` goes into the report. `s` names the
+/// devices.
+pub fn train_feature_rows(
+    s: &Session,
+    rows: &[FeatureRow],
+    left_out: features::LeftOut,
+    ts: &TrainSettings,
+    progress: Option<&crate::progress::Progress>,
+) -> crate::Result<Report> {
     let mf = MaxFeatures::parse(&ts.max_features)
         .ok_or_else(|| crate::Error::Other(format!("bad max_features {:?}", ts.max_features)))?;
     if ts.folds < 2 {
         return Err(crate::Error::Other("folds must be at least 2".into()));
     }
-    let within = |t: i64| range.is_none_or(|(a, b)| (a..b).contains(&t));
-    let mut rows = features::extract(s, &s.project.window, ts.seed);
-    rows.retain(|r| within(r.adjusted_ns));
-    let mut r = train_rows_with(s, &rows, ts, model, mf, progress)?;
-    r.left_out =
-        features::feature_events_where(s, &s.project.window, |e| within(s.adjusted_ns(e))).1;
+    let mut r = train_rows_with(s, rows, ts, ts.model, mf, progress)?;
+    r.left_out = left_out;
     Ok(r)
 }
 
