@@ -382,6 +382,20 @@ fn dur(a: Option<i64>, b: Option<i64>) -> String {
     }
 }
 
+/// The slice inspected, for the text summary.
+fn slice_line(r: &Inspect) -> Option<String> {
+    let (a, b) = r.range_ns?;
+    let end = |t: i64, open: &str| match t {
+        i64::MIN | i64::MAX => open.to_string(),
+        t => timefmt::utc(t),
+    };
+    Some(format!(
+        "slice     {} .. {} (packets, flows and events in it)",
+        end(a, "the start"),
+        end(b, "the end")
+    ))
+}
+
 pub fn render_text(r: &Inspect) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "project   {}", r.project);
@@ -400,17 +414,8 @@ pub fn render_text(r: &Inspect) -> String {
         r.last_utc.as_deref().unwrap_or("-"),
         dur(r.first_ns, r.last_ns)
     );
-    if let Some((a, b)) = r.range_ns {
-        let end = |t: i64, open: &str| match t {
-            i64::MIN | i64::MAX => open.to_string(),
-            t => timefmt::utc(t),
-        };
-        let _ = writeln!(
-            o,
-            "slice     {} .. {} (packets, flows and events in it)",
-            end(a, "the start"),
-            end(b, "the end")
-        );
+    if let Some(line) = slice_line(r) {
+        let _ = writeln!(o, "{line}");
     }
     match &r.traffic_dataset {
         Some(d) => {
