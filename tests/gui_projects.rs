@@ -570,3 +570,26 @@ fn a_slice_without_usable_bins_says_why() {
         );
     }
 }
+
+/// A traffic dataset larger than the window loads at once opens at its first day, and the
+/// status line says so and how to open another.
+#[test]
+fn a_dataset_beyond_the_windows_budget_opens_its_first_day() {
+    const DAY: i64 = 86_400_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 4, 2, 3, Some(20_000));
+    let (_, tp) = crate::scale::as_traffic_dataset(&r.project);
+    let mut app = App::with_settings(Settings::default(), Some(tp));
+    app.packet_budget = 1_000;
+    let mut h = harness(app);
+    settle(&mut h);
+    let s = h.state().session.as_ref().expect("opened");
+    let (first, last) = (s.traffic.first_ns().unwrap(), s.traffic.last_ns().unwrap());
+    let day = first.div_euclid(DAY) * DAY;
+    assert_eq!(h.state().slice, Some((day, day + DAY)));
+    let m = labelbench::curation::SLICE_MARGIN_NS;
+    assert!(last < day + DAY + m, "{last}");
+    let msg = h.state().ui.message.clone().unwrap_or_default();
+    assert!(msg.contains("opened its first day"), "{msg}");
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}

@@ -590,6 +590,23 @@ pub fn unescape_partition(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The slice a window opens of a dataset holding more than `budget` packets: its first UTC
+/// day with packets (`[day, day + 1)`), with the dataset's packet total; `None` when the whole
+/// dataset fits.
+pub fn first_day_beyond(dir: &Path, budget: u64) -> Result<Option<((i64, i64), u64)>> {
+    const DAY_NS: i64 = 86_400_000_000_000;
+    let rows = manifest(dir)?;
+    let total: u64 = rows.iter().map(|r| r.packets).sum();
+    let first = rows.iter().filter_map(|r| r.first_ns).min();
+    Ok(match first {
+        Some(t) if total > budget => {
+            let day = t.div_euclid(DAY_NS) * DAY_NS;
+            Some(((day, day + DAY_NS), total))
+        }
+        _ => None,
+    })
+}
+
 /// The inputs as an export's manifest lists them (path, bytes, SHA-256 as hashed at extract).
 pub fn inputs(dir: &Path) -> Result<Vec<(String, u64, String)>> {
     Ok(manifest(dir)?

@@ -5,16 +5,17 @@ use super::*;
 
 pub use crate::progress::Job;
 
-/// A loaded project: its session, timeline bins, device totals and a note for the status line.
-pub(crate) type Loaded = Result<
-    (
-        Session,
-        Pyramid,
-        Vec<crate::traffic::DeviceStats>,
-        Option<String>,
-    ),
-    String,
->;
+/// A loaded project: its session, timeline bins, device totals, the time slice it opened and
+/// notes for the status line.
+pub struct LoadedProject {
+    pub(crate) session: Session,
+    pub(crate) pyramid: Pyramid,
+    pub(crate) stats: Vec<crate::traffic::DeviceStats>,
+    pub(crate) slice: Option<(i64, i64)>,
+    pub(crate) notes: Vec<String>,
+}
+
+pub type Loaded = Result<LoadedProject, String>;
 
 #[derive(Default)]
 pub struct Jobs {

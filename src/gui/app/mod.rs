@@ -40,6 +40,9 @@ pub struct App {
     pub dev_stats: Vec<crate::traffic::DeviceStats>,
     /// Per device: its flows in order of first packet (for flow bars when zoomed in).
     pub flow_index: crate::traffic::FlowIndex,
+    /// Packets loaded at most from a traffic dataset opened without a slice
+    /// ([`WINDOW_PACKET_BUDGET`]); a larger one opens at its first day.
+    pub packet_budget: u64,
     /// A time slice (`[start, end)`, UTC ns) whose traffic alone a project reading a traffic
     /// dataset loads (`labelbench gui P --from … --to …`); `None`: the whole span.
     pub slice: Option<(i64, i64)>,
@@ -70,6 +73,7 @@ impl App {
             project_path: None,
             dev_stats: vec![],
             flow_index: Default::default(),
+            packet_budget: WINDOW_PACKET_BUDGET,
             slice: None,
         };
         if let Some(p) = project {
@@ -147,18 +151,20 @@ impl App {
     fn start_load(&mut self, path: PathBuf) {
         self.errors.clear();
         let p2 = path.clone();
-        let m = crate::curation::SLICE_MARGIN_NS;
-        let filter = crate::traffic::dataset::TrafficFilter {
-            devices: None,
-            range: self
-                .slice
-                .map(|(a, b)| (a.saturating_sub(m), b.saturating_add(m))),
-        };
-        let slice = self.slice;
+        let (asked, budget) = (self.slice, self.packet_budget);
         let job = Job::spawn("load", move |pr| {
             let opts = OpenOptions {
                 journal: true,
                 cache: true,
+            };
+            let (slice, mut notes) = match asked {
+                Some(s) => (Some(s), Vec::new()),
+                None => slice_within_budget(&p2, budget),
+            };
+            let m = crate::curation::SLICE_MARGIN_NS;
+            let filter = crate::traffic::dataset::TrafficFilter {
+                devices: None,
+                range: slice.map(|(a, b)| (a.saturating_sub(m), b.saturating_add(m))),
             };
             let mut s =
                 Session::open_filtered(&p2, opts, &filter, Some(&pr)).map_err(|e| e.to_string())?;
@@ -173,9 +179,16 @@ impl App {
                     .spawn(move || w.wait());
             }
             pr.set_stage("building timeline bins", 1);
-            let (py, note) = overview(&s, slice);
-            let st = crate::traffic::device_stats(&s.traffic, s.registry.len());
-            Ok((s, py, st, note))
+            let (pyramid, note) = overview(&s, slice);
+            notes.extend(note);
+            let stats = crate::traffic::device_stats(&s.traffic, s.registry.len());
+            Ok(LoadedProject {
+                session: s,
+                pyramid,
+                stats,
+                slice,
+                notes,
+            })
         });
         self.jobs.load = Some((job, path));
     }
@@ -206,7 +219,14 @@ impl App {
         if self.jobs.load.as_ref().is_some_and(|j| j.0.finished()) {
             let (job, path) = self.jobs.load.take().expect("checked");
             match job.join() {
-                Some(Ok((s, p, st, note))) => {
+                Some(Ok(LoadedProject {
+                    session: s,
+                    pyramid: p,
+                    stats: st,
+                    slice,
+                    notes,
+                })) => {
+                    self.slice = slice;
                     let dataset = s.traffic_dir();
                     let msg = Some(match &s.cache_status {
                         _ if dataset.is_some() => format!(
@@ -227,10 +247,12 @@ impl App {
                         _ => "captures parsed".to_string(),
                     });
                     self.install(s, p, st);
-                    self.ui.message = match note {
-                        Some(n) => msg.map(|m| format!("{m}; {n}")),
-                        None => msg,
-                    };
+                    self.ui.message = msg.map(|m| {
+                        std::iter::once(m)
+                            .chain(notes)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    });
                 }
                 Some(Err(e)) => self.errors.push(e),
                 None => self
@@ -433,6 +455,38 @@ impl eframe::App for App {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}
+
+/// Packets the window loads at most when it opens a traffic dataset without a slice (about
+/// 2 GB in memory; the lab week's 51 M packets load whole).
+pub const WINDOW_PACKET_BUDGET: u64 = 64_000_000;
+
+/// The slice to open of a project whose traffic dataset holds more than `budget` packets (its
+/// first day), with a note saying so; no slice (and no note) for anything smaller, a project
+/// of captures, or a dataset whose manifest cannot be read (the load then says why).
+fn slice_within_budget(
+    project: &std::path::Path,
+    budget: u64,
+) -> (Option<(i64, i64)>, Vec<String>) {
+    let base = project.parent().unwrap_or(std::path::Path::new("."));
+    let Some(dir) = crate::project::Project::load(project)
+        .ok()
+        .and_then(|p| p.traffic)
+        .map(|d| base.join(d))
+    else {
+        return (None, Vec::new());
+    };
+    match crate::traffic::dataset::first_day_beyond(&dir, budget) {
+        Ok(Some((day, total))) => {
+            let note = format!(
+                "the dataset holds {} packets, more than the window loads at once: opened its \
+                 first day; open another with `labelbench gui PROJECT --from DAY --to DAY+1`",
+                crate::numfmt::grouped(total)
+            );
+            (Some(day), vec![note])
+        }
+        _ => (None, Vec::new()),
     }
 }
 
