@@ -155,8 +155,14 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
             if cancellable && ui.button("Cancel").on_hover_text("Cancel the running job").clicked() {
                 app.commands.push(Command::CancelJob);
             }
-            if let Some(m) = &app.ui.message {
-                ui.label(RichText::new(m).color(theme::muted(dark)));
+            // The message takes the room the counts leave, cut short with its whole text on
+            // hover, so a long one never runs under the counts.
+            let message = |ui: &mut egui::Ui, m: &str| {
+                ui.add(egui::Label::new(RichText::new(m).color(theme::muted(dark))).truncate())
+                    .on_hover_text(m);
+            };
+            if let (Some(m), None) = (&app.ui.message, &app.session) {
+                message(ui, m);
             }
             if !app.errors.is_empty() {
                 let n = app.errors.len();
@@ -188,6 +194,12 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                         g(r),
                         g(s.history.log.len())
                     ));
+                    if let Some(m) = &app.ui.message {
+                        // From the left, in the width the counts leave.
+                        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                            message(ui, m)
+                        });
+                    }
                 });
             }
         });
