@@ -420,3 +420,53 @@ fn training_by_day_gives_the_report_of_training_at_once() {
         at_once.as_object().unwrap().len()
     );
 }
+
+/// A dataset input whose tables cannot be read is named (on stderr and in the manifest) and
+/// the rest is exported, at once and by day alike.
+#[test]
+fn an_unreadable_input_is_named_and_the_rest_exported_by_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::common::sim(&dir.path().join("lab"), 4, 2, 9, Some(10_000));
+    let (lab, tp) = as_traffic_dataset(&r.project);
+    let packets = lab.join("traffic").join("packets");
+    let day = std::fs::read_dir(&packets)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let device = std::fs::read_dir(&day)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let part = std::fs::read_dir(&device)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&part, b"not parquet").unwrap();
+    let (whole, by_day) = (dir.path().join("whole"), dir.path().join("by-day"));
+    for (out, extra) in [(&whole, None), (&by_day, Some("--by-day"))] {
+        let o = run_ok(
+            Command::new(bin())
+                .arg("export")
+                .arg(&tp)
+                .arg("--out")
+                .arg(out)
+                .args(extra),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("warning:") && err.contains("cannot be read"),
+            "{err}"
+        );
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["input_problems"].as_array().unwrap().len(), 1, "{m}");
+    }
+    assert_eq!(read_table(&by_day, "events"), read_table(&whole, "events"));
+    assert_eq!(flow_parts(&by_day).0, read_table(&whole, "flows"));
+}

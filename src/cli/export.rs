@@ -127,6 +127,9 @@ fn print_report(
     json: bool,
     pcap_slices: bool,
 ) -> anyhow::Result<()> {
+    for p in &r.input_problems {
+        eprintln!("warning: {p} (exported without it)");
+    }
     if json {
         outln!("{}", serde_json::to_string_pretty(r)?);
     } else {

@@ -288,7 +288,13 @@ impl ByDay<'_> {
             for fp in &parsed {
                 packets += fp.cols.rows.len() as u64;
                 bytes += fp.cols.rows.iter().map(|r| r.orig_len as u64).sum::<u64>();
-                issues.extend(fp.issues.iter().filter(|i| i.fatal).cloned());
+                // An input that cannot be read is named once, however many days it spans.
+                for i in fp.issues.iter().filter(|i| i.fatal) {
+                    let text = i.to_string();
+                    if !issues.contains(&text) {
+                        issues.push(text);
+                    }
+                }
             }
             stream
                 .feed(parsed, &mut reg)
@@ -298,9 +304,6 @@ impl ByDay<'_> {
                 false => stream.take_ended(),
             };
             schema = self.write_part(s0, &reg, day, ended, feats, kv, rows)?;
-        }
-        if let Some(i) = issues.first() {
-            return Err(Error::invalid(self.data, i.to_string()));
         }
         let (rest, devices) = stream.finish();
         if let Some(&last) = self.days.last() {
@@ -325,6 +328,7 @@ impl ByDay<'_> {
             first_ns: stats.iter().filter_map(|d| d.first_ns).min(),
             last_ns: stats.iter().filter_map(|d| d.last_ns).max(),
             stats,
+            problems: issues,
         };
         Ok((summary, schema))
     }

@@ -100,6 +100,8 @@ pub struct ExportReport {
     pub seconds: f64,
     /// Active events with no feature row or slice, by reason.
     pub left_out: features::LeftOut,
+    /// Inputs that could not be read: the export holds the rest.
+    pub input_problems: Vec<String>,
 }
 
 /// Rows per file, with the parts of a table written in parts (`flows/part-….parquet`,
@@ -169,6 +171,8 @@ pub(crate) struct TrafficSummary {
     last_ns: Option<i64>,
     /// Per registry device.
     stats: Vec<crate::traffic::DeviceStats>,
+    /// Inputs that could not be read (the rest was exported), one line each.
+    problems: Vec<String>,
 }
 
 impl TrafficSummary {
@@ -180,6 +184,12 @@ impl TrafficSummary {
             first_ns: t.first_ns(),
             last_ns: t.last_ns(),
             stats: crate::traffic::device_stats(t, s.registry.len()),
+            problems: t
+                .issues
+                .iter()
+                .filter(|i| i.fatal)
+                .map(|i| i.to_string())
+                .collect(),
         }
     }
 }
@@ -409,6 +419,7 @@ fn write_card_and_manifest(
         "source_clock_drift_ns": s.labels.drifts,
         "source_zones": s.labels.zones,
         "left_out": w.left_out,
+        "input_problems": cx.traffic.problems,
         "inputs": prov.inputs,
         "outputs": outputs,
         "journal": prov.journal,
@@ -432,6 +443,7 @@ fn write_card_and_manifest(
         rows: w.rows,
         slices,
         seconds: 0.0,
+        input_problems: cx.traffic.problems.clone(),
     })
 }
 
