@@ -294,15 +294,11 @@ impl Session {
         let mut set = std::collections::BTreeSet::new();
         if let Some(dir) = self.traffic_dir() {
             for row in crate::traffic::dataset::manifest(&dir)? {
-                for p in &row.partitions {
-                    let day = p
-                        .strip_prefix("date=")
-                        .and_then(|p| p.split('/').next())
-                        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                        .and_then(|d| d.and_hms_opt(0, 0, 0))
-                        .and_then(|d| d.and_utc().timestamp_nanos_opt());
-                    set.extend(day);
-                }
+                set.extend(
+                    row.partitions
+                        .iter()
+                        .filter_map(|p| crate::traffic::dataset::partition_day(p)),
+                );
             }
         }
         set.extend(

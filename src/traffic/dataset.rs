@@ -182,14 +182,8 @@ impl TrafficFilter {
         let Some((a, b)) = self.range else {
             return true;
         };
-        let day = partition
-            .strip_prefix("date=")
-            .and_then(|p| p.split('/').next())
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|d| d.and_utc().timestamp_nanos_opt());
         // A partition whose name cannot be read is read rather than silently skipped.
-        day.is_none_or(|d| d <= b && d + 86_400_000_000_000 > a)
+        partition_day(partition).is_none_or(|d| d <= b && d + 86_400_000_000_000 > a)
     }
     pub fn wants(&self, name: Option<&str>) -> bool {
         match &self.devices {
@@ -197,6 +191,16 @@ impl TrafficFilter {
             Some(set) => set.contains(name.unwrap_or(NO_DEVICE_NAME)),
         }
     }
+}
+
+/// The first instant (UTC ns) of a day partition's day (`date=YYYY-MM-DD/…`).
+pub fn partition_day(partition: &str) -> Option<i64> {
+    partition
+        .strip_prefix("date=")
+        .and_then(|p| p.split('/').next())
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|d| d.and_utc().timestamp_nanos_opt())
 }
 
 /// The partitions of one input to read for `filter`, each with whether only its
