@@ -592,4 +592,16 @@ fn a_dataset_beyond_the_windows_budget_opens_its_first_day() {
     let msg = h.state().ui.message.clone().unwrap_or_default();
     assert!(msg.contains("opened its first day"), "{msg}");
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    // The next day, from the toolbar.
+    h.get_by_label("Next slice").click();
+    settle(&mut h);
+    assert_eq!(h.state().slice, Some((day + DAY, day + 2 * DAY)));
+    let s = h.state().session.as_ref().expect("opened");
+    let (first, last) = (s.traffic.first_ns().unwrap(), s.traffic.last_ns().unwrap());
+    assert!(
+        first >= day + DAY - m && last < day + 2 * DAY + m,
+        "{first}..{last}"
+    );
+    let msg = h.state().ui.message.clone().unwrap_or_default();
+    assert!(msg.contains("only"), "{msg}");
 }

@@ -349,6 +349,26 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui, quiet: usize) {
         {
             app.commands.push(Command::ZoomToSelection);
         }
+        if let Some((a, b)) = app.slice {
+            // A slice of a dataset: step to the one before or after, of the same length.
+            ui.separator();
+            let idle = app.jobs.load.is_none();
+            let span = crate::timefmt::utc_short(a) + " to " + &crate::timefmt::utc_short(b);
+            if ui
+                .add_enabled(idle, egui::Button::new("Previous slice"))
+                .on_hover_text(format!("Open the slice before {span} (UTC), as long as it"))
+                .clicked()
+            {
+                app.commands.push(Command::ShiftSlice(-1));
+            }
+            if ui
+                .add_enabled(idle, egui::Button::new("Next slice"))
+                .on_hover_text(format!("Open the slice after {span} (UTC), as long as it"))
+                .clicked()
+            {
+                app.commands.push(Command::ShiftSlice(1));
+            }
+        }
         ui.separator();
         ui.label("lanes:");
         ui.selectable_value(&mut app.settings.metric_bytes, true, "bytes")

@@ -47,12 +47,25 @@ pub enum Command {
     ToggleHelp,
     /// Close the topmost dialog, else clear the selection (Esc).
     CloseOrClear,
+    /// Open the time slice before (-1) or after (+1) the one open, of the same length: the
+    /// next day of a dataset opened a day at a time.
+    ShiftSlice(i64),
 }
 
 impl App {
     pub fn apply(&mut self, c: Command) {
         match c {
             Command::Open(p) => self.start_load(p),
+            Command::ShiftSlice(dir) => {
+                let loading = self.jobs.load.is_some();
+                if let (Some((a, b)), Some(p), false) =
+                    (self.slice, self.project_path.clone(), loading)
+                {
+                    let len = b.saturating_sub(a);
+                    self.slice = Some((a.saturating_add(dir * len), b.saturating_add(dir * len)));
+                    self.start_load(p);
+                }
+            }
             Command::Save => {
                 if let Some(s) = self.session.as_mut() {
                     s.project.training = self.ui.train.clone();
