@@ -481,7 +481,7 @@ fn slice_within_budget(
         Ok(Some((day, total))) => {
             let note = format!(
                 "the dataset holds {} packets, more than the window loads at once: opened its \
-                 first day; open another with `labelbench gui PROJECT --from DAY --to DAY+1`",
+                 first day (Next slice opens the next; `labelbench gui PROJECT --from --to` any)",
                 crate::numfmt::grouped(total)
             );
             (Some(day), vec![note])
