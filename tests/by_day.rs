@@ -205,7 +205,7 @@ fn a_by_day_export_takes_device_groups_and_time_ranges() {
 }
 
 #[test]
-fn a_by_day_export_refuses_what_it_cannot_do() {
+fn by_day_commands_refuse_what_they_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
     let r = crate::common::sim(&dir.path().join("lab"), 3, 1, 3, Some(2_000));
     let out = dir.path().join("out");
@@ -228,6 +228,10 @@ fn a_by_day_export_refuses_what_it_cannot_do() {
             .args(["--by-day", "--pcapng"]),
     );
     assert!(err.contains("--pcapng"), "{err}");
+    for cmd in ["curate", "train"] {
+        let err = run_bad(Command::new(bin()).arg(cmd).arg(&r.project).arg("--by-day"));
+        assert!(err.contains("traffic dataset"), "{cmd}: {err}");
+    }
 }
 
 /// `inspect --from/--to` counts the packets, flows (by first packet) and events (by adjusted
