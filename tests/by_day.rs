@@ -474,3 +474,60 @@ fn an_unreadable_input_is_named_and_the_rest_exported_by_day() {
     assert_eq!(read_table(&by_day, "events"), read_table(&whole, "events"));
     assert_eq!(flow_parts(&by_day).0, read_table(&whole, "flows"));
 }
+
+/// On the real lab as a traffic dataset, a by-day export equals the export at once and the
+/// export of the captures. Its cameras sit behind hubs yet send their own packets: a day's
+/// slice, or the day-at-a-time flow pass, must label their own traffic, as a whole load does.
+#[test]
+fn the_real_lab_exports_the_same_by_day_as_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(captures) = crate::common::real_lab_project(dir.path(), &["ifttt:ifttt-events.csv"])
+    else {
+        return;
+    };
+    let lab = crate::common::real().unwrap().join("fit-iot-dataset");
+    let mut pcaps: Vec<_> = std::fs::read_dir(lab.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    pcaps.sort();
+    let data = dir.path().join("traffic");
+    run_ok(
+        Command::new(bin())
+            .arg("extract")
+            .args(&pcaps)
+            .arg("--devices")
+            .arg(lab.join("devices.json"))
+            .arg("--out")
+            .arg(&data),
+    );
+    let mut p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&captures).unwrap()).unwrap();
+    p["captures"] = serde_json::json!([]);
+    p["traffic"] = "traffic".into();
+    let tp = dir.path().join("traffic.labelbench.json");
+    std::fs::write(&tp, serde_json::to_vec(&p).unwrap()).unwrap();
+    let (cap, whole, by_day) = (
+        dir.path().join("captures-export"),
+        dir.path().join("whole"),
+        dir.path().join("by-day"),
+    );
+    export(&captures, &cap, &[]);
+    export(&tp, &whole, &[]);
+    export(&tp, &by_day, &["--by-day"]);
+    let feats = read_table(&cap, "features");
+    assert!(feats.height() >= 20, "{} feature rows", feats.height());
+    for t in ["events", "features"] {
+        assert_eq!(read_table(&whole, t), read_table(&cap, t), "{t}");
+        assert_eq!(read_table(&by_day, t), read_table(&whole, t), "{t}");
+    }
+    assert_eq!(flow_parts(&by_day).0, read_table(&whole, "flows"));
+    let mut conn: Vec<_> = std::fs::read_dir(by_day.join("conn"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    conn.sort();
+    let labelled = conn_rows(&[whole.join("flows.conn.log")]);
+    assert!(labelled.iter().any(|l| l.split('\t').nth(18) != Some("-")));
+    assert_eq!(conn_rows(&conn), labelled);
+}

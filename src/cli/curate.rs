@@ -214,30 +214,18 @@ fn curate_by_day(
     range: Option<(i64, i64)>,
     acc: &Accepting,
 ) -> anyhow::Result<(Session, Vec<labelbench::curation::Suggestion>, usize)> {
-    const DAY_NS: i64 = 86_400_000_000_000;
     require_project(project)?;
-    let p = labelbench::project::Project::load(project).map_err(bad)?;
-    if p.traffic.is_none() {
-        return Err(bad(format!(
-            "{}: --by-day needs a project that reads a traffic dataset (labelbench new \
-             --traffic DIR); a project of captures is curated at once",
-            project.display()
-        )));
-    }
-    // The labels and the journal, without a packet, for the days.
-    let none = TrafficFilter {
-        devices: None,
-        range: Some((i64::MIN, i64::MIN)),
+    let opts = OpenOptions {
+        journal: true,
+        cache: true,
     };
-    let days = open_session_filtered(project, true, true, &none)?
-        .days(range)
+    let slices = Session::open_without_packets(project, opts, &Default::default())
+        .and_then(|s| s.day_slices(range))
         .map_err(bad)?;
-    let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
     let (mut all, mut applied) = (Vec::new(), 0);
     let mut seen = std::collections::HashSet::new();
     let mut last = None;
-    for day in days {
-        let slice = (day.max(from), day.saturating_add(DAY_NS).min(to));
+    for slice in slices {
         // The previous day's session lets go of the journal's writer lock first.
         drop(last.take());
         let mut s = open_curated(project, Some(slice))?;

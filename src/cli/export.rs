@@ -78,19 +78,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let range = super::time_range(from, to)?;
     let report = project.with_extension("model_report.json");
-    if by_day {
+    let mut o = labelbench::export::ExportOptions {
+        format: fmt,
+        pcap_slices,
+        pcapng,
+        include_rejected,
+        force,
+        only_devices: None,
+        range,
+        by_day,
+    };
+    let r = if by_day {
         super::require_project(&project)?;
-        let o = labelbench::export::ExportOptions {
-            format: fmt,
-            pcap_slices,
-            pcapng,
-            include_rejected,
-            force,
-            only_devices: None,
-            range,
-            by_day,
-        };
-        let r = super::with_progress(move |pr| {
+        super::with_progress(move |pr| {
             labelbench::export::by_day::export_by_day(
                 &project,
                 &out,
@@ -100,24 +100,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 Some(&pr),
             )
         })
-        .map_err(write_err)?;
-        return print_report(&r, json, pcap_slices);
-    }
-    let s = match range {
-        Some(r) => super::open_slice(&project, &filter, r)?,
-        None => open_session_filtered(&project, true, true, &filter)?,
+        .map_err(write_err)?
+    } else {
+        let mut s = match range {
+            Some(r) => super::open_slice(&project, &filter, r)?,
+            None => open_session_filtered(&project, true, true, &filter)?,
+        };
+        o.only_devices =
+            labelbench::export::by_day::device_indices(&mut s, &filter).map_err(bad)?;
+        labelbench::export::export(&s, &out, &o, Some(&report)).map_err(write_err)?
     };
-    let o = labelbench::export::ExportOptions {
-        format: fmt,
-        pcap_slices,
-        pcapng,
-        include_rejected,
-        force,
-        only_devices: device_indices(&s, &filter)?,
-        range,
-        by_day: false,
-    };
-    let r = labelbench::export::export(&s, &out, &o, Some(&report)).map_err(write_err)?;
     print_report(&r, json, pcap_slices)
 }
 

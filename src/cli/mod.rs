@@ -268,28 +268,3 @@ pub(crate) fn open_slice(
     check_captures_read(&s)?;
     Ok(s)
 }
-
-/// The registry indices of the filter's devices (`-`: [`NO_DEVICE`]); a name the registry
-/// lacks is an error, not an empty export.
-fn device_indices(
-    s: &Session,
-    filter: &TrafficFilter,
-) -> anyhow::Result<Option<std::collections::BTreeSet<u16>>> {
-    let Some(names) = &filter.devices else {
-        return Ok(None);
-    };
-    let mut set = std::collections::BTreeSet::new();
-    for n in names {
-        if n == labelbench::traffic::dataset::NO_DEVICE_NAME {
-            set.insert(labelbench::traffic::NO_DEVICE);
-            continue;
-        }
-        let i = s.registry.by_name(n).ok_or_else(|| {
-            bad(format!(
-                "--only-devices: no device named {n:?} in the registry"
-            ))
-        })?;
-        set.insert(i);
-    }
-    Ok(Some(set))
-}

@@ -76,7 +76,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let range = time_range(from, to)?;
     let mut s = match (by_day, range) {
         // The labels and the journal, without a packet: the days bring their own.
-        (true, _) => labels_only(&project)?,
+        (true, _) => {
+            require_project(&project)?;
+            let opts = OpenOptions {
+                journal: true,
+                cache: true,
+            };
+            Session::open_without_packets(&project, opts, &Default::default()).map_err(bad)?
+        }
         (false, Some(r)) => open_slice(&project, &Default::default(), r)?,
         (false, None) => open_session(&project, true, true)?,
     };
@@ -118,24 +125,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A project of a traffic dataset opened with its labels and journal and no packet.
-fn labels_only(project: &Path) -> anyhow::Result<Session> {
-    require_project(project)?;
-    let p = labelbench::project::Project::load(project).map_err(bad)?;
-    if p.traffic.is_none() {
-        return Err(bad(format!(
-            "{}: --by-day needs a project that reads a traffic dataset (labelbench new \
-             --traffic DIR); a project of captures is trained at once",
-            project.display()
-        )));
-    }
-    let none = TrafficFilter {
-        devices: None,
-        range: Some((i64::MIN, i64::MIN)),
-    };
-    open_session_filtered(project, true, true, &none)
-}
-
 /// `--by-day`: the feature rows of each UTC day (with packets or events, within `range`) from
 /// that day's slice, then one model over all of them; `s` is the project without packets.
 fn train_by_day(
@@ -144,11 +133,8 @@ fn train_by_day(
     ts: &labelbench::project::TrainSettings,
     range: Option<(i64, i64)>,
 ) -> anyhow::Result<labelbench::learn::Report> {
-    const DAY_NS: i64 = 86_400_000_000_000;
-    let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
     let (mut rows, mut left) = (Vec::new(), labelbench::learn::features::LeftOut::default());
-    for day in s.days(range).map_err(bad)? {
-        let slice = (day.max(from), day.saturating_add(DAY_NS).min(to));
+    for slice in s.day_slices(range).map_err(bad)? {
         let d = open_slice(project, &Default::default(), slice)?;
         // The window as the command line set it (idle windows), on this day's traffic.
         let (r, l) =

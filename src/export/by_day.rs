@@ -14,8 +14,6 @@ use crate::project::session::OpenOptions;
 use crate::traffic::dataset::{self, TrafficFilter};
 use crate::traffic::{DeviceStats, FlowStream, StreamedFlow};
 
-const DAY_NS: i64 = 86_400_000_000_000;
-
 /// Exports the project at `project` into `out` a day at a time (see the module docs); `filter`
 /// names the devices read (as `--only-devices`), `o.range` bounds the days.
 pub fn export_by_day(
@@ -26,25 +24,10 @@ pub fn export_by_day(
     report_json: Option<&Path>,
     progress: Option<&Progress>,
 ) -> Result<ExportReport> {
-    let t0 = std::time::Instant::now();
     let opts = OpenOptions {
         journal: true,
         cache: true,
     };
-    if crate::project::Project::load(project)?.traffic.is_none() {
-        return Err(Error::invalid(
-            project,
-            "--by-day needs a project that reads a traffic dataset (labelbench new --traffic \
-             DIR); a project of captures is exported at once",
-        ));
-    }
-    // The labels, the journal and the settings, without a packet.
-    let nothing = TrafficFilter {
-        range: Some((i64::MIN, i64::MIN)),
-        ..filter.clone()
-    };
-    let mut s0 = Session::open_filtered(project, opts, &nothing, None)?;
-    let data = s0.traffic_dir().unwrap_or_default();
     if o.pcapng {
         return Err(Error::invalid(
             project,
@@ -52,42 +35,34 @@ pub fn export_by_day(
              export each day with --from/--to --pcapng instead",
         ));
     }
+    let mut s0 = Session::open_without_packets(project, opts, filter)?;
+    let data = s0.traffic_dir().unwrap_or_default();
     let o = &ExportOptions {
         only_devices: device_indices(&mut s0, filter)?,
         by_day: true,
         ..o.clone()
     };
-    crate::export::outdir::check_target(out, OutputKind::Export, o.force, &s0.protected_paths())?;
-    let staging = Staging::new(out)?;
-    let days = s0.days(o.range)?;
-    let job = ByDay {
-        project,
-        data: &data,
-        dir: &staging.dir,
-        o,
-        filter,
-        days: &days,
-        progress,
-    };
-    match job.run(&mut s0, report_json) {
-        Ok(mut rep) => {
-            staging.commit()?;
-            rep.out = out.to_path_buf();
-            rep.seconds = t0.elapsed().as_secs_f64();
-            Ok(rep)
-        }
-        Err(e) => {
-            staging.abandon();
-            Err(e)
-        }
-    }
+    let days = s0.day_slices(o.range)?;
+    let protected = s0.protected_paths();
+    write_staged(out, o.force, &protected, |dir| {
+        let job = ByDay {
+            project,
+            data: &data,
+            dir,
+            o,
+            filter,
+            days: &days,
+            progress,
+        };
+        job.run(&mut s0, report_json)
+    })
 }
 
 /// The registry indices of the filter's devices ([`NO_DEVICE`] for `-`). An unregistered
-/// device (named by its MAC, as the dataset's partitions name it) joins the registry here,
-/// before any packet is read; any other name the registry lacks is an error, not an empty
-/// export.
-fn device_indices(
+/// device (named by its MAC, as the dataset's partitions name it) joins the registry if the
+/// packets read have not added it (none are, before a day-at-a-time export); any other name
+/// the registry lacks is an error, not an empty export.
+pub fn device_indices(
     s: &mut Session,
     filter: &TrafficFilter,
 ) -> Result<Option<std::collections::BTreeSet<u16>>> {
@@ -130,7 +105,8 @@ struct ByDay<'a> {
     dir: &'a Path,
     o: &'a ExportOptions,
     filter: &'a TrafficFilter,
-    days: &'a [i64],
+    /// Each day's `[from, to)`, cut to the export's range.
+    days: &'a [(i64, i64)],
     progress: Option<&'a Progress>,
 }
 
@@ -146,12 +122,6 @@ struct Labelled {
 }
 
 impl ByDay<'_> {
-    /// `[from, to)` of a day, within the export's range.
-    fn bounds(&self, day: i64) -> (i64, i64) {
-        let (a, b) = self.o.range.unwrap_or((i64::MIN, i64::MAX));
-        (day.max(a), day.saturating_add(DAY_NS).min(b))
-    }
-
     fn stage(&self, what: &str, k: usize) {
         if let Some(p) = self.progress {
             p.set_stage(what, self.days.len() as u64);
@@ -209,9 +179,8 @@ impl ByDay<'_> {
         };
         let w = s0.project.window;
         let p = self.dir.join("events");
-        for (k, &day) in self.days.iter().enumerate() {
-            self.stage(&format!("events of {}", date(day)), k);
-            let range = self.bounds(day);
+        for (k, &range) in self.days.iter().enumerate() {
+            self.stage(&format!("events of {}", date(range.0)), k);
             let s = Session::open_slice(self.project, opts, self.filter, range, None)?;
             let o = ExportOptions {
                 range: Some(range),
@@ -278,8 +247,8 @@ impl ByDay<'_> {
         let (mut packets, mut bytes) = (0u64, 0u64);
         let mut issues = Vec::new();
         for (k, &day) in self.days.iter().enumerate() {
-            self.stage(&format!("flows of {}", date(day)), k);
-            let (a, b) = self.bounds(day);
+            self.stage(&format!("flows of {}", date(day.0)), k);
+            let (a, b) = day;
             let f = TrafficFilter {
                 range: Some((a, b - 1)),
                 ..self.filter.clone()
@@ -340,7 +309,7 @@ impl ByDay<'_> {
         &self,
         s0: &Session,
         reg: &crate::traffic::devices::Registry,
-        day: i64,
+        day: (i64, i64),
         ended: Vec<StreamedFlow>,
         feats: &[FeatureRow],
         kv: &[(String, String)],
@@ -359,7 +328,7 @@ impl ByDay<'_> {
                 .map_or_else(String::new, |x| x.name.clone()),
         };
         let ext = o.format.ext();
-        let file = format!("flows/part-{}.{ext}", date(day));
+        let file = format!("flows/part-{}.{ext}", date(day.0));
         let p = self.dir.join(&file);
         std::fs::create_dir_all(self.dir.join("flows")).map_err(|e| Error::io(self.dir, e))?;
         let fl: Vec<&Flow> = kept.iter().map(|f| &f.flow).collect();
@@ -376,9 +345,9 @@ impl ByDay<'_> {
             })
             .collect();
         let labels = zeek::flow_labels(&conn, feats, &|d| s0.traffic_device(d));
-        let file = format!("conn/conn.{}.log", date(day));
+        let file = format!("conn/conn.{}.log", date(day.0));
         std::fs::create_dir_all(self.dir.join("conn")).map_err(|e| Error::io(self.dir, e))?;
-        let span = self.bounds(day);
+        let span = day;
         let n = zeek::write_conn(
             &self.dir.join(&file),
             &conn,

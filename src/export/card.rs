@@ -71,6 +71,18 @@ fn encoding(file: &str) -> &'static str {
     }
 }
 
+/// A Croissant file set: the files under the export that `includes` (a glob) matches.
+fn file_set(id: &str, description: &str, encoding: &str, includes: &str) -> serde_json::Value {
+    serde_json::json!({
+        "@type": "cr:FileSet",
+        "@id": id,
+        "name": id,
+        "description": description,
+        "encodingFormat": encoding,
+        "includes": includes,
+    })
+}
+
 /// Writes `croissant.json` over the data files written so far.
 pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
     let schemas = cx.schemas.lock().expect("schemas lock").clone();
@@ -88,24 +100,20 @@ pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
     for pattern in schemas.keys().filter(|f| f.contains('*')) {
         // Its own id: the record set of the same table is named by the table.
         let set = pattern.split('/').next().unwrap_or(pattern);
-        distribution.push(serde_json::json!({
-            "@type": "cr:FileSet",
-            "@id": format!("{set}-parts"),
-            "name": format!("{set}-parts"),
-            "description": "The table in parts, one per day of the export.",
-            "encodingFormat": encoding(pattern),
-            "includes": pattern,
-        }));
+        distribution.push(file_set(
+            &format!("{set}-parts"),
+            "The table in parts, one per day of the export.",
+            encoding(pattern),
+            pattern,
+        ));
     }
     if cx.dir.join("conn").is_dir() {
-        distribution.push(serde_json::json!({
-            "@type": "cr:FileSet",
-            "@id": "conn",
-            "name": "conn",
-            "description": "The IP flows as labelled Zeek conn logs, one per day of the export.",
-            "encodingFormat": "text/tab-separated-values",
-            "includes": "conn/*.log",
-        }));
+        distribution.push(file_set(
+            "conn",
+            "The IP flows as labelled Zeek conn logs, one per day of the export.",
+            encoding("conn.log"),
+            "conn/*.log",
+        ));
     }
     for f in &files {
         let (_, sha) = sha256_file(&cx.dir.join(f))?;
@@ -123,24 +131,20 @@ pub(crate) fn write_croissant(cx: &Tables<'_>, title: &str) -> Result<()> {
             true => ("pcapng", "application/x-pcapng"),
             false => ("pcap", "application/vnd.tcpdump.pcap"),
         };
-        distribution.push(serde_json::json!({
-            "@type": "cr:FileSet",
-            "@id": "slices",
-            "name": "slices",
-            "description": "One capture per exported event: its device's packets in its window.",
-            "encodingFormat": enc,
-            "includes": format!("slices/*.{ext}"),
-        }));
+        distribution.push(file_set(
+            "slices",
+            "One capture per exported event: its device's packets in its window.",
+            enc,
+            &format!("slices/*.{ext}"),
+        ));
     }
     if cx.dir.join("pcapng").is_dir() {
-        distribution.push(serde_json::json!({
-            "@type": "cr:FileSet",
-            "@id": "pcapng",
-            "name": "pcapng",
-            "description": "One pcapng per device; packets in an event's window carry its comment.",
-            "encodingFormat": "application/x-pcapng",
-            "includes": "pcapng/*.pcapng",
-        }));
+        distribution.push(file_set(
+            "pcapng",
+            "One pcapng per device; packets in an event's window carry its comment.",
+            "application/x-pcapng",
+            "pcapng/*.pcapng",
+        ));
     }
     let mut record_sets = Vec::new();
     for (file, cols) in &schemas {

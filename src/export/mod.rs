@@ -145,10 +145,24 @@ pub fn export(
     o: &ExportOptions,
     report_json: Option<&Path>,
 ) -> Result<ExportReport> {
+    write_staged(out, o.force, &s.protected_paths(), |dir| {
+        write_all(s, dir, o, report_json)
+    })
+}
+
+/// Writes an export into a staging folder beside `out` and swaps it into place whole once
+/// `write` succeeds (abandoning it otherwise); `out` must be free, or a previous export with
+/// `force`, and none of `protected`.
+fn write_staged(
+    out: &Path,
+    force: bool,
+    protected: &[PathBuf],
+    write: impl FnOnce(&Path) -> Result<ExportReport>,
+) -> Result<ExportReport> {
     let t0 = std::time::Instant::now();
-    crate::export::outdir::check_target(out, OutputKind::Export, o.force, &s.protected_paths())?;
+    crate::export::outdir::check_target(out, OutputKind::Export, force, protected)?;
     let staging = Staging::new(out)?;
-    match write_all(s, &staging.dir, o, report_json) {
+    match write(&staging.dir) {
         Ok(mut rep) => {
             staging.commit()?;
             rep.out = out.to_path_buf();

@@ -312,12 +312,7 @@ pub fn feature_events_where<'a>(
             left.no_device += 1;
             continue;
         }
-        let td = s.traffic_device(e.device);
-        if s.traffic
-            .by_device
-            .get(td as usize)
-            .is_none_or(|v| v.is_empty())
-        {
+        if !s.captures(s.traffic_device(e.device)) {
             left.device_not_captured += 1;
             continue;
         }

@@ -63,6 +63,10 @@ pub struct Session {
     pub cache_status: crate::traffic::cache::CacheStatus,
     /// The derived cache still being written after a fresh parse (joined on drop).
     pub cache_writer: Option<crate::traffic::cache::PendingWrite>,
+    /// For a traffic dataset, per registry device: whether the whole dataset holds packets of
+    /// it, however little of it was read (a slice, a device group). `None`: the traffic
+    /// loaded tells.
+    pub own_traffic: Option<Vec<bool>>,
 }
 
 impl Default for Project {
@@ -185,12 +189,14 @@ impl Session {
             Some(d) => Registry::load(&base.join(d))?,
             None => Registry::default(),
         };
+        let mut with_packets = None;
         let (files, traffic, cache_status, cache_writer) = match &project.traffic {
             Some(dir) => {
                 let dir = base.join(dir);
                 let filter = with_hubs(filter, &registry);
                 let t =
                     crate::traffic::dataset::load(&dir, &mut registry, &project.flows, &filter)?;
+                with_packets = Some(crate::traffic::dataset::devices_with_packets(&dir)?);
                 let files = t.files.iter().map(|f| f.path.clone()).collect();
                 (files, std::sync::Arc::new(t), Default::default(), None)
             }
@@ -265,7 +271,15 @@ impl Session {
         }
         let offsets = project.sources.iter().map(|s| s.offset_ns).collect();
         let zones = project.sources.iter().map(|s| s.tz.clone()).collect();
+        let own_traffic = with_packets.map(|names: std::collections::BTreeSet<String>| {
+            registry
+                .devices
+                .iter()
+                .map(|d| names.contains(&d.name))
+                .collect()
+        });
         Ok(Session {
+            own_traffic,
             project_path: None,
             base_dir: base.to_path_buf(),
             labels: LabelSet::new(events, offsets).with_zones(zones),
@@ -286,10 +300,43 @@ impl Session {
         self.project.traffic.as_ref().map(|d| self.base_dir.join(d))
     }
 
-    /// The UTC days (their first instant, UTC ns) with packets in the project's traffic
-    /// dataset or with events, within `range` (`[from, to)`), in order: what a day-at-a-time
-    /// command walks.
-    pub fn days(&self, range: Option<(i64, i64)>) -> Result<Vec<i64>> {
+    /// A project that reads a traffic dataset, opened with its labels, journal and settings
+    /// and no packet (the devices `filter` names stay asked for): where a day-at-a-time
+    /// command starts. A project of captures is refused: it cannot be read a day at a time.
+    pub fn open_without_packets(
+        path: &Path,
+        opts: OpenOptions,
+        filter: &TrafficFilter,
+    ) -> Result<Session> {
+        if Project::load(path)?.traffic.is_none() {
+            return Err(crate::error::Error::invalid(
+                path,
+                "--by-day needs a project that reads a traffic dataset (labelbench new \
+                 --traffic DIR); a project of captures is read at once",
+            ));
+        }
+        let nothing = TrafficFilter {
+            range: Some((i64::MIN, i64::MIN)),
+            ..filter.clone()
+        };
+        Session::open_filtered(path, opts, &nothing, None)
+    }
+
+    /// The UTC days with packets in the project's traffic dataset or with events, each as the
+    /// half-open slice `[day, day + 1)` cut to `range` (`[from, to)`), in order: what a
+    /// day-at-a-time command walks.
+    pub fn day_slices(&self, range: Option<(i64, i64)>) -> Result<Vec<(i64, i64)>> {
+        const DAY_NS: i64 = 86_400_000_000_000;
+        let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
+        Ok(self
+            .days(range)?
+            .into_iter()
+            .map(|d| (d.max(from), d.saturating_add(DAY_NS).min(to)))
+            .collect())
+    }
+
+    /// The UTC days (their first instant, UTC ns) of [`Session::day_slices`].
+    fn days(&self, range: Option<(i64, i64)>) -> Result<Vec<i64>> {
         const DAY_NS: i64 = 86_400_000_000_000;
         let mut set = std::collections::BTreeSet::new();
         if let Some(dir) = self.traffic_dir() {
@@ -329,6 +376,7 @@ impl Session {
             capture_files: self.capture_files.clone(),
             cache_status: self.cache_status.clone(),
             cache_writer: None,
+            own_traffic: self.own_traffic.clone(),
         }
     }
 
@@ -387,16 +435,26 @@ impl Session {
 
     /// The device whose packets an event of `dev` labels: the device itself when it has
     /// traffic, else its hub (a lock behind its bridge).
+    /// Whether the project's traffic holds packets of `dev`: the whole traffic dataset's,
+    /// however little of it is loaded, or else the captures loaded.
+    pub fn captures(&self, dev: u16) -> bool {
+        match &self.own_traffic {
+            Some(own) => own.get(dev as usize).copied().unwrap_or(false),
+            None => self
+                .traffic
+                .by_device
+                .get(dev as usize)
+                .is_some_and(|v| !v.is_empty()),
+        }
+    }
+
+    /// The device whose traffic `dev`'s events label: its own, or its hub's when the traffic
+    /// holds none of it ([`Session::captures`]).
     pub fn traffic_device(&self, dev: u16) -> u16 {
         if dev == NO_DEVICE {
             return NO_DEVICE;
         }
-        let has = self
-            .traffic
-            .by_device
-            .get(dev as usize)
-            .is_some_and(|v| !v.is_empty());
-        if has {
+        if self.captures(dev) {
             return dev;
         }
         self.registry.hub_of(dev).unwrap_or(dev)

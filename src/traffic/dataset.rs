@@ -203,6 +203,35 @@ pub fn partition_day(partition: &str) -> Option<i64> {
         .and_then(|d| d.and_utc().timestamp_nanos_opt())
 }
 
+/// The device a partition (`date=…/device=NAME`) holds the packets of ([`NO_DEVICE_NAME`]
+/// for packets of no device).
+fn partition_device(partition: &str) -> Option<String> {
+    let dev = partition
+        .split('/')
+        .nth(1)
+        .and_then(|d| d.strip_prefix("device="))?;
+    Some(match dev {
+        NO_DEVICE_PART => NO_DEVICE_NAME.to_string(),
+        d => unescape_partition(d),
+    })
+}
+
+/// The devices the whole dataset holds packets of, as their own or as the second device of a
+/// device-to-device packet: whatever part of it a project reads, a device behind a hub is
+/// labelled on its own traffic when it has any, as a load of the whole dataset decides.
+pub fn devices_with_packets(dir: &Path) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for row in manifest(dir)? {
+        for (part, k) in row.partitions.iter().zip(&row.partition_packets) {
+            if *k > 0 {
+                out.extend(partition_device(part));
+            }
+        }
+        out.extend(row.device_pairs.iter().map(|(_, second)| second.clone()));
+    }
+    Ok(out)
+}
+
 /// The partitions of one input to read for `filter`, each with whether only its
 /// device-to-device packets are wanted (those whose second device was asked for): a device's
 /// own partitions, and the partitions of primaries it shares packets with.
@@ -525,16 +554,8 @@ pub fn plan_groups(dir: &Path, registry: &Registry, n: usize) -> Result<Vec<Vec<
     packets.entry(NO_DEVICE_NAME.to_string()).or_default();
     for row in manifest(dir)? {
         for (part, k) in row.partitions.iter().zip(&row.partition_packets) {
-            let Some(dev) = part
-                .split('/')
-                .nth(1)
-                .and_then(|d| d.strip_prefix("device="))
-            else {
+            let Some(name) = partition_device(part) else {
                 continue;
-            };
-            let name = match dev {
-                NO_DEVICE_PART => NO_DEVICE_NAME.to_string(),
-                d => unescape_partition(d),
             };
             *packets.entry(name).or_default() += k;
         }

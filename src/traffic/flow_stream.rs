@@ -66,7 +66,11 @@ impl FlowStream {
             let local: Vec<u32> = fp.convs.iter().map(|k| self.conv(k, registry)).collect();
             rows.extend(fp.cols.rows.iter().map(|r| (*r, local[r.conv as usize])));
         }
-        rows.sort_by_key(|(r, _)| r.ts);
+        // Stable, as the whole load's sort: ties stay in input and record order. Hourly
+        // files of one capture point arrive in order, and need none.
+        if !rows.is_sorted_by_key(|(r, _)| r.ts) {
+            rows.sort_by_key(|(r, _)| r.ts);
+        }
         if let (Some(first), Some(last)) = (rows.first(), self.last_ts) {
             if first.0.ts < last {
                 return Err(format!(
@@ -162,14 +166,9 @@ impl FlowStream {
     /// Every flow left, ended as the whole load ends them at the end of its input.
     pub fn finish(mut self) -> (Vec<StreamedFlow>, Vec<StreamedDevice>) {
         let last = self.last_ts.unwrap_or(i64::MIN);
-        for f in 0..self.fl.hot.len() {
-            let key = &self.conv_keys[self.fl.cold[f].0 as usize];
-            let end = &mut self.fl.cold[f].1;
-            if *end == FlowEnd::Eof
-                && last - self.fl.hot[f].last > self.fl.timeouts.idle_for_key(key)
-            {
-                *end = FlowEnd::Idle;
-            }
+        for (h, cold) in self.fl.hot.iter().zip(self.fl.cold.iter_mut()) {
+            let key = &self.conv_keys[cold.0 as usize];
+            cold.1 = self.fl.timeouts.end_at_input_end(cold.1, key, h.last, last);
         }
         self.fl.active.fill(u32::MAX);
         let out = self.drain(|_| true);
@@ -192,18 +191,7 @@ impl FlowStream {
                 }
                 out.push(StreamedFlow {
                     id: self.ids[f],
-                    flow: Flow {
-                        key: self.conv_keys[c as usize],
-                        first_ns: h.first,
-                        last_ns: h.last,
-                        pkts_ab: h.pkts_ab,
-                        pkts_ba: h.pkts_ba,
-                        bytes_ab: h.bytes_ab,
-                        bytes_ba: h.bytes_ba,
-                        device: info.device,
-                        end,
-                        first_ba,
-                    },
+                    flow: h.flow(self.conv_keys[c as usize], info.device, end, first_ba),
                     ip_bytes: self.ip_bytes[f],
                 });
             } else {

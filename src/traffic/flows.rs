@@ -300,6 +300,42 @@ pub(crate) struct Hot {
     pub(crate) fins: u8,
 }
 
+impl Hot {
+    /// The flow these counters describe: of conversation `key`, filed under `device`.
+    pub(crate) fn flow(&self, key: ConvKey, device: u16, end: FlowEnd, first_ba: bool) -> Flow {
+        Flow {
+            key,
+            first_ns: self.first,
+            last_ns: self.last,
+            pkts_ab: self.pkts_ab,
+            pkts_ba: self.pkts_ba,
+            bytes_ab: self.bytes_ab,
+            bytes_ba: self.bytes_ba,
+            device,
+            end,
+            first_ba,
+        }
+    }
+}
+
+impl FlowTimeouts {
+    /// How a flow still open when the input ends (at `last_ts`) ended: idle when its idle
+    /// timeout passed after its last packet (`last_seen`), which only a later packet of its
+    /// identity would have noticed; otherwise as it stands.
+    pub(crate) fn end_at_input_end(
+        &self,
+        end: FlowEnd,
+        key: &ConvKey,
+        last_seen: i64,
+        last_ts: i64,
+    ) -> FlowEnd {
+        match end {
+            FlowEnd::Eof if last_ts - last_seen > self.idle_for_key(key) => FlowEnd::Idle,
+            e => e,
+        }
+    }
+}
+
 /// [`Hot::closed_at`] of a flow that has not closed.
 pub(crate) const OPEN: i64 = i64::MAX;
 

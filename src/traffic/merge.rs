@@ -316,30 +316,14 @@ impl Accumulator {
         let mut um: Vec<([u8; 6], u64)> = mac_counts.into_iter().collect();
         um.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         t.unregistered_macs = um;
-        // A flow still open at the end whose idle timeout passed before the captures ended
-        // ended idle: only a later packet of its identity would have noticed.
         let last_ts = pk.ts.last().copied().unwrap_or(i64::MIN);
         t.flows = hot
             .iter()
             .zip(&cold)
-            .map(|(h, &(c, end, first_ba))| Flow {
-                key: conv_keys[c as usize],
-                first_ns: h.first,
-                last_ns: h.last,
-                pkts_ab: h.pkts_ab,
-                pkts_ba: h.pkts_ba,
-                bytes_ab: h.bytes_ab,
-                bytes_ba: h.bytes_ba,
-                device: convs[c as usize].device,
-                end: match end {
-                    FlowEnd::Eof
-                        if last_ts - h.last > timeouts.idle_for_key(&conv_keys[c as usize]) =>
-                    {
-                        FlowEnd::Idle
-                    }
-                    e => e,
-                },
-                first_ba,
+            .map(|(h, &(c, end, first_ba))| {
+                let key = conv_keys[c as usize];
+                let end = timeouts.end_at_input_end(end, &key, h.last, last_ts);
+                h.flow(key, convs[c as usize].device, end, first_ba)
             })
             .collect();
         t.packets = pk;
